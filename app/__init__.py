@@ -1,0 +1,1 @@
+"""SatuPintu core: settings, city profile, storage and the API."""

@@ -1,0 +1,235 @@
+"""The city profile: a city described as data (districts, agencies, services, metrics, sources)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
+ID_RE = re.compile(ID_PATTERN)
+PILLARS = ("governance", "branding", "economy", "living", "society", "environment")
+SEVERITIES = ("critical", "major", "minor", "warning")
+Pillar = Literal["governance", "branding", "economy", "living", "society", "environment"]
+Severity = Literal["critical", "major", "minor", "warning"]
+
+SHIPPED_DIR = Path(__file__).parent / "profiles"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    """A label in both UI languages."""
+
+    id: str
+    en: str
+
+
+class LatLon(_Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class District(_Strict):
+    """A kecamatan: where sources and tickets are placed on the map."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    center: LatLon
+    outline: list[tuple[float, float]] = Field(default_factory=list, description="[lat, lon] ring, optional")
+
+
+class Agency(_Strict):
+    """An OPD (organisasi perangkat daerah) that owns services."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    short: str
+    name: str
+    pillar: Pillar = "governance"
+
+
+class Service(_Strict):
+    """A public service an agency delivers, with its SLA target."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    agency: str = Field(pattern=ID_PATTERN)
+    name: Text
+    sla_minutes: int = Field(gt=0)
+    pillar: Pillar = "society"
+
+
+class Threshold(_Strict):
+    """A level that, once crossed, raises an alarm of the given severity."""
+
+    severity: Severity
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Threshold:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("a threshold has exactly one of 'above' or 'below'")
+        return self
+
+
+class Metric(_Strict):
+    """A catalogue entry: what a metric means, its unit, its sane range and when it is late."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    name: Text
+    unit: str
+    valid: tuple[float, float] = Field(description="[min, max]: values outside are refused as implausible")
+    thresholds: list[Threshold] = Field(default_factory=list)
+    pillar: Pillar = "environment"
+    expected_interval_s: int = Field(300, gt=0)
+    key: bool = Field(False, description="Shown on the trend charts of the operator window")
+
+    @field_validator("valid")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[0] >= v[1]:
+            raise ValueError("valid range must be [min, max] with min < max")
+        return v
+
+
+class Source(_Strict):
+    """A known device or station; unknown ones are registered on first sight."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    kind: str
+    name: str
+    district: str = Field(pattern=ID_PATTERN)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    metrics: list[str]
+    interval_s: int | None = Field(None, gt=0, description="Overrides the metrics' expected interval")
+
+
+class City(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    province: str
+    timezone: str
+    center: LatLon
+    zoom: float = 9.5
+    outline: list[list[tuple[float, float]]] = Field(
+        default_factory=list, description="Land polygons as [lat, lon] rings: the plain map when there are no tiles"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _real_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+
+class Profile(_Strict):
+    """A whole city profile as loaded from YAML."""
+
+    city: City
+    districts: list[District]
+    agencies: list[Agency]
+    services: list[Service]
+    metrics: list[Metric]
+    sources: list[Source] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Profile:
+        for label, items in (
+            ("district", self.districts),
+            ("agency", self.agencies),
+            ("service", self.services),
+            ("metric", self.metrics),
+            ("source", self.sources),
+        ):
+            seen: set[str] = set()
+            for item in items:
+                if item.id in seen:
+                    raise ValueError(f"duplicate {label} id {item.id!r}")
+                seen.add(item.id)
+        agencies = {a.id for a in self.agencies}
+        districts = {d.id for d in self.districts}
+        metrics = {m.id for m in self.metrics}
+        for s in self.services:
+            if s.agency not in agencies:
+                raise ValueError(f"service {s.id!r} names unknown agency {s.agency!r}")
+        for src in self.sources:
+            if src.district not in districts:
+                raise ValueError(f"source {src.id!r} names unknown district {src.district!r}")
+            for m in src.metrics:
+                if m not in metrics:
+                    raise ValueError(f"source {src.id!r} names unknown metric {m!r}")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.city.timezone)
+
+    def metric(self, metric_id: str) -> Metric | None:
+        return self._index()["metrics"].get(metric_id)
+
+    def service(self, service_id: str) -> Service | None:
+        return self._index()["services"].get(service_id)
+
+    def source(self, source_id: str) -> Source | None:
+        return self._index()["sources"].get(source_id)
+
+    def has_district(self, district_id: str) -> bool:
+        return district_id in self._index()["districts"]
+
+    def has_agency(self, agency_id: str) -> bool:
+        return agency_id in self._index()["agencies"]
+
+    def _index(self) -> dict[str, dict]:
+        # Profiles are frozen, so the lookup tables are built once per instance.
+        idx = self.__dict__.get("_idx")
+        if idx is None:
+            idx = {
+                "metrics": {m.id: m for m in self.metrics},
+                "services": {s.id: s for s in self.services},
+                "sources": {s.id: s for s in self.sources},
+                "districts": {d.id: d for d in self.districts},
+                "agencies": {a.id: a for a in self.agencies},
+            }
+            object.__setattr__(self, "_idx", idx)  # noqa: PLC2801 - cache on a frozen model
+        return idx
+
+
+class ProfileError(ValueError):
+    """The profile file is missing or does not describe a valid city."""
+
+
+def load_profile_file(path: Path) -> Profile:
+    """Read and validate one profile file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ProfileError(f"profile file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"profile {path} is not valid YAML: {exc}") from exc
+    try:
+        return Profile.model_validate(data)
+    except ValueError as exc:
+        raise ProfileError(f"profile {path} is invalid: {exc}") from exc
+
+
+@lru_cache(maxsize=8)
+def load_profile(name_or_path: str) -> Profile:
+    """A shipped profile by name (`morotai`) or a profile file by path."""
+    if ID_RE.match(name_or_path) and (SHIPPED_DIR / f"{name_or_path}.yaml").exists():
+        return load_profile_file(SHIPPED_DIR / f"{name_or_path}.yaml")
+    path = Path(name_or_path)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        return load_profile_file(path)
+    shipped = ", ".join(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
+    raise ProfileError(f"no shipped profile named {name_or_path!r} (shipped: {shipped}) and no such file")

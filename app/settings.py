@@ -1,0 +1,124 @@
+"""Runtime settings: every knob of SatuPintu, read once from `SATUPINTU_*` env vars or `.env`."""
+
+from __future__ import annotations
+
+import socket
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_client_id() -> str:
+    # A persistent MQTT session is keyed by client id: it must be stable across
+    # restarts of one ingestor and distinct between replicas (docker gives each
+    # replica its own hostname).
+    host = "".join(c for c in socket.gethostname().lower() if c.isalnum() or c == "-")[:40]
+    return f"satupintu-ingest-{host or 'local'}"
+
+
+class Settings(BaseSettings):
+    """All settings; the field docs are the reference (see docs/settings.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="SATUPINTU_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./data/satupintu.db",
+        description="SQLAlchemy URL. SQLite (WAL) is the embedded default; "
+        "postgresql+psycopg://user@host/db for production.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="How long a SQLite writer waits for a lock before the batch is retried."
+    )
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="Broker URL, mqtt://[user:password@]host:port.",
+    )
+    profile: str = Field("morotai", description="City profile: a shipped profile's name or a path to a YAML file.")
+
+    # --- MQTT session -------------------------------------------------------
+    mqtt_client_id: str = Field(default_factory=_default_client_id, description="Stable per ingestor replica.")
+    mqtt_shared_group: str | None = Field(
+        None,
+        description="When set, subscribe through $share/<group>/... so several ingestors split the load.",
+    )
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600)
+    mqtt_session_expiry_s: int = Field(
+        7 * 86400,
+        ge=60,
+        description="How long the broker keeps our session (and queues messages) while the ingestor is down.",
+    )
+    mqtt_reconnect_min_s: float = Field(0.5, gt=0)
+    mqtt_reconnect_max_s: float = Field(15.0, gt=0)
+
+    # --- Ingest pipeline ----------------------------------------------------
+    ingest_batch_size: int = Field(
+        1000, ge=1, le=50_000, description="Commit when this many messages wait. Bigger: more throughput, more latency."
+    )
+    ingest_batch_max_age_ms: int = Field(
+        100, ge=1, le=10_000, description="Commit a partial batch after this long. Smaller: lower latency, more commits."
+    )
+    ingest_max_unacked: int = Field(
+        10_000,
+        ge=10,
+        description="Messages received but not yet committed and acknowledged. At the bound the ingestor stops "
+        "reading from the broker (backpressure); memory use is about this times the payload size.",
+    )
+    ingest_retry_initial_s: float = Field(0.2, gt=0, description="First back-off after a failed commit.")
+    ingest_retry_max_s: float = Field(10.0, gt=0, description="Back-off ceiling while the database is unavailable.")
+    ingest_unknown_metric: Literal["accept", "quarantine"] = Field(
+        "accept", description="A metric missing from the profile's catalogue: register it, or quarantine it."
+    )
+    ingest_max_payload_bytes: int = Field(64 * 1024, ge=256)
+    ingest_max_future_s: int = Field(300, ge=0, description="Readings stamped further ahead than this are refused.")
+    quarantine_payload_bytes: int = Field(4096, ge=64, description="How much of a refused payload is kept.")
+    ingest_metrics_port: int | None = Field(None, description="Serve the ingestor's Prometheus metrics here.")
+    feedback_max_outstanding: int = Field(
+        5_000, ge=10, description="Rejected-topic notices in flight; past it notices are counted and skipped."
+    )
+
+    # --- Retention ------------------------------------------------------------
+    retention_raw_days: int = Field(30, ge=1, description="Raw readings older than this are refused and pruned.")
+    retention_rollup_days: int = Field(400, ge=1, description="Per-minute and per-hour rollups are kept this long.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, v: str) -> str:
+        if not (v.startswith("sqlite") or v.startswith("postgresql")):
+            raise ValueError("SATUPINTU_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        return v
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("mqtt", "tcp"):
+            raise ValueError("SATUPINTU_MQTT_URL must look like mqtt://[user:password@]host:port")
+        return v
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        """The broker URL split into its parts."""
+        u = urlsplit(self.mqtt_url)
+        return MqttEndpoint(
+            host=u.hostname or "127.0.0.1",
+            port=u.port or 1883,
+            username=unquote(u.username) if u.username else None,
+            password=unquote(u.password) if u.password else None,
+        )
+
+
+class MqttEndpoint:
+    """Where the broker is and how to log in."""
+
+    __slots__ = ("host", "port", "username", "password")
+
+    def __init__(self, host: str, port: int, username: str | None, password: str | None) -> None:
+        self.host, self.port, self.username, self.password = host, port, username, password
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

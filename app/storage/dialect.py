@@ -1,0 +1,12 @@
+"""Dialect-specific INSERT helpers (upserts) over SQLAlchemy's sqlite and postgresql inserts."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_for(conn: Connection, table: Table):  # noqa: ANN201 - dialect Insert
+    """An INSERT with `on_conflict_do_nothing/update` for the connection's database."""
+    mod = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return mod.insert(table)

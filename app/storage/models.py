@@ -1,0 +1,207 @@
+"""The database schema: SQLAlchemy 2 tables shared by the ingestor, the API and the migrations.
+
+Times are integers: epoch milliseconds (`*_ms`) for instants and epoch seconds
+(`bucket`) for rollup bucket starts, UTC. Integers keep the narrow readings
+table small and compare the same on SQLite and PostgreSQL; the API converts at
+its edge.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only turns INTEGER PRIMARY KEY into an alias of its rowid when the
+# type is exactly INTEGER, so surrogate keys are BigInteger on PostgreSQL only.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SourceRow(Base):
+    """A sensor or station: registered from the profile or on first sight."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    district: Mapped[str | None] = mapped_column(String(64))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    registered: Mapped[bool] = mapped_column(Boolean, default=False, doc="listed in the city profile")
+    interval_s: Mapped[int | None] = mapped_column(Integer, doc="expected reporting interval, if known")
+    first_seen_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_seen_ms: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str | None] = mapped_column(String(16), doc="last word on its status topic: online/offline")
+    status_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (
+        UniqueConstraint("city", "source_id"),
+        Index(None, "city", "district"),
+    )
+
+
+class MetricRow(Base):
+    """A metric seen in data: from the catalogue, or registered on first sight."""
+
+    __tablename__ = "metrics"
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit: Mapped[str | None] = mapped_column(String(32))
+    registered: Mapped[bool] = mapped_column(Boolean, default=False, doc="listed in the profile's catalogue")
+    first_seen_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SeriesRow(Base):
+    """One (source, metric) pair: the key of readings and rollups, and its latest value."""
+
+    __tablename__ = "series"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    source_pk: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(64))
+    last_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (
+        UniqueConstraint("source_pk", "metric"),
+        Index(None, "metric"),
+    )
+
+
+class ReadingRow(Base):
+    """A raw reading: narrow, keyed so a redelivered message changes nothing."""
+
+    __tablename__ = "readings"
+    series_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ts_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        Index(None, "ts_ms"),  # retention pruning and time-window scans
+        {"sqlite_with_rowid": False},
+    )
+
+
+class _Rollup:
+    series_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, doc="bucket start, epoch seconds")
+    count: Mapped[int] = mapped_column(Integer)
+    sum: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    last: Mapped[float] = mapped_column(Float)
+    last_ts_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupMinuteRow(_Rollup, Base):
+    """Per-minute aggregate of a series, built from the rows actually inserted."""
+
+    __tablename__ = "rollup_1m"
+    __table_args__ = (Index(None, "bucket"), {"sqlite_with_rowid": False})
+
+
+class RollupHourRow(_Rollup, Base):
+    """Per-hour aggregate of a series."""
+
+    __tablename__ = "rollup_1h"
+    __table_args__ = (Index(None, "bucket"), {"sqlite_with_rowid": False})
+
+
+class TicketRow(Base):
+    """A service ticket's current state, derived from its events."""
+
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    district: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    opened_ms: Mapped[int] = mapped_column(BigInteger)
+    resolved_ms: Mapped[int | None] = mapped_column(BigInteger, doc="first resolved/closed/cancelled time")
+    due_ms: Mapped[int | None] = mapped_column(BigInteger, doc="SLA breach time: explicit due, else opened + SLA")
+    explicit_due_ms: Mapped[int | None] = mapped_column(BigInteger, doc="a due time the events stated")
+    sla_minutes: Mapped[int | None] = mapped_column(Integer, doc="the events' own SLA override")
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        UniqueConstraint("city", "ticket_id"),
+        Index(None, "city", "agency", "service", "status"),
+        Index(None, "status", "due_ms"),
+        Index(None, "opened_ms"),
+        Index(None, "resolved_ms"),
+    )
+
+
+class TicketEventRow(Base):
+    """One step of a ticket's lifecycle; stored once per (ticket, status, ts)."""
+
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ticket_pk: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+    # What the event stated; the ticket row is derived from all of them (app.tickets.lifecycle).
+    agency: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    district: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    sla_minutes: Mapped[int | None] = mapped_column(Integer)
+    due_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("ticket_pk", "status", "ts_ms"),)
+
+
+class QuarantineRow(Base):
+    """A message (or part of one) that could not be stored as given, with the reason."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+    city: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(64), doc="source or agency id, when the topic named a valid one")
+    topic: Mapped[str] = mapped_column(String(512), doc="truncated")
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary, doc="truncated to the quarantine_payload_bytes setting")
+    payload_size: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index(None, "received_ms"), Index(None, "city", "reason"))
+
+
+class IngestMinuteRow(Base):
+    """Messages received, stored and quarantined per city and minute (the overview's pulse)."""
+
+    __tablename__ = "ingest_minute"
+    city: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)

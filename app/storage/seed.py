@@ -1,0 +1,51 @@
+"""Bring the registry in line with the city profile: its sources and metric catalogue."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, update
+
+from app.profile import Profile
+from app.storage.dialect import insert_for
+from app.storage.models import MetricRow, SourceRow
+
+
+def sync_profile(*, conn: Connection, profile: Profile) -> None:
+    """Register the profile's sources and metrics (idempotent; the caller commits)."""
+    city = profile.city.id
+    if profile.sources:
+        src = SourceRow.__table__
+        rows = [
+            {
+                "city": city,
+                "source_id": s.id,
+                "kind": s.kind,
+                "name": s.name,
+                "district": s.district,
+                "lat": s.lat,
+                "lon": s.lon,
+                "registered": True,
+                "interval_s": s.interval_s or min(profile.metric(m).expected_interval_s for m in s.metrics),
+            }
+            for s in profile.sources
+        ]
+        stmt = insert_for(conn, src)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[src.c.city, src.c.source_id],
+                set_={k: stmt.excluded[k] for k in ("kind", "name", "district", "lat", "lon", "registered", "interval_s")},
+            ),
+            rows,
+        )
+    # Sources the profile no longer lists stay, but show as unregistered.
+    listed = [s.id for s in profile.sources]
+    conn.execute(
+        update(SourceRow)
+        .where(SourceRow.city == city, SourceRow.registered.is_(True), SourceRow.source_id.not_in(listed))
+        .values(registered=False)
+    )
+    met = MetricRow.__table__
+    stmt = insert_for(conn, met)
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=[met.c.metric], set_={"unit": stmt.excluded.unit, "registered": True}),
+        [{"metric": m.id, "unit": m.unit, "registered": True} for m in profile.metrics],
+    )

@@ -1,0 +1,1 @@
+"""Service tickets: lifecycle rules and queries."""

@@ -1,0 +1,1 @@
+"""The single-window Dash dashboard (built in its own issue)."""

@@ -1,0 +1,1 @@
+"""The MQTT ingestor: topic -> parse -> batch -> commit -> ack -> notice."""

@@ -1,0 +1,266 @@
+"""The MQTT consumer: receive -> queue -> parse -> batch commit -> ack -> feedback and notices.
+
+paho's network thread only enqueues. The pipeline thread (the caller of
+`Ingestor.run`) takes batches by size or age, parses them, commits them
+through the BatchWriter and only then acknowledges each message (manual
+acks), so a crash at any point loses nothing: what was not acknowledged is
+redelivered by the broker from our persistent session, and the writer's
+idempotent keys make the redelivery change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from app.profile import ID_RE, Profile
+from app.settings import Settings
+from ingest import metrics
+from ingest.parser import ParseRules, parse
+from ingest.writer import BatchWriter, Item, Refusal, Stopped, WriteResult
+
+log = logging.getLogger(__name__)
+
+# Catch-all filters per kind so that a topic breaking the contract (extra or
+# missing levels) is quarantined instead of vanishing unheard.
+TOPIC_FILTERS = ("city/+/sensor/#", "city/+/service/#", "city/+/status/#")
+INVALID = "_invalid"
+
+
+def feedback_topic(city: str | None, target: str | None) -> str:
+    """Where the reason for a refusal is published: `city/{city}/rejected/{id}`."""
+    c = city if city and ID_RE.match(city) else INVALID
+    t = target if target and ID_RE.match(target) else INVALID
+    return f"city/{c}/rejected/{t}"
+
+
+def feedback_payload(r: Refusal) -> bytes:
+    return orjson.dumps(
+        {
+            "reason": r.rejected.reason,
+            "detail": r.rejected.detail[:1000],
+            "topic": r.item.topic[:256],
+            "received_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.item.received_ms / 1000))
+            + f".{r.item.received_ms % 1000:03d}Z",
+            "quarantined": True,
+        }
+    )
+
+
+class Ingestor:
+    """One ingestor: an MQTT session and a batch pipeline into the database."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        profile: Profile,
+        writer: BatchWriter,
+        *,
+        client_factory: Callable[..., mqtt.Client] = mqtt.Client,
+    ) -> None:
+        self._settings = settings
+        self._rules = ParseRules.from_profile(profile, settings)
+        self._writer = writer
+        bound = max(settings.ingest_max_unacked - settings.ingest_batch_size, settings.ingest_batch_size)
+        self._queue: queue.Queue[tuple[mqtt.MQTTMessage, int, int]] = queue.Queue(maxsize=bound)
+        self._stopping = threading.Event()
+        # The generation changes on every (dis)connect. A message is acknowledged
+        # only on the connection that delivered it: after a reconnect the broker
+        # redelivers it (same packet id) and acking the stale copy could
+        # acknowledge a different, uncommitted message that reused the id.
+        self._gen = 0
+        self._ack_lock = threading.Lock()
+        self.connected = threading.Event()
+        self.on_committed: list[Callable[[WriteResult], None]] = []
+        self._client = self._make_client(client_factory)
+
+    # --- MQTT ---------------------------------------------------------------
+
+    def _make_client(self, factory: Callable[..., mqtt.Client]) -> mqtt.Client:
+        s = self._settings
+        c = factory(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.mqtt_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        ep = s.mqtt
+        if ep.username:
+            c.username_pw_set(ep.username, ep.password)
+        c.reconnect_delay_set(min_delay=max(1, int(s.mqtt_reconnect_min_s)), max_delay=max(1, int(s.mqtt_reconnect_max_s)))
+        c.max_queued_messages_set(s.feedback_max_outstanding)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        return c
+
+    def _on_connect(self, client: mqtt.Client, _ud, _flags, reason_code, _props) -> None:  # noqa: ANN001
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        with self._ack_lock:
+            self._gen += 1
+        group = self._settings.mqtt_shared_group
+        subs = [
+            (f"$share/{group}/{f}" if group else f, SubscribeOptions(qos=1, noLocal=not group))
+            for f in TOPIC_FILTERS
+        ]
+        # Subscribing again on every connect is harmless with a present session
+        # and restores the subscriptions when the broker lost them.
+        client.subscribe(subs)
+        self.connected.set()
+        log.info("connected to %s:%s (session present: %s)", self._settings.mqtt.host, self._settings.mqtt.port, _flags.session_present)
+
+    def _on_disconnect(self, _client, _ud, _flags, reason_code, _props) -> None:  # noqa: ANN001
+        with self._ack_lock:
+            self._gen += 1
+        self.connected.clear()
+        if not self._stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client, _ud, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+        # The network thread only enqueues. When the queue is full it waits here,
+        # which stops reading from the socket: that is the backpressure.
+        if self._stopping.is_set():
+            return  # left unacknowledged: the broker delivers it again to the next session
+        item = (msg, time.time_ns() // 1_000_000, self._gen)
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            metrics.BACKPRESSURE.inc()
+            while not self._stopping.is_set():
+                try:
+                    self._queue.put(item, timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+            # Stopping: leave it unacknowledged; the broker delivers it again later.
+
+    # --- pipeline -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (in the background, retrying until the broker answers)."""
+        s = self._settings
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = s.mqtt_session_expiry_s
+        props.ReceiveMaximum = min(65535, s.ingest_max_unacked)
+        ep = s.mqtt
+        self._client.connect_async(ep.host, ep.port, keepalive=s.mqtt_keepalive_s, clean_start=False, properties=props)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Ask `run` to finish: stop taking messages, commit and ack what is queued, disconnect."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Process batches until `stop()`; then drain, disconnect and return."""
+        self.start()
+        try:
+            while True:
+                batch = self._take_batch()
+                if batch:
+                    if not self._process(batch):
+                        break
+                elif self._stopping.is_set():
+                    break
+        finally:
+            self._shutdown()
+
+    def _take_batch(self) -> list[tuple[mqtt.MQTTMessage, int, int]]:
+        q = self._queue
+        try:
+            first = q.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        batch = [first]
+        size = self._settings.ingest_batch_size
+        deadline = time.monotonic() + max(0.0, (first[1] + self._settings.ingest_batch_max_age_ms) / 1000 - time.time())
+        while len(batch) < size:
+            try:
+                batch.append(q.get_nowait())
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stopping.is_set():
+                    break
+                try:
+                    batch.append(q.get(timeout=remaining))
+                except queue.Empty:
+                    break
+        return batch
+
+    def _process(self, batch: list[tuple[mqtt.MQTTMessage, int, int]]) -> bool:
+        """Parse, commit, ack, tell. False when stopped before the commit (nothing acked)."""
+        rules = self._rules
+        items = []
+        for msg, received_ms, _gen in batch:
+            try:
+                topic = msg.topic
+            except UnicodeDecodeError:  # the broker should not let this through; refuse it anyway
+                topic = msg._topic.decode("utf-8", "replace")  # noqa: SLF001
+            items.append(Item(topic, msg.payload, received_ms, parse(topic, msg.payload, received_ms, rules)))
+        t0 = time.perf_counter()
+        try:
+            result = self._writer.write(items, stop=self._stopping)
+        except Stopped:
+            log.warning("stopped while the database was unavailable: %d messages left unacknowledged", len(batch))
+            return False
+        metrics.COMMIT_SECONDS.observe(time.perf_counter() - t0)
+        self._ack(batch)
+        metrics.RECEIVED.inc(len(batch))
+        metrics.POINTS_STORED.inc(result.points_stored)
+        metrics.POINTS_DUPLICATE.inc(result.points_duplicate)
+        if result.refusals:
+            metrics.QUARANTINED.inc(len(result.refusals))
+            self._feedback(result.refusals)
+        for listener in self.on_committed:
+            try:
+                listener(result)
+            except Exception:  # a notice consumer must never stop ingestion
+                log.exception("a post-commit listener failed")
+        return True
+
+    def _ack(self, batch: list[tuple[mqtt.MQTTMessage, int, int]]) -> None:
+        ack = self._client.ack
+        with self._ack_lock:
+            gen = self._gen
+            stale = 0
+            for msg, _rms, mgen in batch:
+                if mgen == gen:
+                    ack(msg.mid, msg.qos)
+                else:
+                    stale += 1
+        if stale:
+            log.info("%d committed messages came from an earlier connection; the broker redelivers them", stale)
+
+    def _feedback(self, refusals: list[Refusal]) -> None:
+        publish = self._client.publish
+        counts: dict[str, int] = {}
+        for r in refusals:
+            counts[r.rejected.reason] = counts.get(r.rejected.reason, 0) + 1
+            info = publish(feedback_topic(r.rejected.city, r.rejected.target), feedback_payload(r), qos=1)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                metrics.FEEDBACK_SKIPPED.inc()
+        log.info("quarantined %d: %s", len(refusals), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+
+    def _shutdown(self) -> None:
+        self._stopping.set()
+        # Drop what is still queued: it is unacknowledged, so the broker keeps it.
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._writer.close()
+        log.info("ingestor stopped")

@@ -1,0 +1,3 @@
+from satupintu.cli import main
+
+main()

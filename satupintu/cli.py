@@ -1,0 +1,202 @@
+"""The `satupintu` command: run, ingest, simulate, migrate and check profiles."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from app.profile import ProfileError, load_profile, load_profile_file
+from app.settings import Settings, get_settings
+from app.storage.engine import engine_from_settings
+from app.storage.migrate import upgrade
+
+cli = typer.Typer(help="SatuPintu: one window for a regency's sensors and public services.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+profile_cli = typer.Typer(help="City profiles.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(profile_cli, name="profile")
+err = Console(stderr=True)
+log = logging.getLogger("satupintu")
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
+    )
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        err.print(f"[red]Invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _profile(settings: Settings):  # noqa: ANN202
+    try:
+        return load_profile(settings.profile)
+    except ProfileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _stop_on_signals(stop) -> None:  # noqa: ANN001
+    def handler(signum, _frame):  # noqa: ANN001
+        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply schema migrations (also done at every start)."""
+    _logging()
+    s = _settings()
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    err.print(f"[green]schema up to date[/green] ({engine.url.render_as_string(hide_password=True)})")
+
+
+@profile_cli.command("check")
+def profile_check(path: Path) -> None:
+    """Validate a city profile file and summarise it."""
+    try:
+        p = load_profile_file(path)
+    except ProfileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{p.city.name} ({p.city.id}, {p.city.timezone}): {len(p.districts)} districts, {len(p.agencies)} agencies, "
+        f"{len(p.services)} services, {len(p.metrics)} metrics, {len(p.sources)} sources"
+    )
+
+
+@cli.command()
+def ingest(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Run the MQTT ingestor: subscribe, validate, batch, commit, acknowledge."""
+    from ingest.consumer import Ingestor
+    from ingest.writer import BatchWriter
+
+    _logging(log_level)
+    s = _settings()
+    profile = _profile(s)
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    if s.ingest_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(s.ingest_metrics_port, addr="127.0.0.1")
+    ingestor = Ingestor(s, profile, BatchWriter(engine, profile, s))
+    _stop_on_signals(ingestor.stop)
+    log.info(
+        "ingesting for %s into %s from %s", profile.city.id, engine.url.render_as_string(hide_password=True), s.mqtt_url
+    )
+    ingestor.run()
+
+
+@cli.command()
+def simulate(
+    rate: Annotated[float, typer.Option(help="Messages per second (all sources together).")] = 20.0,
+    bad_share: Annotated[float, typer.Option(help="Share of deliberately bad messages, 0..1.")] = 0.0,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    count: Annotated[int | None, typer.Option(help="Stop after this many messages.")] = None,
+    extra_sources: Annotated[int, typer.Option(help="Synthetic sources added to the profile's own.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Random seed for a repeatable run.")] = None,
+) -> None:
+    """Publish realistic demo traffic for the city profile (the demo data and the benchmark load)."""
+    from ingest.simulator import run_simulator
+
+    _logging()
+    s = _settings()
+    profile = _profile(s)
+    run_simulator(
+        s,
+        profile,
+        rate=rate,
+        bad_share=bad_share,
+        duration=duration,
+        count=count,
+        extra_sources=extra_sources,
+        seed=seed,
+    )
+
+
+@cli.command()
+def up(
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also run the Morotai demo simulator.")] = True,
+    rate: Annotated[float, typer.Option(help="Simulator messages per second.")] = 20.0,
+) -> None:
+    """Run everything: the broker (existing or started), the ingestor and the simulator. Ctrl-C stops all."""
+    from satupintu.broker import BrokerError, listening, start_broker
+
+    _logging()
+    s = _settings()
+    _profile(s)
+    upgrade(engine_from_settings(s))
+    children: list[tuple[str, subprocess.Popen]] = []
+    ep = s.mqtt
+    if listening(ep.host, ep.port):
+        log.info("using the broker already listening at %s:%s", ep.host, ep.port)
+    elif ep.host not in ("127.0.0.1", "localhost"):
+        err.print(f"[red]No broker answers at {ep.host}:{ep.port}[/red] and it is not local, so none can be started.")
+        raise typer.Exit(2)
+    else:
+        try:
+            children.append(("mosquitto", start_broker(port=ep.port, data_dir=Path("data/mosquitto"))))
+        except BrokerError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        log.info("started mosquitto on %s:%s", ep.host, ep.port)
+    me = [sys.executable, "-m", "satupintu"]
+    children.append(("ingest", subprocess.Popen([*me, "ingest"])))
+    if demo:
+        children.append(("simulate", subprocess.Popen([*me, "simulate", "--rate", str(rate)])))
+    stopping = False
+
+    def stop(*_a) -> None:  # noqa: ANN002
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    err.print(f"[bold green]SatuPintu is running[/bold green] ({', '.join(n for n, _ in children)}). Ctrl-C stops all.")
+    try:
+        while not stopping:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    err.print(f"[red]{name} exited with {proc.returncode}; stopping the rest[/red]")
+                    stopping = True
+            time.sleep(0.3)
+    finally:
+        for _name, proc in reversed(children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in reversed(children):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in 15 s; killing it", name)
+                proc.kill()
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    cli()

@@ -1,0 +1,141 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL) and a private Mosquitto per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from app.storage.engine import make_engine
+from app.storage.migrate import upgrade
+from satupintu.broker import free_port, start_broker
+
+PG_ADMIN_URL = os.environ.get("SATUPINTU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TEMPLATE_DB = f"satupintu_tpl_{os.getpid()}"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pg_admin() -> Engine:
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL database to clone per test (CREATE DATABASE ... TEMPLATE is fast)."""
+    admin = _pg_admin()
+    try:
+        with admin.connect() as c:
+            c.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(
+            f"PostgreSQL is required for these tests and is not reachable at {PG_ADMIN_URL} ({exc}). "
+            "scripts/test.sh starts it; or set SATUPINTU_TEST_PG_URL.",
+            pytrace=False,
+        )
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"'))
+        c.execute(text(f'CREATE DATABASE "{TEMPLATE_DB}"'))
+    url = make_url(PG_ADMIN_URL).set(database=TEMPLATE_DB).render_as_string(hide_password=False)
+    eng = make_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fresh_pg_database(template_url: str) -> tuple[str, callable]:
+    """A new database cloned from the template; returns its URL and a dropper."""
+    name = f"satupintu_t_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"'))
+    url = make_url(template_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of each kind, committed to for real."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'satupintu.db'}"
+        eng = make_engine(url)
+        upgrade(eng)
+        eng.dispose()
+        yield url
+        return
+    url, drop = fresh_pg_database(request.getfixturevalue("pg_template"))
+    yield url
+    drop()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@dataclass
+class Broker:
+    port: int
+    proc: subprocess.Popen
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.proc = start_broker(port=self.port, data_dir=self.data_dir)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """The project's own mosquitto config, on a free port, data in tmp_path."""
+    data = tmp_path / "mosquitto"
+    port = free_port()
+    b = Broker(port=port, proc=start_broker(port=port, data_dir=data), data_dir=data)
+    yield b
+    b.stop()
+
+
+def satupintu_env(**overrides: str) -> dict[str, str]:
+    """The environment for a `satupintu` child process: this interpreter's, plus settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SATUPINTU_")}
+    env.update({f"SATUPINTU_{k.upper()}": str(v) for k, v in overrides.items()})
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def spawn_satupintu(args: list[str], log: Path, **settings: str) -> subprocess.Popen:
+    """Start `python -m satupintu ARGS` with the given settings, output to `log`."""
+    out = open(log, "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "satupintu", *args],
+        env=satupintu_env(**settings),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
