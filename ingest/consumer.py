@@ -82,6 +82,7 @@ class Ingestor:
         self._ack_lock = threading.Lock()
         self.connected = threading.Event()
         self.on_committed: list[Callable[[WriteResult], None]] = []
+        self.totals = {"messages": 0, "points": 0, "duplicates": 0, "quarantined": 0}
         self._client = self._make_client(client_factory)
 
     # --- MQTT ---------------------------------------------------------------
@@ -102,6 +103,7 @@ class Ingestor:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         return c
 
     def _on_connect(self, client: mqtt.Client, _ud, _flags, reason_code, _props) -> None:  # noqa: ANN001
@@ -120,6 +122,13 @@ class Ingestor:
         client.subscribe(subs)
         self.connected.set()
         log.info("connected to %s:%s (session present: %s)", self._settings.mqtt.host, self._settings.mqtt.port, _flags.session_present)
+
+    def _on_subscribe(self, _client, _ud, _mid, reason_codes, _props) -> None:  # noqa: ANN001
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("the broker refused a subscription: %s", failed)
+        else:
+            log.info("subscribed to %s", ", ".join(TOPIC_FILTERS))
 
     def _on_disconnect(self, _client, _ud, _flags, reason_code, _props) -> None:  # noqa: ANN001
         with self._ack_lock:
@@ -219,6 +228,11 @@ class Ingestor:
         metrics.RECEIVED.inc(len(batch))
         metrics.POINTS_STORED.inc(result.points_stored)
         metrics.POINTS_DUPLICATE.inc(result.points_duplicate)
+        t = self.totals
+        t["messages"] += len(batch)
+        t["points"] += result.points_stored
+        t["duplicates"] += result.points_duplicate
+        t["quarantined"] += len(result.refusals)
         if result.refusals:
             metrics.QUARANTINED.inc(len(result.refusals))
             self._feedback(result.refusals)
@@ -263,4 +277,8 @@ class Ingestor:
         self._client.disconnect()
         self._client.loop_stop()
         self._writer.close()
-        log.info("ingestor stopped")
+        t = self.totals
+        log.info(
+            "ingestor stopped after %d messages: %d readings stored, %d duplicates ignored, %d quarantined",
+            t["messages"], t["points"], t["duplicates"], t["quarantined"],
+        )

@@ -139,3 +139,17 @@ def spawn_satupintu(args: list[str], log: Path, **settings: str) -> subprocess.P
         stderr=subprocess.STDOUT,
         cwd=REPO,
     )
+
+
+def wait_for_log(proc: subprocess.Popen, log: Path, text: str, timeout: float = 20) -> None:
+    """Wait until a child's log says `text` (e.g. the ingestor's 'subscribed'); fail if it dies first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"{log.name} never said {text!r}:\n{log.read_text(errors='replace')[-3000:]}")

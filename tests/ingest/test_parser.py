@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from ingest import parser
 from ingest.messages import REASONS, TICKET_STATUSES, Point, Reading, Rejected, SourceStatus, TicketEvent
 from ingest.parser import MetricRule, ParseRules, parse
+from ingest.parser.common import _snake
+from ingest.parser.service import _STATUS_MAP
 
 PARSED_TYPES = (Reading, TicketEvent, SourceStatus, Rejected)
 
@@ -647,7 +649,7 @@ def test_ticket_shapes() -> None:
     assert rejected(SERVICE, b"[]").reason == "bad_shape"
     assert rejected(SERVICE, b"\x80").reason == "bad_encoding"
     assert rejected(SERVICE, b"{").reason == "bad_json"
-    assert all(s in parser._STATUS_MAP for s in TICKET_STATUSES)
+    assert all(s in _STATUS_MAP for s in TICKET_STATUSES)
 
 
 # --------------------------------------------------------------------------- status
@@ -708,20 +710,11 @@ def test_rules_from_real_settings() -> None:
     assert isinstance(r, Reading) and metrics(r) == {"bin_fill_pct": 80.0, "streetlight_on": 1.0}
 
 
-def test_fast_constructors_build_equal_objects() -> None:
-    p = parser._point("a", 1, 2.0, "V")
-    assert type(p) is Point and p == Point("a", 1, 2.0, "V") and hash(p) == hash(Point("a", 1, 2.0, "V"))
-    r = parser._reading("c", "s", (p,), None, 1.0, 2.0, ())
-    assert r == Reading("c", "s", (p,), None, 1.0, 2.0, ())
-    with pytest.raises(AttributeError):
-        p.value = 3.0  # type: ignore[misc]
-
-
 def test_snake_case() -> None:
     cases = {"relativeHumidity": "relative_humidity", "co2": "co2", "pH": "ph", "NO3": "no3",
              "averageVehicleSpeed": "average_vehicle_speed", "pm2.5": "pm2.5", "deviceID": "device_id",
              "no2Level": "no2_level", "airTempC": "air_tempc", "pm25Ugm3": "pm25_ugm3", "Bad Name": None}  # fmt: skip
-    assert {k: parser._snake(k) for k in cases} == cases
+    assert {k: _snake(k) for k in cases} == cases
 
 
 # --------------------------------------------------------------------------- never raises

@@ -21,7 +21,8 @@ from app.settings import Settings
 from app.tickets.lifecycle import RANK
 from ingest.messages import Reading, Rejected, SourceStatus, TicketEvent
 from ingest.parser import ParseRules, parse
-from ingest.simulator import _BAD_KINDS, TIME_SCALE, CityModel, run_simulator
+from ingest.simulator import TIME_SCALE, CityModel, run_simulator
+from ingest.simulator.bad import BAD_KINDS
 
 PROFILE = load_profile("morotai")
 RULES = ParseRules.from_profile(PROFILE, Settings(database_url="sqlite:///:memory:"))
@@ -136,7 +137,7 @@ def test_a_fifth_bad_is_refused_and_the_rest_stays_valid(rules: ParseRules) -> N
     if rules is STRICT:
         expected.add("unknown_metric")
     assert expected <= set(reasons), reasons
-    assert {f"bad:{k}" for k, _ in _BAD_KINDS} <= set(model.counts)
+    assert {f"bad:{k}" for k, _ in BAD_KINDS} <= set(model.counts)
     # the good points riding in partly bad messages are unique too
     keys = point_keys(results)
     assert len(keys) == len(set(keys))

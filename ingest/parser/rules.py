@@ -1,0 +1,56 @@
+"""The deployment's parse rules: the metric catalogue, the cities served and the ingest limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.profile import Profile
+    from app.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRule:
+    """What the catalogue says about one metric: its unit and its plausible range."""
+
+    unit: str
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True, slots=True)
+class ParseRules:
+    """Everything `parse()` needs to know about the deployment, built once."""
+
+    cities: frozenset[str]
+    metrics: Mapping[str, MetricRule]  # catalogue: metric id -> rule
+    unknown_metric: str = "accept"  # "accept" | "quarantine"
+    max_payload_bytes: int = 65536
+    max_future_ms: int = 300_000
+    max_age_ms: int = 30 * 86_400_000
+    # Derived once in __post_init__: a private snapshot of the catalogue's lookup
+    # (so a caller mutating the mapping later cannot skew a running parser).
+    _get: Callable[[str], MetricRule | None] = field(init=False, repr=False, compare=False)
+    _accept_unknown: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.unknown_metric not in ("accept", "quarantine"):
+            raise ValueError(f"unknown_metric must be 'accept' or 'quarantine', not {self.unknown_metric!r}")
+        object.__setattr__(self, "_get", dict(self.metrics).get)
+        object.__setattr__(self, "_accept_unknown", self.unknown_metric == "accept")
+
+    @classmethod
+    def from_profile(cls, profile: Profile, settings: Settings) -> ParseRules:
+        """The rules of one deployment: its city, its metric catalogue and the ingest settings."""
+        metrics = {m.id: MetricRule(m.unit, float(m.valid[0]), float(m.valid[1])) for m in profile.metrics}
+        return cls(
+            cities=frozenset((profile.city.id,)),
+            metrics=MappingProxyType(metrics),
+            unknown_metric=settings.ingest_unknown_metric,
+            max_payload_bytes=settings.ingest_max_payload_bytes,
+            max_future_ms=settings.ingest_max_future_s * 1000,
+            max_age_ms=settings.retention_raw_days * 86_400_000,
+        )
