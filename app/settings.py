@@ -44,14 +44,13 @@ class Settings(BaseSettings):
         None,
         description="When set, subscribe through $share/<group>/... so several ingestors split the load.",
     )
-    mqtt_keepalive_s: int = Field(30, ge=5, le=3600)
-    mqtt_session_expiry_s: int = Field(
-        7 * 86400,
-        ge=60,
-        description="How long the broker keeps our session (and queues messages) while the ingestor is down.",
+    mqtt_keepalive_s: int = Field(
+        30, ge=5, le=3600, description="Seconds between pings; a dead connection is noticed after 1.5x this."
     )
-    mqtt_reconnect_min_s: float = Field(0.5, gt=0)
-    mqtt_reconnect_max_s: float = Field(15.0, gt=0)
+    mqtt_reconnect_min_s: float = Field(0.5, gt=0, description="First wait before reconnecting to the broker.")
+    mqtt_reconnect_max_s: float = Field(
+        15.0, gt=0, description="Longest wait between reconnect attempts (the wait doubles up to this)."
+    )
 
     # --- Ingest pipeline ----------------------------------------------------
     ingest_batch_size: int = Field(
@@ -65,6 +64,10 @@ class Settings(BaseSettings):
         ge=10,
         description="Messages received but not yet committed and acknowledged. At the bound the ingestor stops "
         "reading from the broker (backpressure); memory use is about this times the payload size.",
+    )
+    ingest_writer: Literal["process", "inline"] = Field(
+        "process",
+        description="Parse and commit in a writer process of its own (uses a second core), or inline.",
     )
     ingest_retry_initial_s: float = Field(0.2, gt=0, description="First back-off after a failed commit.")
     ingest_retry_max_s: float = Field(10.0, gt=0, description="Back-off ceiling while the database is unavailable.")

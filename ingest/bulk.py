@@ -26,6 +26,9 @@ class ReadingsBulk(Protocol):
     def store(self, conn: Connection, rows: Sequence[Row]) -> int:
         """Insert new rows, update rollups and latest values; return how many rows were new."""
 
+    def touch_sources(self, conn: Connection, seen: Sequence[tuple[int, int]]) -> None:
+        """Move each source's last_seen_ms forward to the given time (source pk, epoch ms)."""
+
 
 class SqliteBulk:
     """SQLite: the writer holds the database's write lock (BEGIN IMMEDIATE), so no races."""
@@ -73,6 +76,11 @@ class SqliteBulk:
             "WHERE series.id = g.series_id AND (series.last_ts_ms IS NULL OR g.lt >= series.last_ts_ms)"
         )
         return inserted
+
+    def touch_sources(self, conn: Connection, seen: Sequence[tuple[int, int]]) -> None:
+        conn.connection.driver_connection.executemany(
+            "UPDATE sources SET last_seen_ms = ?2 WHERE id = ?1 AND (last_seen_ms IS NULL OR last_seen_ms < ?2)", seen
+        )
 
 
 def _pg_rollup_cte(table: str, width: int) -> str:
@@ -125,6 +133,16 @@ class PostgresBulk:
             cur.execute(self._merge)
             (inserted,) = cur.fetchone()
         return int(inserted)
+
+    def touch_sources(self, conn: Connection, seen: Sequence[tuple[int, int]]) -> None:
+        # One statement for the batch: executemany would pay a server round of work per source.
+        pks, ms = zip(*seen)
+        with conn.connection.driver_connection.cursor() as cur:
+            cur.execute(
+                "UPDATE sources SET last_seen_ms = v.ms FROM unnest(%s::bigint[], %s::bigint[]) AS v(pk, ms) "
+                "WHERE sources.id = v.pk AND (sources.last_seen_ms IS NULL OR sources.last_seen_ms < v.ms)",
+                (list(pks), list(ms)),
+            )
 
 
 def bulk_for(dialect_name: str) -> ReadingsBulk:

@@ -281,15 +281,8 @@ class BatchWriter:
                 .values(district=bindparam("d"), lat=bindparam("lat"), lon=bindparam("lon")),
                 moved,
             )
-        seen_rows = [{"pk": self._source(k, pending)[0], "ms": ms} for k, ms in seen.items()]
-        if seen_rows:
-            conn.execute(
-                SourceRow.__table__.update()
-                .where(SourceRow.id == bindparam("pk"))
-                .where((SourceRow.last_seen_ms.is_(None)) | (SourceRow.last_seen_ms < bindparam("ms")))
-                .values(last_seen_ms=bindparam("ms")),
-                seen_rows,
-            )
+        if seen:
+            self._bulk.touch_sources(conn, [(self._source(k, pending)[0], ms) for k, ms in seen.items()])
 
     def _store_readings(
         self,

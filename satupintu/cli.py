@@ -87,12 +87,32 @@ def profile_check(path: Path) -> None:
     )
 
 
+@cli.command("settings")
+def show_settings() -> None:
+    """List every setting: its environment variable, current value and what it trades off."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    s = _settings()
+    table = Table(title="SatuPintu settings (environment variables or .env)", show_lines=False)
+    for col in ("variable", "value", "meaning"):
+        table.add_column(col, overflow="fold")
+    for name, field in Settings.model_fields.items():
+        value = getattr(s, name)
+        if "url" in name and isinstance(value, str) and "@" in value:
+            value = value.split("://")[0] + "://***@" + value.split("@", 1)[1]  # never print a password
+        table.add_row(f"SATUPINTU_{name.upper()}", escape(str(value)), escape(field.description or ""))
+    Console().print(table)
+
+
 @cli.command()
 def ingest(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Run the MQTT ingestor: subscribe, validate, batch, commit, acknowledge."""
+    from ingest.committer import InlineCommitter, ProcessCommitter, WriterCrashed
     from ingest.consumer import Ingestor
+    from ingest.parser import ParseRules
     from ingest.writer import BatchWriter
 
     _logging(log_level)
@@ -104,12 +124,21 @@ def ingest(
         from prometheus_client import start_http_server
 
         start_http_server(s.ingest_metrics_port, addr="127.0.0.1")
-    ingestor = Ingestor(s, profile, BatchWriter(engine, profile, s))
+    if s.ingest_writer == "process":
+        engine.dispose()
+        committer = ProcessCommitter(s)
+    else:
+        committer = InlineCommitter(BatchWriter(engine, profile, s), ParseRules.from_profile(profile, s))
+    ingestor = Ingestor(s, committer)
     _stop_on_signals(ingestor.stop)
     log.info(
         "ingesting for %s into %s from %s", profile.city.id, engine.url.render_as_string(hide_password=True), s.mqtt_url
     )
-    ingestor.run()
+    try:
+        ingestor.run()
+    except WriterCrashed as exc:
+        err.print(f"[red]the writer failed; nothing of the batch was acknowledged:[/red]\n{exc}")
+        raise typer.Exit(1) from exc
 
 
 @cli.command()

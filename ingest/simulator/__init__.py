@@ -37,6 +37,6 @@ Modules: `model` (CityModel), `physics` (sources and their metrics),
 
 from .clock import TIME_SCALE
 from .model import CityModel
-from .publisher import SimStats, run_simulator
+from .publisher import Publisher, SimStats, run_simulator
 
-__all__ = ["TIME_SCALE", "CityModel", "SimStats", "run_simulator"]
+__all__ = ["TIME_SCALE", "CityModel", "Publisher", "SimStats", "run_simulator"]

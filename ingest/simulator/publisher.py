@@ -44,7 +44,7 @@ class SimStats:
         return self.sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-class _Publisher:
+class Publisher:
     """A paho QoS 1 publisher that never has more than `max_outstanding` messages unacknowledged."""
 
     def __init__(self, settings: Settings, stats: SimStats, stop: threading.Event, max_outstanding: int) -> None:
@@ -55,6 +55,7 @@ class _Publisher:
         self._cond = threading.Condition()
         self._connected = threading.Event()
         self._refusal: str | None = None
+        self._closing = False
         ep = settings.mqtt
         self._where = f"{ep.host}:{ep.port}"
         self._ep = ep
@@ -80,7 +81,7 @@ class _Publisher:
         self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
-        if self._connected.is_set() and not self._stop.is_set():
+        if self._connected.is_set() and not self._stop.is_set() and not self._closing:
             log.warning("lost the broker at %s (%s); paho reconnects and resends", self._where, rc)
         self._connected.clear()
 
@@ -130,6 +131,7 @@ class _Publisher:
             left = self._outstanding
         if left:
             log.warning("%d messages still unacknowledged after %.0f s; disconnecting anyway", left, drain_timeout)
+        self._closing = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -173,7 +175,7 @@ def run_simulator(settings: Settings, profile: Profile, *, rate: float, bad_shar
     )
     stats = SimStats()
     stop = threading.Event()
-    pub = _Publisher(settings, stats, stop, max_outstanding)
+    pub = Publisher(settings, stats, stop, max_outstanding)
     old = _install_signals(stop)
     t0 = time.monotonic()
     try:
@@ -207,7 +209,7 @@ def run_simulator(settings: Settings, profile: Profile, *, rate: float, bad_shar
     return stats
 
 
-def _pace(model: CityModel, pub: _Publisher, stats: SimStats, stop: threading.Event, rate: float,
+def _pace(model: CityModel, pub: Publisher, stats: SimStats, stop: threading.Event, rate: float,
           duration: float | None, count: int | None) -> float:  # fmt: skip
     """A token bucket: one message per tick at demo rates, a 10 ms chunk per tick at high rates.
 

@@ -15,7 +15,9 @@ from app.profile import load_profile
 from app.settings import Settings
 from app.storage.engine import make_engine
 from app.storage.migrate import upgrade
+from ingest.committer import InlineCommitter
 from ingest.consumer import Ingestor, feedback_topic
+from ingest.parser import ParseRules
 from ingest.writer import BatchWriter
 from tests.conftest import Broker, spawn_satupintu, wait_for_log
 from tests.mqtt_helpers import Db, Publisher, Subscriber, stream, wait_until
@@ -61,7 +63,8 @@ def ingestor(tmp_path: Path):  # noqa: ANN201
             acks_at_commit.append(len(ing._client.acks))  # noqa: SLF001
             return super().write(items, stop)
 
-    ing = Ingestor(s, PROFILE, WatchingWriter(engine, PROFILE, s), client_factory=FakeClient)
+    committer = InlineCommitter(WatchingWriter(engine, PROFILE, s), ParseRules.from_profile(PROFILE, s))
+    ing = Ingestor(s, committer, client_factory=FakeClient)
     ing.acks_at_commit = acks_at_commit
     yield ing
     engine.dispose()

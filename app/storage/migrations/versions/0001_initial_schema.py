@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:40:27.652672
+Create Date: 2026-11-22 17:16:43.494657
 """
 
 from alembic import op
@@ -54,9 +54,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('series_id', 'ts_ms', name=op.f('pk_readings')),
     sqlite_with_rowid=False
     )
-    with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_readings_ts_ms'), ['ts_ms'], unique=False)
-
     op.create_table('rollup_1h',
     sa.Column('series_id', sa.BigInteger(), nullable=False),
     sa.Column('bucket', sa.BigInteger(), nullable=False),
@@ -67,11 +64,9 @@ def upgrade() -> None:
     sa.Column('last', sa.Float(), nullable=False),
     sa.Column('last_ts_ms', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('series_id', 'bucket', name=op.f('pk_rollup_1h')),
+    postgresql_with={'fillfactor': 70},
     sqlite_with_rowid=False
     )
-    with op.batch_alter_table('rollup_1h', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rollup_1h_bucket'), ['bucket'], unique=False)
-
     op.create_table('rollup_1m',
     sa.Column('series_id', sa.BigInteger(), nullable=False),
     sa.Column('bucket', sa.BigInteger(), nullable=False),
@@ -82,11 +77,9 @@ def upgrade() -> None:
     sa.Column('last', sa.Float(), nullable=False),
     sa.Column('last_ts_ms', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('series_id', 'bucket', name=op.f('pk_rollup_1m')),
+    postgresql_with={'fillfactor': 70},
     sqlite_with_rowid=False
     )
-    with op.batch_alter_table('rollup_1m', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rollup_1m_bucket'), ['bucket'], unique=False)
-
     op.create_table('sources',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('city', sa.String(length=64), nullable=False),
@@ -103,7 +96,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=True),
     sa.Column('status_ms', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sources')),
-    sa.UniqueConstraint('city', 'source_id', name=op.f('uq_sources_city_source_id'))
+    sa.UniqueConstraint('city', 'source_id', name=op.f('uq_sources_city_source_id')),
+    postgresql_with={'fillfactor': 70}
     )
     with op.batch_alter_table('sources', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sources_city_district'), ['city', 'district'], unique=False)
@@ -144,7 +138,8 @@ def upgrade() -> None:
     sa.Column('last_value', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['source_pk'], ['sources.id'], name=op.f('fk_series_source_pk_sources'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_series')),
-    sa.UniqueConstraint('source_pk', 'metric', name=op.f('uq_series_source_pk_metric'))
+    sa.UniqueConstraint('source_pk', 'metric', name=op.f('uq_series_source_pk_metric')),
+    postgresql_with={'fillfactor': 70}
     )
     with op.batch_alter_table('series', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_series_metric'), ['metric'], unique=False)
@@ -188,17 +183,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sources_city_district'))
 
     op.drop_table('sources')
-    with op.batch_alter_table('rollup_1m', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rollup_1m_bucket'))
-
     op.drop_table('rollup_1m')
-    with op.batch_alter_table('rollup_1h', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rollup_1h_bucket'))
-
     op.drop_table('rollup_1h')
-    with op.batch_alter_table('readings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_readings_ts_ms'))
-
     op.drop_table('readings')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantine_received_ms'))
