@@ -82,9 +82,18 @@ class Settings(BaseSettings):
         5_000, ge=10, description="Rejected-topic notices in flight; past it notices are counted and skipped."
     )
 
+    # --- Web -------------------------------------------------------------------
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (CORS). Empty: closed, same origin only.",
+    )
+
     # --- Retention ------------------------------------------------------------
     retention_raw_days: int = Field(30, ge=1, description="Raw readings older than this are refused and pruned.")
     retention_rollup_days: int = Field(400, ge=1, description="Per-minute and per-hour rollups are kept this long.")
+    retention_interval_s: int = Field(
+        3600, ge=1, description="How often the ingestor prunes what is past retention (between batches)."
+    )
 
     @field_validator("database_url")
     @classmethod

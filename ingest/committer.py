@@ -40,7 +40,9 @@ class Committer(Protocol):
 
 def parse_and_write(writer: BatchWriter, rules: ParseRules, raw: list[Raw], stop: threading.Event) -> WriteResult:
     items = [Item(t, p, r, parse(t, p, r, rules)) for t, p, r in raw]
-    return writer.write(items, stop=stop)
+    result = writer.write(items, stop=stop)
+    writer.maintain()  # after the commit, so pruning never delays an acknowledgement's batch
+    return result
 
 
 class InlineCommitter:

@@ -30,6 +30,7 @@ from app.storage.models import (
     TicketEventRow,
     TicketRow,
 )
+from app.storage.retention import prune
 from app.storage.seed import sync_profile
 from app.tickets.lifecycle import FIELDS, derive_ticket
 from ingest.bulk import bulk_for
@@ -109,6 +110,7 @@ class BatchWriter:
         self._series: dict[tuple[int, str], int] = {}
         self._metrics: set[str] = set()
         self.on_retry: Callable[[Exception, float], None] | None = None
+        self._next_prune = 0.0
 
     # --- connection -------------------------------------------------------
 
@@ -137,6 +139,26 @@ class BatchWriter:
 
     def close(self) -> None:
         self._drop_connection()
+
+    def maintain(self) -> None:
+        """Prune what is past retention, at most once per retention interval; failures wait for the next turn."""
+        now = time.time()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self._settings.retention_interval_s
+        s = self._settings
+        try:
+            pruned = prune(
+                engine=self._engine,
+                now_ms=int(now * 1000),
+                raw_days=s.retention_raw_days,
+                rollup_days=s.retention_rollup_days,
+            )
+        except TRANSIENT as exc:
+            log.warning("pruning skipped: %s", _short(exc))
+            return
+        if pruned.readings or pruned.rollup_1m or pruned.rollup_1h:
+            log.info("pruned %d readings, %d minute and %d hour rollups past retention", pruned.readings, pruned.rollup_1m, pruned.rollup_1h)
 
     # --- public -----------------------------------------------------------
 

@@ -23,8 +23,10 @@ from app.storage.migrate import upgrade
 cli = typer.Typer(help="SatuPintu: one window for a regency's sensors and public services.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 profile_cli = typer.Typer(help="City profiles.", no_args_is_help=True)
+token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(profile_cli, name="profile")
+cli.add_typer(token_cli, name="token")
 err = Console(stderr=True)
 log = logging.getLogger("satupintu")
 
@@ -73,6 +75,32 @@ def db_upgrade() -> None:
     err.print(f"[green]schema up to date[/green] ({engine.url.render_as_string(hide_password=True)})")
 
 
+@db_cli.command("prune")
+def db_prune() -> None:
+    """Delete raw readings and rollups past their retention now (the ingestor also does this hourly)."""
+    from rich.progress import Progress
+
+    from app.storage.retention import prune
+
+    _logging()
+    s = _settings()
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    with Progress(console=err, transient=True) as prog:
+        task = prog.add_task("pruning series", total=None)
+        pruned = prune(
+            engine=engine,
+            now_ms=int(time.time() * 1000),
+            raw_days=s.retention_raw_days,
+            rollup_days=s.retention_rollup_days,
+            progress=lambda done, total: prog.update(task, completed=done, total=total),
+        )
+    err.print(
+        f"pruned {pruned.readings:,} readings older than {s.retention_raw_days} days, "
+        f"{pruned.rollup_1m:,} minute and {pruned.rollup_1h:,} hour rollups older than {s.retention_rollup_days} days"
+    )
+
+
 @profile_cli.command("check")
 def profile_check(path: Path) -> None:
     """Validate a city profile file and summarise it."""
@@ -85,6 +113,107 @@ def profile_check(path: Path) -> None:
         f"{p.city.name} ({p.city.id}, {p.city.timezone}): {len(p.districts)} districts, {len(p.agencies)} agencies, "
         f"{len(p.services)} services, {len(p.metrics)} metrics, {len(p.sources)} sources"
     )
+
+
+def _actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+@token_cli.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="viewer, operator or admin")],
+    name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'wall display lt.2'")],
+) -> None:
+    """Create a token; prints the token alone on stdout (it is not shown again)."""
+    from app.auth.audit import record
+    from app.auth.tokens import ROLES, create_token
+
+    if role not in ROLES:
+        err.print(f"[red]role must be one of {', '.join(ROLES)}[/red]")
+        raise typer.Exit(2)
+    s = _settings()
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    with engine.begin() as conn:
+        token = create_token(conn=conn, name=name, role=role)
+        record(conn=conn, actor=_actor(), role="admin", action="token.create", target=name, detail=role)
+    typer.echo(token)
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List tokens (names and roles; secrets are never stored)."""
+    from rich.table import Table
+
+    from app.api.timefmt import from_ms
+    from app.auth.tokens import list_tokens
+
+    s = _settings()
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = list_tokens(conn=conn)
+    table = Table("id", "name", "role", "created (UTC)", "revoked (UTC)")
+    for r in rows:
+        table.add_row(str(r.id), r.name, r.role, f"{from_ms(r.created_ms):%Y-%m-%d %H:%M}",
+                      f"{from_ms(r.revoked_ms):%Y-%m-%d %H:%M}" if r.revoked_ms else "")  # fmt: skip
+    Console().print(table)
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its id (see `satupintu token list`)."""
+    from app.auth.audit import record
+    from app.auth.tokens import revoke_token
+
+    s = _settings()
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    with engine.begin() as conn:
+        if not revoke_token(conn=conn, token_id=token_id):
+            err.print(f"[red]no live token with id {token_id}[/red]")
+            raise typer.Exit(1)
+        record(conn=conn, actor=_actor(), role="admin", action="token.revoke", target=str(token_id))
+    err.print(f"token {token_id} revoked")
+
+
+def _first_admin_token(engine) -> None:  # noqa: ANN001
+    """On a first run (no admin token yet) create one and print it once."""
+    from app.auth.audit import record
+    from app.auth.tokens import create_token, has_admin
+
+    with engine.begin() as conn:
+        if has_admin(conn=conn):
+            return
+        token = create_token(conn=conn, name="first admin", role="admin")
+        record(conn=conn, actor=_actor(), role="admin", action="token.create", target="first admin", detail="first run")
+    err.print(
+        "[bold yellow]First run: an admin token was created. It is shown only now; keep it safe:[/bold yellow]\n"
+        f"  {token}\n(create more with `satupintu token create --role viewer --name wall`)"
+    )
+
+
+@cli.command()
+def web(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API (/api, /docs, /metrics) in one ASGI process."""
+    import uvicorn
+
+    from app.api.main import create_app
+
+    _logging()
+    s = _settings()
+    _profile(s)
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    _first_admin_token(engine)
+    engine.dispose()
+    err.print(f"[green]SatuPintu web on http://{host}:{port}[/green] (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(s, migrate=False), host=host, port=port, log_level="warning")
 
 
 @cli.command("settings")
@@ -172,8 +301,10 @@ def simulate(
 def up(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also run the Morotai demo simulator.")] = True,
     rate: Annotated[float, typer.Option(help="Simulator messages per second.")] = 20.0,
+    host: Annotated[str, typer.Option(help="Web interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Web port.")] = 8000,
 ) -> None:
-    """Run everything: the broker (existing or started), the ingestor and the simulator. Ctrl-C stops all."""
+    """Run everything: the broker (existing or started), the ingestor, the web API and the simulator. Ctrl-C stops all."""
     from satupintu.broker import BrokerError, listening, start_broker
 
     _logging()
@@ -196,6 +327,7 @@ def up(
         log.info("started mosquitto on %s:%s", ep.host, ep.port)
     me = [sys.executable, "-m", "satupintu"]
     children.append(("ingest", subprocess.Popen([*me, "ingest"])))
+    children.append(("web", subprocess.Popen([*me, "web", "--host", host, "--port", str(port)])))
     if demo:
         children.append(("simulate", subprocess.Popen([*me, "simulate", "--rate", str(rate)])))
     stopping = False

@@ -1,0 +1,76 @@
+"""Dependencies every route uses: settings, profile, a database connection, and the caller's role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection, Engine
+
+from app.auth.tokens import Principal, Role, authenticate
+from app.profile import Profile
+from app.settings import Settings
+
+TOKEN_COOKIE = "satupintu_token"
+_bearer = HTTPBearer(auto_error=False, description="An API token (`satupintu token create`)")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_profile(request: Request) -> Profile:
+    return request.app.state.profile
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+    """A connection for the request; a route that writes opens `with conn.begin():` itself."""
+    with engine.connect() as conn:
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ProfileDep = Annotated[Profile, Depends(get_profile)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ConnDep = Annotated[Connection, Depends(get_conn)]
+
+
+def get_principal(
+    request: Request,
+    engine: EngineDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from `Authorization: Bearer <token>` or the dashboard's session cookie; else 401."""
+    token = creds.credentials if creds else request.cookies.get(TOKEN_COOKIE)
+    if token:
+        with engine.connect() as conn:
+            who = authenticate(conn=conn, token=token)
+        if who is not None:
+            return who
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="a valid API token is required (Authorization: Bearer <token>)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
+    """A dependency that lets through callers with at least `role`; else 403."""
+
+    def check(who: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not who.may(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this needs the {role} role; your token is {who.role}")
+        return who
+
+    return check
+
+
+ViewerDep = Annotated[Principal, Depends(require("viewer"))]
+OperatorDep = Annotated[Principal, Depends(require("operator"))]
+AdminDep = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,46 @@
+"""API test fixtures: the real app on a fresh database of each kind, a token per role, a writer to seed data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from app.api.main import create_app
+from app.auth.tokens import ROLES, create_token
+from app.profile import load_profile
+from app.settings import Settings
+from ingest.writer import BatchWriter
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def tokens(client: TestClient) -> dict[str, str]:
+    """role -> a token of that role."""
+    engine = client.app.state.engine
+    with engine.begin() as conn:
+        return {role: create_token(conn=conn, name=f"test-{role}", role=role) for role in ROLES}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def writer(engine: Engine, settings: Settings) -> Iterator[BatchWriter]:
+    """The ingestor's own batch writer, to put realistic data in the database."""
+    w = BatchWriter(engine, load_profile("morotai"), settings)
+    yield w
+    w.close()

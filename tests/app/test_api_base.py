@@ -1,0 +1,71 @@
+"""The API's common ground: health, auth (401/403), OpenAPI, metrics."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from app.api.deps import AdminDep, OperatorDep, ViewerDep
+from app.auth.tokens import Principal
+from tests.app.conftest import auth
+
+
+def test_health_needs_no_token_and_says_why_it_is_degraded(client: TestClient) -> None:
+    r = client.get("/api/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is False and "unreachable" in body["broker"]["detail"]
+    assert body["status"] == "degraded"
+
+
+def test_openapi_and_metrics_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert "/api/health" in schema["paths"]
+    client.get("/api/health")
+    assert "http_requests_total" in client.get("/metrics").text
+
+
+def _who(who: Principal) -> dict:
+    return {"role": who.role}
+
+
+def viewer_route(who: ViewerDep) -> dict:
+    return _who(who)
+
+
+def operator_route(who: OperatorDep) -> dict:
+    return _who(who)
+
+
+def admin_route(who: AdminDep) -> dict:
+    return _who(who)
+
+
+def test_tokens_are_checked_401_without_and_403_for_the_wrong_role(client: TestClient, tokens: dict[str, str]) -> None:
+    for role, route in (("viewer", viewer_route), ("operator", operator_route), ("admin", admin_route)):
+        client.app.get(f"/_t/{role}")(route)
+    assert client.get("/_t/viewer").status_code == 401
+    assert client.get("/_t/viewer").headers["www-authenticate"] == "Bearer"
+    assert client.get("/_t/viewer", headers=auth("sp_not-a-token")).status_code == 401
+    assert client.get("/_t/viewer", headers=auth(tokens["viewer"])).json() == {"role": "viewer"}
+    assert client.get("/_t/operator", headers=auth(tokens["viewer"])).status_code == 403
+    assert client.get("/_t/operator", headers=auth(tokens["operator"])).status_code == 200
+    assert client.get("/_t/admin", headers=auth(tokens["operator"])).status_code == 403
+    assert client.get("/_t/admin", headers=auth(tokens["admin"])).json() == {"role": "admin"}
+    client.cookies.set("satupintu_token", tokens["viewer"])  # the dashboard's session cookie
+    assert client.get("/_t/viewer").status_code == 200
+
+
+def test_a_revoked_token_is_refused(client: TestClient, tokens: dict[str, str]) -> None:
+    from sqlalchemy import select
+
+    from app.auth.tokens import revoke_token
+    from app.storage.models import TokenRow
+
+    client.app.get("/_t/viewer")(viewer_route)
+    engine = client.app.state.engine
+    with engine.begin() as conn:
+        tid = conn.execute(select(TokenRow.id).where(TokenRow.name == "test-viewer")).scalar()
+        assert revoke_token(conn=conn, token_id=tid)
+    assert client.get("/_t/viewer", headers=auth(tokens["viewer"])).status_code == 401
