@@ -33,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +147,21 @@ class CommitPoller:
         self._engine.dispose()
 
 
+@contextmanager
+def running_ingestor(url: str, port: int, log: Path) -> Iterator[subprocess.Popen]:
+    """A `satupintu ingest` child that is ended (SIGTERM, then kill) however the block exits."""
+    proc = spawn_ingestor(url, port, log)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def spawn_ingestor(url: str, port: int, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATUPINTU_")}
     env.update(
@@ -222,16 +239,13 @@ def bare_subscriber_rate(port: int, messages: list[tuple[str, bytes]]) -> float:
 def drain_run(port: int, url: str, work: Workload, workdir: Path) -> dict:
     """Backlog drain by the real ingestor: sustained msgs/s from first to last commit."""
     log = workdir / "ingest-drain.log"
-    ing = spawn_ingestor(url, port, log)
     poller = CommitPoller(url)
-    _wait_log(ing, log, "subscribed")
-    ing.terminate()
-    ing.wait(30)  # the session (with its subscriptions) stays at the broker
+    with running_ingestor(url, port, log) as ing:
+        _wait_log(ing, log, "subscribed")  # the session (with its subscriptions) stays at the broker
     base = poller.wait_first()
     publish_all(port, work.messages, "queueing the backlog for the ingestor")
-    ing = spawn_ingestor(url, port, log)
     n = len(work.messages)
-    with _progress() as prog:
+    with running_ingestor(url, port, log) as ing, _progress() as prog:
         task = prog.add_task("ingestor draining", total=n)
         deadline = time.monotonic() + 600
         while poller.committed - base < n and time.monotonic() < deadline and ing.poll() is None:
@@ -239,8 +253,6 @@ def drain_run(port: int, url: str, work: Workload, workdir: Path) -> dict:
             time.sleep(0.1)
     samples = [(t, c - base) for t, c in poller.samples if c > base]
     poller.close()
-    ing.terminate()
-    ing.wait(30)
     if not samples:
         raise SystemExit(f"the ingestor committed nothing; see {log}")
     t_first = samples[0][0]
@@ -258,7 +270,11 @@ def paced_run(port: int, url: str, work: Workload, rate: float, seconds: float, 
     """Live load at `rate`: publish-to-committed latency per message, and the ingestor's memory."""
     log = workdir / "ingest-paced.log"
     poller = CommitPoller(url)
-    ing = spawn_ingestor(url, port, log)
+    with running_ingestor(url, port, log) as ing:
+        return _paced(ing, log, poller, port, work, rate, seconds, soak)
+
+
+def _paced(ing, log, poller, port, work, rate, seconds, soak) -> dict:  # noqa: ANN001
     _wait_log(ing, log, "subscribed")
     base = poller.wait_first()
     proc = psutil.Process(ing.pid)
@@ -290,21 +306,30 @@ def paced_run(port: int, url: str, work: Workload, rate: float, seconds: float, 
                 i += 1
             now = time.perf_counter() - t0
             if now >= next_rss:
-                rss.append((now, proc.memory_info().rss))
+                rss.append((now, _tree_rss(proc)))
                 next_rss = now + (10.0 if soak else 1.0)
                 prog.update(task, completed=i)
     pub.close(drain_timeout=120)
     poller.wait_for(base + total, 120)
     samples = [(t, c - base) for t, c in poller.samples]
     poller.close()
-    ing.terminate()
-    ing.wait(30)
     lat = _latencies(sent_at, samples)
     return {
         "sent_rate": total / (sent_at[-1] - wall0) if sent_at else 0,
         "p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": max(lat) if lat else float("nan"),
         "committed": samples[-1][1] if samples else 0, "total": total, "rss": rss,
     }  # fmt: skip
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    """Resident memory of the ingestor and its writer process together."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def _fresh_copy(topic: str, payload: bytes, i: int) -> tuple[str, bytes]:
@@ -344,6 +369,7 @@ def _wait_log(proc: subprocess.Popen, log: Path, needle: str, timeout: float = 3
         if log.exists() and needle in log.read_text(errors="replace"):
             return
         time.sleep(0.05)
+    proc.terminate()
     raise SystemExit(f"the ingestor never said {needle!r}; see {log}")
 
 
@@ -374,6 +400,16 @@ def sparkline(values: list[float]) -> str:
     return "".join(SPARK[int((v - lo) / span * (len(SPARK) - 1))] for v in values)
 
 
+def _end_children_on_sigterm() -> None:
+    # A benchmark stopped with SIGTERM still ends the broker and ingestors it started.
+    import signal
+
+    def handler(_signum, _frame):  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
@@ -383,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--soak-minutes", type=float, default=0, help="also run the paced load this long, sampling memory")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
+    _end_children_on_sigterm()
 
     console.print(f"[bold]SatuPintu ingest benchmark[/bold]: {os.cpu_count()} cores, {args.messages:,} messages")
     work = make_workload(args.messages, args.seed)
@@ -416,11 +453,14 @@ def main(argv: list[str] | None = None) -> None:
                 if args.soak_minutes:
                     soak = paced_run(port, url, work, args.rate, args.soak_minutes * 60, workdir, soak=True)
                     mem = [r for _, r in soak["rss"]]
-                    head = statistics.mean(mem[: max(1, len(mem) // 10)])
-                    tail = statistics.mean(mem[-max(1, len(mem) // 10):])
+                    # Growth after warm-up: the minute after the first, against the last minute.
+                    warm = [r for t, r in soak["rss"] if 60 <= t < 120] or mem[:1]
+                    last = [r for t, r in soak["rss"] if t >= soak["rss"][-1][0] - 60] or mem[-1:]
+                    head, tail = statistics.mean(warm), statistics.mean(last)
                     console.print(
-                        f"soak {args.soak_minutes:g} min at {args.rate:,.0f} msg/s: ingestor RSS "
-                        f"{head / 2**20:.0f} -> {tail / 2**20:.0f} MiB ({(tail - head) / head:+.1%}), "
+                        f"soak {args.soak_minutes:g} min at {args.rate:,.0f} msg/s: ingestor + writer RSS "
+                        f"{mem[0] / 2**20:.0f} MiB at start, {head / 2**20:.0f} MiB after warm-up (minute 2), "
+                        f"{tail / 2**20:.0f} MiB in the last minute ({(tail - head) / head:+.1%}), "
                         f"p99 {soak['p99'] * 1000:.0f} ms\n  RSS {sparkline(mem)}"
                     )
                     row["soak_growth"] = (tail - head) / head

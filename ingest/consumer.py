@@ -161,6 +161,14 @@ class Ingestor:
         self._client.connect_async(ep.host, ep.port, keepalive=s.mqtt_keepalive_s)
         self._client.loop_start()
 
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Publish on the ingestor's own connection (post-commit notices); False when dropped."""
+        # QoS 1 by default: paho keeps it through a reconnect (NO_CONN: queued, sent
+        # then; at most feedback_max_outstanding), so a batch committed while the
+        # broker was away is still announced.
+        rc = self._client.publish(topic, payload, qos=qos).rc
+        return rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (qos > 0 and rc == MQTTErrorCode.MQTT_ERR_NO_CONN)
+
     def stop(self) -> None:
         """Ask `run` to finish: stop taking messages, commit and ack what is queued, disconnect."""
         self._stopping.set()

@@ -46,12 +46,29 @@ def mosquitto_binary() -> str | None:
     )
 
 
-def render_config(*, port: int, data_dir: Path, template: Path = CONF_TEMPLATE, extra: str = "") -> Path:
-    """Write a runnable copy of the project's config listening on 127.0.0.1:port, keeping data in data_dir."""
+def render_config(
+    *,
+    port: int,
+    data_dir: Path,
+    template: Path = CONF_TEMPLATE,
+    extra: str = "",
+    password_file: Path | None = None,
+    acl_file: Path | None = None,
+) -> Path:
+    """Write a runnable copy of the project's config listening on 127.0.0.1:port, keeping data in data_dir.
+
+    With password_file, anonymous clients are refused; with acl_file, topic access follows it
+    (both as written by `satupintu integrator`, see satupintu/integrators.py).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     text = template.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^listener .*$", f"listener {port} 127.0.0.1", text)
     text = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {data_dir.resolve()}/", text)
+    if password_file is not None:
+        text = re.sub(r"(?m)^allow_anonymous .*$", "allow_anonymous false", text)
+        text += f"\npassword_file {password_file.resolve()}\n"
+    if acl_file is not None:
+        text += f"\nacl_file {acl_file.resolve()}\n"
     # When started as root, mosquitto would switch to the 'mosquitto' user and
     # lose access to data_dir; stay the user who started it.
     text += f"\nuser {getpass.getuser()}\n{extra}"
@@ -60,12 +77,20 @@ def render_config(*, port: int, data_dir: Path, template: Path = CONF_TEMPLATE, 
     return conf
 
 
-def start_broker(*, port: int, data_dir: Path, extra: str = "", wait_s: float = 10.0) -> subprocess.Popen:
+def start_broker(
+    *,
+    port: int,
+    data_dir: Path,
+    extra: str = "",
+    wait_s: float = 10.0,
+    password_file: Path | None = None,
+    acl_file: Path | None = None,
+) -> subprocess.Popen:
     """Start mosquitto with the project's config on 127.0.0.1:port; return once it accepts connections."""
     binary = mosquitto_binary()
     if binary is None:
         raise BrokerError(INSTALL_HINT)
-    conf = render_config(port=port, data_dir=data_dir, extra=extra)
+    conf = render_config(port=port, data_dir=data_dir, extra=extra, password_file=password_file, acl_file=acl_file)
     log = open(data_dir / "mosquitto.log", "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + wait_s

@@ -19,6 +19,7 @@ from app.profile import ProfileError, load_profile, load_profile_file
 from app.settings import Settings, get_settings
 from app.storage.engine import engine_from_settings
 from app.storage.migrate import upgrade
+from satupintu.cli_integrator import integrator_cli
 
 cli = typer.Typer(help="SatuPintu: one window for a regency's sensors and public services.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -27,6 +28,7 @@ token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is
 cli.add_typer(db_cli, name="db")
 cli.add_typer(profile_cli, name="profile")
 cli.add_typer(token_cli, name="token")
+cli.add_typer(integrator_cli, name="integrator")
 err = Console(stderr=True)
 log = logging.getLogger("satupintu")
 
@@ -212,8 +214,9 @@ def web(
     upgrade(engine)
     _first_admin_token(engine)
     engine.dispose()
+    # create_app(migrate=True) also registers the profile's sources; migrations are idempotent.
     err.print(f"[green]SatuPintu web on http://{host}:{port}[/green] (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(s, migrate=False), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(s), host=host, port=port, log_level="warning")
 
 
 @cli.command("settings")
@@ -241,6 +244,7 @@ def ingest(
     """Run the MQTT ingestor: subscribe, validate, batch, commit, acknowledge."""
     from ingest.committer import InlineCommitter, ProcessCommitter, WriterCrashed
     from ingest.consumer import Ingestor
+    from ingest.notices import NoticePublisher
     from ingest.parser import ParseRules
     from ingest.writer import BatchWriter
 
@@ -259,6 +263,7 @@ def ingest(
     else:
         committer = InlineCommitter(BatchWriter(engine, profile, s), ParseRules.from_profile(profile, s))
     ingestor = Ingestor(s, committer)
+    ingestor.on_committed.append(NoticePublisher(ingestor.publish))  # city/{city}/changes after each commit
     _stop_on_signals(ingestor.stop)
     log.info(
         "ingesting for %s into %s from %s", profile.city.id, engine.url.render_as_string(hide_password=True), s.mqtt_url

@@ -15,14 +15,19 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
 import app as app_pkg
+from app.api.errors import problem
 from app.api.health import router as health_router
+from app.api.metrics import IngestTotals
+from app.live.hub import start_hub, stop_hub
 from app.profile import load_profile
 from app.settings import Settings, get_settings
 from app.storage.engine import engine_from_settings
 from app.storage.migrate import upgrade
+from app.storage.seed import sync_profile
 
 
 def domain_routers() -> list:
@@ -47,7 +52,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
+        start_hub(app)  # the live channel's one broker subscription for this process
         yield
+        stop_hub(app)
         app.state.engine.dispose()
 
     api = FastAPI(
@@ -63,6 +70,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     api.state.engine = engine_from_settings(settings)
     if migrate:
         upgrade(api.state.engine)
+        # The profile's sources are listed (and show offline while silent) before the ingestor runs.
+        with api.state.engine.begin() as conn:
+            sync_profile(conn=conn, profile=api.state.profile)
     if settings.cors_origins:
         api.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -75,14 +85,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     @api.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         # A readable 422: which parameter, and what is wrong with it.
-        problems = [
-            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
-        ]
+        problems = [problem(".".join(str(p) for p in e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": problems})
 
     @api.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
 
-    Instrumentator(excluded_handlers=["/metrics"]).instrument(api).expose(api, include_in_schema=False)
+    # A registry of the app's own: several apps in one process (tests) must not clash.
+    registry = CollectorRegistry()
+    registry.register(IngestTotals(api.state.engine))
+    Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(
+        api, include_in_schema=False
+    )
     return api

@@ -23,7 +23,9 @@ def test_openapi_and_metrics_are_served(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert "/api/health" in schema["paths"]
     client.get("/api/health")
-    assert "http_requests_total" in client.get("/metrics").text
+    text = client.get("/metrics").text
+    assert "http_requests_total" in text
+    assert 'satupintu_sources{city="morotai"} 31.0' in text  # the profile's sources, from the database
 
 
 def _who(who: Principal) -> dict:

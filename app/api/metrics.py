@@ -1,0 +1,48 @@
+"""Ingest totals on the web process's /metrics, read from the database at scrape time.
+
+The ingestor counts what it does in its own process (and serves those on
+SATUPINTU_INGEST_METRICS_PORT, with the batch commit-time histogram); these
+totals come from the ingest_minute table, so they cover every ingestor
+replica and survive restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.storage.models import IngestMinuteRow, SourceRow
+
+log = logging.getLogger(__name__)
+
+
+class IngestTotals(Collector):
+    """satupintu_messages_{received,stored,quarantined}_total per city, and sources known."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self):  # noqa: ANN201 - prometheus_client protocol
+        received = CounterMetricFamily("satupintu_messages_received", "MQTT messages committed by the ingestors", labels=["city"])
+        stored = CounterMetricFamily("satupintu_messages_stored", "Messages stored (not quarantined)", labels=["city"])
+        quarantined = CounterMetricFamily("satupintu_messages_quarantined", "Messages quarantined with a reason", labels=["city"])
+        sources = GaugeMetricFamily("satupintu_sources", "Sources known", labels=["city"])
+        m = IngestMinuteRow
+        try:
+            with self._engine.connect() as conn:
+                for city, r, s, q in conn.execute(
+                    select(m.city, func.sum(m.received), func.sum(m.stored), func.sum(m.quarantined)).group_by(m.city)
+                ):
+                    received.add_metric([city], float(r or 0))
+                    stored.add_metric([city], float(s or 0))
+                    quarantined.add_metric([city], float(q or 0))
+                for city, n in conn.execute(select(SourceRow.city, func.count()).group_by(SourceRow.city)):
+                    sources.add_metric([city], float(n))
+        except SQLAlchemyError as exc:  # a scrape must not fail because the database is away
+            log.warning("metrics: database unavailable: %s", str(exc).splitlines()[0][:200])
+            return
+        yield from (received, stored, quarantined, sources)

@@ -1,0 +1,1 @@
+"""Live push: change notices from the ingestor, fanned out to every open dashboard."""

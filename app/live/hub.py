@@ -1,0 +1,259 @@
+"""The hub: one MQTT subscription per web process, fanned out to every live client.
+
+paho's network thread decodes each change notice once and hands the framed
+event to the event loop (`call_soon_threadsafe`), which puts it in every
+matching client's bounded queue. Nothing here touches the database: a client
+re-reads only what a notice names, through the API, so N open dashboards cost
+N queue puts per notice, not N queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+
+import paho.mqtt.client as mqtt
+from fastapi import FastAPI
+from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import Counter, Gauge
+
+from app.live import events
+from app.live.events import Event
+from app.live.notices import SUBSCRIBE_FILTER, decode
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0  # proxies close idle streams after 30-60 s; the dashboard calls a channel dead after 2 missed beats
+QUEUE_SIZE = 256  # events waiting per client; past it the client gets one resync instead of the backlog
+
+CLIENTS = Gauge("satupintu_live_clients", "Open live-push connections (SSE and WebSocket)")
+NOTICES = Counter("satupintu_live_notices", "Change notices received from the broker and fanned out")
+RESYNCS = Counter("satupintu_live_resyncs", "Resync markers sent: a client fell behind, or the hub lost the broker")
+
+
+class Subscription:
+    """One client's place at the hub: a bounded queue of events for one city (or all)."""
+
+    def __init__(self, city: str | None, size: int) -> None:
+        self.city = city
+        self._q: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=max(1, size))
+
+    def offer(self, ev: Event) -> None:
+        """Queue `ev` without waiting (on the event loop); a full queue becomes one resync."""
+        if ev.city is not None and self.city is not None and ev.city != self.city:
+            return
+        try:
+            self._q.put_nowait(ev)
+        except asyncio.QueueFull:
+            # A slow client: drop its backlog, oldest first and all of it, for one
+            # resync marker. Re-reading everything covers what it missed, and the
+            # notices behind the marker are still delivered.
+            self._drain()
+            self._q.put_nowait(events.resync("this client fell behind"))
+            RESYNCS.inc()
+
+    def close(self) -> None:
+        self._drain()
+        self._q.put_nowait(None)
+
+    async def get(self) -> Event | None:
+        """The next event; None once the hub closed the subscription."""
+        return await self._q.get()
+
+    def _drain(self) -> None:
+        while not self._q.empty():
+            self._q.get_nowait()
+
+
+def _client_id() -> str:
+    # A clean session that nobody resumes: unique per process, so web replicas never kick each other off.
+    host = re.sub(r"[^a-z0-9-]", "", socket.gethostname().lower())[:30] or "local"
+    return f"satupintu-web-{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class Hub:
+    """The web process's one subscriber to `city/+/changes`, and its live clients."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_factory: Callable[..., mqtt.Client] = mqtt.Client,
+        heartbeat_s: float = HEARTBEAT_S,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self._settings = settings
+        self.heartbeat_s = heartbeat_s
+        self._queue_size = queue_size
+        self._subs: set[Subscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.live = False  # subscribed to the broker right now
+        self._chained: list[tuple[int, object, object]] = []  # (signal, previous handler, ours)
+        # Notices are hints: QoS 0 and a clean session. What is missed while the
+        # hub is away from the broker is made good by a resync when it is back.
+        c = client_factory(
+            CallbackAPIVersion.VERSION2, client_id=_client_id(), protocol=mqtt.MQTTv311, clean_session=True
+        )
+        ep = settings.mqtt
+        if ep.username:
+            c.username_pw_set(ep.username, ep.password)
+        c.reconnect_delay_set(
+            min_delay=max(1, int(settings.mqtt_reconnect_min_s)), max_delay=max(1, int(settings.mqtt_reconnect_max_s))
+        )
+        c.on_connect = self._on_connect
+        c.on_subscribe = self._on_subscribe
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self._client = c
+
+    # --- lifecycle (on the event loop) ------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background, retrying until the broker answers; call on the serving event loop."""
+        self._loop = asyncio.get_running_loop()
+        ep = self._settings.mqtt
+        self._client.connect_async(ep.host, ep.port, keepalive=self._settings.mqtt_keepalive_s)
+        self._client.loop_start()
+        self._end_streams_on_exit_signals()
+
+    def stop(self) -> None:
+        """End every client's stream and disconnect."""
+        self.live = False
+        self._close_all()
+        self._loop = None  # what paho still hands over is dropped
+        for sig, prev, ours in self._chained:
+            if signal.getsignal(sig) is ours:
+                signal.signal(sig, prev)
+        self._chained.clear()
+        self._client.disconnect()
+        # Not joined here: between reconnect attempts paho sleeps up to 1 s before
+        # it sees the stop, and shutdown need not wait for that.
+        threading.Thread(target=self._client.loop_stop, name="live-hub-stop", daemon=True).start()
+
+    async def stream(self, city: str | None = None) -> AsyncIterator[Event]:
+        """A client's events: hello, then notices for `city` (all when None), heartbeats when idle."""
+        sub = Subscription(city, self._queue_size)
+        self._subs.add(sub)
+        CLIENTS.inc()
+        try:
+            yield events.hello(live=self.live, city=city, heartbeat_s=self.heartbeat_s)
+            while True:
+                try:
+                    ev = await asyncio.wait_for(sub.get(), self.heartbeat_s)
+                except TimeoutError:
+                    ev = events.heartbeat(live=self.live)
+                if ev is None:
+                    return
+                yield ev
+        finally:
+            self._subs.discard(sub)
+            CLIENTS.dec()
+
+    @property
+    def clients(self) -> int:
+        return len(self._subs)
+
+    def _fan_out(self, ev: Event) -> None:
+        NOTICES.inc()
+        for sub in self._subs:
+            sub.offer(ev)
+
+    def _close_all(self) -> None:
+        for sub in list(self._subs):
+            sub.close()
+
+    def _end_streams_on_exit_signals(self) -> None:
+        # The server waits for open responses to finish before it shuts down (and
+        # only then runs the lifespan's shutdown), and a live stream never
+        # finishes by itself: uvicorn would wait forever. So on the signal that
+        # stops the server, end the streams first; clients reconnect to the next
+        # server. Chained to the server's own handler, which still does the rest.
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach only the main thread's handlers (a server in a test thread)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            prev = signal.getsignal(sig)
+            if not callable(prev):
+                continue  # default or ignored: no server is catching it to shut down gracefully
+
+            def ours(signum: int, frame: object, prev: Callable = prev) -> None:
+                self._call_soon(self._close_all)
+                prev(signum, frame)
+
+            signal.signal(sig, ours)
+            self._chained.append((sig, prev, ours))
+
+    def _resync_all(self, reason: str) -> None:
+        for sub in self._subs:
+            sub.offer(events.resync(reason))
+            RESYNCS.inc()
+
+    # --- paho's network thread --------------------------------------------------
+
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Handle one message from the broker: decode and frame it here, fan it out on the loop."""
+        notice = decode(topic, payload)
+        if notice is None:
+            log.warning("ignored a message on %s that is not a v1 change notice: %r", topic[:200], payload[:200])
+            return
+        self._call_soon(self._fan_out, events.changes(notice))
+
+    def _call_soon(self, fn: Callable, *args: object) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop closed in between: the app is shutting down
+            pass
+
+    def _on_message(self, _client, _ud, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+        try:
+            self.receive(msg.topic, msg.payload)
+        except Exception:  # never raise into paho's loop
+            log.exception("a change notice could not be handled: %r", msg.payload[:200])
+
+    def _on_connect(self, client: mqtt.Client, _ud, _flags, reason_code, _props) -> None:  # noqa: ANN001
+        if reason_code.is_failure:
+            log.error("live hub: the broker refused the connection: %s", reason_code)
+            return
+        client.subscribe(SUBSCRIBE_FILTER, qos=0)
+
+    def _on_subscribe(self, _client, _ud, _mid, reason_codes, _props) -> None:  # noqa: ANN001
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("live hub: the broker refused the subscription to %s (check its ACL)", SUBSCRIBE_FILTER)
+            return
+        self.live = True
+        log.info("live hub subscribed to %s", SUBSCRIBE_FILTER)
+        # Clients that connected while we were away may have missed notices.
+        self._call_soon(self._resync_all, "the live channel (re)joined the broker")
+
+    def _on_disconnect(self, _client, _ud, _flags, reason_code, _props) -> None:  # noqa: ANN001
+        if self.live:
+            log.warning("live hub lost the broker (%s); reconnecting", reason_code)
+        self.live = False
+
+
+def start_hub(app: FastAPI) -> Hub:
+    """The app's hub, started on first use; call from the event loop (the lifespan, or a live route)."""
+    hub = getattr(app.state, "live_hub", None)
+    if hub is None:
+        hub = Hub(app.state.settings)
+        hub.start()
+        app.state.live_hub = hub
+    return hub
+
+
+def stop_hub(app: FastAPI) -> None:
+    """Stop the app's hub, if it was started (lifespan shutdown)."""
+    hub = getattr(app.state, "live_hub", None)
+    if hub is not None:
+        app.state.live_hub = None
+        hub.stop()

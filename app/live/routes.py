@@ -1,0 +1,94 @@
+"""`GET /api/v1/live` (server-sent events) and `/api/v1/live/ws` (WebSocket): the live push channel.
+
+Both carry the same events from the process's one hub (app.live.hub):
+`hello`, `changes`, `resync`, `heartbeat`. A client re-reads through the
+API what a `changes` event names, and everything after a `resync`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, WebSocket
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import TOKEN_COOKIE, ViewerDep
+from app.auth.tokens import Principal, authenticate
+from app.live.events import SSE_RETRY
+from app.live.hub import start_hub
+from app.profile import ID_PATTERN
+
+router = APIRouter(prefix="/api/v1/live", tags=["live"])
+
+CityQuery = Annotated[str | None, Query(pattern=ID_PATTERN, description="Only this city's changes (default: all)")]
+WS_UNAUTHORIZED = 4401  # 4000-4999 are the application's; 4401 mirrors HTTP 401
+
+
+@router.get(
+    "",
+    summary="Live changes as server-sent events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"}},
+)
+async def live_sse(request: Request, _who: ViewerDep, city: CityQuery = None) -> StreamingResponse:
+    """Events `hello`, `changes`, `resync` and `heartbeat` (every 15 s), each `data:` a JSON object with its `type`."""
+    hub = start_hub(request.app)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield SSE_RETRY
+        async with aclosing(hub.stream(city)) as stream:
+            async for ev in stream:
+                yield ev.sse
+
+    # X-Accel-Buffering: a reverse proxy (nginx) must pass each event on at once.
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+
+def _authenticate(ws: WebSocket, token: str | None) -> Principal | None:
+    token = token or ws.cookies.get(TOKEN_COOKIE)
+    if not token:
+        return None
+    with ws.app.state.engine.connect() as conn:
+        return authenticate(conn=conn, token=token)
+
+
+@router.websocket("/ws")
+async def live_ws(
+    ws: WebSocket,
+    city: CityQuery = None,
+    token: Annotated[str | None, Query(description="A token, for clients that cannot send the cookie")] = None,
+) -> None:
+    """The same events as `GET /api/v1/live`, one JSON text frame each; closes with 4401 without a valid token."""
+    who = await run_in_threadpool(_authenticate, ws, token)
+    await ws.accept()
+    if who is None:
+        # Accept first, then close: a refused handshake reaches a browser as a bare 403
+        # without a reason, a close code it can read.
+        await ws.close(WS_UNAUTHORIZED, "a valid API token is required (?token= or the session cookie)")
+        return
+    hub = start_hub(ws.app)
+
+    async def pump() -> None:
+        async with aclosing(hub.stream(city)) as stream:
+            async for ev in stream:
+                await ws.send_text(ev.text)
+
+    async def until_closed() -> None:
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass  # clients have nothing to say; their frames are ignored
+
+    sender, listener = asyncio.create_task(pump()), asyncio.create_task(until_closed())
+    try:
+        await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (sender, listener):
+            t.cancel()
+        await asyncio.gather(sender, listener, return_exceptions=True)
+    if sender.done() and not sender.cancelled() and sender.exception() is None:
+        # The hub ended the stream: the server is shutting down (the client reconnects).
+        await ws.close(1001, "the server is shutting down")

@@ -1,0 +1,1 @@
+"""Overview: the city's vital signs on one screen (sources by health, tickets, ingest pulse)."""

@@ -1,0 +1,68 @@
+"""`GET /api/v1/overview`: the city's vital signs in one answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from app.api.deps import ConnDep, ProfileDep, ViewerDep
+from app.api.timefmt import from_ms, now_ms
+from app.overview import queries
+from app.profile import ID_PATTERN
+from app.sources.queries import HEALTH_RULE
+
+router = APIRouter(prefix="/api/v1", tags=["overview"])
+
+
+class SourcesByHealth(BaseModel):
+    online: int
+    stale: int
+    offline: int
+    total: int
+
+
+class OverviewOut(BaseModel):
+    city: str
+    as_of: datetime = Field(description="The instant the figures describe (UTC)")
+    sources: SourcesByHealth = Field(description=HEALTH_RULE)
+    open_tickets: int = Field(description="Tickets not resolved, closed or cancelled")
+    overdue_tickets: int = Field(description="Open tickets past their due time")
+    messages_last_minute: int = Field(description="Messages received in the previous full minute and the current one")
+    readings_last_minute: int = Field(
+        description="Of those, messages stored (readings, ticket events, status words) rather than quarantined"
+    )
+    quarantined_last_hour: int = Field(
+        description="Messages quarantined whole in the 60 previous full minutes and the current one"
+    )
+
+
+@router.get(
+    "/overview",
+    response_model=OverviewOut,
+    summary="Sources by health, tickets, and the ingest pulse",
+    responses={404: {"description": "A city this deployment does not serve"}},
+)
+def overview(
+    _who: ViewerDep,
+    conn: ConnDep,
+    profile: ProfileDep,
+    city: Annotated[str | None, Query(pattern=ID_PATTERN, description="Default: the profile's city")] = None,
+) -> OverviewOut:
+    if city is not None and city != profile.city.id:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"city {city!r} is not served here (this deployment serves {profile.city.id!r})"
+        )
+    o = queries.overview(conn=conn, profile=profile, city=profile.city.id, now_ms=now_ms())
+    return OverviewOut(
+        city=o.city,
+        as_of=from_ms(o.now_ms),
+        sources=SourcesByHealth(**o.sources),
+        open_tickets=o.open_tickets,
+        overdue_tickets=o.overdue_tickets,
+        messages_last_minute=o.messages_last_minute,
+        readings_last_minute=o.readings_last_minute,
+        quarantined_last_hour=o.quarantined_last_hour,
+    )

@@ -1,0 +1,80 @@
+"""`GET /api/v1/sources`: every sensor and station of the city with its health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from app.api.deps import ConnDep, ProfileDep, ViewerDep
+from app.api.timefmt import from_ms, now_ms
+from app.profile import ID_PATTERN
+from app.sources import queries
+from app.sources.queries import HEALTH_RULE, SourceHealth
+from app.api.paging import Limit, Offset, Page
+
+router = APIRouter(prefix="/api/v1", tags=["sources"])
+
+
+class SourceOut(BaseModel):
+    source_id: str
+    city: str
+    district: str | None
+    district_registered: bool = Field(description="The district is one of the city profile's")
+    kind: str | None
+    name: str | None
+    lat: float | None
+    lon: float | None
+    registered: bool = Field(description="Listed in the city profile (else registered on first sight)")
+    status: Literal["online", "stale", "offline"] = Field(description=HEALTH_RULE)
+    last_seen: datetime | None = Field(description="When the last message of any kind arrived from it (UTC)")
+    first_seen: datetime | None
+    status_reported: Literal["online", "offline"] | None = Field(description="Its last word on its status topic")
+    status_reported_at: datetime | None
+    expected_interval_s: int
+
+    @classmethod
+    def of(cls, s: SourceHealth) -> SourceOut:
+        return cls(
+            source_id=s.source_id,
+            city=s.city,
+            district=s.district,
+            district_registered=s.district_registered,
+            kind=s.kind,
+            name=s.name,
+            lat=s.lat,
+            lon=s.lon,
+            registered=s.registered,
+            status=s.status,
+            last_seen=from_ms(s.last_seen_ms),
+            first_seen=from_ms(s.first_seen_ms),
+            status_reported=s.status_reported,
+            status_reported_at=from_ms(s.status_reported_ms),
+            expected_interval_s=s.expected_interval_s,
+        )
+
+
+SourcePage = Page[SourceOut]
+
+
+@router.get("/sources", response_model=SourcePage, summary="Sources with their health")
+def list_sources(
+    _who: ViewerDep,
+    conn: ConnDep,
+    profile: ProfileDep,
+    district: Annotated[str | None, Query(pattern=ID_PATTERN, description="District id (unregistered ones too)")] = None,
+    status: Annotated[Literal["online", "stale", "offline"] | None, Query(description="Health")] = None,
+    kind: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    registered: Annotated[bool | None, Query(description="Listed in the city profile or not")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> SourcePage:
+    found = queries.source_health(
+        conn=conn, profile=profile, city=profile.city.id, now_ms=now_ms(), district=district, kind=kind,
+        registered=registered, status=status,
+    )  # fmt: skip
+    return SourcePage(
+        items=[SourceOut.of(s) for s in found[offset : offset + limit]], total=len(found), limit=limit, offset=offset
+    )
