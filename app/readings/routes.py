@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import Depends, APIRouter, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection
 
@@ -104,16 +106,21 @@ def latest(
     return LatestPage(items=[LatestOut.of(r) for r in items], total=total, limit=limit, offset=offset)
 
 
-@router.get(
-    "/readings/series",
-    response_model=SeriesOut,
-    summary="A metric over time, bucketed, for one source, one district or the whole city",
-    responses={404: {"description": "Unknown source or metric"}},
-    description="Read from the per-minute (`1m`, `5m`) and per-hour (`1h`, `1d`) rollups. `1m`, `5m` and `1h` "
-    "buckets are aligned in UTC; `1d` buckets start at the city's local midnight (the profile's time zone). "
-    f"`avg` is the mean of all readings in the bucket. At most {MAX_POINTS} buckets per request.",
-)
-def series(
+@dataclass(frozen=True)
+class SeriesResult:
+    """A checked series request and its buckets: what the JSON route and the CSV export both serve."""
+
+    metric: str
+    unit: str | None
+    source: str | None
+    district: str | None
+    bucket: str
+    agg: str
+    plan: queries.BucketPlan
+    values: list
+
+
+def series_request(
     _who: ViewerDep,
     conn: ConnDep,
     profile: ProfileDep,
@@ -124,7 +131,8 @@ def series(
     end: Annotated[AwareDatetime | None, Query(description="With a time zone; default: now")] = None,
     bucket: Bucket = "5m",
     agg: Agg = "avg",
-) -> SeriesOut:
+) -> SeriesResult:
+    """Check a series request (422/404 as documented) and read its buckets from the rollups."""
     if source is not None and district is not None:
         raise unprocessable("query.district", "give source or district, not both")
     end_ms = to_ms(end) if end is not None else now_ms()
@@ -139,14 +147,31 @@ def series(
     pk = _source_pk(conn, profile, source) if source is not None else None
     ids = queries.series_ids(conn=conn, city=profile.city.id, metric=metric, source_pk=pk, district=district)
     values = queries.bucketed(conn=conn, ids=ids, plan=plan, agg=agg)
+    return SeriesResult(metric, info.unit, source, district, bucket, agg, plan, values)
+
+
+SeriesDep = Annotated[SeriesResult, Depends(series_request)]
+
+
+@router.get(
+    "/readings/series",
+    response_model=SeriesOut,
+    summary="A metric over time, bucketed, for one source, one district or the whole city",
+    responses={404: {"description": "Unknown source or metric"}},
+    description="Read from the per-minute (`1m`, `5m`) and per-hour (`1h`, `1d`) rollups. `1m`, `5m` and `1h` "
+    "buckets are aligned in UTC; `1d` buckets start at the city's local midnight (the profile's time zone). "
+    f"`avg` is the mean of all readings in the bucket. At most {MAX_POINTS} buckets per request.",
+)
+def series(result: SeriesDep) -> SeriesOut:
+    plan = result.plan
     return SeriesOut(
-        metric=metric,
-        bucket=bucket,
-        agg=agg,
-        unit=info.unit,
-        source=source,
-        district=district,
+        metric=result.metric,
+        bucket=result.bucket,
+        agg=result.agg,
+        unit=result.unit,
+        source=result.source,
+        district=result.district,
         start=from_ms(plan.first_s * 1000),
         end=from_ms(plan.stop_s * 1000),
-        items=[BucketOut(bucket_start=from_ms(v.start_s * 1000), value=v.value, count=v.count) for v in values],
+        items=[BucketOut(bucket_start=from_ms(v.start_s * 1000), value=v.value, count=v.count) for v in result.values],
     )

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import AwareDatetime
 
 from app.api.deps import ConnDep, EngineDep, ProfileDep, ViewerDep
-from app.api.timefmt import from_ms, now_ms, to_ms
+from app.api.timefmt import from_ms, now_ms
 from app.i18n import DEFAULT_LANG
-from app.profile import ID_PATTERN, Profile
-from app.readings import queries as readings
+from app.profile import Profile
+from app.readings.routes import SeriesDep
 from app.reports import csvexport
 from app.reports.printable import render_service_report
 from app.services.queries import service_status
 from app.services.routes import AgencyFilterDep, PeriodDep
 from app.tickets.routes import TicketFilterDep
-from app.api.errors import unprocessable
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
-
-SERIES_DEFAULT_MS = 24 * 3_600_000  # as GET /api/v1/readings/series
-
 
 class CSVResponse(StreamingResponse):
     media_type = "text/csv"  # Starlette adds "; charset=utf-8"
@@ -76,43 +71,12 @@ def export_services(
     summary="A metric over time, bucketed, as CSV",
     description="The buckets of `GET /api/v1/readings/series` (same parameters), one row per bucket with data.",
 )
-def export_series(
-    _: ViewerDep,
-    conn: ConnDep,
-    profile: ProfileDep,
-    metric: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")],
-    source: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    district: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    start: Annotated[AwareDatetime | None, Query(description="With a time zone; default: 24 h before end")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="With a time zone; default: now")] = None,
-    bucket: readings.Bucket = "5m",
-    agg: readings.Agg = "avg",
-) -> CSVResponse:
-    # The same checks, in the same order, as GET /api/v1/readings/series.
-    if source is not None and district is not None:
-        raise unprocessable("query.district", "give source or district, not both")
-    end_ms = to_ms(end) if end is not None else now_ms()
-    start_ms = to_ms(start) if start is not None else end_ms - SERIES_DEFAULT_MS
-    if start_ms >= end_ms:
-        raise unprocessable("query.start", "start must be before end")
-    try:
-        plan = readings.plan_buckets(start_ms=start_ms, end_ms=end_ms, bucket=bucket, tz=profile.tz)
-    except readings.TooManyPoints as exc:
-        raise unprocessable("query.bucket", str(exc)) from exc
-    info = readings.metric_info(conn=conn, profile=profile, metric=metric)
-    if info is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, detail=f"unknown metric {metric!r}: not in the catalogue and never seen in data"
-        )
-    pk = None
-    if source is not None:
-        pk = readings.find_source_pk(conn=conn, city=profile.city.id, source_id=source)
-        if pk is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"unknown source {source!r}")
-    ids = readings.series_ids(conn=conn, city=profile.city.id, metric=metric, source_pk=pk, district=district)
-    values = readings.bucketed(conn=conn, ids=ids, plan=plan, agg=agg)
+def export_series(result: SeriesDep, profile: ProfileDep) -> CSVResponse:
+    plan, metric, source, district, bucket, agg = (
+        result.plan, result.metric, result.source, result.district, result.bucket, result.agg
+    )
     body = csvexport.series_csv(
-        values, profile, metric=metric, unit=info.unit, source=source, district=district, bucket=bucket, agg=agg
+        result.values, profile, metric=metric, unit=result.unit, source=source, district=district, bucket=bucket, agg=agg
     )
     scope = source or district or profile.city.id
     first, last = plan.first_s * 1000, plan.stop_s * 1000 - 1
