@@ -163,3 +163,22 @@ def health_counts(*, conn: Connection, profile: Profile, city: str, now_ms: int)
         counts[src.status] += 1
     counts["total"] = sum(counts.values())
     return counts
+
+
+SOURCE_FIELDS = ("name", "kind", "district", "lat", "lon", "interval_s")
+
+
+def register_source(*, conn: Connection, city: str, source_id: str, fields: dict, registered: bool) -> bool:
+    """Create or update a source as an admin says; True when it was created."""
+    tbl = SourceRow.__table__
+    values = {k: v for k, v in fields.items() if k in SOURCE_FIELDS}
+    values["registered"] = registered
+    values["registered_by"] = "admin" if registered else None
+    existing = conn.execute(
+        select(tbl.c.id).where(tbl.c.city == city, tbl.c.source_id == source_id)
+    ).scalar()
+    if existing is None:
+        conn.execute(tbl.insert().values(city=city, source_id=source_id, **values))
+        return True
+    conn.execute(tbl.update().where(tbl.c.id == existing).values(**values))
+    return False

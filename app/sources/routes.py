@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from app.api.deps import ConnDep, ProfileDep, ViewerDep
+from app.api.deps import AdminDep, ConnDep, ProfileDep, ViewerDep
 from app.api.timefmt import from_ms, now_ms
 from app.profile import ID_PATTERN
+from app.auth.audit import record
 from app.sources import queries
 from app.sources.queries import HEALTH_RULE, SourceHealth
 from app.api.paging import Limit, Offset, Page
@@ -78,3 +79,45 @@ def list_sources(
     return SourcePage(
         items=[SourceOut.of(s) for s in found[offset : offset + limit]], total=len(found), limit=limit, offset=offset
     )
+
+
+class SourceIn(BaseModel):
+    """What an admin says about a source: register it ahead of its first message, or correct it."""
+
+    name: str | None = Field(None, max_length=200)
+    kind: str | None = Field(None, max_length=64, pattern=ID_PATTERN)
+    district: str | None = Field(None, pattern=ID_PATTERN)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    interval_s: int | None = Field(None, gt=0, le=86_400 * 7, description="Expected reporting interval")
+    registered: bool = Field(True, description="False: keep its data but show it as unregistered")
+
+
+@router.put(
+    "/sources/{source_id}",
+    response_model=SourceOut,
+    summary="Register or update a source (admin)",
+    responses={201: {"description": "Created"}, 403: {"description": "Not an admin"}},
+)
+def put_source(
+    who: AdminDep,
+    conn: ConnDep,
+    profile: ProfileDep,
+    source_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    body: SourceIn,
+    response: Response,
+) -> SourceOut:
+    fields = body.model_dump(exclude_unset=True, exclude={"registered"})
+    city = profile.city.id
+    with conn.begin():
+        created = queries.register_source(
+            conn=conn, city=city, source_id=source_id, fields=fields, registered=body.registered
+        )
+        record(
+            conn=conn, actor=who.name, role=who.role, action="source.create" if created else "source.update",
+            target=f"{city}/{source_id}", detail=body.model_dump_json(exclude_unset=True),
+        )  # fmt: skip
+    if created:
+        response.status_code = 201
+    [health] = [s for s in queries.source_health(conn=conn, profile=profile, city=city, now_ms=now_ms()) if s.source_id == source_id]
+    return SourceOut.of(health)

@@ -24,6 +24,7 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
                 "lat": s.lat,
                 "lon": s.lon,
                 "registered": True,
+                "registered_by": "profile",
                 "interval_s": s.interval_s or min(profile.metric(m).expected_interval_s for m in s.metrics),
             }
             for s in profile.sources
@@ -32,16 +33,19 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[src.c.city, src.c.source_id],
-                set_={k: stmt.excluded[k] for k in ("kind", "name", "district", "lat", "lon", "registered", "interval_s")},
+                set_={
+                    k: stmt.excluded[k]
+                    for k in ("kind", "name", "district", "lat", "lon", "registered", "registered_by", "interval_s")
+                },
             ),
             rows,
         )
-    # Sources the profile no longer lists stay, but show as unregistered.
+    # Sources the profile no longer lists stay, but show as unregistered; an admin's registrations stand.
     listed = [s.id for s in profile.sources]
     conn.execute(
         update(SourceRow)
-        .where(SourceRow.city == city, SourceRow.registered.is_(True), SourceRow.source_id.not_in(listed))
-        .values(registered=False)
+        .where(SourceRow.city == city, SourceRow.registered_by == "profile", SourceRow.source_id.not_in(listed))
+        .values(registered=False, registered_by=None)
     )
     met = MetricRow.__table__
     stmt = insert_for(conn, met)

@@ -1,0 +1,102 @@
+"""Admin routes for tokens (`/api/v1/tokens`) and the audit log (`/api/v1/audit`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from app.api.deps import AdminDep, ConnDep
+from app.api.paging import Limit, Offset, Page
+from app.api.timefmt import from_ms
+from app.auth.audit import record
+from app.auth.tokens import Role, create_token, list_tokens, revoke_token
+from app.storage.models import AuditRow, TokenRow
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="Who or what uses it, e.g. 'wall display lt.2'")
+    role: Role
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="Shown only in this response; only its hash is stored")
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    role: str | None
+    action: str
+    target: str | None
+    detail: str | None
+
+
+def _token_out(r: TokenRow) -> TokenOut:
+    return TokenOut(id=r.id, name=r.name, role=r.role, created_at=from_ms(r.created_ms), revoked_at=from_ms(r.revoked_ms))
+
+
+@router.get("/tokens", response_model=list[TokenOut], summary="API tokens, newest first (admin)")
+def get_tokens(_who: AdminDep, conn: ConnDep) -> list[TokenOut]:
+    return [_token_out(r) for r in list_tokens(conn=conn)]
+
+
+@router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
+def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
+    with conn.begin():
+        token = create_token(conn=conn, name=body.name, role=body.role)
+        record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=body.role)
+    row = conn.execute(select(TokenRow).order_by(TokenRow.id.desc()).limit(1)).one()
+    return TokenCreated(**_token_out(row).model_dump(), token=token)
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    summary="Revoke a token (admin)",
+    responses={404: {"description": "No live token with that id"}, 409: {"description": "It is the last admin token"}},
+)
+def delete_token(who: AdminDep, conn: ConnDep, token_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+    with conn.begin():
+        row = conn.execute(select(TokenRow).where(TokenRow.id == token_id, TokenRow.revoked_ms.is_(None))).first()
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no live token with id {token_id}")
+        if row.role == "admin":
+            admins = conn.execute(
+                select(func.count()).where(TokenRow.role == "admin", TokenRow.revoked_ms.is_(None))
+            ).scalar()
+            if admins <= 1:
+                raise HTTPException(status.HTTP_409_CONFLICT, detail="refusing to revoke the last admin token")
+        revoke_token(conn=conn, token_id=token_id)
+        record(conn=conn, actor=who.name, role=who.role, action="token.revoke", target=f"{token_id} ({row.name})")
+    return Response(status_code=204)
+
+
+@router.get("/audit", response_model=Page[AuditOut], summary="The audit log of writes, newest first (admin)")
+def get_audit(
+    _who: AdminDep,
+    conn: ConnDep,
+    action: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,64}$", description="e.g. token.create")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[AuditOut]:
+    q = select(AuditRow)
+    if action:
+        q = q.where(AuditRow.action == action)
+    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar()
+    rows = conn.execute(q.order_by(AuditRow.id.desc()).limit(limit).offset(offset)).all()
+    items = [AuditOut(at=from_ms(r.ts_ms), actor=r.actor, role=r.role, action=r.action, target=r.target, detail=r.detail) for r in rows]
+    return Page[AuditOut](items=items, total=total, limit=limit, offset=offset)
