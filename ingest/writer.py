@@ -15,25 +15,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, select, tuple_
 from sqlalchemy import exc as sa_exc
 
 from app.profile import Profile
 from app.settings import Settings
 from app.storage.dialect import insert_for
-from app.storage.models import (
-    IngestMinuteRow,
-    MetricRow,
-    QuarantineRow,
-    SeriesRow,
-    SourceRow,
-    TicketEventRow,
-    TicketRow,
-)
+from app.storage.models import IngestMinuteRow, MetricRow, QuarantineRow, SeriesRow, SourceRow
 from app.storage.retention import prune
 from app.storage.seed import sync_profile
-from app.tickets.lifecycle import FIELDS, derive_ticket
 from ingest.bulk import bulk_for
+from ingest.ticket_events import apply_ticket_events
 from ingest.messages import Parsed, Reading, Rejected, SourceStatus, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -227,7 +219,9 @@ class BatchWriter:
             if statuses:
                 self._apply_statuses(conn, statuses, pending_sources, result)
             if tickets:
-                self._apply_tickets(conn, tickets, result)
+                stored, changed = apply_ticket_events(conn, tickets, self._sla_for_service)
+                result.ticket_events_stored += stored
+                result.tickets_changed += changed
             if refusals:
                 self._quarantine(conn, refusals)
             self._count(conn, items, refusals)
@@ -374,50 +368,6 @@ class BatchWriter:
             .values(status=bindparam("st"), status_ms=bindparam("ms")),
             rows,
         )
-
-    def _apply_tickets(self, conn: Connection, events: list[TicketEvent], result: WriteResult) -> None:
-        tt, et = TicketRow.__table__, TicketEventRow.__table__
-        first: dict[tuple[str, str], TicketEvent] = {}
-        for e in events:
-            first.setdefault((e.city, e.ticket_id), e)
-        # A placeholder row for new tickets; its columns are derived below.
-        conn.execute(
-            insert_for(conn, tt).on_conflict_do_nothing(index_elements=[tt.c.city, tt.c.ticket_id]),
-            [
-                {"city": c, "ticket_id": t, "agency": e.agency, "status": e.status, "opened_ms": e.ts_ms, "updated_ms": e.ts_ms}
-                for (c, t), e in first.items()
-            ],
-        )
-        pks = {
-            (c, t): pk
-            for pk, c, t in conn.execute(
-                select(tt.c.id, tt.c.city, tt.c.ticket_id).where(tuple_(tt.c.city, tt.c.ticket_id).in_(list(first)))
-            )
-        }
-        ins = (
-            insert_for(conn, et)
-            .on_conflict_do_nothing(index_elements=[et.c.ticket_pk, et.c.status, et.c.ts_ms])
-            .returning(et.c.id)
-        )
-        now = int(time.time() * 1000)
-        dirty: dict[int, tuple[str, str]] = {}
-        for e in events:
-            key = (e.city, e.ticket_id)
-            row = {"ticket_pk": pks[key], "status": e.status, "ts_ms": e.ts_ms, "received_ms": now}
-            row.update({f: getattr(e, f) for f in FIELDS})
-            if conn.execute(ins, row).first() is None:
-                continue  # a redelivered or republished event: changes nothing
-            result.ticket_events_stored += 1
-            dirty[pks[key]] = key
-        if not dirty:
-            return
-        history: dict[int, list] = {pk: [] for pk in dirty}
-        for ev in conn.execute(select(et).where(et.c.ticket_pk.in_(list(dirty)))).mappings():
-            history[ev["ticket_pk"]].append(ev)
-        for pk, key in dirty.items():
-            values = derive_ticket(history[pk], self._sla_for_service)
-            conn.execute(update(TicketRow).where(TicketRow.id == pk).values(**values))
-            result.tickets_changed.append(key)
 
     def _sla_for_service(self, service: str) -> int | None:
         svc = self._profile.service(service)
