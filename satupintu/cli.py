@@ -138,9 +138,13 @@ def token_create(
     s = _settings()
     engine = engine_from_settings(s)
     upgrade(engine)
-    with engine.begin() as conn:
-        token = create_token(conn=conn, name=name, role=role)
-        record(conn=conn, actor=_actor(), role="admin", action="token.create", target=name, detail=role)
+    try:
+        with engine.begin() as conn:
+            token = create_token(conn=conn, name=name, role=role)
+            record(conn=conn, actor=_actor(), role="admin", action="token.create", target=name, detail=role)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     typer.echo(token)
 
 

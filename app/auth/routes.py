@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from app.api.deps import AdminDep, ConnDep
+from app.api.fields import LABEL_PATTERN
 from app.api.paging import Limit, Offset, Page
 from app.api.timefmt import from_ms
 from app.auth.audit import record
@@ -28,7 +29,9 @@ class TokenOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100, description="Who or what uses it, e.g. 'wall display lt.2'")
+    name: str = Field(
+        min_length=1, max_length=100, pattern=LABEL_PATTERN, description="Who or what uses it, e.g. 'wall display lt.2'"
+    )
     role: Role
 
 

@@ -41,6 +41,8 @@ def create_token(*, conn: Connection, name: str, role: Role) -> str:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not name.strip():
         raise ValueError("a token needs a name (who or what uses it)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError("a token name cannot contain control characters")
     token = PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         TokenRow.__table__.insert().values(

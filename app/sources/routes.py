@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from app.api.deps import AdminDep, ConnDep, ProfileDep, ViewerDep
+from app.api.fields import LABEL_PATTERN
 from app.api.timefmt import from_ms, now_ms
 from app.profile import ID_PATTERN
 from app.auth.audit import record
@@ -84,7 +85,7 @@ def list_sources(
 class SourceIn(BaseModel):
     """What an admin says about a source: register it ahead of its first message, or correct it."""
 
-    name: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=200, pattern=LABEL_PATTERN)
     kind: str | None = Field(None, max_length=64, pattern=ID_PATTERN)
     district: str | None = Field(None, pattern=ID_PATTERN)
     lat: float | None = Field(None, ge=-90, le=90)

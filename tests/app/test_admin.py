@@ -9,6 +9,7 @@ from tests.app.conftest import auth
 
 def test_tokens_are_managed_by_admins_and_audited(client: TestClient, tokens: dict[str, str]) -> None:
     assert client.post("/api/v1/tokens", json={"name": "x", "role": "viewer"}, headers=auth(tokens["operator"])).status_code == 403
+    assert client.post("/api/v1/tokens", json={"name": "\x00", "role": "viewer"}, headers=auth(tokens["admin"])).status_code == 422
     r = client.post("/api/v1/tokens", json={"name": "wall lt.2", "role": "viewer"}, headers=auth(tokens["admin"]))
     assert r.status_code == 201
     made = r.json()
@@ -42,6 +43,7 @@ def test_an_admin_registers_a_source_ahead_of_its_first_message(client: TestClie
     assert r.status_code == 200 and r.json()["lat"] == 2.31 and r.json()["name"] == "AWLR Sungai Baru"
     assert client.put("/api/v1/sources/AWLR BARU", json=body, headers=auth(tokens["admin"])).status_code == 422
     assert client.put("/api/v1/sources/x", json={"lat": 91}, headers=auth(tokens["admin"])).status_code == 422
+    assert client.put("/api/v1/sources/x", json={"name": "a\x00b"}, headers=auth(tokens["admin"])).status_code == 422
     actions = [a["action"] for a in client.get("/api/v1/audit", headers=auth(tokens["admin"])).json()["items"]]
     assert actions[:2] == ["source.update", "source.create"]
 
