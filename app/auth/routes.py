@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from app.api.deps import AdminDep, ConnDep
+from app.api.errors import unprocessable
 from app.api.fields import LABEL_PATTERN
 from app.api.paging import Limit, Offset, Page
 from app.api.timefmt import from_ms
@@ -59,9 +60,12 @@ def get_tokens(_who: AdminDep, conn: ConnDep) -> list[TokenOut]:
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
 def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
-    with conn.begin():
-        token = create_token(conn=conn, name=body.name, role=body.role)
-        record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=body.role)
+    try:
+        with conn.begin():
+            token = create_token(conn=conn, name=body.name, role=body.role)
+            record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=body.role)
+    except ValueError as exc:
+        raise unprocessable("body.name", str(exc)) from exc
     row = conn.execute(select(TokenRow).order_by(TokenRow.id.desc()).limit(1)).one()
     return TokenCreated(**_token_out(row).model_dump(), token=token)
 

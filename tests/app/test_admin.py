@@ -10,6 +10,7 @@ from tests.app.conftest import auth
 def test_tokens_are_managed_by_admins_and_audited(client: TestClient, tokens: dict[str, str]) -> None:
     assert client.post("/api/v1/tokens", json={"name": "x", "role": "viewer"}, headers=auth(tokens["operator"])).status_code == 403
     assert client.post("/api/v1/tokens", json={"name": "\x00", "role": "viewer"}, headers=auth(tokens["admin"])).status_code == 422
+    assert client.post("/api/v1/tokens", json={"name": "   ", "role": "viewer"}, headers=auth(tokens["admin"])).status_code == 422
     r = client.post("/api/v1/tokens", json={"name": "wall lt.2", "role": "viewer"}, headers=auth(tokens["admin"]))
     assert r.status_code == 201
     made = r.json()
