@@ -40,9 +40,7 @@ class Committer(Protocol):
 
 def parse_and_write(writer: BatchWriter, rules: ParseRules, raw: list[Raw], stop: threading.Event) -> WriteResult:
     items = [Item(t, p, r, parse(t, p, r, rules)) for t, p, r in raw]
-    result = writer.write(items, stop=stop)
-    writer.maintain()  # after the commit, so pruning never delays an acknowledgement's batch
-    return result
+    return writer.write(items, stop=stop)
 
 
 class InlineCommitter:
@@ -52,6 +50,8 @@ class InlineCommitter:
         self._writer, self._rules = writer, rules
 
     def commit(self, raw: list[Raw], stop: threading.Event) -> WriteResult:
+        # Retention before the new batch, never between a commit and its acks.
+        self._writer.maintain()
         return parse_and_write(self._writer, self._rules, raw, stop)
 
     def close(self) -> None:
@@ -136,6 +136,7 @@ def _serve(conn, give_up, settings_data: dict, log_level: int) -> None:  # noqa:
             for r in result.refusals:
                 r.item.payload = b""  # stored in quarantine already; the notice does not carry it
             conn.send(("ok", result))
+            writer.maintain()  # retention while the consumer acks: it never delays an acknowledgement
     except (BrokenPipeError, OSError):
         pass
     finally:
