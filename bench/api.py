@@ -767,6 +767,7 @@ class Result:
     first_error: str = ""
     elapsed: float = 0.0
     server_cpu: float = 0.0  # share of one core
+    db_cpu: float | None = None  # PostgreSQL backends serving the benchmark database (SQLite runs inside the server)
     client_cpu: float = 0.0
     body_bytes: int = 0
     items: int | None = None
@@ -862,7 +863,7 @@ class HttpConn:
 
 
 async def _load(base: str, route: Route, token: str, clients: int, seconds: float, warmup: float, prog: Progress,
-                server: psutil.Process) -> Result:  # fmt: skip
+                server: psutil.Process, pg: bool = False) -> Result:  # fmt: skip
     """`clients` workers, each on its own connection, each sending the next request as soon as the last is answered."""
     res = Result(route)
     host, port = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
@@ -913,17 +914,32 @@ async def _load(base: str, route: Route, token: str, clients: int, seconds: floa
     until = time.perf_counter() + warmup
     await asyncio.gather(*(worker(c, until, lat) for c in conns), ticker(t_start, until, "warm-up"))
     record = True
-    s0, c0, t0 = server.cpu_times(), me.cpu_times(), time.perf_counter()
+    s0, c0, d0, t0 = server.cpu_times(), me.cpu_times(), _db_cpu() if pg else {}, time.perf_counter()
     until = t0 + seconds
     await asyncio.gather(*(worker(c, until, lat) for c in conns), ticker(t_start, until, f"{clients} clients"))
     res.elapsed = time.perf_counter() - t0
-    s1, c1 = server.cpu_times(), me.cpu_times()
+    s1, c1, d1 = server.cpu_times(), me.cpu_times(), _db_cpu() if pg else {}
+    if pg:
+        res.db_cpu = sum(v - d0.get(pid, 0.0) for pid, v in d1.items()) / res.elapsed
     res.server_cpu = (s1.user + s1.system - s0.user - s0.system) / res.elapsed
     res.client_cpu = (c1.user + c1.system - c0.user - c0.system) / res.elapsed
     prog.update(task, completed=warmup + seconds + 2, description=f"{route.name}: {len(lat):,} requests")
     for c in conns:
         c.close()
     return res
+
+
+def _db_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the benchmark database."""
+    out = {}
+    for p in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if p.info["name"] == "postgres" and any(PG_DB in part for part in p.info["cmdline"] or ()):
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return out
 
 
 def measure(url: str, meta: dict, workdir: Path, args: argparse.Namespace) -> list[Result]:
@@ -935,7 +951,8 @@ def measure(url: str, meta: dict, workdir: Path, args: argparse.Namespace) -> li
         for route in routes(meta):
             if args.only and not any(o in route.name for o in args.only.split(",")):
                 continue
-            coro = _load(base, route, token, args.clients, args.seconds, args.warmup, prog, server)
+            pg = make_url(url).get_backend_name() == "postgresql"
+            coro = _load(base, route, token, args.clients, args.seconds, args.warmup, prog, server, pg)
             results.append(uvloop.run(coro))
     return results
 
@@ -976,10 +993,14 @@ def bar(frac: float, width: int = 12) -> str:
 def report(kind: str, results: list[Result], args: argparse.Namespace) -> list[tuple[str, str, bool, str]]:
     trivial = next((r for r in results if r.route.path == "/bench/trivial"), None)
     base_rate = trivial.rate if trivial else float("nan")
-    table = Table(title=f"{kind}: {args.clients} concurrent clients, {args.seconds:g} s per route, 1 uvicorn worker")
-    for col in ("route", "req/s", "vs trivial", "p50 ms", "p95 ms", "p99 ms", "latency 1 ms…1 s (log)", "1 client p50",
-                "server CPU", "client CPU", "errors", "goal"):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("route", "vs trivial", "latency 1 ms…1 s (log)", "goal") else "right")
+    table = Table(
+        title=f"{kind}: {args.clients} concurrent clients, {args.seconds:g} s per route, 1 uvicorn worker",
+        caption="vs trivial: req/s against the async trivial route. 1 client p50: one client alone, no queueing. "
+        "CPU: share of one core (2 in all) of the uvicorn process, the PostgreSQL backends and this load client.",
+    )
+    for col in ("route", "req/s", "vs trivial", "p50 ms", "p95 ms", "p99 ms", "latency 1 ms…≥1 s (log)", "1 client p50",
+                "server CPU", "db CPU", "client CPU", "errors", "goal"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("route", "vs trivial", "latency 1 ms…≥1 s (log)", "goal") else "right")
     goals = []
     for r in results:
         ratio = r.rate / base_rate if base_rate else float("nan")
@@ -995,7 +1016,8 @@ def report(kind: str, results: list[Result], args: argparse.Namespace) -> list[t
         goal = " ".join(f"[{'green' if ok else 'red'}]{name} {'met' if ok else 'UNMET'}[/]" for name, ok in verdicts)
         table.add_row(
             r.route.name, f"{r.rate:,.0f}", f"{bar(ratio)} {ratio:.0%}", f"{r.pct(50):.1f}", f"{r.pct(95):.1f}",
-            f"{r.pct(99):.1f}", histogram(r.latencies), f"{r.pct(50, alone=True):.1f}", f"{r.server_cpu:.0%}", f"{r.client_cpu:.0%}",
+            f"{r.pct(99):.1f}", histogram(r.latencies), f"{r.pct(50, alone=True):.1f}", f"{r.server_cpu:.0%}",
+            "in server" if r.db_cpu is None else f"{r.db_cpu:.0%}", f"{r.client_cpu:.0%}",
             str(r.errors) if not r.first_error else f"[red]{r.errors}[/red]", goal,
         )  # fmt: skip
     console.print(table)
