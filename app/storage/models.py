@@ -236,3 +236,120 @@ class AuditRow(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index(None, "ts_ms"),)
+
+
+class AlarmRuleRow(Base):
+    """An alarm rule: seeded from the profile, editable by an admin; every change is in the audit log."""
+
+    __tablename__ = "alarm_rules"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), doc="threshold, rate, silence, sla or ticket_count")
+    metric: Mapped[str | None] = mapped_column(String(64), doc="threshold and rate rules")
+    params: Mapped[str] = mapped_column(Text, doc="JSON: the kind's parameters (app.alarms.rules)")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    origin: Mapped[str] = mapped_column(String(16), doc="'profile' or 'admin'")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    deleted_ms: Mapped[int | None] = mapped_column(BigInteger, doc="deleted by an admin: the profile does not bring it back")
+    __table_args__ = (UniqueConstraint("city", "rule_id"),)
+
+
+class AlarmRow(Base):
+    """One alarm: raised by a rule for a subject (source, ticket or district), acknowledged, cleared."""
+
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(128), doc="source_id, ticket_id or district the alarm is about")
+    open_key: Mapped[str | None] = mapped_column(
+        String(300), unique=True, doc="city|rule|subject while not cleared: at most one open alarm per rule and subject"
+    )
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), doc="active, acknowledged or cleared")
+    source_id: Mapped[str | None] = mapped_column(String(64))
+    district: Mapped[str | None] = mapped_column(String(64))
+    ticket_id: Mapped[str | None] = mapped_column(String(64))
+    metric: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float, doc="the value that raised or last changed it")
+    detail: Mapped[str] = mapped_column(Text, doc="JSON: what the message is made of")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    raised_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    acked_ms: Mapped[int | None] = mapped_column(BigInteger)
+    acked_by: Mapped[str | None] = mapped_column(String(100))
+    cleared_ms: Mapped[int | None] = mapped_column(BigInteger)
+    cleared_by: Mapped[str | None] = mapped_column(String(100), doc="an operator, or null when the condition ended")
+    __table_args__ = (
+        Index(None, "city", "state", "severity"),
+        Index(None, "raised_ms"),
+        Index(None, "cleared_ms"),
+    )
+
+
+class AlarmEventRow(Base):
+    """One step in an alarm's history."""
+
+    __tablename__ = "alarm_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(16), doc="raised, escalated, deescalated, acknowledged, cleared, comment, reraised")
+    actor: Mapped[str | None] = mapped_column(String(100), doc="who; null for the rule engine")
+    comment: Mapped[str | None] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (Index(None, "alarm_id", "at_ms"),)
+
+
+class AlarmPendingRow(Base):
+    """A condition that holds but not yet for the rule's minimum duration (threshold rules)."""
+
+    __tablename__ = "alarm_pending"
+    city: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(128), primary_key=True)
+    since_ms: Mapped[int] = mapped_column(BigInteger, doc="time of the first reading in the condition")
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+
+
+class AlarmShelfRow(Base):
+    """A rule or a source shelved (silenced) for a period: it raises nothing until then."""
+
+    __tablename__ = "alarm_shelves"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(String(64))
+    from_ms: Mapped[int] = mapped_column(BigInteger)
+    until_ms: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    ended_ms: Mapped[int | None] = mapped_column(BigInteger, doc="unshelved early")
+    __table_args__ = (Index(None, "city", "until_ms"),)
+
+
+class WebhookDeliveryRow(Base):
+    """An alarm transition to POST to a webhook (outbox); `dead` once retries are exhausted."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    alarm_id: Mapped[int] = mapped_column(BigInteger)
+    url: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), doc="pending, delivered or dead")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_ms: Mapped[int] = mapped_column(BigInteger, doc="not before")
+    claimed_until_ms: Mapped[int] = mapped_column(BigInteger, default=0, doc="a dispatcher is sending it until then")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    done_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index(None, "status", "next_ms"),)
