@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +40,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def auth_files(directory: Path) -> tuple[Path, Path] | None:
+    """The password file and ACL that `satupintu integrator` wrote in directory, when both exist."""
+    passwd, acl = directory / "passwd", directory / "acl"
+    return (passwd, acl) if passwd.is_file() and acl.is_file() else None
+
+
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto") if Path(p).exists()),
@@ -57,15 +64,19 @@ def render_config(
 ) -> Path:
     """Write a runnable copy of the project's config listening on 127.0.0.1:port, keeping data in data_dir.
 
-    With password_file, anonymous clients are refused; with acl_file, topic access follows it
-    (both as written by `satupintu integrator`, see satupintu/integrators.py).
+    Without password_file, anonymous clients may connect and there is no ACL (the shipped
+    config's auth lines, meant for docker compose, are replaced); with password_file,
+    clients log in; with acl_file, topic access follows it (both as written by
+    `satupintu integrator`, see satupintu/integrators.py).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     text = template.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^listener .*$", f"listener {port} 127.0.0.1", text)
     text = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {data_dir.resolve()}/", text)
+    text = re.sub(r"(?m)^(password_file|acl_file) .*\n?", "", text)
+    anonymous = "false" if password_file is not None else "true"
+    text = re.sub(r"(?m)^allow_anonymous .*$", f"allow_anonymous {anonymous}", text)
     if password_file is not None:
-        text = re.sub(r"(?m)^allow_anonymous .*$", "allow_anonymous false", text)
         text += f"\npassword_file {password_file.resolve()}\n"
     if acl_file is not None:
         text += f"\nacl_file {acl_file.resolve()}\n"
@@ -85,6 +96,7 @@ def start_broker(
     wait_s: float = 10.0,
     password_file: Path | None = None,
     acl_file: Path | None = None,
+    popen: Callable[..., subprocess.Popen] = subprocess.Popen,
 ) -> subprocess.Popen:
     """Start mosquitto with the project's config on 127.0.0.1:port; return once it accepts connections."""
     binary = mosquitto_binary()
@@ -92,7 +104,7 @@ def start_broker(
         raise BrokerError(INSTALL_HINT)
     conf = render_config(port=port, data_dir=data_dir, extra=extra, password_file=password_file, acl_file=acl_file)
     log = open(data_dir / "mosquitto.log", "ab")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    proc = popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -43,6 +43,13 @@ ensure_mosquitto() {
   # Debian's package starts a system broker on 1883; the project runs its own where it needs control.
 }
 
+# A compose client for tests/deploy/test_compose.py (`docker-compose config` validates
+# docker-compose.yml; no Docker engine is needed for that).
+ensure_compose_client() {
+  if command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1; then return; fi
+  apt_install docker-compose
+}
+
 ensure_chromium() {
   if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return; fi
   apt_install chromium chromium-driver
