@@ -185,16 +185,24 @@ def token_revoke(token_id: int) -> None:
     err.print(f"token {token_id} revoked")
 
 
-def _first_admin_token(engine) -> None:  # noqa: ANN001
-    """On a first run (no admin token yet) create one and print it once."""
+def _create_first_admin(engine) -> str | None:  # noqa: ANN001
+    """On a first run (no admin token yet) create one and return it; None when an admin exists."""
     from app.auth.audit import record
     from app.auth.tokens import create_token, has_admin
 
     with engine.begin() as conn:
         if has_admin(conn=conn):
-            return
+            return None
         token = create_token(conn=conn, name="first admin", role="admin")
         record(conn=conn, actor=_actor(), role="admin", action="token.create", target="first admin", detail="first run")
+    return token
+
+
+def _first_admin_token(engine) -> None:  # noqa: ANN001
+    """On a first run (no admin token yet) create one and print it once."""
+    token = _create_first_admin(engine)
+    if token is None:
+        return
     err.print(
         "[bold yellow]First run: an admin token was created. It is shown only now; keep it safe:[/bold yellow]\n"
         f"  {token}\n(create more with `satupintu token create --role viewer --name wall`)"
@@ -306,39 +314,140 @@ def simulate(
     )
 
 
+def _die_with_parent() -> None:
+    """In a child of `up`: get SIGTERM if `up` itself dies without stopping us (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001, S110 - best effort: not Linux or no glibc
+        pass
+
+
+def _spawn(args: list[str], **kwargs) -> subprocess.Popen:  # noqa: ANN003
+    """A child in a session of its own: Ctrl-C reaches `up` alone, which stops the children in order."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)  # noqa: PLW1509
+
+
+def _stop_children(children: list[tuple[str, subprocess.Popen]], timeout: float = 15.0) -> None:
+    """SIGTERM each child, newest first (simulator, web, ingestor, broker last); SIGKILL after timeout.
+
+    Each child leads its own process group, so anything it started itself (the ingestor's
+    writer process) is signalled through the group once the child is gone.
+    """
+    for name, proc in reversed(children):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s (pid %d) did not stop in %.0f s; killing it", name, proc.pid, timeout)
+                proc.kill()
+                proc.wait()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.2)
+
+
+def _http_json(url: str, timeout: float = 1.0) -> dict | None:
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - our own loopback URL
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _start_or_find_broker(s: Settings, auth_dir: Path) -> subprocess.Popen | None:
+    """The broker at SATUPINTU_MQTT_URL if one answers; else a private mosquitto on that local port."""
+    from satupintu.broker import BrokerError, auth_files, listening, start_broker
+
+    ep = s.mqtt
+    if listening(ep.host, ep.port):
+        log.info("using the broker already listening at %s:%s", ep.host, ep.port)
+        return None
+    if ep.host not in ("127.0.0.1", "localhost"):
+        err.print(f"[red]No broker answers at {ep.host}:{ep.port}[/red] and it is not local, so none can be started.")
+        raise typer.Exit(2)
+    files = auth_files(auth_dir)
+    if files and not ep.username:
+        err.print(
+            f"[red]{auth_dir}/passwd and acl exist, so the broker will want a login, but SATUPINTU_MQTT_URL has none.[/red]\n"
+            f"Set SATUPINTU_MQTT_URL=mqtt://satupintu-ingest:PASSWORD@{ep.host}:{ep.port} "
+            "(the password `satupintu integrator init` printed), or move those files away."
+        )
+        raise typer.Exit(2)
+    passwd, acl = files if files else (None, None)
+    try:
+        proc = start_broker(port=ep.port, data_dir=Path("data/mosquitto"), password_file=passwd, acl_file=acl, popen=_spawn)
+    except BrokerError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    auth = f", login and ACL from {auth_dir}/" if files else ", anonymous clients allowed"
+    log.info("started mosquitto (pid %d) on 127.0.0.1:%s%s", proc.pid, ep.port, auth)
+    return proc
+
+
+def _announce(url: str, admin_token: str | None, children: list[tuple[str, subprocess.Popen]]) -> None:
+    pids = ", ".join(f"{n} pid {p.pid}" for n, p in children)
+    err.print(f"[bold green]SatuPintu is running[/bold green] ({pids}). Ctrl-C stops all.", soft_wrap=True)
+    err.print(f"  Open: [bold]{url}/[/bold]   API reference: {url}/docs   health: {url}/api/health", soft_wrap=True)
+    if admin_token:
+        err.print("  [bold yellow]First run: admin token (shown only now; keep it safe):[/bold yellow]", soft_wrap=True)
+        err.print(f"  admin token: {admin_token}", soft_wrap=True, highlight=False)
+    else:
+        err.print(
+            "  Admin token: printed on the first run; `satupintu token create --role admin --name NAME` makes another.",
+            soft_wrap=True,
+        )
+
+
 @cli.command()
 def up(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also run the Morotai demo simulator.")] = True,
     rate: Annotated[float, typer.Option(help="Simulator messages per second.")] = 20.0,
     host: Annotated[str, typer.Option(help="Web interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Web port.")] = 8000,
+    auth_dir: Annotated[
+        Path,
+        typer.Option(
+            envvar="SATUPINTU_MQTT_AUTH_DIR",
+            help="Where `satupintu integrator` keeps the broker's passwd and acl. When both exist, the broker "
+            "`up` starts uses them (clients must log in: user and password in SATUPINTU_MQTT_URL).",
+        ),
+    ] = Path("data/mosquitto"),
+    demo_mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SATUPINTU_DEMO_MQTT_URL",
+            help="Broker URL for the simulator when it logs in as its own integrator "
+            "(e.g. mqtt://simulator:PASSWORD@127.0.0.1:1883); default: SATUPINTU_MQTT_URL.",
+        ),
+    ] = None,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the web process to answer.")] = 60.0,
 ) -> None:
-    """Run everything: the broker (existing or started), the ingestor, the web API and the simulator. Ctrl-C stops all."""
-    from satupintu.broker import BrokerError, listening, start_broker
+    """Run everything: the broker (existing or started), the ingestor, the web app and the simulator. Ctrl-C stops all."""
+    from satupintu.broker import listening
 
     _logging()
     s = _settings()
     _profile(s)
-    upgrade(engine_from_settings(s))
-    children: list[tuple[str, subprocess.Popen]] = []
-    ep = s.mqtt
-    if listening(ep.host, ep.port):
-        log.info("using the broker already listening at %s:%s", ep.host, ep.port)
-    elif ep.host not in ("127.0.0.1", "localhost"):
-        err.print(f"[red]No broker answers at {ep.host}:{ep.port}[/red] and it is not local, so none can be started.")
+    t0 = time.monotonic()
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only the address we probe
+    if listening(probe, port):
+        err.print(f"[red]Port {port} on {probe} is taken[/red] (another `satupintu up` or `web`?). Use --port.")
         raise typer.Exit(2)
-    else:
-        try:
-            children.append(("mosquitto", start_broker(port=ep.port, data_dir=Path("data/mosquitto"))))
-        except BrokerError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
-        log.info("started mosquitto on %s:%s", ep.host, ep.port)
-    me = [sys.executable, "-m", "satupintu"]
-    children.append(("ingest", subprocess.Popen([*me, "ingest"])))
-    children.append(("web", subprocess.Popen([*me, "web", "--host", host, "--port", str(port)])))
-    if demo:
-        children.append(("simulate", subprocess.Popen([*me, "simulate", "--rate", str(rate)])))
+    engine = engine_from_settings(s)
+    upgrade(engine)
+    admin_token = _create_first_admin(engine)  # printed below with the URL; `web` then finds an admin and stays quiet
+    engine.dispose()
+
+    children: list[tuple[str, subprocess.Popen]] = []
     stopping = False
 
     def stop(*_a) -> None:  # noqa: ANN002
@@ -347,24 +456,44 @@ def up(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    err.print(f"[bold green]SatuPintu is running[/bold green] ({', '.join(n for n, _ in children)}). Ctrl-C stops all.")
     try:
+        broker = _start_or_find_broker(s, auth_dir)
+        if broker is not None:
+            children.append(("mosquitto", broker))
+        me = [sys.executable, "-m", "satupintu"]
+        children.append(("ingest", _spawn([*me, "ingest"])))
+        children.append(("web", _spawn([*me, "web", "--host", host, "--port", str(port)])))
+        if demo:
+            env = {**os.environ, "SATUPINTU_MQTT_URL": demo_mqtt_url} if demo_mqtt_url else None
+            children.append(("simulate", _spawn([*me, "simulate", "--rate", str(rate)], env=env)))
+        base = f"http://{probe}:{port}"
+        announced = live = failed = False
         while not stopping:
             for name, proc in children:
                 if proc.poll() is not None:
                     err.print(f"[red]{name} exited with {proc.returncode}; stopping the rest[/red]")
-                    stopping = True
+                    stopping = failed = True
+            if stopping:
+                break
+            if not (announced and live):
+                health = _http_json(f"{base}/api/health")
+                if health is not None and not announced:
+                    _announce(base, admin_token, children)
+                    announced = True
+                if health is not None and health.get("last_ingest_at") and not live:
+                    log.info("live data: messages are being stored (%.1f s after start)", time.monotonic() - t0)
+                    live = True
+                if not announced and time.monotonic() - t0 > ready_timeout:
+                    err.print(f"[red]the web process did not answer at {base} within {ready_timeout:.0f} s[/red]")
+                    stopping = failed = True
             time.sleep(0.3)
     finally:
-        for _name, proc in reversed(children):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in reversed(children):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop in 15 s; killing it", name)
-                proc.kill()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the orderly stop short
+        log.info("stopping %s", ", ".join(n for n, _ in reversed(children)) or "nothing")
+        _stop_children(children)
+    err.print("SatuPintu stopped.")
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole system on the embedded defaults (SQLite, a local mosquitto):
-# broker, ingestor and the Morotai demo simulator. Ctrl-C stops all.
+# `satupintu up` starts the broker (or uses one already listening), the ingestor,
+# the web process (dashboard and API) and the Morotai demo simulator (--no-demo:
+# without it), prints the URL and the first admin token. Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh

@@ -1,0 +1,108 @@
+"""`satupintu up` end to end: a subprocess on free ports with its own broker and a temp SQLite database.
+
+It must print the URL and the first admin token, serve live demo data through the
+API within 30 s of the command, and stop every process it started (the ingestor's
+writer process too) on Ctrl-C (SIGINT). Once with an open broker (the README's
+first run), once with a password file and ACL in the auth directory, where the
+broker `up` starts must use them and each part logs in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from satupintu.broker import free_port
+from satupintu.integrators import INGEST_USER, CredentialStore
+from tests.conftest import satupintu_env, wait_for_log
+
+pytestmark = pytest.mark.slow
+LIVE_WITHIN_S = 30
+
+
+def get(url: str, token: str | None = None) -> dict | None:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=2) as resp:  # noqa: S310 - loopback
+            return json.loads(resp.read())
+    except OSError:
+        return None
+
+
+def live_data(base: str, token: str) -> bool:
+    overview = get(f"{base}/api/v1/overview", token)
+    latest = get(f"{base}/api/v1/readings/latest", token)
+    return bool(
+        overview and overview["readings_last_minute"] > 0 and overview["sources"]["online"] > 0
+        and latest and latest["items"]
+    )  # fmt: skip
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+@pytest.mark.parametrize("auth", [False, True], ids=["open-broker", "login-and-acl"])
+def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(tmp_path: Path, auth: bool) -> None:
+    mqtt_port, web_port = free_port(), free_port()
+    settings = {"mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}"}
+    if auth:  # what `satupintu integrator init` and `add` write, in up's default auth directory
+        store = CredentialStore(tmp_path / "data" / "mosquitto")
+        ingest_pw = store.init_platform()[INGEST_USER]
+        demo_pw = store.add_integrator("simulator", city="morotai", sources=["+"], agencies=["+"]).password
+        settings = {
+            "mqtt_url": f"mqtt://{INGEST_USER}:{ingest_pw}@127.0.0.1:{mqtt_port}",
+            "demo_mqtt_url": f"mqtt://simulator:{demo_pw}@127.0.0.1:{mqtt_port}",
+        }
+    log = tmp_path / "up.log"
+    t0 = time.monotonic()
+    with open(log, "ab") as out:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "satupintu", "up", "--port", str(web_port), "--rate", "50"],
+            cwd=tmp_path,  # the default SQLite database and broker data go to tmp_path/data
+            env=satupintu_env(**settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    tree: list[psutil.Process] = []
+    try:
+        wait_for_log(up, log, "admin token: ", timeout=LIVE_WITHIN_S)
+        text = log.read_text()
+        base = f"http://127.0.0.1:{web_port}"
+        assert f"Open: {base}/" in text
+        token = re.search(r"admin token: (\S+)", text).group(1)
+        while not live_data(base, token):
+            assert up.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() - t0 < LIVE_WITHIN_S, f"no live data {LIVE_WITHIN_S} s after `up`:\n{text[-3000:]}"
+            time.sleep(0.5)
+        conf = (tmp_path / "data" / "mosquitto" / "mosquitto.conf").read_text()
+        assert ("\nallow_anonymous false" in conf and "\nacl_file " in conf) == auth
+
+        tree = process_tree(up.pid)
+        cmdlines = [" ".join(p.cmdline()) for p in tree]
+        for part in ("mosquitto -c", "satupintu ingest", "satupintu web", "satupintu simulate"):
+            assert any(part in c for c in cmdlines), (part, cmdlines)
+        assert len(tree) >= 5, cmdlines  # and the ingestor's writer process
+
+        up.send_signal(signal.SIGINT)
+        assert up.wait(60) == 0, log.read_text()[-3000:]
+        _gone, alive = psutil.wait_procs(tree, timeout=10)
+        alive = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+        assert not alive, [(p.pid, p.cmdline()) for p in alive]
+        assert "SatuPintu stopped." in log.read_text()
+    finally:
+        for p in [up, *tree]:
+            try:
+                p.kill()
+            except (psutil.NoSuchProcess, ProcessLookupError):
+                pass
+        up.wait(10)
