@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -90,6 +90,10 @@ class Metric(_Strict):
     pillar: Pillar = "environment"
     expected_interval_s: int = Field(300, gt=0)
     key: bool = Field(False, description="Shown on the trend charts of the operator window")
+    alarm_hysteresis: float | None = Field(
+        None, ge=0, description="How far back past a threshold the value must fall to leave it; default 2% of `valid`"
+    )
+    alarm_duration_s: int = Field(0, ge=0, le=86400, description="How long a threshold must hold before raising")
 
     @field_validator("valid")
     @classmethod
@@ -142,6 +146,10 @@ class Profile(_Strict):
     services: list[Service]
     metrics: list[Metric]
     sources: list[Source] = Field(default_factory=list)
+    alarm_rules: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Rules beyond the metrics' thresholds (rate, silence, sla, ticket_count); see app.alarms.rules",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:

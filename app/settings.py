@@ -82,6 +82,26 @@ class Settings(BaseSettings):
         5_000, ge=10, description="Rejected-topic notices in flight; past it notices are counted and skipped."
     )
 
+    # --- Alarms ------------------------------------------------------------------
+    alarm_clock_interval_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="How often the ingestor evaluates time rules (silence, SLA, ticket counts) and sends webhooks. "
+        "Shorter: alarms sooner, more queries.",
+    )  # fmt: skip
+    alarm_rules_refresh_s: float = Field(
+        5.0, ge=0, le=600, description="How long an evaluator keeps rules and shelves before re-reading them."
+    )
+    alarm_webhooks: dict[Literal["critical", "major", "minor", "warning"], str] = Field(
+        default_factory=dict,
+        description='Webhook URL per severity, as JSON: {"critical": "http://gateway/alarms"}; rules may add their own.',
+    )
+    alarm_webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="Time a webhook receiver has to answer.")
+    alarm_webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts before a webhook delivery is dead-lettered (kept, visible to admins)."
+    )
+    alarm_webhook_retry_initial_s: float = Field(2.0, gt=0, description="First retry delay; doubles each attempt.")
+    alarm_webhook_retry_max_s: float = Field(300.0, gt=0, description="Longest retry delay.")
+
     # --- Web -------------------------------------------------------------------
     cors_origins: list[str] = Field(
         default_factory=list,

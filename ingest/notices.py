@@ -2,6 +2,8 @@
 
 Registered in `Ingestor.on_committed`, so a notice can only follow its
 commit. Web processes fan the notices out to live dashboards (app.live.hub).
+Alarm transitions go out first, each on `city/{city}/alarm/{id}`, and are
+named in the notice too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from app.live.notices import Notice
+from app.live.notices import Notice, alarm_topic
 from app.profile import ID_RE
 from ingest.writer import WriteResult
 
@@ -24,6 +26,7 @@ def notices_for(result: WriteResult, at_ms: int) -> list[Notice]:
     new: dict[str, dict[str, None]] = {}
     status: dict[str, dict[str, bool]] = {}
     quarantined: dict[str, int] = {}
+    alarms: dict[str, dict[int, str]] = {}
     # Per source, the points the batch carried: duplicates among them are not told
     # apart (the writer counts them per batch only), but a batch that stored no new
     # reading at all (a redelivery, say) announces none.
@@ -42,7 +45,9 @@ def notices_for(result: WriteResult, at_ms: int) -> list[Notice]:
         # A city this deployment does not serve has no dashboard to tell.
         if city and ID_RE.match(city) and r.rejected.reason != "unknown_city":
             quarantined[city] = quarantined.get(city, 0) + 1
-    cities = sorted(set(readings) | set(tickets) | set(new) | set(status) | set(quarantined))
+    for ch in result.alarm_changes:
+        alarms.setdefault(ch.city, {})[ch.alarm_id] = ch.state  # the last transition in the batch wins
+    cities = sorted(set(readings) | set(tickets) | set(new) | set(status) | set(quarantined) | set(alarms))
     return [
         Notice(
             city=c,
@@ -52,6 +57,7 @@ def notices_for(result: WriteResult, at_ms: int) -> list[Notice]:
             sources_new=tuple(new.get(c, {})),
             status=tuple(status.get(c, {}).items()),
             quarantined=quarantined.get(c, 0),
+            alarms=tuple(alarms.get(c, {}).items()),
         )
         for c in cities
     ]
@@ -67,6 +73,10 @@ class NoticePublisher:
         self.skipped = 0
 
     def __call__(self, result: WriteResult) -> None:
+        for ch in result.alarm_changes:
+            if not self._publish(alarm_topic(ch.city, ch.alarm_id), ch.payload):
+                self.skipped += 1
+                log.warning("alarm %s (%s) not announced on MQTT", ch.alarm_id, ch.action)
         for notice in notices_for(result, self._clock()):
             if not self._publish(notice.topic, notice.payload()):
                 self.skipped += 1  # a hint lost; dashboards also re-read on reconnect and on a timer

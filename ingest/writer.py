@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_
 from sqlalchemy import exc as sa_exc
 
+from app.alarms.engine import Observed, RuleBook, evaluate_readings
+from app.alarms.store import Change, Lifecycle
 from app.profile import Profile
 from app.settings import Settings
 from app.storage.dialect import insert_for
@@ -64,6 +66,7 @@ class WriteResult:
     status_changes: list[tuple[str, str, bool]] = field(default_factory=list)  # (city, source_id, online)
     refusals: list[Refusal] = field(default_factory=list)
     readings_by_source: dict[tuple[str, str], int] = field(default_factory=dict)
+    alarm_changes: list[Change] = field(default_factory=list)  # committed after the batch, to publish
 
     def merge(self, other: WriteResult) -> None:
         self.messages += other.messages
@@ -74,6 +77,7 @@ class WriteResult:
         self.sources_new += other.sources_new
         self.status_changes += other.status_changes
         self.refusals += other.refusals
+        self.alarm_changes += other.alarm_changes
         for k, v in other.readings_by_source.items():
             self.readings_by_source[k] = self.readings_by_source.get(k, 0) + v
 
@@ -103,6 +107,8 @@ class BatchWriter:
         self._metrics: set[str] = set()
         self.on_retry: Callable[[Exception, float], None] | None = None
         self._next_prune = 0.0
+        self._alarm_rules = RuleBook(settings.alarm_rules_refresh_s)
+        self._alarm_life = Lifecycle(profile, settings.alarm_webhooks)
 
     # --- connection -------------------------------------------------------
 
@@ -159,7 +165,7 @@ class BatchWriter:
         delay = self._settings.ingest_retry_initial_s
         while True:
             try:
-                return self._write_or_split(items)
+                result = self._write_or_split(items)
             except TRANSIENT as exc:
                 self._drop_connection()
                 if self.on_retry:
@@ -170,6 +176,42 @@ class BatchWriter:
                 if stop is None:
                     time.sleep(delay)
                 delay = min(delay * 2, self._settings.ingest_retry_max_s)
+                continue
+            result.alarm_changes = self._evaluate_alarms(items)
+            return result
+
+    def _evaluate_alarms(self, items: Sequence[Item]) -> list[Change]:
+        """Threshold and rate rules over the batch's readings, in a transaction after the batch's own.
+
+        The readings are committed whatever happens here. A failure is logged and
+        costs nothing lasting: rule state is levels, not edges, so the next
+        reading of the same source raises or clears what this batch would have.
+        """
+        try:
+            conn = self._connection()
+            now_ms = int(time.time() * 1000)
+            observed: list[Observed] = []
+            watched: dict[str, set[str]] = {}
+            with conn.begin():
+                for it in items:
+                    p = it.parsed
+                    if type(p) is not Reading:
+                        continue
+                    metrics = watched.get(p.city)
+                    if metrics is None:
+                        rules = self._alarm_rules.get(conn, p.city, now_ms)
+                        metrics = watched[p.city] = set(rules.threshold) | set(rules.rate)
+                    if metrics:
+                        observed += [(p.city, p.source_id, pt.metric, pt.ts_ms, pt.value) for pt in p.points if pt.metric in metrics]
+                if not observed:
+                    return []
+                return evaluate_readings(
+                    conn, book=self._alarm_rules, life=self._alarm_life, observed=observed, now_ms=now_ms
+                )
+        except Exception as exc:  # noqa: BLE001 - alarms must never cost the data
+            self._drop_connection()
+            log.error("alarm evaluation skipped for %d messages: %s", len(items), _short(exc), exc_info=not isinstance(exc, TRANSIENT))
+            return []
 
     def _write_or_split(self, items: Sequence[Item]) -> WriteResult:
         try:

@@ -54,4 +54,17 @@ STRINGS: dict[str, str] = {
         "Resolution time runs from opening to resolution; P90: 90% of tickets were resolved within it."
     ),
     "report.source": "Source: SatuPintu, {city} command center.",
+    # Alarm messages (app/alarms/messages.py).
+    "alarm.msg.threshold.above": "{metric} at {source} {value} {unit}, above the {level} {unit} limit",
+    "alarm.msg.threshold.below": "{metric} at {source} {value} {unit}, below the {level} {unit} limit",
+    "alarm.msg.rate.rise": "{metric} at {source} rose {move} {unit} in {minutes} min",
+    "alarm.msg.rate.fall": "{metric} at {source} fell {move} {unit} in {minutes} min",
+    "alarm.msg.silence.stale": "{source} is late reporting (last {since})",
+    "alarm.msg.silence.offline": "{source} is offline (last {since})",
+    "alarm.msg.sla": "Ticket {ticket} ({service}) passed its due time {due}",
+    "alarm.msg.ticket_count": "{count} open {priority}-priority tickets in {district} (limit {limit})",
+    "alarm.priority.low": "low",
+    "alarm.priority.normal": "normal",
+    "alarm.priority.high": "high",
+    "alarm.priority.critical": "critical",
 }

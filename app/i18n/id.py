@@ -54,4 +54,17 @@ STRINGS: dict[str, str] = {
         "Waktu penyelesaian dihitung dari tiket dibuka hingga selesai; P90: 90% tiket selesai dalam waktu ini."
     ),
     "report.source": "Sumber: SatuPintu, pusat komando {city}.",
+    # Alarm messages (app/alarms/messages.py).
+    "alarm.msg.threshold.above": "{metric} di {source} {value} {unit}, di atas batas {level} {unit}",
+    "alarm.msg.threshold.below": "{metric} di {source} {value} {unit}, di bawah batas {level} {unit}",
+    "alarm.msg.rate.rise": "{metric} di {source} naik {move} {unit} dalam {minutes} menit",
+    "alarm.msg.rate.fall": "{metric} di {source} turun {move} {unit} dalam {minutes} menit",
+    "alarm.msg.silence.stale": "{source} terlambat melapor (terakhir {since})",
+    "alarm.msg.silence.offline": "{source} luring (terakhir {since})",
+    "alarm.msg.sla": "Tiket {ticket} ({service}) melewati tenggat {due}",
+    "alarm.msg.ticket_count": "{count} tiket prioritas {priority} terbuka di {district} (batas {limit})",
+    "alarm.priority.low": "rendah",
+    "alarm.priority.normal": "normal",
+    "alarm.priority.high": "tinggi",
+    "alarm.priority.critical": "kritis",
 }

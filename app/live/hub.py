@@ -195,6 +195,14 @@ class Hub:
             sub.offer(events.resync(reason))
             RESYNCS.inc()
 
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Publish on the hub's connection (the API's own alarm transitions); False when paho refused it.
+
+        QoS 1: paho keeps it until the broker is back if it is away right now.
+        """
+        rc = self._client.publish(topic, payload, qos=qos).rc
+        return rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)
+
     # --- paho's network thread --------------------------------------------------
 
     def receive(self, topic: str, payload: bytes) -> None:

@@ -24,6 +24,11 @@ def topic_for(city: str) -> str:
     return f"city/{city}/changes"
 
 
+def alarm_topic(city: str, alarm_id: int) -> str:
+    """Where an alarm's transitions are published (contract v1: `city/{city}/alarm/{id}`)."""
+    return f"city/{city}/alarm/{alarm_id}"
+
+
 def city_of(topic: str) -> str | None:
     """The city of a notice topic, or None when the topic is not one."""
     parts = topic.split("/")
@@ -47,7 +52,7 @@ class Notice:
     sources_new: tuple[str, ...] = ()  # sources seen for the first time
     status: tuple[tuple[str, bool], ...] = ()  # (source_id, online)
     quarantined: int = 0  # messages (or parts) refused
-    alarms: tuple[tuple[str, str], ...] = ()  # (alarm_id, state); filled by the alarm engine
+    alarms: tuple[tuple[int, str], ...] = ()  # (alarm_id, state after the batch's last transition)
 
     @property
     def topic(self) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from app.settings import Settings
@@ -48,3 +50,14 @@ def _sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
 def engine_from_settings(settings: Settings) -> Engine:
     """The engine the settings describe."""
     return make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so a
+    busy database is waited for (the busy timeout) instead of failing when a read transaction upgrades."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn

@@ -1,4 +1,4 @@
-"""Bring the registry in line with the city profile: its sources and metric catalogue."""
+"""Bring the registry in line with the city profile: its sources, metric catalogue and alarm rules."""
 
 from __future__ import annotations
 
@@ -53,3 +53,7 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
         stmt.on_conflict_do_update(index_elements=[met.c.metric], set_={"unit": stmt.excluded.unit, "registered": True}),
         [{"metric": m.id, "unit": m.unit, "registered": True} for m in profile.metrics],
     )
+    # The profile's alarm rules seed the rule table once; an admin's edits and deletions stand.
+    from app.alarms.engine import sync_rules  # the alarm engine reads this module's tables: import late
+
+    sync_rules(conn=conn, profile=profile)

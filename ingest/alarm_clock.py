@@ -1,0 +1,77 @@
+"""The ingestor's alarm clock: time rules and webhook deliveries, every `alarm_clock_interval_s`.
+
+Silence, SLA and ticket-count rules hold without any message arriving, so
+they run on a clock, not on commits. Each tick is one transaction; its alarm
+transitions are published (on `city/{city}/alarm/{id}` and in a change
+notice) only after it committed. Every ingestor runs one: the guarded
+transitions (app.alarms.store) keep two of them from raising the same alarm
+twice, and the outbox claims keep them from sending the same webhook twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from app.alarms.engine import RuleBook, evaluate_clock
+from app.alarms.store import Change, Lifecycle
+from app.alarms.webhooks import Post, dispatch_due, httpx_post
+from app.profile import Profile
+from app.settings import Settings
+from app.storage.engine import writing
+from ingest.notices import NoticePublisher
+from ingest.writer import WriteResult
+
+log = logging.getLogger(__name__)
+
+
+class AlarmClock:
+    """A daemon thread ticking the time rules and the webhook outbox until `stop()`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        profile: Profile,
+        settings: Settings,
+        publish: Callable[[str, bytes], bool],
+        *,
+        post: Post = httpx_post,
+    ) -> None:
+        self._engine, self._profile, self._settings, self._post = engine, profile, settings, post
+        self._book = RuleBook(settings.alarm_rules_refresh_s)
+        self._life = Lifecycle(profile, settings.alarm_webhooks)
+        self._notices = NoticePublisher(publish)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="satupintu-alarm-clock", daemon=True)
+        self.ticks = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._settings.alarm_webhook_timeout_s + 5)
+
+    def tick(self) -> list[Change]:
+        """One evaluation of the time rules, committed and announced; then the due webhooks."""
+        with writing(self._engine) as conn:
+            changes = evaluate_clock(
+                conn, book=self._book, life=self._life, city=self._profile.city.id, now_ms=int(time.time() * 1000)
+            )
+        if changes:
+            self._notices(WriteResult(alarm_changes=changes))
+        dispatch_due(self._engine, self._settings, post=self._post)
+        self.ticks += 1
+        return changes
+
+    def _run(self) -> None:
+        interval = self._settings.alarm_clock_interval_s
+        while not self._stop.wait(interval):
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - the next tick tries again; ingestion goes on regardless
+                log.warning("alarm clock tick failed: %s", str(exc).splitlines()[0][:300])
