@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import ConnDep, ProfileDep, ViewerDep
 from app.api.timefmt import from_ms, now_ms
+from app.alarms.queries import open_counts
 from app.overview import queries
 from app.profile import ID_PATTERN
 from app.sources.queries import HEALTH_RULE
@@ -22,6 +23,15 @@ class SourcesByHealth(BaseModel):
     stale: int
     offline: int
     total: int
+
+
+class AlarmsBySeverity(BaseModel):
+    critical: int
+    major: int
+    minor: int
+    warning: int
+    total: int = Field(description="Open alarms: active or acknowledged")
+    unacknowledged: int = Field(description="Of those, still active (nobody acknowledged them yet)")
 
 
 class OverviewOut(BaseModel):
@@ -37,6 +47,7 @@ class OverviewOut(BaseModel):
     quarantined_last_hour: int = Field(
         description="Messages quarantined whole in the 60 previous full minutes and the current one"
     )
+    alarms: AlarmsBySeverity = Field(description="Open alarms by severity")
 
 
 @router.get(
@@ -65,4 +76,5 @@ def overview(
         messages_last_minute=o.messages_last_minute,
         readings_last_minute=o.readings_last_minute,
         quarantined_last_hour=o.quarantined_last_hour,
+        alarms=AlarmsBySeverity(**open_counts(conn=conn, city=o.city)),
     )
