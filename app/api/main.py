@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from importlib.metadata import entry_points
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
@@ -98,4 +99,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(
         api, include_in_schema=False
     )
+    for plugin in entry_points(group="satupintu.web"):  # the dashboard mounts itself; app never imports it
+        plugin.load()(api)
     return api

@@ -1,0 +1,47 @@
+"""What every panel's callbacks share in one process: the API client, the shared picture, sessions, the profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.api.deps import TOKEN_COOKIE
+from app.auth.tokens import Principal
+from app.profile import Profile
+
+from dashboards.apiclient import ApiClient
+from dashboards.auth import Sessions
+from dashboards.data import CityData
+
+
+@dataclass
+class Ctx:
+    api: Any  # the FastAPI app
+    client: ApiClient
+    sessions: Sessions
+    city: CityData
+    profile: Profile
+
+    def token(self, cookies: dict) -> str | None:
+        return cookies.get(TOKEN_COOKIE)
+
+    async def who(self, cookies: dict) -> Principal | None:
+        return await self.sessions.principal(self.token(cookies))
+
+    def district_names(self) -> dict[str, str]:
+        return {d.id: d.name for d in self.profile.districts}
+
+    def agency_short(self) -> dict[str, str]:
+        return {a.id: a.short for a in self.profile.agencies}
+
+    def service_name(self, service_id: str | None, lang: str) -> str:
+        s = self.profile.service(service_id or "")
+        if s is None:
+            return service_id or ""
+        return s.name.id if lang == "id" else s.name.en
+
+    def metric_name(self, metric_id: str, lang: str) -> str:
+        m = self.profile.metric(metric_id)
+        if m is None:
+            return metric_id
+        return m.name.id if lang == "id" else m.name.en

@@ -1,0 +1,241 @@
+"""One shared picture of the city per web process, re-read only when a change notice says it moved.
+
+Every open operator window asks this module, never the database: the first
+request after a notice re-reads the parts the notice touched (through the API,
+as that browser's user) while the others wait on the same lock and get the
+same answer. So 20 browsers cost the database what one does. Parts nobody
+asks for are never read; a part is also re-read when older than its max age,
+because time alone moves some figures (a silent source goes stale, a ticket
+goes overdue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.live.hub import start_hub
+from app.profile import Profile
+
+from dashboards.apiclient import ApiClient, ApiError
+
+log = logging.getLogger(__name__)
+
+# What each notice field touches.
+TOUCHES = {
+    "readings": ("overview", "sources", "latest", "trends"),
+    "tickets": ("overview", "tickets", "services"),
+    "sources_new": ("overview", "sources"),
+    "status": ("overview", "sources"),
+    "quarantined": ("overview",),
+    "alarms": ("overview", "alarms"),
+}
+PARTS = ("overview", "sources", "latest", "tickets", "alarms", "services", "trends")
+# Seconds between re-reads of a part however many notices arrive, and the most a part may age.
+MIN_GAP_S = {"services": 15.0, "trends": 15.0}
+DEFAULT_MIN_GAP_S = 0.5
+MAX_AGE_S = {"services": 120.0, "trends": 120.0}
+DEFAULT_MAX_AGE_S = 30.0
+TREND_HOURS = 6
+FEED_EVENTS = 40
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+@dataclass
+class Part:
+    """One part of the picture: its data, when it was read, and a version that grows with each read."""
+
+    data: Any
+    read_ms: int
+    version: int
+    seq: int  # the change counter of this part when it was read
+    ok: bool = True
+
+
+@dataclass
+class CityData:
+    """The shared picture of one city, fed by the process's live hub."""
+
+    client: ApiClient
+    profile: Profile
+    lang_parts: tuple[str, ...] = ("alarms",)
+    _parts: dict[str, Part] = field(default_factory=dict)
+    _changed: dict[str, int] = field(default_factory=lambda: {p: 0 for p in PARTS})
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _listener: asyncio.Task | None = None
+    _hub: Any = None
+    status_events: deque = field(default_factory=lambda: deque(maxlen=FEED_EVENTS))
+    notices: int = 0
+
+    @property
+    def city(self) -> str:
+        return self.profile.city.id
+
+    # --- the live side ----------------------------------------------------------
+
+    def listen(self, app: Any) -> None:
+        """Follow the hub's notices for this city (once per process; call on the event loop)."""
+        if self._listener is not None and not self._listener.done():
+            return
+        self._hub = start_hub(app)
+        self._listener = asyncio.get_running_loop().create_task(self._follow())
+
+    async def _follow(self) -> None:
+        async for ev in self._hub.stream(self.city):
+            with contextlib.suppress(Exception):
+                self.on_event(ev.type, _body(ev))
+
+    @property
+    def live(self) -> bool:
+        """True while the hub holds its broker subscription: no notice can be missed unseen."""
+        return bool(self._hub is not None and self._hub.live and self._listener and not self._listener.done())
+
+    def on_event(self, kind: str, body: dict) -> None:
+        """Mark what an event from the hub touched (a resync touches everything)."""
+        if kind == "resync":
+            for p in PARTS:
+                self._changed[p] += 1
+            return
+        if kind != "changes":
+            return
+        self.notices += 1
+        for key, parts in TOUCHES.items():
+            if body.get(key):
+                for p in parts:
+                    self._changed[p] += 1
+        at = body.get("at")
+        for s in body.get("status") or []:
+            self.status_events.appendleft({"kind": "status", "at": at, "source_id": s["source_id"], "online": s["online"]})
+
+    # --- reads --------------------------------------------------------------------
+
+    async def read(self, token: str, lang: str, want: tuple[str, ...] = PARTS) -> dict[str, Part]:
+        """The parts in `want`, re-read first where a notice or their age says so.
+
+        One lock per part: concurrent browsers wait for the same re-read of a
+        part instead of repeating it, while different parts load side by side.
+        """
+        got = await asyncio.gather(*(self._part(p, token, lang) for p in want))
+        return {p: part for p, part in zip(want, got, strict=True) if part is not None}
+
+    async def _part(self, name: str, token: str, lang: str) -> Part | None:
+        key = self._key(name, lang)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            t = now_ms()
+            old = self._parts.get(key)
+            if not self._due(key, name, t):
+                return old
+            seq = self._changed[name]
+            try:
+                data = await self._fetch(name, token, lang)
+            except ApiError as exc:
+                if exc.status in (401, 403):
+                    raise
+                log.warning("dashboard: reading %s failed: %s", name, exc)
+                if old is not None:
+                    old.ok = False
+                return old
+            except Exception as exc:  # noqa: BLE001 - a panel shows its last data, greyed out, rather than nothing
+                log.warning("dashboard: reading %s failed: %r", name, exc)
+                if old is not None:
+                    old.ok = False
+                return old
+            part = Part(data, t, (old.version + 1) if old else 1, seq)
+            self._parts[key] = part
+            return part
+
+    def as_of(self, part: Part, name: str) -> int:
+        """Until when `part` is known to be current: now while the hub is live and nothing touched it since."""
+        if part.ok and self.live and self._changed[name] == part.seq:
+            return now_ms()
+        return part.read_ms
+
+    def _key(self, part: str, lang: str) -> str:
+        return f"{part}:{lang}" if part in self.lang_parts else part
+
+    def _due(self, key: str, part: str, t: int) -> bool:
+        old = self._parts.get(key)
+        if old is None:
+            return True
+        age_s = (t - old.read_ms) / 1000
+        if age_s >= MAX_AGE_S.get(part, DEFAULT_MAX_AGE_S) or not old.ok:
+            return age_s >= 1.0
+        return self._changed[part] != old.seq and age_s >= MIN_GAP_S.get(part, DEFAULT_MIN_GAP_S)
+
+    async def _fetch(self, part: str, token: str, lang: str) -> Any:
+        c = self.client
+        if part == "overview":
+            return await c.get("/api/v1/overview", token)
+        if part == "sources":
+            return await c.get_all("/api/v1/sources", token)
+        if part == "latest":
+            return await c.get_all("/api/v1/readings/latest", token)
+        if part == "tickets":
+            return await c.get_all("/api/v1/tickets", token, cap=2000, status="active")
+        if part == "alarms":
+            try:
+                return await c.get_all("/api/v1/alarms", token, cap=2000, state="open", lang=lang, page=500)
+            except ApiError as exc:
+                if exc.status == 404:
+                    return []  # an API without alarms yet
+                raise
+        if part == "services":
+            end = now_ms()
+            return await c.get("/api/v1/services/status", token, start=iso(end - 86_400_000), end=iso(end))
+        if part == "trends":
+            return await self._trends(token)
+        raise ValueError(part)
+
+    async def _trends(self, token: str) -> dict[str, Any]:
+        end = datetime.now(UTC)
+        start = end - timedelta(hours=TREND_HOURS)
+        out: dict[str, Any] = {}
+        for m in key_metrics(self.profile):
+            out[m.id] = await self.client.get(
+                "/api/v1/readings/series", token, metric=m.id, bucket="5m", agg=trend_agg(m),
+                start=start.isoformat(), end=end.isoformat(),
+            )  # fmt: skip
+        return out
+
+
+def key_metrics(profile: Profile) -> list:
+    """The metrics the profile marks as key: the trend charts."""
+    return [m for m in profile.metrics if m.key]
+
+
+def trend_agg(metric: Any) -> str:
+    """The city-wide aggregate that shows a metric's danger: max for 'above' thresholds, min for 'below'."""
+    if any(t.below is not None for t in metric.thresholds):
+        return "min"
+    return "max" if metric.thresholds else "avg"
+
+
+def _body(ev: Any) -> dict:
+    import orjson
+
+    return orjson.loads(ev.text)
+
+
+class Registry:
+    """The process's CityData, one per city (a deployment serves one today)."""
+
+    def __init__(self, client: ApiClient, profile: Profile) -> None:
+        self.client = client
+        self._city = CityData(client, profile)
+
+    def city(self) -> CityData:
+        return self._city

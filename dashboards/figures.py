@@ -1,0 +1,254 @@
+"""Figure builders: plain data in, `go.Figure` out. No I/O, no Dash: tested without a server.
+
+The map is drawn on plain lon/lat axes from the profile's geometry (land
+outline, district centres), so it needs no tile server and no internet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboards.cluster import Cluster
+
+STATE_COLOURS = {
+    "critical": "#ff3b30",
+    "major": "#ff9500",
+    "minor": "#ffd60a",
+    "warning": "#64d2ff",
+    "offline": "#8e8e93",
+    "stale": "#bf8f4f",
+    "online": "#30d158",
+}
+SEVERITY_COLOURS = {k: STATE_COLOURS[k] for k in ("critical", "major", "minor", "warning")}
+# Tickets: overdue red, urgent orange, the rest blue (so they do not read as source health).
+TICKET_COLOURS = {"critical": "#d70015", "major": "#c93400", "warning": "#0a84ff"}
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours of one look: the operator's light window or the wall's dark one."""
+
+    name: str
+    paper: str
+    land: str
+    coast: str
+    sea: str
+    text: str
+    grid: str
+    font_size: int
+
+
+LIGHT = Theme("light", "#ffffff", "#e9ecef", "#adb5bd", "#f4f8fb", "#212529", "#e9ecef", 12)
+DARK = Theme("dark", "#0d1117", "#1c2733", "#3d5a73", "#0b1622", "#e6edf3", "#22303c", 18)
+
+
+def theme(kiosk: bool) -> Theme:
+    return DARK if kiosk else LIGHT
+
+
+def sla_colour(pct: float | None) -> str:
+    """The SLA colour rule of the report: green at 90% or more, amber at 75%, red below; grey without data."""
+    if pct is None:
+        return "#8e8e93"
+    if pct >= 90:
+        return "#30d158"
+    if pct >= 75:
+        return "#ffb300"
+    return "#ff3b30"
+
+
+def bounds(rings: Sequence[Sequence[Sequence[float]]], pad: float = 0.04) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(lon range, lat range) around [lat, lon] rings, padded."""
+    lats = [p[0] for r in rings for p in r]
+    lons = [p[1] for r in rings for p in r]
+    if not lats:
+        return (-1.0, 1.0), (-1.0, 1.0)
+    return (min(lons) - pad, max(lons) + pad), (min(lats) - pad, max(lats) + pad)
+
+
+def map_figure(
+    *,
+    outline: Sequence[Sequence[Sequence[float]]],
+    districts: Sequence[Mapping[str, Any]],
+    clusters: Sequence[Cluster],
+    tickets: Sequence[Cluster] = (),
+    alarms: Sequence[Mapping[str, Any]] = (),
+    view: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    th: Theme = LIGHT,
+    labels: Mapping[str, str] | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """The regency map: land, district names, clustered sources by state, clustered open tickets, located alarms."""
+    labels = labels or {}
+    fig = go.Figure()
+    for ring in outline:
+        fig.add_trace(
+            go.Scatter(
+                x=[p[1] for p in ring], y=[p[0] for p in ring], mode="lines", fill="toself",
+                fillcolor=th.land, line={"color": th.coast, "width": 1.5}, hoverinfo="skip", showlegend=False,
+            )
+        )  # fmt: skip
+    if districts:
+        fig.add_trace(
+            go.Scatter(
+                x=[d["lon"] for d in districts], y=[d["lat"] for d in districts], mode="text",
+                text=[d["name"] for d in districts], textfont={"color": th.coast, "size": th.font_size},
+                hoverinfo="skip", showlegend=False, name="districts",
+            )
+        )  # fmt: skip
+    if clusters:
+        fig.add_trace(
+            go.Scatter(
+                x=[c.lon for c in clusters],
+                y=[c.lat for c in clusters],
+                mode="markers+text",
+                marker={
+                    "size": [11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5) for c in clusters],
+                    "color": [STATE_COLOURS.get(c.state, "#8e8e93") for c in clusters],
+                    "line": {"color": th.paper, "width": 1.5},
+                    "opacity": 0.95,
+                },
+                text=["" if c.count == 1 else str(c.count) for c in clusters],
+                textfont={"color": "#000000", "size": max(10, th.font_size - 2)},
+                hovertext=[_cluster_hover(c, labels) for c in clusters],
+                hoverinfo="text",
+                customdata=[[c.members[0].key if c.count == 1 else "", c.state, c.count] for c in clusters],
+                name=labels.get("sources", "sources"),
+                showlegend=False,
+            )
+        )
+    if tickets:
+        fig.add_trace(
+            go.Scatter(
+                x=[c.lon for c in tickets], y=[c.lat for c in tickets], mode="markers+text",
+                marker={"symbol": "diamond", "size": [9 if c.count == 1 else min(30, 12 + 3 * c.count**0.5) for c in tickets],
+                        "line": {"color": th.paper, "width": 1}, "opacity": 0.9,
+                        "color": [TICKET_COLOURS.get(c.state, "#0a84ff") for c in tickets]},
+                text=["" if c.count == 1 else str(c.count) for c in tickets],
+                textfont={"color": "#ffffff", "size": max(9, th.font_size - 3)},
+                hovertext=[_cluster_hover(c, labels) for c in tickets],
+                hoverinfo="text", name=labels.get("tickets", "tickets"), showlegend=False,
+            )
+        )  # fmt: skip
+    if alarms:
+        fig.add_trace(
+            go.Scatter(
+                x=[a["lon"] for a in alarms], y=[a["lat"] for a in alarms], mode="markers",
+                marker={"symbol": "star", "size": 18, "line": {"color": th.paper, "width": 1},
+                        "color": [SEVERITY_COLOURS.get(a.get("severity"), "#ff3b30") for a in alarms]},
+                hovertext=[a.get("message") or a.get("rule") or "" for a in alarms],
+                hoverinfo="text", name=labels.get("alarms", "alarms"), showlegend=False,
+            )
+        )  # fmt: skip
+    xr, yr = view or bounds(outline)
+    fig.update_layout(
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        paper_bgcolor=th.sea,
+        plot_bgcolor=th.sea,
+        font={"color": th.text, "size": th.font_size},
+        xaxis={"range": list(xr), "visible": False, "fixedrange": False},
+        yaxis={"range": list(yr), "visible": False, "scaleanchor": "x", "scaleratio": 1.0},
+        dragmode="pan",
+        uirevision="map",
+        hovermode="closest",
+        showlegend=False,
+        **({"height": height} if height else {}),
+    )
+    return fig
+
+
+def _cluster_hover(c: Cluster, labels: Mapping[str, str]) -> str:
+    if c.count == 1:
+        return c.members[0].label
+    worst = labels.get(f"state.{c.state}", c.state)
+    names = "<br>".join(p.label.split("<br>")[0] for p in c.members[:8])
+    more = f"<br>… +{c.count - 8}" if c.count > 8 else ""
+    return f"<b>{c.count}</b> · {worst}<br>{names}{more}"
+
+
+def trends_figure(
+    series: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, cols: int = 3, tz: str = "UTC", height: int | None = None
+) -> go.Figure:
+    """Small multiples of key metrics, each with its alarm thresholds drawn as dashed lines.
+
+    `series`: [{"title", "unit", "x": [datetime], "y": [float], "thresholds": [(value, severity)]}].
+    """
+    n = max(1, len(series))
+    rows = (n + cols - 1) // cols
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=[f"{s['title']} ({s['unit']})" for s in series],
+        vertical_spacing=0.22 if rows > 1 else 0.1, horizontal_spacing=0.06,
+    )  # fmt: skip
+    for i, s in enumerate(series):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(
+            go.Scatter(x=list(s["x"]), y=list(s["y"]), mode="lines", line={"width": 2, "color": "#0a84ff"},
+                       name=s["title"], showlegend=False, hovertemplate="%{x|%H.%M}: %{y}<extra></extra>"),
+            row=r, col=c,
+        )  # fmt: skip
+        for value, severity in s.get("thresholds", ()):
+            fig.add_hline(
+                y=value, line={"color": SEVERITY_COLOURS.get(severity, "#ff3b30"), "dash": "dash", "width": 1.5},
+                row=r, col=c,
+            )  # fmt: skip
+    fig.update_annotations(font={"size": th.font_size, "color": th.text})
+    fig.update_xaxes(showgrid=False, tickformat="%H.%M", color=th.text, nticks=4)
+    fig.update_yaxes(gridcolor=th.grid, color=th.text, nticks=4, zeroline=False)
+    fig.update_layout(
+        margin={"l": 36, "r": 8, "t": 28, "b": 20},
+        paper_bgcolor=th.paper, plot_bgcolor=th.paper, font={"color": th.text, "size": th.font_size - 1},
+        uirevision="trends", **({"height": height} if height else {}),
+    )  # fmt: skip
+    return fig
+
+
+def agency_bars(rows: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, labels: Mapping[str, str] | None = None) -> go.Figure:
+    """SLA % per agency as horizontal bars in the SLA colours, open and overdue counts beside them.
+
+    `rows`: [{"label", "sla_pct", "open", "overdue"}].
+    """
+    labels = labels or {}
+    ordered = list(rows)[::-1]
+    fig = go.Figure(
+        go.Bar(
+            y=[r["label"] for r in ordered],
+            x=[r["sla_pct"] if r["sla_pct"] is not None else 0 for r in ordered],
+            orientation="h",
+            marker={"color": [sla_colour(r["sla_pct"]) for r in ordered]},
+            text=[
+                ("–" if r["sla_pct"] is None else f"{r['sla_pct']:.0f}%")
+                + f" · {labels.get('open', 'open')} {r['open']} · {labels.get('overdue', 'overdue')} {r['overdue']}"
+                for r in ordered
+            ],
+            textposition="auto",
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        margin={"l": 8, "r": 8, "t": 8, "b": 24}, xaxis={"range": [0, 100], "ticksuffix": "%", "color": th.text},
+        yaxis={"automargin": True, "color": th.text}, paper_bgcolor=th.paper, plot_bgcolor=th.paper,
+        font={"color": th.text, "size": th.font_size},
+    )  # fmt: skip
+    return fig
+
+
+def pillar_figure(scores: Mapping[str, float | None], names: Mapping[str, str], *, th: Theme = LIGHT) -> go.Figure:
+    """The six smart-city pillars scored 0-100 as a polar chart (a pillar without data at 0, named so)."""
+    keys = list(scores)
+    r = [scores[k] if scores[k] is not None else 0 for k in keys]
+    theta = [names.get(k, k) for k in keys]
+    fig = go.Figure(
+        go.Scatterpolar(r=r + r[:1], theta=theta + theta[:1], fill="toself", line={"color": "#0a84ff"},
+                        hovertemplate="%{theta}: %{r:.0f}<extra></extra>")
+    )  # fmt: skip
+    fig.update_layout(
+        polar={"radialaxis": {"range": [0, 100], "color": th.text}, "bgcolor": th.paper},
+        margin={"l": 40, "r": 40, "t": 20, "b": 20}, paper_bgcolor=th.paper, font={"color": th.text, "size": th.font_size},
+        showlegend=False,
+    )  # fmt: skip
+    return fig

@@ -1,0 +1,62 @@
+"""Every component id of the single window, in one place (callbacks and tests name them from here)."""
+
+# The shell: routing, session, live channel, header controls.
+URL = "url"
+PAGE = "page"
+SESSION = "session"  # {"role", "name", "lang", "kiosk"}: read once per page load
+LIVE_TICK = "live-tick"  # bumped by assets/live.js when a change notice arrives
+POLL = "poll"  # the fallback timer when the live channel is down
+LINK = "link-state"  # {"up": bool, "since": ms}: the live channel's state, from live.js
+BANNER = "conn-banner"
+LANG = "lang-switch"
+SOUND = "sound-toggle"
+CLOCK = "clock"
+NAV = "nav"
+
+# Operator window panels.
+KPI = "kpi-tiles"
+MAP = "op-map"
+MAP_VIEW = "map-view"  # the map's current lon/lat ranges (kiosk rotation sets it)
+FEED = "feed"
+ALARMS = "alarm-list"
+SERVICES = "services"
+TRENDS = "trends"
+SEEN = "seen-versions"  # which data versions this browser already shows
+CRITICAL = "critical-ids"  # ids of active critical alarms, for the sound
+ROTATE = "kiosk-rotate"
+
+# Alarm acknowledge dialog.
+ACK_DIALOG = "ack-dialog"
+ACK_TARGET = "ack-target"
+ACK_COMMENT = "ack-comment"
+ACK_SEND = "ack-send"
+ACK_CANCEL = "ack-cancel"
+ACK_RESULT = "ack-result"
+ACK_BUTTON = "ack-button"  # pattern-matching: {"type": ACK_BUTTON, "alarm": id}
+
+# Regent view.
+REGENT_PERIOD = "regent-period"
+REGENT_TABLE = "regent-table"
+REGENT_AGENCY_FIG = "regent-agency-fig"
+REGENT_PILLARS = "regent-pillars"
+REGENT_TREND = "regent-trend"
+REGENT_OVERDUE = "regent-overdue"
+REGENT_EXPORT = "regent-export"
+
+# Replay.
+REPLAY_AT = "replay-at"
+REPLAY_SPEED = "replay-speed"
+REPLAY_PLAY = "replay-play"
+REPLAY_CLOCK = "replay-clock"  # {"at_ms", "playing", "speed", "wall_ms"}
+REPLAY_TIMER = "replay-timer"
+REPLAY_NOW = "replay-now"
+REPLAY_KPI = "replay-kpi"
+REPLAY_MAP = "replay-map"
+REPLAY_FEED = "replay-feed"
+REPLAY_ALARMS = "replay-alarms"
+REPLAY_TRENDS = "replay-trends"
+MAP_SEEN = "map-seen"
+FRESH = "fresh-stamps"  # {panel: as-of ms}: live.js greys out panels whose data is too old
+FOCUS = "map-focus"
+OP_BOOT = "op-boot"
+SINK = "op-sink"

@@ -1,0 +1,71 @@
+"""The frame around every page: routing, the live channel's stores, header and banner.
+
+The static skeleton is the same for everyone; the header and the page are
+rendered by the routing callback, which knows the session (role, language)
+from the cookie and the page (and kiosk mode) from the address.
+"""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from app.i18n import t
+
+from dashboards import ids
+
+POLL_MS = 15_000
+TZ_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}  # the fallback refresh while the live channel is down; live.js shortens it then
+
+
+def skeleton() -> html.Div:
+    """The layout every page load starts from."""
+    return html.Div(
+        id="app-root",
+        className="app",
+        children=[
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Store(id=ids.SESSION),
+            dcc.Store(id=ids.LIVE_TICK),
+            dcc.Store(id=ids.LINK),
+            dcc.Interval(id=ids.POLL, interval=POLL_MS),
+            html.Header(id="header", className="header"),
+            html.Div(id=ids.BANNER, className="banner hidden"),
+            html.Main(id=ids.PAGE, className="page"),
+        ],
+    )
+
+
+def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str, path: str, kiosk: bool) -> list:
+    """The header's children: brand, navigation, clock, language, sound, who is signed in."""
+    nav = [
+        dcc.Link(t(f"ui.nav.{key}", lang), href=href, className="nav-link" + (" active" if path == href else ""))
+        for key, href in (("operator", "/"), ("regent", "/regent"), ("replay", "/replay"))
+    ]
+    other = "en" if lang == "id" else "id"
+    controls = [] if kiosk else [
+        html.Nav(nav, id=ids.NAV, className="nav"),
+        html.A(other.upper(), href=f"?lang={other}", id=ids.LANG, className="lang", title="Bahasa / Language"),
+        html.Button("♪ " + t("ui.sound", lang), id=ids.SOUND, className="sound", title=t("ui.sound", lang), n_clicks=0),
+        html.Span(f"{name} · {t(f'ui.role.{role}', lang)}", className="who", id="who", **{"data-role": role}),
+        html.A(t("ui.logout", lang), href="/logout", className="logout"),
+    ]  # fmt: skip
+    return [
+        html.Div([html.Span("SatuPintu", className="brand"), html.Span(city, className="city")], className="brand-box"),
+        *controls,
+        html.Span(
+            "",
+            id=ids.CLOCK,
+            className="clock",
+            **{"data-tz": tz, "data-tzlabel": TZ_LABELS.get(tz, tz), "data-city": city_id, **banner_text(lang)},
+        ),
+    ]
+
+
+def banner_text(lang: str) -> dict:
+    """The texts live.js needs, as data attributes (it has no catalogue of its own)."""
+    return {
+        "data-lost": t("ui.conn.lost", lang),
+        "data-stale": t("ui.fresh.stale", lang),
+        "data-live": t("ui.fresh.live", lang),
+        "data-lang": lang,
+    }

@@ -1,0 +1,1 @@
+"""The pages of the single window: operator (/), regent (/regent), replay (/replay)."""

@@ -1,0 +1,300 @@
+"""The operator window (`/`): one 1920x1080 screen, every panel live; `?kiosk=1` for the wall.
+
+Callbacks read the process's shared picture (dashboards.data), never the
+database: a change notice bumps the browser's live tick (assets/live.js), the
+tick asks for the panels, and a panel whose data version the browser already
+shows comes back as no_update.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import ALL, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from app.i18n import t
+
+from dashboards import ids
+from dashboards.apiclient import ApiError
+from dashboards.cluster import cluster
+from dashboards.context import Ctx
+from dashboards.figures import bounds, map_figure, theme, trends_figure
+from dashboards.panels import (
+    alarm_rows,
+    feed_items,
+    kpi_tiles,
+    legend,
+    located_alarms,
+    map_points,
+    panel,
+    service_table,
+    ticket_points,
+    trend_series,
+)
+
+ROTATE_MS = 20_000  # kiosk: how long the map dwells on each district
+FOCUS_SPAN_DEG = 0.14
+MAP_CELLS = 16  # clusters across the view: coarse enough that markers do not pile up at 2,000 sources  # kiosk: half-width of a district's view
+
+
+def layout(*, lang: str, kiosk: bool) -> html.Div:
+    """The operator window's panels (filled by the callbacks below)."""
+    graph_cfg = {"displayModeBar": False, "scrollZoom": not kiosk, "staticPlot": False}
+    return html.Div(
+        className="operator" + (" kiosk" if kiosk else ""),
+        children=[
+            html.Div(id=ids.KPI, className="kpis"),
+            panel("map", t("dash.panel.map", lang),
+                  [dcc.Graph(id=ids.MAP, config=graph_cfg, className="map-graph", responsive=True), legend(lang)],
+                  extra=[html.Span("", id=ids.FOCUS, className="focus")]),
+            panel("alarms", t("dash.panel.alarms", lang), html.Div(id=ids.ALARMS, className="alarm-list")),
+            panel("feed", t("dash.panel.feed", lang), html.Ul(id=ids.FEED, className="feed")),
+            panel("trends", t("dash.panel.trends", lang),
+                  dcc.Graph(id=ids.TRENDS, config={"displayModeBar": False}, className="trend-graph", responsive=True),
+                  max_age_s=300),
+            panel("services", t("dash.panel.services", lang), html.Div(id=ids.SERVICES), max_age_s=300),
+            dcc.Store(id=ids.OP_BOOT, data=1),  # fires the panels' first fill when the page is inserted
+            dcc.Store(id=ids.SEEN, data={}),
+            dcc.Store(id=ids.MAP_SEEN, data={}),
+            dcc.Store(id=ids.MAP_VIEW),
+            dcc.Store(id=ids.CRITICAL, data=[]),
+            dcc.Store(id=ids.FRESH),
+            dcc.Store(id=ids.ACK_TARGET),
+            dcc.Store(id=ids.SINK),  # where clientside side effects "return" (they return no_update)
+            dcc.Interval(id=ids.ROTATE, interval=ROTATE_MS, disabled=not kiosk),
+            ack_dialog(lang),
+            html.Div(id=ids.ACK_RESULT, className="toast hidden"),
+        ],
+    )  # fmt: skip
+
+
+def ack_dialog(lang: str) -> html.Div:
+    return html.Div(
+        id=ids.ACK_DIALOG,
+        className="dialog hidden",
+        children=html.Div(
+            [
+                html.H3(t("dash.alarm.ack_title", lang), id="ack-title"),
+                dcc.Textarea(id=ids.ACK_COMMENT, placeholder=t("dash.alarm.comment", lang), className="ack-comment"),
+                html.Div(
+                    [html.Button(t("dash.alarm.cancel", lang), id=ids.ACK_CANCEL, n_clicks=0, className="secondary"),
+                     html.Button(t("dash.alarm.send", lang), id=ids.ACK_SEND, n_clicks=0, className="primary")],
+                    className="dialog-buttons",
+                ),
+            ],
+            className="dialog-box",
+        ),
+    )  # fmt: skip
+
+
+def _kiosk(search: str | None) -> bool:
+    return "kiosk=1" in (search or "")
+
+
+def register(app: Any, c: Ctx) -> None:
+    """The operator window's callbacks on `app`."""
+    profile = c.profile
+    tz = profile.tz
+
+    async def session(cookies: dict) -> tuple[str, str, str]:
+        token = c.token(cookies)
+        who = await c.who(cookies)
+        if who is None or token is None:
+            raise PreventUpdate
+        from dashboards.auth import LANG_COOKIE
+
+        lang = cookies.get(LANG_COOKIE, "id")
+        return token, lang if lang in ("id", "en") else "id", who.role
+
+    @app.callback(
+        Output(ids.KPI, "children"),
+        Output(ids.ALARMS, "children"),
+        Output(ids.FEED, "children"),
+        Output(ids.SERVICES, "children"),
+        Output(ids.TRENDS, "figure"),
+        Output(ids.SEEN, "data"),
+        Output(ids.CRITICAL, "data"),
+        Output(ids.FRESH, "data"),
+        Input(ids.LIVE_TICK, "data"),
+        Input(ids.POLL, "n_intervals"),
+        Input(ids.OP_BOOT, "data"),
+        State(ids.SEEN, "data"),
+        State(ids.URL, "search"),
+    )
+    async def refresh(_tick: Any, _n: Any, _boot: Any, seen: dict | None, search: str | None) -> tuple:
+        token, lang, role = await session(dash_ctx.cookies)
+        c.city.listen(c.api)
+        try:
+            parts = await c.city.read(token, lang, ("overview", "alarms", "tickets", "services", "trends"))
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                raise PreventUpdate from exc
+            raise
+        seen = dict(seen or {})
+        versions = {k: p.version for k, p in parts.items()}
+        fresh = {
+            "kpi": min(c.city.as_of(parts[p], p) for p in ("overview",) if p in parts) if "overview" in parts else 0,
+            "alarms": c.city.as_of(parts["alarms"], "alarms") if "alarms" in parts else 0,
+            "feed": min(c.city.as_of(parts[p], p) for p in ("tickets", "alarms") if p in parts) if parts else 0,
+            "services": c.city.as_of(parts["services"], "services") if "services" in parts else 0,
+            "trends": c.city.as_of(parts["trends"], "trends") if "trends" in parts else 0,
+        }
+        seen_key = f"{lang}|{role}|{_kiosk(search)}"
+        first = seen.get("_key") != seen_key
+
+        def changed(*names: str) -> bool:
+            return first or any(seen.get(n) != versions.get(n) for n in names)
+
+        data = {k: p.data for k, p in parts.items()}
+        alarms = data.get("alarms") or []
+        can_ack = role in ("operator", "admin")
+        out_kpi = kpi_tiles(data.get("overview"), alarms, lang) if changed("overview", "alarms") else no_update
+        out_alarms = alarm_rows(alarms, lang=lang, tz=tz, can_ack=can_ack) if changed("alarms") else no_update
+        out_feed = (
+            feed_items(
+                tickets=(data.get("tickets") or [])[:20], alarms=alarms, status_events=list(c.city.status_events),
+                lang=lang, tz=tz, district_names=c.district_names(), service_name=c.service_name,
+            )
+            if changed("tickets", "alarms") or c.city.notices != seen.get("_notices")
+            else no_update
+        )  # fmt: skip
+        out_services = service_table(data.get("services"), profile, lang) if changed("services") else no_update
+        kiosk = _kiosk(search)
+        out_trends = (
+            trends_figure(trend_series(data.get("trends") or {}, profile, lang), th=theme(kiosk), tz=profile.city.timezone)
+            if changed("trends")
+            else no_update
+        )
+        critical = sorted(a["id"] for a in alarms if a.get("severity") == "critical" and a.get("state") == "active")
+        new_seen = {**versions, "_key": seen_key, "_notices": c.city.notices}
+        return out_kpi, out_alarms, out_feed, out_services, out_trends, new_seen, critical, fresh
+
+    @app.callback(
+        Output(ids.MAP, "figure"),
+        Output(ids.MAP_SEEN, "data"),
+        Input(ids.LIVE_TICK, "data"),
+        Input(ids.POLL, "n_intervals"),
+        Input(ids.MAP_VIEW, "data"),
+        Input(ids.OP_BOOT, "data"),
+        State(ids.MAP_SEEN, "data"),
+        State(ids.URL, "search"),
+    )
+    async def refresh_map(
+        _tick: Any, _n: Any, view: dict | None, _boot: Any, seen: dict | None, search: str | None
+    ) -> tuple:
+        token, lang, _role = await session(dash_ctx.cookies)
+        c.city.listen(c.api)
+        try:
+            parts = await c.city.read(token, lang, ("sources", "latest", "alarms", "tickets"))
+        except ApiError as exc:
+            raise PreventUpdate from exc
+        versions = {k: p.version for k, p in parts.items()}
+        key = {**versions, "_view": view, "_lang": lang, "_search": search}
+        if seen == key:
+            raise PreventUpdate
+        data = {k: p.data for k, p in parts.items()}
+        outline = [[list(p) for p in ring] for ring in profile.city.outline]
+        xr, yr = bounds(outline)
+        if view and view.get("x") and view.get("y"):
+            xr, yr = tuple(view["x"]), tuple(view["y"])
+        points = map_points(data.get("sources") or [], data.get("latest") or [], data.get("alarms") or [],
+                            lang=lang, tz=tz, metric_name=c.metric_name)  # fmt: skip
+        tickets = ticket_points(data.get("tickets") or [], lang=lang, service_name=c.service_name)
+        kiosk = _kiosk(search)
+        fig = map_figure(
+            outline=outline,
+            districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
+            clusters=cluster(points, xr, yr, cells=MAP_CELLS),
+            tickets=cluster(tickets, xr, yr, cells=MAP_CELLS),
+            alarms=located_alarms(data.get("alarms") or []),
+            view=(xr, yr),
+            th=theme(kiosk),
+            labels={f"state.{s}": t(f"dash.state.{s}", lang) for s in ("online", "stale", "offline")}
+            | {f"state.{s}": t(f"dash.sev.{s}", lang) for s in ("critical", "major", "minor", "warning")},
+        )
+        return fig, key
+
+    @app.callback(
+        Output(ids.MAP_VIEW, "data"),
+        Output(ids.FOCUS, "children"),
+        Input(ids.MAP, "relayoutData"),
+        Input(ids.ROTATE, "n_intervals"),
+        State(ids.MAP_VIEW, "data"),
+        prevent_initial_call=True,
+    )
+    def set_view(relayout: dict | None, n: int | None, view: dict | None) -> tuple:
+        if dash_ctx.triggered_id == ids.ROTATE:
+            return rotation_view(n or 0, profile)
+        r = relayout or {}
+        if "xaxis.range[0]" in r and "yaxis.range[0]" in r:
+            return {"x": [r["xaxis.range[0]"], r["xaxis.range[1]"]], "y": [r["yaxis.range[0]"], r["yaxis.range[1]"]]}, no_update
+        if r.get("xaxis.autorange") or r.get("autosize"):
+            return (None if view else no_update), no_update
+        raise PreventUpdate
+
+    @app.callback(
+        Output(ids.ACK_DIALOG, "className"),
+        Output(ids.ACK_TARGET, "data"),
+        Output(ids.ACK_COMMENT, "value"),
+        Input({"type": ids.ACK_BUTTON, "alarm": ALL}, "n_clicks"),
+        Input(ids.ACK_CANCEL, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def open_ack(clicks: list, _cancel: int) -> tuple:
+        trig = dash_ctx.triggered_id
+        if trig == ids.ACK_CANCEL:
+            return "dialog hidden", None, ""
+        if isinstance(trig, dict) and any(clicks):
+            # A re-rendered list fires this with n_clicks 0: only a real click opens the dialog.
+            value = dash_ctx.triggered[0]["value"] if dash_ctx.triggered else 0
+            if value:
+                return "dialog", trig["alarm"], ""
+        raise PreventUpdate
+
+    @app.callback(
+        Output(ids.ACK_DIALOG, "className", allow_duplicate=True),
+        Output(ids.ACK_RESULT, "children"),
+        Output(ids.ACK_RESULT, "className"),
+        Input(ids.ACK_SEND, "n_clicks"),
+        State(ids.ACK_TARGET, "data"),
+        State(ids.ACK_COMMENT, "value"),
+        prevent_initial_call=True,
+    )
+    async def send_ack(n: int, alarm_id: Any, comment: str | None) -> tuple:
+        if not n or alarm_id is None:
+            raise PreventUpdate
+        token, lang, _role = await session(dash_ctx.cookies)
+        try:
+            await c.client.post(f"/api/v1/alarms/{alarm_id}/ack", token, {"comment": (comment or "").strip() or None})
+        except ApiError as exc:
+            detail = t("dash.alarm.viewer_only", lang) if exc.status == 403 else str(exc.detail)
+            return "dialog hidden", t("dash.alarm.ack_failed", lang, detail=detail), "toast error"
+        c.city.on_event("changes", {"alarms": [{"alarm_id": alarm_id, "state": "acknowledged"}]})
+        return "dialog hidden", t("dash.alarm.ack_ok", lang, id=alarm_id), "toast info"
+
+    # Freshness stamps onto the panels; live.js ages them every second.
+    app.clientside_callback(
+        "function(f){ if (window.spFresh) { window.spFresh(f); } return window.dash_clientside.no_update; }",
+        Output(ids.SINK, "data", allow_duplicate=True),
+        Input(ids.FRESH, "data"),
+        prevent_initial_call=True,
+    )
+    # A new critical alarm sounds when the operator has switched sound on.
+    app.clientside_callback(
+        "function(ids_){ if (window.spCritical) { window.spCritical(ids_ || []); } return window.dash_clientside.no_update; }",
+        Output(ids.SINK, "data", allow_duplicate=True),
+        Input(ids.CRITICAL, "data"),
+        prevent_initial_call=True,
+    )
+
+
+def rotation_view(n: int, profile: Any) -> tuple[dict | None, str]:
+    """Kiosk rotation: the whole regency, then each district in turn."""
+    stops = [None, *profile.districts]
+    d = stops[n % len(stops)]
+    if d is None:
+        return None, ""
+    s = FOCUS_SPAN_DEG
+    view = {"x": [d.center.lon - s, d.center.lon + s], "y": [d.center.lat - s * 0.6, d.center.lat + s * 0.6]}
+    return view, d.name

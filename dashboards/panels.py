@@ -1,0 +1,281 @@
+"""Panel builders shared by the operator window and replay: data (API JSON) in, Dash components out.
+
+Pure functions: no I/O, so the same builder draws the live window and the
+window as it was at a past instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import tzinfo
+from typing import Any
+
+from dash import html
+
+from app.i18n import t
+from app.profile import Profile
+
+from dashboards import ids
+from dashboards.cluster import RANK, Point, worst
+from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, sla_colour
+from dashboards.fmt import clock, number, to_ms
+
+SEVERITIES = ("critical", "major", "minor", "warning")
+
+
+def panel(name: str, title: str, body: Any, *, max_age_s: int = 60, extra: Sequence = ()) -> html.Section:
+    """A panel with its title and freshness stamp; live.js greys it out when its data is older than `max_age_s`."""
+    return html.Section(
+        id=f"panel-{name}",
+        className=f"panel panel-{name}",
+        children=[
+            html.Div([html.H2(title), *extra, html.Span("", className="fresh")], className="panel-head"),
+            html.Div(body, className="panel-body"),
+        ],
+        **{"data-maxage": str(max_age_s * 1000)},
+    )
+
+
+def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, Any]], lang: str) -> list:
+    """The KPI row: sources by health, open and overdue tickets, active alarms by severity, messages per minute."""
+    o = overview or {}
+    src = o.get("sources") or {}
+    by_sev = alarm_counts(o, alarms)
+
+    def tile(key: str, value: Any, cls: str = "") -> html.Div:
+        return html.Div(
+            [html.Div(number(value, lang) if isinstance(value, int | float) else value, className="kpi-value"),
+             html.Div(t(f"dash.kpi.{key}", lang), className="kpi-label")],
+            className=f"kpi {cls}", id=f"kpi-{key}",
+        )  # fmt: skip
+
+    sev_chips = html.Div(
+        [
+            html.Span(number(by_sev.get(s, 0), lang), className=f"chip sev-{s}", title=t(f"dash.sev.{s}", lang))
+            for s in SEVERITIES
+        ],
+        className="kpi-value chips",
+    )
+    alarm_tile = html.Div(
+        [sev_chips, html.Div(t("dash.kpi.alarms", lang), className="kpi-label")],
+        className="kpi kpi-alarms" + (" hot" if by_sev.get("critical") else ""),
+        id="kpi-alarms",
+    )
+    return [
+        tile("online", src.get("online", 0), "ok"),
+        tile("stale", src.get("stale", 0), "warn" if src.get("stale") else ""),
+        tile("offline", src.get("offline", 0), "bad" if src.get("offline") else ""),
+        tile("open", o.get("open_tickets", 0)),
+        tile("overdue", o.get("overdue_tickets", 0), "bad" if o.get("overdue_tickets") else ""),
+        alarm_tile,
+        tile("rate", o.get("messages_last_minute", 0)),
+    ]
+
+
+def alarm_counts(overview: Mapping[str, Any], alarms: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Open alarms by severity: the overview's figure when it has one, else counted from the list."""
+    given = overview.get("alarms") if overview else None
+    if isinstance(given, Mapping):
+        return {s: int(given.get(s, 0)) for s in SEVERITIES}
+    out = dict.fromkeys(SEVERITIES, 0)
+    for a in alarms:
+        if a.get("state") in ("active", "acknowledged") and a.get("severity") in out:
+            out[a["severity"]] += 1
+    return out
+
+
+def sorted_alarms(alarms: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Unacknowledged first, then by severity, newest first."""
+    return sorted(
+        alarms,
+        key=lambda a: (
+            a.get("state") != "active",
+            SEVERITIES.index(a["severity"]) if a.get("severity") in SEVERITIES else 9,
+            -(to_ms(a.get("raised_at")) or 0),
+        ),
+    )
+
+
+def alarm_rows(alarms: Sequence[Mapping[str, Any]], *, lang: str, tz: tzinfo, can_ack: bool, limit: int = 14) -> list:
+    """The alarm panel: one row per open alarm, with an acknowledge button for operators."""
+    if not alarms:
+        return [html.Div(t("dash.alarm.none", lang), className="empty")]
+    rows = []
+    ordered = sorted_alarms(alarms)
+    for a in ordered[:limit]:
+        sev = a.get("severity", "warning")
+        acked = a.get("state") == "acknowledged"
+        where = " · ".join(x for x in (a.get("source_id"), a.get("district"), a.get("ticket_id")) if x)
+        if acked:
+            action: Any = html.Span(t("dash.alarm.acked_by", lang, by=a.get("acknowledged_by") or "?"), className="acked")
+        else:
+            action = html.Button(
+                t("dash.alarm.ack", lang),
+                id={"type": ids.ACK_BUTTON, "alarm": a["id"]},
+                className="ack",
+                n_clicks=0,
+                disabled=not can_ack,
+                title="" if can_ack else t("dash.alarm.viewer_only", lang),
+            )
+        rows.append(
+            html.Div(
+                [
+                    html.Span(t(f"dash.sev.{sev}", lang), className=f"sev sev-{sev}"),
+                    html.Div(
+                        [html.Div(a.get("message") or a.get("rule"), className="alarm-msg"),
+                         html.Div(f"{clock(to_ms(a.get('raised_at')), tz, lang)} · {where}", className="alarm-meta")],
+                        className="alarm-text",
+                    ),
+                    action,
+                ],
+                className=f"alarm-row state-{a.get('state')}" + (" blink" if sev == "critical" and not acked else ""),
+                id=f"alarm-{a['id']}",
+            )
+        )  # fmt: skip
+    if len(ordered) > limit:
+        rows.append(html.Div(f"+{len(ordered) - limit}", className="more"))
+    return rows
+
+
+def feed_items(
+    *,
+    tickets: Sequence[Mapping[str, Any]],
+    alarms: Sequence[Mapping[str, Any]],
+    status_events: Sequence[Mapping[str, Any]],
+    lang: str,
+    tz: tzinfo,
+    district_names: Mapping[str, str],
+    service_name: Any,
+    limit: int = 16,
+) -> list:
+    """The live feed: newest tickets, alarm changes and sources going on or off line, newest first."""
+    items: list[tuple[int, str, str]] = []
+    for tk in tickets:
+        at = to_ms(tk.get("updated_at") or tk.get("opened_at")) or 0
+        text = t(
+            "dash.feed.ticket", lang, id=tk.get("ticket_id"), service=service_name(tk.get("service"), lang),
+            district=district_names.get(tk.get("district") or "", tk.get("district") or "–"), title=tk.get("title") or "",
+        )  # fmt: skip
+        items.append((at, "overdue" if tk.get("overdue") else f"prio-{tk.get('priority', 'normal')}", text))
+    for a in alarms:
+        at = to_ms(a.get("updated_at") or a.get("raised_at")) or 0
+        sev = a.get("severity", "warning")
+        text = t("dash.feed.alarm", lang, severity=t(f"dash.sev.{sev}", lang), message=a.get("message") or a.get("rule"))
+        items.append((at, f"sev-{sev}", text))
+    for e in status_events:
+        key = "dash.feed.source_online" if e.get("online") else "dash.feed.source_offline"
+        items.append((to_ms(e.get("at")) or 0, "online" if e.get("online") else "offline", t(key, lang, source=e["source_id"])))
+    items.sort(key=lambda x: -x[0])
+    if not items:
+        return [html.Li(t("dash.feed.empty", lang), className="empty")]
+    return [
+        html.Li([html.Span(clock(at, tz, lang, seconds=True), className="feed-time"), html.Span(text)],
+                className=f"feed-item {cls}")
+        for at, cls, text in items[:limit]
+    ]  # fmt: skip
+
+
+def service_table(status: Mapping[str, Any] | None, profile: Profile, lang: str) -> Any:
+    """Open, overdue and SLA % per agency of the profile, the SLA cell in the report's colours."""
+    by_agency = {a["agency"]: a for a in (status or {}).get("agencies", [])}
+    head = html.Tr([html.Th(t("col.agency", lang)), html.Th(t("col.open", lang)), html.Th(t("col.overdue", lang)),
+                    html.Th(t("col.sla_pct", lang))])  # fmt: skip
+    body = []
+    for ag in profile.agencies:
+        a = by_agency.get(ag.id, {})
+        pct = a.get("sla_pct")
+        body.append(
+            html.Tr(
+                [html.Td(ag.short, title=ag.name), html.Td(number(a.get("open", 0), lang)),
+                 html.Td(number(a.get("overdue", 0), lang), className="bad" if a.get("overdue") else ""),
+                 html.Td(html.Span("–" if pct is None else f"{number(pct, lang)}%", className="sla",
+                                   style={"background": sla_colour(pct)}))],
+                id=f"svc-{ag.id}",
+            )
+        )  # fmt: skip
+    return html.Table([html.Thead(head), html.Tbody(body)], className="svc-table")
+
+
+def map_points(
+    sources: Sequence[Mapping[str, Any]],
+    latest: Sequence[Mapping[str, Any]],
+    alarms: Sequence[Mapping[str, Any]],
+    *,
+    lang: str,
+    tz: tzinfo,
+    metric_name: Any,
+) -> list[Point]:
+    """Sources as map points: state is the worst of their health and their open alarms; hover shows latest values."""
+    values: dict[str, list[str]] = {}
+    for r in latest:
+        if r.get("value") is None:
+            continue
+        values.setdefault(r["source_id"], []).append(
+            f"{metric_name(r['metric'], lang)}: {number(r['value'], lang, 1)} {r.get('unit') or ''}"
+        )
+    alarm_sev: dict[str, list[str]] = {}
+    for a in alarms:
+        if a.get("source_id") and a.get("state") in ("active", "acknowledged"):
+            alarm_sev.setdefault(a["source_id"], []).append(a["severity"])
+    out = []
+    for s in sources:
+        if s.get("lat") is None or s.get("lon") is None:
+            continue
+        sid = s["source_id"]
+        state = worst([s.get("status", "offline"), *alarm_sev.get(sid, [])])
+        label = "<br>".join(
+            [f"<b>{s.get('name') or sid}</b>", f"{t('dash.state.' + s.get('status', 'offline'), lang)}"
+             f" · {clock(to_ms(s.get('last_seen')), tz, lang)}", *values.get(sid, [])[:4]]
+        )  # fmt: skip
+        out.append(Point(lon=s["lon"], lat=s["lat"], state=state, key=sid, label=label))
+    return out
+
+
+def ticket_points(tickets: Sequence[Mapping[str, Any]], *, lang: str, service_name: Any) -> list[Point]:
+    """Open tickets as map points: overdue ones count as critical, high or critical priority as major."""
+    out = []
+    for tk in tickets:
+        if tk.get("lat") is None or tk.get("lon") is None:
+            continue
+        prio = tk.get("priority")
+        state = "critical" if tk.get("overdue") else "major" if prio in ("high", "critical") else "warning"
+        label = f"<b>{tk['ticket_id']}</b><br>{service_name(tk.get('service'), lang)} · {tk.get('status')}<br>{tk.get('title') or ''}"
+        out.append(Point(lon=tk["lon"], lat=tk["lat"], state=state, key=tk["ticket_id"], label=label))
+    return out
+
+
+def located_alarms(alarms: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Open alarms placed on the map by their own position (those on a source colour the source instead)."""
+    return [a for a in alarms if a.get("lat") is not None and a.get("lon") is not None and not a.get("source_id")]
+
+
+def trend_series(trends: Mapping[str, Any], profile: Profile, lang: str) -> list[dict]:
+    """The key metrics' series as the trend figure wants them (times on the city's clock), with the profile's thresholds."""
+    from dashboards.fmt import parse_iso
+
+    tz = profile.tz
+    out = []
+    for m in profile.metrics:
+        if not m.key:
+            continue
+        body = (trends or {}).get(m.id) or {}
+        items = body.get("items", [])
+        out.append({
+            "title": m.name.id if lang == "id" else m.name.en,
+            "unit": m.unit,
+            "x": [parse_iso(i["bucket_start"]).astimezone(tz).replace(tzinfo=None) for i in items],
+            "y": [i["value"] for i in items],
+            "thresholds": [(th.above if th.above is not None else th.below, th.severity) for th in m.thresholds],
+        })  # fmt: skip
+    return out
+
+
+def legend(lang: str) -> html.Div:
+    """The map's colour key."""
+    order = sorted(STATE_COLOURS, key=lambda s: RANK[s])
+    return html.Div(
+        [html.Span([html.I(style={"background": STATE_COLOURS[s]}),
+                    t(f"dash.sev.{s}" if s in SEVERITY_COLOURS else f"dash.state.{s}", lang)], className="key")
+         for s in order],
+        className="legend",
+    )  # fmt: skip
