@@ -254,7 +254,6 @@ def ingest(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Run the MQTT ingestor: subscribe, validate, batch, commit, acknowledge."""
-    from ingest.alarm_clock import AlarmClock
     from ingest.committer import InlineCommitter, ProcessCommitter, WriterCrashed
     from ingest.consumer import Ingestor
     from ingest.notices import NoticePublisher
@@ -271,14 +270,12 @@ def ingest(
 
         start_http_server(s.ingest_metrics_port, addr="127.0.0.1")
     if s.ingest_writer == "process":
-        engine.dispose()  # the writer process opens its own; this one serves the alarm clock
+        engine.dispose()
         committer = ProcessCommitter(s)
     else:
         committer = InlineCommitter(BatchWriter(engine, profile, s), ParseRules.from_profile(profile, s))
     ingestor = Ingestor(s, committer)
-    ingestor.on_committed.append(NoticePublisher(ingestor.publish))  # alarms and city/{city}/changes after each commit
-    clock = AlarmClock(engine, profile, s, ingestor.publish)  # time rules and webhooks
-    clock.start()
+    ingestor.on_committed.append(NoticePublisher(ingestor.publish))  # city/{city}/changes after each commit
     _stop_on_signals(ingestor.stop)
     log.info(
         "ingesting for %s into %s from %s", profile.city.id, engine.url.render_as_string(hide_password=True), s.mqtt_url
@@ -286,10 +283,8 @@ def ingest(
     try:
         ingestor.run()
     except WriterCrashed as exc:
-        clock.stop()
         err.print(f"[red]the writer failed; nothing of the batch was acknowledged:[/red]\n{exc}")
         raise typer.Exit(1) from exc
-    clock.stop()
 
 
 @cli.command()
@@ -459,8 +454,7 @@ def up(
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         broker = _start_or_find_broker(s, auth_dir)
         if broker is not None:
@@ -496,6 +490,8 @@ def up(
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the orderly stop short
         log.info("stopping %s", ", ".join(n for n, _ in reversed(children)) or "nothing")
         _stop_children(children)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     err.print("SatuPintu stopped.")
     if failed:
         raise typer.Exit(1)

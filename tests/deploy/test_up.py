@@ -106,3 +106,54 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(t
             except (psutil.NoSuchProcess, ProcessLookupError):
                 pass
         up.wait(10)
+
+
+# --- what `up` says when it cannot start (in process, nothing is spawned) ------
+
+
+@pytest.fixture
+def up_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """Run `satupintu up` in this process, in tmp_path, with a broker URL where nothing listens."""
+    from typer.testing import CliRunner
+
+    from app.settings import get_settings
+    from satupintu.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    for k in [k for k in __import__("os").environ if k.startswith("SATUPINTU_")]:
+        monkeypatch.delenv(k)
+
+    def run(*args: str, **settings: str):  # noqa: ANN202
+        for k, v in settings.items():
+            monkeypatch.setenv(f"SATUPINTU_{k.upper()}", v)
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(cli, ["up", *args])
+        finally:
+            get_settings.cache_clear()
+
+    return run
+
+
+def test_up_says_how_to_install_mosquitto_when_it_is_missing(up_here, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr("satupintu.broker.mosquitto_binary", lambda: None)
+    result = up_here("--port", str(free_port()), mqtt_url=f"mqtt://127.0.0.1:{free_port()}")
+    assert result.exit_code == 2, result.output
+    assert "sudo apt-get install -y mosquitto" in result.output and "SATUPINTU_MQTT_URL" in result.output
+
+
+def test_up_wants_a_login_in_the_url_when_the_broker_will_want_one(up_here, tmp_path: Path) -> None:  # noqa: ANN001
+    CredentialStore(tmp_path / "data" / "mosquitto").init_platform()
+    result = up_here("--port", str(free_port()), mqtt_url=f"mqtt://127.0.0.1:{free_port()}")
+    assert result.exit_code == 2, result.output
+    assert "SATUPINTU_MQTT_URL=mqtt://satupintu-ingest:PASSWORD@" in result.output
+
+
+def test_up_refuses_a_web_port_that_is_taken(up_here) -> None:  # noqa: ANN001
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = up_here("--port", str(taken.getsockname()[1]), mqtt_url=f"mqtt://127.0.0.1:{free_port()}")
+    assert result.exit_code == 2 and "is taken" in result.output, result.output
