@@ -254,6 +254,7 @@ def ingest(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
     """Run the MQTT ingestor: subscribe, validate, batch, commit, acknowledge."""
+    from ingest.alarm_clock import AlarmClock
     from ingest.committer import InlineCommitter, ProcessCommitter, WriterCrashed
     from ingest.consumer import Ingestor
     from ingest.notices import NoticePublisher
@@ -270,12 +271,14 @@ def ingest(
 
         start_http_server(s.ingest_metrics_port, addr="127.0.0.1")
     if s.ingest_writer == "process":
-        engine.dispose()
+        engine.dispose()  # the writer process opens its own; this one serves the alarm clock
         committer = ProcessCommitter(s)
     else:
         committer = InlineCommitter(BatchWriter(engine, profile, s), ParseRules.from_profile(profile, s))
     ingestor = Ingestor(s, committer)
-    ingestor.on_committed.append(NoticePublisher(ingestor.publish))  # city/{city}/changes after each commit
+    ingestor.on_committed.append(NoticePublisher(ingestor.publish))  # alarms and city/{city}/changes after each commit
+    clock = AlarmClock(engine, profile, s, ingestor.publish)  # time rules and webhooks
+    clock.start()
     _stop_on_signals(ingestor.stop)
     log.info(
         "ingesting for %s into %s from %s", profile.city.id, engine.url.render_as_string(hide_password=True), s.mqtt_url
@@ -283,8 +286,10 @@ def ingest(
     try:
         ingestor.run()
     except WriterCrashed as exc:
+        clock.stop()
         err.print(f"[red]the writer failed; nothing of the batch was acknowledged:[/red]\n{exc}")
         raise typer.Exit(1) from exc
+    clock.stop()
 
 
 @cli.command()
