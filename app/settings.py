@@ -107,6 +107,20 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser (CORS). Empty: closed, same origin only.",
     )
+    api_cache_s: float = Field(
+        2.0,
+        ge=0,
+        le=5,
+        description="How long a web process keeps a GET answer of /api/v1 for the same URL and role (0: off). "
+        "Change notices and the API's own writes clear it sooner; time alone (a source turning stale) shows within this.",
+    )
+    api_token_cache_s: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="How long a web process trusts a token it has looked up (0: look up every request). A token "
+        "revoked through the API stops at once; one revoked with the CLI stops working within this.",
+    )
 
     # --- Retention ------------------------------------------------------------
     retention_raw_days: int = Field(30, ge=1, description="Raw readings older than this are refused and pruned.")

@@ -23,6 +23,7 @@ from app.alarms.store import Change, Lifecycle
 from app.profile import Profile
 from app.settings import Settings
 from app.storage.dialect import insert_for
+from app.storage.maintenance import optimize
 from app.storage.models import IngestMinuteRow, MetricRow, QuarantineRow, SeriesRow, SourceRow
 from app.storage.retention import prune
 from app.storage.seed import sync_profile
@@ -144,6 +145,7 @@ class BatchWriter:
         if now < self._next_prune:
             return
         self._next_prune = now + self._settings.retention_interval_s
+        optimize(self._engine)  # planner statistics (SQLite), on the same turn
         s = self._settings
         try:
             pruned = prune(

@@ -9,23 +9,24 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from app.auth.tokens import Principal, Role, authenticate
+from app.api.cache import TOKEN_COOKIE
+from app.auth.tokens import Principal, Role
 from app.profile import Profile
 from app.settings import Settings
 
-TOKEN_COOKIE = "satupintu_token"
+__all__ = ["TOKEN_COOKIE"]
 _bearer = HTTPBearer(auto_error=False, description="An API token (`satupintu token create`)")
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_profile(request: Request) -> Profile:
+async def get_profile(request: Request) -> Profile:
     return request.app.state.profile
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -41,16 +42,18 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
 
 
-def get_principal(
+async def get_principal(
     request: Request,
-    engine: EngineDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from `Authorization: Bearer <token>` or the dashboard's session cookie; else 401."""
+    """The caller, from `Authorization: Bearer <token>` or the dashboard's session cookie; else 401.
+
+    Looked up through the process's token cache (app.api.cache): a token revoked through the API stops at
+    once, one revoked elsewhere (the CLI) within the `api_token_cache_s` setting.
+    """
     token = creds.credentials if creds else request.cookies.get(TOKEN_COOKIE)
     if token:
-        with engine.connect() as conn:
-            who = authenticate(conn=conn, token=token)
+        who = await request.app.state.token_cache.alookup(request.app.state.engine, token)
         if who is not None:
             return who
     raise HTTPException(
@@ -63,7 +66,7 @@ def get_principal(
 def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
     """A dependency that lets through callers with at least `role`; else 403."""
 
-    def check(who: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not who.may(role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this needs the {role} role; your token is {who.role}")
         return who

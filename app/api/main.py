@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
 import app as app_pkg
+from app.api.cache import CacheMiddleware, ResponseCache, TokenCache
 from app.api.errors import problem
 from app.api.health import router as health_router
 from app.api.metrics import IngestTotals
@@ -27,6 +28,7 @@ from app.live.hub import start_hub, stop_hub
 from app.profile import load_profile
 from app.settings import Settings, get_settings
 from app.storage.engine import engine_from_settings
+from app.storage.maintenance import optimize
 from app.storage.migrate import upgrade
 from app.storage.seed import sync_profile
 
@@ -53,7 +55,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        start_hub(app)  # the live channel's one broker subscription for this process
+        hub = start_hub(app)  # the live channel's one broker subscription for this process
+        cache = app.state.response_cache
+        if cache is not None:
+            hub.listeners.append(cache.on_event)  # change notices drop the cached answers they make stale
         yield
         stop_hub(app)
         app.state.engine.dispose()
@@ -74,6 +79,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         # The profile's sources are listed (and show offline while silent) before the ingestor runs.
         with api.state.engine.begin() as conn:
             sync_profile(conn=conn, profile=api.state.profile)
+    optimize(api.state.engine)  # planner statistics, so reads take the right index from the first request
+    api.state.token_cache = TokenCache(settings.api_token_cache_s)
+    api.state.response_cache = (
+        ResponseCache(api.state.profile.city.id, settings.api_cache_s) if settings.api_cache_s > 0 else None
+    )
+    # Added first, so inside CORS (whose headers depend on the caller's Origin) and the metrics (which count hits).
+    api.add_middleware(CacheMiddleware)
     if settings.cors_origins:
         api.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "DELETE"],

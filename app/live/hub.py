@@ -94,6 +94,8 @@ class Hub:
         self.heartbeat_s = heartbeat_s
         self._queue_size = queue_size
         self._subs: set[Subscription] = set()
+        # Called on the event loop with every event fanned out (the web process's response cache listens).
+        self.listeners: list[Callable[[Event], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.live = False  # subscribed to the broker right now
         self._chained: list[tuple[int, object, object]] = []  # (signal, previous handler, ours)
@@ -163,8 +165,16 @@ class Hub:
 
     def _fan_out(self, ev: Event) -> None:
         NOTICES.inc()
+        self._tell_listeners(ev)
         for sub in self._subs:
             sub.offer(ev)
+
+    def _tell_listeners(self, ev: Event) -> None:
+        for listener in self.listeners:
+            try:
+                listener(ev)
+            except Exception:  # a listener's bug must not stop the fan-out
+                log.exception("a live hub listener failed on a %s event", ev.type)
 
     def _close_all(self) -> None:
         for sub in list(self._subs):
@@ -191,6 +201,7 @@ class Hub:
             self._chained.append((sig, prev, ours))
 
     def _resync_all(self, reason: str) -> None:
+        self._tell_listeners(events.resync(reason))
         for sub in self._subs:
             sub.offer(events.resync(reason))
             RESYNCS.inc()

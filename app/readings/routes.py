@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, APIRouter, HTTPException, Query, status
+import orjson
+from fastapi import Depends, APIRouter, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection
 
@@ -162,16 +163,23 @@ SeriesDep = Annotated[SeriesResult, Depends(series_request)]
     "buckets are aligned in UTC; `1d` buckets start at the city's local midnight (the profile's time zone). "
     f"`avg` is the mean of all readings in the bucket. At most {MAX_POINTS} buckets per request.",
 )
-def series(result: SeriesDep) -> SeriesOut:
+def series(result: SeriesDep) -> Response:
+    # Up to 10,000 buckets: serialized straight to JSON, in the shape of SeriesOut (the documented schema),
+    # rather than through a pydantic object per bucket, which cost ~20x more CPU (1.6 ms per 600 buckets).
     plan = result.plan
-    return SeriesOut(
-        metric=result.metric,
-        bucket=result.bucket,
-        agg=result.agg,
-        unit=result.unit,
-        source=result.source,
-        district=result.district,
-        start=from_ms(plan.first_s * 1000),
-        end=from_ms(plan.stop_s * 1000),
-        items=[BucketOut(bucket_start=from_ms(v.start_s * 1000), value=v.value, count=v.count) for v in result.values],
-    )
+    body = {
+        "metric": result.metric,
+        "bucket": result.bucket,
+        "agg": result.agg,
+        "unit": result.unit,
+        "source": result.source,
+        "district": result.district,
+        "start": from_ms(plan.first_s * 1000),
+        "end": from_ms(plan.stop_s * 1000),
+        "items": [{"bucket_start": _utc(v.start_s), "value": v.value, "count": v.count} for v in result.values],
+    }
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+def _utc(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
