@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, select, tuple_, update
 
+from app.services.rollup import TICKET_COLUMNS, Delta
 from app.storage.dialect import insert_for
 from app.storage.models import TicketEventRow, TicketRow
 from app.tickets.lifecycle import FIELDS, derive_ticket
@@ -21,6 +22,15 @@ def apply_ticket_events(
     first: dict[tuple[str, str], TicketEvent] = {}
     for e in events:
         first.setdefault((e.city, e.ticket_id), e)
+    # What the tickets counted in the per-day rollup before this batch (new tickets: nothing).
+    before = {
+        (r["city"], r["ticket_id"]): r
+        for r in conn.execute(
+            select(tt.c.ticket_id, *(tt.c[c] for c in TICKET_COLUMNS)).where(
+                tuple_(tt.c.city, tt.c.ticket_id).in_(list(first))
+            )
+        ).mappings()
+    }
     # A placeholder row for new tickets; its columns are derived below.
     conn.execute(
         insert_for(conn, tt).on_conflict_do_nothing(index_elements=[tt.c.city, tt.c.ticket_id]),
@@ -56,6 +66,11 @@ def apply_ticket_events(
     history: dict[int, list] = {pk: [] for pk in dirty}
     for ev in conn.execute(select(et).where(et.c.ticket_pk.in_(list(dirty)))).mappings():
         history[ev["ticket_pk"]].append(ev)
-    for pk in dirty:
-        conn.execute(update(TicketRow).where(TicketRow.id == pk).values(**derive_ticket(history[pk], sla_for_service)))
+    rollup = Delta()
+    for pk, key in dirty.items():
+        row = derive_ticket(history[pk], sla_for_service)
+        conn.execute(update(TicketRow).where(TicketRow.id == pk).values(**row))
+        rollup.add(before.get(key), -1)
+        rollup.add({"city": key[0], "service": None, **row})
+    rollup.write(conn)
     return stored, list(dirty.values())

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, case, func, select
 from app.profile import Profile
 from app.sources.queries import health_counts
 from app.storage.models import IngestMinuteRow, TicketRow
-from app.tickets.lifecycle import TERMINAL
+from app.tickets.queries import is_active
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +33,10 @@ class Overview:
 def ticket_counts(*, conn: Connection, city: str, now_ms: int) -> tuple[int, int]:
     """How many of the city's tickets are open (not resolved, closed or cancelled), and how many of those are overdue."""
     t = TicketRow.__table__.c
+    # `status IN (the active ones)`, not `NOT IN (the terminal ones)`: the same set, but only the first
+    # lets the planner read the few open tickets from their partial index instead of scanning them all.
     row = conn.execute(
-        select(func.count(), func.sum(case((t.due_ms < now_ms, 1), else_=0))).where(t.city == city, t.status.not_in(TERMINAL))
+        select(func.count(), func.sum(case((t.due_ms < now_ms, 1), else_=0))).where(t.city == city, is_active())
     ).one()
     return int(row[0]), int(row[1] or 0)
 

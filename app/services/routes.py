@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from app.api.deps import ConnDep, ProfileDep, ViewerDep
 from app.api.timefmt import from_ms, now_ms, to_ms
 from app.services import queries as q
+from app.services import rollup
 from app.tickets.queries import id_in_tickets
 from app.api.errors import unprocessable
 from app.profile import ID_PATTERN
@@ -76,8 +77,14 @@ class Performance(BaseModel):
     open: int = Field(description="Tickets open now that were opened before the period's end")
     overdue: int = Field(description="Of the open ones, those past their due time now")
     sla_pct: float | None = Field(description="resolved_within_sla / resolved_with_due in percent; null when none")
-    median_resolution_min: float | None = Field(description="Median of opened-to-resolved time of resolved tickets")
-    p90_resolution_min: float | None = Field(description="90th percentile (linear interpolation) of the same")
+    median_resolution_min: float | None = Field(
+        description="Median of opened-to-resolved time of resolved tickets, in minutes. Exact when the period's whole "
+        f"UTC days resolved at most {q.EXACT_UP_TO} tickets; otherwise from the per-day resolution-time histogram, "
+        f"{rollup.PRECISION}"
+    )
+    p90_resolution_min: float | None = Field(
+        description="90th percentile (linear interpolation) of the same, with the same precision"
+    )
 
 
 class ServicePerformance(Performance):

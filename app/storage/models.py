@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,6 +30,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The open (active) ticket statuses, as the partial index on tickets says them (app.tickets.queries.ACTIVE).
+ACTIVE_WHERE = "status IN ('open', 'assigned', 'in_progress')"
 
 # SQLite only turns INTEGER PRIMARY KEY into an alias of its rowid when the
 # type is exactly INTEGER, so surrogate keys are BigInteger on PostgreSQL only.
@@ -158,6 +162,12 @@ class TicketRow(Base):
         Index(None, "status", "due_ms"),
         Index(None, "opened_ms"),
         Index(None, "resolved_ms"),
+        # The open tickets alone (a few thousand of hundreds of thousands): the overview's counts and the
+        # `status=active` list. Queries must say the same words for the planner to use it (app.tickets.queries).
+        Index(
+            "ix_tickets_active", "city", "opened_ms", "due_ms",
+            sqlite_where=text(ACTIVE_WHERE), postgresql_where=text(ACTIVE_WHERE),
+        ),  # fmt: skip
     )
 
 
@@ -182,6 +192,33 @@ class TicketEventRow(Base):
     sla_minutes: Mapped[int | None] = mapped_column(Integer)
     due_ms: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (UniqueConstraint("ticket_pk", "status", "ts_ms"),)
+
+
+class TicketDayRow(Base):
+    """Tickets per UTC day and service: opened that day; resolved, within SLA, cancelled that day (app.services.rollup)."""
+
+    __tablename__ = "ticket_day"
+    city: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True, doc="UTC day start, epoch seconds")
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True, doc="'' for tickets without a service")
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_with_due: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_within_sla: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketDayHistRow(Base):
+    """Resolved tickets per UTC day, service and resolution-time bucket (log-spaced minutes, app.services.rollup)."""
+
+    __tablename__ = "ticket_day_hist"
+    city: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class QuarantineRow(Base):
