@@ -38,7 +38,7 @@ def build(api: FastAPI) -> Dash:
 
     holder: dict[str, Dash] = {}
     # Our page routes first: FastAPI matches in order, so they gate Dash's index behind the session.
-    install(api, sessions, lambda: holder["dash"].index(), tuple(PAGES))
+    install(api, sessions, lambda request: _index(holder["dash"], request), tuple(PAGES))
     _lang_switch(api)
 
     dash_app = Dash(
@@ -62,10 +62,26 @@ def build(api: FastAPI) -> Dash:
         [shell.skeleton(), operator.layout(lang="id", kiosk=False), regent.layout(lang="id"), replay.layout(lang="id")]
     )
     _routing(dash_app, c)
+    shell.register(dash_app)
     operator.register(dash_app, c)
     regent.register(dash_app, c)
     replay.register(dash_app, c)
     return dash_app
+
+
+def _index(dash_app: Dash, request: Any) -> str:
+    # Dash renders its index inside a request context that its middleware sets
+    # only for its own paths; /regent and /replay are ours, so set it here.
+    from dash.backends._fastapi import reset_current_request, set_current_request
+
+    token = set_current_request(request)
+    try:
+        # Dash scans assets/ on its first request through its middleware; a first
+        # request to /regent would otherwise list no stylesheet and no live.js.
+        dash_app._setup_server()  # noqa: SLF001 - idempotent
+        return dash_app.index()
+    finally:
+        reset_current_request(token)
 
 
 def mount(api: FastAPI) -> None:
@@ -93,6 +109,7 @@ def _routing(app: Dash, c: Ctx) -> None:
         Output(ids.SESSION, "data"),
         Output("app-root", "className"),
         Output(ids.BANNER, "children"),
+        Output(ids.BANNER, "className"),
         Input(ids.URL, "pathname"),
         State(ids.URL, "search"),
     )
@@ -116,7 +133,7 @@ def _routing(app: Dash, c: Ctx) -> None:
         session = {"role": who.role, "name": who.name, "lang": lang, "kiosk": kiosk, "city": profile.city.id,
                    "tz": profile.city.timezone, "lost": t("ui.conn.lost", lang), "stale": t("ui.fresh.stale", lang),
                    "live": t("ui.fresh.live", lang)}  # fmt: skip
-        return head, body, session, "app kiosk" if kiosk else "app", ""
+        return head, body, session, "app kiosk" if kiosk else "app", "", "banner hidden"
 
 
 __all__ = ["build", "mount", "lang_of", "login_page"]

@@ -85,7 +85,7 @@ def login_page(lang: str, *, failed: bool = False, next_path: str = "/") -> HTML
     return HTMLResponse(body, status_code=401 if failed else 200)
 
 
-def install(api: FastAPI, sessions: Sessions, index: Callable[[], str], pages: tuple[str, ...]) -> None:
+def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], pages: tuple[str, ...]) -> None:
     """The page routes (gated by the session), `/login` and `/logout`; registered before Dash's own."""
 
     async def page(request: Request) -> Response:
@@ -100,7 +100,7 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[], str], pages: t
             return resp
         if await sessions.principal(request.cookies.get(TOKEN_COOKIE)) is None:
             return login_page(lang, next_path=_without(request, "token"))
-        resp = HTMLResponse(index())
+        resp = HTMLResponse(index(request))
         resp.headers["Cache-Control"] = "no-store"
         return resp
 

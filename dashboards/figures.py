@@ -197,7 +197,7 @@ def trends_figure(
                 row=r, col=c,
             )  # fmt: skip
     fig.update_annotations(font={"size": th.font_size, "color": th.text})
-    fig.update_xaxes(showgrid=False, tickformat="%H.%M", color=th.text, nticks=4)
+    fig.update_xaxes(showgrid=False, tickformat="%H.%M", color=th.text, nticks=4, type="date")
     fig.update_yaxes(gridcolor=th.grid, color=th.text, nticks=4, zeroline=False)
     fig.update_layout(
         margin={"l": 36, "r": 8, "t": 28, "b": 20},

@@ -28,12 +28,12 @@ def clock(ms: int | None, tz: tzinfo, lang: str, *, seconds: bool = False) -> st
     return out + (f"{sep}{dt:%S}" if seconds else "")
 
 
-def when(ms: int | None, tz: tzinfo, lang: str) -> str:
+def when(ms: int | None, tz: tzinfo, lang: str, *, seconds: bool = False) -> str:
     """`22 Nov 08.15` in the city's zone."""
     if ms is None:
         return t("num.none", lang)
     dt = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(tz)
-    return f"{dt.day} {t(f'month.{dt.month}', lang)[:3]} {clock(ms, tz, lang)}"
+    return f"{dt.day} {t(f'month.{dt.month}', lang)[:3]} {clock(ms, tz, lang, seconds=seconds)}"
 
 
 def number(v: float | int | None, lang: str, digits: int = 0) -> str:

@@ -58,5 +58,10 @@ REPLAY_TRENDS = "replay-trends"
 MAP_SEEN = "map-seen"
 FRESH = "fresh-stamps"  # {panel: as-of ms}: live.js greys out panels whose data is too old
 FOCUS = "map-focus"
-OP_BOOT = "op-boot"
 SINK = "op-sink"
+PAGE_TICK = "page-tick"  # pattern: {"type": PAGE_TICK, "page": name}, the live tick relayed into a page
+
+
+def page_tick(page: str) -> dict:
+    """The id of a page's own copy of the live tick (callbacks may only name what is on the page)."""
+    return {"type": PAGE_TICK, "page": page}

@@ -7,7 +7,9 @@ from the cookie and the page (and kiosk mode) from the address.
 
 from __future__ import annotations
 
-from dash import dcc, html
+from typing import Any
+
+from dash import ALL, Input, Output, dcc, html
 
 from app.i18n import t
 
@@ -28,6 +30,8 @@ def skeleton() -> html.Div:
             dcc.Store(id=ids.LIVE_TICK),
             dcc.Store(id=ids.LINK),
             dcc.Interval(id=ids.POLL, interval=POLL_MS),
+            dcc.Store(id=ids.FRESH),  # {panel: as-of ms}, from whichever page is shown
+            dcc.Store(id=ids.SINK),  # where clientside side effects "return" (they return no_update)
             html.Header(id="header", className="header"),
             html.Div(id=ids.BANNER, className="banner hidden"),
             html.Main(id=ids.PAGE, className="page"),
@@ -69,3 +73,26 @@ def banner_text(lang: str) -> dict:
         "data-live": t("ui.fresh.live", lang),
         "data-lang": lang,
     }
+
+
+def register(app: Any) -> None:
+    """The shell's clientside wiring: freshness stamps handed to live.js, which ages them every second."""
+    app.clientside_callback(
+        "function(f){ if (window.spFresh) { window.spFresh(f); } return window.dash_clientside.no_update; }",
+        Output(ids.SINK, "data"),
+        Input(ids.FRESH, "data"),
+        prevent_initial_call=True,
+    )
+    # The live tick (and the fallback poll) relayed into whichever page is shown: a
+    # callback may only name components that exist, and pages come and go.
+    app.clientside_callback(
+        """function(tick, n) {
+            var outs = window.dash_clientside.callback_context.outputs_list || [];
+            var v = {tick: tick, poll: n, at: Date.now()};
+            return outs.map(function () { return v; });
+        }""",
+        Output({"type": ids.PAGE_TICK, "page": ALL}, "data"),
+        Input(ids.LIVE_TICK, "data"),
+        Input(ids.POLL, "n_intervals"),
+        prevent_initial_call=True,
+    )

@@ -54,14 +54,12 @@ def layout(*, lang: str, kiosk: bool) -> html.Div:
                   dcc.Graph(id=ids.TRENDS, config={"displayModeBar": False}, className="trend-graph", responsive=True),
                   max_age_s=300),
             panel("services", t("dash.panel.services", lang), html.Div(id=ids.SERVICES), max_age_s=300),
-            dcc.Store(id=ids.OP_BOOT, data=1),  # fires the panels' first fill when the page is inserted
+            dcc.Store(id=ids.page_tick("operator")),  # the live tick, relayed; new with the page, so it also fills it
             dcc.Store(id=ids.SEEN, data={}),
             dcc.Store(id=ids.MAP_SEEN, data={}),
             dcc.Store(id=ids.MAP_VIEW),
             dcc.Store(id=ids.CRITICAL, data=[]),
-            dcc.Store(id=ids.FRESH),
             dcc.Store(id=ids.ACK_TARGET),
-            dcc.Store(id=ids.SINK),  # where clientside side effects "return" (they return no_update)
             dcc.Interval(id=ids.ROTATE, interval=ROTATE_MS, disabled=not kiosk),
             ack_dialog(lang),
             html.Div(id=ids.ACK_RESULT, className="toast hidden"),
@@ -116,13 +114,11 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.SEEN, "data"),
         Output(ids.CRITICAL, "data"),
         Output(ids.FRESH, "data"),
-        Input(ids.LIVE_TICK, "data"),
-        Input(ids.POLL, "n_intervals"),
-        Input(ids.OP_BOOT, "data"),
+        Input(ids.page_tick("operator"), "data"),
         State(ids.SEEN, "data"),
         State(ids.URL, "search"),
     )
-    async def refresh(_tick: Any, _n: Any, _boot: Any, seen: dict | None, search: str | None) -> tuple:
+    async def refresh(_tick: Any, seen: dict | None, search: str | None) -> tuple:
         token, lang, role = await session(dash_ctx.cookies)
         c.city.listen(c.api)
         try:
@@ -173,16 +169,12 @@ def register(app: Any, c: Ctx) -> None:
     @app.callback(
         Output(ids.MAP, "figure"),
         Output(ids.MAP_SEEN, "data"),
-        Input(ids.LIVE_TICK, "data"),
-        Input(ids.POLL, "n_intervals"),
+        Input(ids.page_tick("operator"), "data"),
         Input(ids.MAP_VIEW, "data"),
-        Input(ids.OP_BOOT, "data"),
         State(ids.MAP_SEEN, "data"),
         State(ids.URL, "search"),
     )
-    async def refresh_map(
-        _tick: Any, _n: Any, view: dict | None, _boot: Any, seen: dict | None, search: str | None
-    ) -> tuple:
+    async def refresh_map(_tick: Any, view: dict | None, seen: dict | None, search: str | None) -> tuple:
         token, lang, _role = await session(dash_ctx.cookies)
         c.city.listen(c.api)
         try:
@@ -273,17 +265,10 @@ def register(app: Any, c: Ctx) -> None:
         c.city.on_event("changes", {"alarms": [{"alarm_id": alarm_id, "state": "acknowledged"}]})
         return "dialog hidden", t("dash.alarm.ack_ok", lang, id=alarm_id), "toast info"
 
-    # Freshness stamps onto the panels; live.js ages them every second.
-    app.clientside_callback(
-        "function(f){ if (window.spFresh) { window.spFresh(f); } return window.dash_clientside.no_update; }",
-        Output(ids.SINK, "data", allow_duplicate=True),
-        Input(ids.FRESH, "data"),
-        prevent_initial_call=True,
-    )
     # A new critical alarm sounds when the operator has switched sound on.
     app.clientside_callback(
         "function(ids_){ if (window.spCritical) { window.spCritical(ids_ || []); } return window.dash_clientside.no_update; }",
-        Output(ids.SINK, "data", allow_duplicate=True),
+        Output(ids.CRITICAL, "clear_data"),
         Input(ids.CRITICAL, "data"),
         prevent_initial_call=True,
     )
