@@ -162,6 +162,20 @@ def running_ingestor(url: str, port: int, log: Path) -> Iterator[subprocess.Pope
                 proc.kill()
 
 
+@contextmanager
+def bench_broker(prefix: str) -> Iterator[tuple[Path, int]]:
+    """A scratch directory and the project's Mosquitto on a free port in it, ended on the way out."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        workdir = Path(tmp)
+        port = free_port()
+        broker = start_broker(port=port, data_dir=workdir / "mosquitto")
+        try:
+            yield workdir, port
+        finally:
+            broker.terminate()
+            broker.wait(10)
+
+
 def spawn_ingestor(url: str, port: int, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATUPINTU_")}
     env.update(
@@ -317,7 +331,7 @@ def _paced(ing, log, poller, port, work, rate, seconds, soak) -> dict:  # noqa: 
     return {
         "sent_rate": total / (sent_at[-1] - wall0) if sent_at else 0,
         "p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": max(lat) if lat else float("nan"),
-        "committed": samples[-1][1] if samples else 0, "total": total, "rss": rss,
+        "committed": samples[-1][1] if samples else 0, "total": total, "rss": rss, "sent_at": sent_at,
     }  # fmt: skip
 
 
@@ -425,51 +439,44 @@ def main(argv: list[str] | None = None) -> None:
     work = make_workload(args.messages, args.seed)
     console.print(f"workload: {len(work.messages):,} sensor messages carrying {work.readings:,} readings, 531 sources")
     results = []
-    with tempfile.TemporaryDirectory(prefix="satupintu-bench-") as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        broker = start_broker(port=port, data_dir=workdir / "mosquitto")
-        try:
-            bare = bare_subscriber_rate(port, work.messages)
-            console.print(f"bare paho subscriber (QoS 1, counts only): [bold]{bare:,.0f}[/bold] msg/s")
-            for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
-                url = fresh_database(kind, workdir)
-                console.rule(kind)
-                drain = drain_run(port, url, work, workdir)
-                stored, dup = integrity(url)
-                lost = work.readings - stored
+    with bench_broker("satupintu-bench-") as (workdir, port):
+        bare = bare_subscriber_rate(port, work.messages)
+        console.print(f"bare paho subscriber (QoS 1, counts only): [bold]{bare:,.0f}[/bold] msg/s")
+        for kind in [k.strip() for k in args.db.split(",") if k.strip()]:
+            url = fresh_database(kind, workdir)
+            console.rule(kind)
+            drain = drain_run(port, url, work, workdir)
+            stored, dup = integrity(url)
+            lost = work.readings - stored
+            console.print(
+                f"throughput: {drain['rate_steady']:,.0f} msg/s steady (10-90%), {drain['rate_total']:,.0f} "
+                f"first-to-last commit; {drain['rate_steady'] / bare:.0%} of the bare subscriber; "
+                f"lost {lost}, duplicated {dup}"
+            )
+            settle(url)
+            paced = paced_run(port, url, work, args.rate, args.latency_seconds, workdir)
+            console.print(
+                f"latency at {paced['sent_rate']:,.0f} msg/s: p50 {paced['p50'] * 1000:.0f} ms, "
+                f"p95 {paced['p95'] * 1000:.0f} ms, p99 {paced['p99'] * 1000:.0f} ms, max {paced['max'] * 1000:.0f} ms"
+            )
+            row = {"db": kind, "bare": bare, **drain, "lost": lost, "dup": dup, **paced}
+            if args.soak_minutes:
+                soak = paced_run(port, url, work, args.rate, args.soak_minutes * 60, workdir, soak=True)
+                mem = [r for _, r in soak["rss"]]
+                # Growth after warm-up: the minute after the first, against the last minute.
+                warm = [r for t, r in soak["rss"] if 60 <= t < 120] or mem[:1]
+                last = [r for t, r in soak["rss"] if t >= soak["rss"][-1][0] - 60] or mem[-1:]
+                head, tail = statistics.mean(warm), statistics.mean(last)
                 console.print(
-                    f"throughput: {drain['rate_steady']:,.0f} msg/s steady (10-90%), {drain['rate_total']:,.0f} "
-                    f"first-to-last commit; {drain['rate_steady'] / bare:.0%} of the bare subscriber; "
-                    f"lost {lost}, duplicated {dup}"
+                    f"soak {args.soak_minutes:g} min at {args.rate:,.0f} msg/s: ingestor + writer RSS "
+                    f"{mem[0] / 2**20:.0f} MiB at start, {head / 2**20:.0f} MiB after warm-up (minute 2), "
+                    f"{tail / 2**20:.0f} MiB in the last minute ({(tail - head) / head:+.1%}), "
+                    f"p99 {soak['p99'] * 1000:.0f} ms\n  RSS {sparkline(mem)}"
                 )
-                settle(url)
-                paced = paced_run(port, url, work, args.rate, args.latency_seconds, workdir)
-                console.print(
-                    f"latency at {paced['sent_rate']:,.0f} msg/s: p50 {paced['p50'] * 1000:.0f} ms, "
-                    f"p95 {paced['p95'] * 1000:.0f} ms, p99 {paced['p99'] * 1000:.0f} ms, max {paced['max'] * 1000:.0f} ms"
-                )
-                row = {"db": kind, "bare": bare, **drain, "lost": lost, "dup": dup, **paced}
-                if args.soak_minutes:
-                    soak = paced_run(port, url, work, args.rate, args.soak_minutes * 60, workdir, soak=True)
-                    mem = [r for _, r in soak["rss"]]
-                    # Growth after warm-up: the minute after the first, against the last minute.
-                    warm = [r for t, r in soak["rss"] if 60 <= t < 120] or mem[:1]
-                    last = [r for t, r in soak["rss"] if t >= soak["rss"][-1][0] - 60] or mem[-1:]
-                    head, tail = statistics.mean(warm), statistics.mean(last)
-                    console.print(
-                        f"soak {args.soak_minutes:g} min at {args.rate:,.0f} msg/s: ingestor + writer RSS "
-                        f"{mem[0] / 2**20:.0f} MiB at start, {head / 2**20:.0f} MiB after warm-up (minute 2), "
-                        f"{tail / 2**20:.0f} MiB in the last minute ({(tail - head) / head:+.1%}), "
-                        f"p99 {soak['p99'] * 1000:.0f} ms\n  RSS {sparkline(mem)}"
-                    )
-                    row["soak_growth"] = (tail - head) / head
-                stored, dup = integrity(url)
-                row["dup"] = dup
-                results.append(row)
-        finally:
-            broker.terminate()
-            broker.wait(10)
+                row["soak_growth"] = (tail - head) / head
+            stored, dup = integrity(url)
+            row["dup"] = dup
+            results.append(row)
     table = Table(title="ingest benchmark (QoS 1, ack after commit)")
     for col in ("db", "stored msg/s", "vs bare", "lost", "dup", f"p50 @{args.rate:.0f}/s", "p95", "p99"):
         table.add_column(col, justify="right")

@@ -193,18 +193,18 @@ class BatchWriter:
             conn = self._connection()
             now_ms = int(time.time() * 1000)
             observed: list[Observed] = []
-            watched: dict[str, set[str]] = {}
+            cities: dict[str, bool] = {}  # city -> has reading rules
             with conn.begin():
                 for it in items:
                     p = it.parsed
                     if type(p) is not Reading:
                         continue
-                    metrics = watched.get(p.city)
-                    if metrics is None:
+                    ruled = cities.get(p.city)
+                    if ruled is None:
                         rules = self._alarm_rules.get(conn, p.city, now_ms)
-                        metrics = watched[p.city] = set(rules.threshold) | set(rules.rate)
-                    if metrics:
-                        observed += [(p.city, p.source_id, pt.metric, pt.ts_ms, pt.value) for pt in p.points if pt.metric in metrics]
+                        ruled = cities[p.city] = bool(rules.threshold or rules.rate)
+                    if ruled:
+                        observed.append((p.city, p.source_id, p.points))
                 if not observed:
                     return []
                 return evaluate_readings(
