@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, select, text
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, text
 
 from app.alarms.rules import (
     IDLE,
@@ -51,8 +51,6 @@ from app.storage.models import (
     AlarmRow,
     AlarmRuleRow,
     AlarmShelfRow,
-    RollupMinuteRow,
-    SeriesRow,
     SourceRow,
     TicketRow,
 )
@@ -94,13 +92,27 @@ def rule_from_row(row: Mapping) -> Rule:
 
 
 def sync_rules(*, conn: Connection, profile: Profile, now_ms: int | None = None) -> None:
-    """Seed the profile's rules into the database; rules already there (edited or deleted by an admin) are kept."""
+    """Seed the profile's rules into the database, and follow the profile's later edits of them.
+
+    A rule an admin has edited (version 2 and up) or deleted through the API is the admin's from then
+    on: the profile no longer changes it.
+    """
     rows = [
         rule_row(profile.city.id, r, origin="profile", now_ms=now_ms or int(time.time() * 1000), by="profile")
         for r in profile_rules(profile)
     ]
-    if rows:
-        conn.execute(insert_for(conn, R).on_conflict_do_nothing(index_elements=[R.c.city, R.c.rule_id]), rows)
+    if not rows:
+        return
+    ins = insert_for(conn, R)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[R.c.city, R.c.rule_id],
+            set_={"kind": ins.excluded.kind, "metric": ins.excluded.metric, "params": ins.excluded.params,
+                  "updated_ms": ins.excluded.updated_ms},
+            where=and_(R.c.origin == "profile", R.c.version == 1, R.c.deleted_ms.is_(None), R.c.params != ins.excluded.params),
+        ),
+        rows,
+    )  # fmt: skip
 
 
 @dataclass(slots=True)

@@ -297,7 +297,7 @@ class RuleIn(BaseModel):
     kind: Literal["threshold", "rate", "silence", "sla", "ticket_count"]
 
 
-def _clear_rule_alarms(request: Request, conn, profile: Profile, settings, rule_id: str, who, why: str) -> list[Change]:  # noqa: ANN001
+def _clear_rule_alarms(conn, profile: Profile, settings, rule_id: str, who, why: str) -> list[Change]:  # noqa: ANN001
     A = AlarmRow.__table__
     life = Lifecycle(profile, settings.alarm_webhooks)
     ids = conn.execute(
@@ -341,7 +341,7 @@ def put_rule(
             conn.execute(update(R).where(R.c.id == old["id"]).values(**row, deleted_ms=None))
             if not rule.enabled or old["params"] != row["params"]:
                 # New conditions apply from now: the old ones' alarms end, what still holds is raised afresh.
-                changes = _clear_rule_alarms(request, conn, profile, settings, rule_id, who, "rule changed")
+                changes = _clear_rule_alarms(conn, profile, settings, rule_id, who, "rule changed")
         detail = orjson.dumps({"version": row["version"], "rule": rule.model_dump(mode="json")}).decode()
         record(conn=conn, actor=who.name, role=who.role, action="alarm_rule.put", target=rule_id, detail=detail)
         out = conn.execute(select(R).where(R.c.city == profile.city.id, R.c.rule_id == rule_id)).mappings().one()
@@ -366,7 +366,7 @@ def delete_rule(
         ).rowcount
         if n != 1:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no rule {rule_id!r}")
-        changes = _clear_rule_alarms(request, conn, profile, settings, rule_id, who, "rule deleted")
+        changes = _clear_rule_alarms(conn, profile, settings, rule_id, who, "rule deleted")
         record(conn=conn, actor=who.name, role=who.role, action="alarm_rule.delete", target=rule_id)
     announce(request, changes)
 

@@ -107,7 +107,7 @@ def test_a_minimum_duration_is_kept_between_batches_in_the_database(engine: Engi
     with writing(engine) as conn:
         sync_rules(conn=conn, profile=PROFILE)
         conn.execute(
-            text("UPDATE alarm_rules SET params = :p WHERE rule_id = 'threshold.water_level_cm'"),
+            text("UPDATE alarm_rules SET params = :p, version = 2 WHERE rule_id = 'threshold.water_level_cm'"),
             {"p": orjson.dumps({"op": "above", "levels": [{"severity": "major", "value": 180}], "hysteresis": 10,
                                 "duration_s": 120, "reraise_after_s": None, "metric": "water_level_cm"}).decode()},
         )  # fmt: skip
@@ -219,3 +219,18 @@ def test_an_acknowledged_alarm_that_outlasts_its_rule_is_active_again(writer: Ba
     after = clock(engine, NOW + 3600_000)  # the profile rule re-raises after an hour
     assert [c.action for c in after if c.alarm_id == alarm_id] == ["reraised"]
     assert q(engine, "SELECT state FROM alarms WHERE id = :i", i=alarm_id) == [("active",)]
+
+
+def test_the_profile_updates_its_own_rules_but_never_an_admins(engine: Engine) -> None:
+    upgrade(engine)
+    with writing(engine) as conn:
+        sync_rules(conn=conn, profile=PROFILE)
+        conn.execute(text("UPDATE alarm_rules SET updated_by = 'admin-1', version = 2, params = '{}' WHERE rule_id = 'threshold.tide_cm'"))
+    edited = PROFILE.model_copy(
+        update={"alarm_rules": [dict(r, count=9) if r["rule_id"] == "tickets.critical_cluster" else r for r in PROFILE.alarm_rules]}
+    )
+    with writing(engine) as conn:
+        sync_rules(conn=conn, profile=edited)
+    rows = dict(q(engine, "SELECT rule_id, params FROM alarm_rules WHERE rule_id IN ('threshold.tide_cm', 'tickets.critical_cluster')"))
+    assert orjson.loads(rows["tickets.critical_cluster"])["count"] == 9  # the profile's own rule follows the file
+    assert rows["threshold.tide_cm"] == "{}"  # the admin's edit stands
