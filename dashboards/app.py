@@ -125,7 +125,10 @@ def _routing(app: Dash, c: Ctx) -> None:
         kiosk = "kiosk=1" in (search or "")
         path = path if path in PAGES else "/"
         page = PAGES[path]
-        body = page.layout(lang=lang, kiosk=kiosk) if page is operator else page.layout(lang=lang)
+        if page is operator:
+            body = operator.layout(lang=lang, kiosk=kiosk, rotate_s=_rotate_s(search))
+        else:
+            body = page.layout(lang=lang)
         head = shell.header(
             lang=lang, role=who.role, name=who.name, city=profile.city.name, city_id=profile.city.id, tz=profile.city.timezone, path=path,
             kiosk=kiosk,
@@ -134,6 +137,18 @@ def _routing(app: Dash, c: Ctx) -> None:
                    "tz": profile.city.timezone, "lost": t("ui.conn.lost", lang), "stale": t("ui.fresh.stale", lang),
                    "live": t("ui.fresh.live", lang)}  # fmt: skip
         return head, body, session, "app kiosk" if kiosk else "app", "", "banner hidden"
+
+
+def _rotate_s(search: str | None) -> float | None:
+    """`?rotate=<seconds>`: how long a kiosk dwells on each district (at least 2 s)."""
+    for part in (search or "").lstrip("?").split("&"):
+        key, _, value = part.partition("=")
+        if key == "rotate":
+            try:
+                return max(2.0, float(value))
+            except ValueError:
+                return None
+    return None
 
 
 __all__ = ["build", "mount", "lang_of", "login_page"]

@@ -154,7 +154,8 @@ def map_figure(
         xaxis={"range": list(xr), "visible": False, "fixedrange": False},
         yaxis={"range": list(yr), "visible": False, "scaleanchor": "x", "scaleratio": 1.0},
         dragmode="pan",
-        uirevision="map",
+        # A new view (the kiosk's rotation, a zoom) is a new UI revision; live updates keep the current one.
+        uirevision=f"map:{view}" if view else "map",
         hovermode="closest",
         showlegend=False,
         **({"height": height} if height else {}),

@@ -8,6 +8,7 @@ ensure_venv
 ensure_mosquitto
 ensure_compose_client
 ensure_postgres
+ensure_chromium
 say "PostgreSQL for tests: $SATUPINTU_TEST_PG_URL"
 say "import contracts"
 .venv/bin/lint-imports

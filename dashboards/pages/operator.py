@@ -38,8 +38,8 @@ FOCUS_SPAN_DEG = 0.14
 MAP_CELLS = 16  # clusters across the view: coarse enough that markers do not pile up at 2,000 sources  # kiosk: half-width of a district's view
 
 
-def layout(*, lang: str, kiosk: bool) -> html.Div:
-    """The operator window's panels (filled by the callbacks below)."""
+def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None) -> html.Div:
+    """The operator window's panels (filled by the callbacks below); `rotate_s`: the kiosk's dwell per district."""
     graph_cfg = {"displayModeBar": False, "scrollZoom": not kiosk, "staticPlot": False}
     return html.Div(
         className="operator" + (" kiosk" if kiosk else ""),
@@ -60,7 +60,7 @@ def layout(*, lang: str, kiosk: bool) -> html.Div:
             dcc.Store(id=ids.MAP_VIEW),
             dcc.Store(id=ids.CRITICAL, data=[]),
             dcc.Store(id=ids.ACK_TARGET),
-            dcc.Interval(id=ids.ROTATE, interval=ROTATE_MS, disabled=not kiosk),
+            dcc.Interval(id=ids.ROTATE, interval=int(rotate_s * 1000) if rotate_s else ROTATE_MS, disabled=not kiosk),
             ack_dialog(lang),
             html.Div(id=ids.ACK_RESULT, className="toast hidden"),
         ],

@@ -1,0 +1,74 @@
+"""Figure builders (pure): data in, go.Figure out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dashboards.cluster import Cluster, Point
+from dashboards.figures import DARK, LIGHT, STATE_COLOURS, agency_bars, bounds, map_figure, pillar_figure, sla_colour, trends_figure
+
+OUTLINE = [[[2.0, 128.2], [2.6, 128.4], [2.1, 128.6], [2.0, 128.2]]]
+
+
+def test_sla_colour_follows_the_report_rule() -> None:
+    assert sla_colour(None) == "#8e8e93"
+    assert sla_colour(95) == sla_colour(90) == "#30d158"
+    assert sla_colour(89.9) == sla_colour(75) == "#ffb300"
+    assert sla_colour(74.9) == "#ff3b30"
+
+
+def test_bounds_pad_the_outline() -> None:
+    (x0, x1), (y0, y1) = bounds(OUTLINE, pad=0.1)
+    assert (round(x0, 3), round(x1, 3), round(y0, 3), round(y1, 3)) == (128.1, 128.7, 1.9, 2.7)
+
+
+def test_map_draws_land_sources_by_state_tickets_and_alarms_without_tiles() -> None:
+    a = Point(128.3, 2.1, "online", "awlr-a", "<b>AWLR A</b><br>Tinggi muka air: 182,5 cm")
+    b = Point(128.31, 2.11, "critical", "awlr-b", "<b>AWLR B</b>")
+    clusters = [Cluster(128.305, 2.105, "critical", (a, b)), Cluster(128.5, 2.3, "online", (a,))]
+    tickets = [Cluster(128.4, 2.2, "critical", (Point(128.4, 2.2, "critical", "112-1", "112-1"),))]
+    alarms = [{"lat": 2.2, "lon": 128.45, "severity": "major", "message": "Banjir"}]
+    fig = map_figure(outline=OUTLINE, districts=[{"name": "Morotai Selatan", "lat": 2.05, "lon": 128.3}],
+                     clusters=clusters, tickets=tickets, alarms=alarms, th=DARK)  # fmt: skip
+    land, names, sources, tix, alarm = fig.data
+    assert land.fill == "toself" and land.fillcolor == DARK.land
+    assert names.text == ("Morotai Selatan",)
+    assert list(sources.marker.color) == [STATE_COLOURS["critical"], STATE_COLOURS["online"]]
+    assert list(sources.text) == ["2", ""], "a cluster shows its count, a single source none"
+    assert "182,5 cm" in sources.hovertext[1]
+    assert "AWLR A" in sources.hovertext[0] and "AWLR B" in sources.hovertext[0]
+    assert tix.marker.symbol == "diamond" and alarm.marker.symbol == "star"
+    assert fig.layout.yaxis.scaleanchor == "x", "lon and lat keep their proportions"
+    assert fig.layout.map.style is None and not fig.layout.map.layers, "no tile server"
+    assert fig.layout.paper_bgcolor == DARK.sea
+
+
+def test_map_view_sets_the_axes() -> None:
+    fig = map_figure(outline=OUTLINE, districts=[], clusters=[], view=((128.3, 128.4), (2.0, 2.1)))
+    assert tuple(fig.layout.xaxis.range) == (128.3, 128.4) and tuple(fig.layout.yaxis.range) == (2.0, 2.1)
+
+
+def test_trends_draw_each_metric_with_its_thresholds() -> None:
+    x = [datetime(2026, 11, 22, 8, m) for m in (0, 5, 10)]
+    series = [
+        {"title": "Tinggi muka air", "unit": "cm", "x": x, "y": [100, 190, 260],
+         "thresholds": [(180, "major"), (250, "critical")]},
+        {"title": "Curah hujan", "unit": "mm/h", "x": x, "y": [1, 2, 3], "thresholds": []},
+    ]  # fmt: skip
+    fig = trends_figure(series, th=LIGHT, cols=2)
+    assert [tr.name for tr in fig.data] == ["Tinggi muka air", "Curah hujan"]
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert sorted(s.y0 for s in lines) == [180, 250]
+    assert {s.line.dash for s in lines} == {"dash"}
+    assert [a.text for a in fig.layout.annotations] == ["Tinggi muka air (cm)", "Curah hujan (mm/h)"]
+
+
+def test_agency_bars_and_pillars() -> None:
+    fig = agency_bars([{"label": "BPBD", "sla_pct": 95.0, "open": 3, "overdue": 1},
+                       {"label": "PUPR", "sla_pct": None, "open": 0, "overdue": 0}])  # fmt: skip
+    bar = fig.data[0]
+    assert list(bar.y) == ["PUPR", "BPBD"], "first agency on top"
+    assert list(bar.marker.color) == [sla_colour(None), sla_colour(95.0)]
+    assert "95%" in bar.text[1] and "1" in bar.text[1]
+    polar = pillar_figure({"governance": 80.0, "branding": None}, {"governance": "Tata kelola", "branding": "Citra"})
+    assert list(polar.data[0].r) == [80.0, 0, 80.0], "closed ring; no data drawn at 0"

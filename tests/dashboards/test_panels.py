@@ -1,0 +1,124 @@
+"""Panel builders and small helpers (pure): API JSON in, components out."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from app.i18n import CATALOGUES
+from app.profile import load_profile
+from dashboards import ids
+from dashboards.fmt import clock, number, when
+from dashboards.pages.operator import rotation_view
+from dashboards.pages.replay import advance, parse_local
+from dashboards.panels import alarm_counts, alarm_rows, feed_items, kpi_tiles, map_points, sorted_alarms, trend_series
+
+PROFILE = load_profile("morotai")
+TZ = ZoneInfo("Asia/Jayapura")
+AT = 1_795_400_000_000  # 2026-11-23 02:13:20 UTC = 11.13 WIT
+
+
+def _alarm(i: int, severity: str, state: str = "active", **kw: object) -> dict:
+    return {"id": i, "severity": severity, "state": state, "rule": "r", "message": f"m{i}",
+            "raised_at": "2026-11-23T02:00:00Z", **kw}  # fmt: skip
+
+
+def _text(component: object) -> str:
+    """All strings below a component."""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list | tuple):
+        return " ".join(_text(c) for c in component)
+    children = getattr(component, "children", None)
+    return _text(children) if children is not None else ""
+
+
+def test_local_time_and_numbers() -> None:
+    assert clock(AT, TZ, "id") == "11.13" and clock(AT, TZ, "en") == "11:13"
+    assert clock(AT, TZ, "id", seconds=True) == "11.13.20"
+    assert when(AT, TZ, "id") == "23 Nov 11.13"
+    assert number(12345.5, "id", 1) == "12.345,5" and number(12345.5, "en", 1) == "12,345.5"
+
+
+def test_kpis_take_alarm_counts_from_the_overview_or_the_list() -> None:
+    overview = {"sources": {"online": 9, "stale": 1, "offline": 2}, "open_tickets": 7, "overdue_tickets": 3,
+                "messages_last_minute": 1200}  # fmt: skip
+    alarms = [_alarm(1, "critical"), _alarm(2, "major", "acknowledged"), _alarm(3, "minor", "cleared")]
+    assert alarm_counts(overview, alarms) == {"critical": 1, "major": 1, "minor": 0, "warning": 0}
+    assert alarm_counts({**overview, "alarms": {"critical": 5, "major": 0, "minor": 0, "warning": 2}}, [])["critical"] == 5
+    text = _text(kpi_tiles(overview, alarms, "id"))
+    assert "1.200" in text and "Sumber daring" in text and "Lewat tenggat" in text
+
+
+def test_alarm_rows_sort_and_offer_acknowledge_to_operators_only() -> None:
+    alarms = [_alarm(1, "minor"), _alarm(2, "critical", "acknowledged", acknowledged_by="Sari"), _alarm(3, "critical")]
+    assert [a["id"] for a in sorted_alarms(alarms)] == [3, 1, 2], "unacknowledged first, then by severity"
+    rows = alarm_rows(alarms, lang="id", tz=TZ, can_ack=True)
+    buttons = [r.children[2] for r in rows if getattr(r.children[2], "id", None)]
+    assert [b.id for b in buttons] == [{"type": ids.ACK_BUTTON, "alarm": 3}, {"type": ids.ACK_BUTTON, "alarm": 1}]
+    assert not any(b.disabled for b in buttons)
+    assert "diakui oleh Sari" in _text(rows)
+    viewer = alarm_rows(alarms, lang="en", tz=TZ, can_ack=False)
+    assert all(r.children[2].disabled for r in viewer if getattr(r.children[2], "id", None))
+    assert "Tidak ada alarm" in _text(alarm_rows([], lang="id", tz=TZ, can_ack=True))
+
+
+def test_feed_merges_tickets_alarms_and_status_newest_first() -> None:
+    tickets = [{"ticket_id": "112-1", "service": "ambulans", "district": "morotai-utara", "title": "Kecelakaan",
+                "updated_at": "2026-11-23T02:10:00Z", "priority": "critical"}]  # fmt: skip
+    alarms = [_alarm(9, "major", updated_at="2026-11-23T02:12:00Z")]
+    status = [{"at": "2026-11-23T02:11:00Z", "source_id": "awlr-x", "online": False}]
+    items = feed_items(tickets=tickets, alarms=alarms, status_events=status, lang="id", tz=TZ,
+                       district_names={"morotai-utara": "Morotai Utara"},
+                       service_name=lambda s, lang: PROFILE.service(s).name.id)  # fmt: skip
+    texts = [_text(i) for i in items]
+    assert texts[0].startswith("11.12.00") and "m9" in texts[0]
+    assert "awlr-x luring" in texts[1]
+    assert "112-1 · Ambulans · Morotai Utara: Kecelakaan" in texts[2]
+
+
+def test_map_points_state_and_latest_values() -> None:
+    sources = [{"source_id": "a", "name": "AWLR A", "status": "online", "lat": 2.1, "lon": 128.3,
+                "last_seen": "2026-11-23T02:13:00Z"},
+               {"source_id": "b", "status": "stale", "lat": 2.2, "lon": 128.4},
+               {"source_id": "nowhere", "status": "online", "lat": None, "lon": None}]  # fmt: skip
+    latest = [{"source_id": "a", "metric": "water_level_cm", "value": 1234.5, "unit": "cm"}]
+    alarms = [_alarm(1, "critical", source_id="b"), _alarm(2, "major", "cleared", source_id="a")]
+    pts = map_points(sources, latest, alarms, lang="id", tz=TZ, metric_name=lambda m, lang: "Tinggi muka air")
+    assert [(p.key, p.state) for p in pts] == [("a", "online"), ("b", "critical")]
+    assert "Tinggi muka air: 1.234,5 cm" in pts[0].label and "daring · 11.13" in pts[0].label
+
+
+def test_trend_series_carry_the_profile_thresholds_on_local_time() -> None:
+    trends = {"water_level_cm": {"items": [{"bucket_start": "2026-11-23T02:10:00Z", "value": 200.0, "count": 3}]}}
+    series = trend_series(trends, PROFILE, "en")
+    water = next(s for s in series if s["unit"] == "cm" and s["title"] == "Water level")
+    assert water["y"] == [200.0] and water["x"][0].hour == 11
+    assert (250.0, "critical") in water["thresholds"]
+    assert len(series) == sum(1 for m in PROFILE.metrics if m.key)
+
+
+def test_replay_clock() -> None:
+    assert parse_local("2026-11-23 11:13", TZ) == AT - 20_000
+    assert parse_local("2026-11-23T11:13:20", TZ) == AT
+    assert parse_local("yesterday", TZ) is None
+    day = 86_400_000
+    c = {"at_ms": AT - day, "playing": True, "speed": 60, "wall_ms": AT}
+    assert advance(c, AT + 2000)["at_ms"] == AT - day + 120_000, "60x: two seconds are two minutes of history"
+    assert advance({**c, "playing": False}, AT + 2000)["at_ms"] == AT - day
+    caught_up = advance({**c, "at_ms": AT - 1000}, AT + 5000)
+    assert caught_up["at_ms"] == AT + 5000 and caught_up["playing"] is False, "replay stops at the present"
+
+
+def test_kiosk_rotation_visits_every_district() -> None:
+    views = [rotation_view(n, PROFILE) for n in range(len(PROFILE.districts) + 1)]
+    assert views[0] == (None, "")
+    assert [name for _, name in views[1:]] == [d.name for d in PROFILE.districts]
+    view, _ = views[1]
+    d = PROFILE.districts[0]
+    assert view["x"][0] < d.center.lon < view["x"][1] and view["y"][0] < d.center.lat < view["y"][1]
+
+
+def test_ui_strings_in_both_languages() -> None:
+    ours = [k for k in CATALOGUES["id"] if k.startswith(("ui.", "dash."))]
+    assert len(ours) > 50
+    assert all(k in CATALOGUES["en"] for k in ours)
