@@ -19,7 +19,7 @@ from app.i18n import t
 
 from dashboards import ids
 from dashboards.apiclient import ApiClient
-from dashboards.auth import LANG_COOKIE, Sessions, install, lang_of, login_page
+from dashboards.auth import LANG_COOKIE, Sessions, install
 from dashboards.context import Ctx
 from dashboards.data import CityData
 from dashboards.layout import shell
@@ -39,7 +39,6 @@ def build(api: FastAPI) -> Dash:
     holder: dict[str, Dash] = {}
     # Our page routes first: FastAPI matches in order, so they gate Dash's index behind the session.
     install(api, sessions, lambda request: _index(holder["dash"], request), tuple(PAGES))
-    _lang_switch(api)
 
     dash_app = Dash(
         "satupintu",
@@ -87,17 +86,6 @@ def _index(dash_app: Dash, request: Any) -> str:
 def mount(api: FastAPI) -> None:
     """Entry point `satupintu.web`: add the single window to the API app."""
     build(api)
-
-
-def _lang_switch(api: FastAPI) -> None:
-    # `?lang=en` on any page sets the language cookie; the page route then renders as usual.
-    @api.middleware("http")
-    async def lang_cookie(request: Any, call_next: Any) -> Any:
-        resp = await call_next(request)
-        lang = request.query_params.get("lang")
-        if lang in ("id", "en") and request.url.path in PAGES:
-            resp.set_cookie(LANG_COOKIE, lang, max_age=400 * 86_400, samesite="lax", path="/")
-        return resp
 
 
 def _routing(app: Dash, c: Ctx) -> None:
@@ -151,4 +139,4 @@ def _rotate_s(search: str | None) -> float | None:
     return None
 
 
-__all__ = ["build", "mount", "lang_of", "login_page"]
+__all__ = ["build", "mount"]

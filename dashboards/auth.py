@@ -102,6 +102,8 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
             return login_page(lang, next_path=_without(request, "token"))
         resp = HTMLResponse(index(request))
         resp.headers["Cache-Control"] = "no-store"
+        if request.query_params.get("lang") in LANGS:  # the language switch: `?lang=en` on any page
+            resp.set_cookie(LANG_COOKIE, lang, max_age=400 * 86_400, samesite="lax", path="/")
         return resp
 
     for path in pages:

@@ -237,3 +237,14 @@ def test_a_lost_connection_shows_a_banner(browser: Callable[..., WebDriver], tmp
         assert "terputus sejak" in banner
     finally:
         stop_stack(s)
+
+
+def test_a_new_critical_alarm_sounds_once_switched_on(stack: Stack, browser: Callable[..., WebDriver]) -> None:
+    d = browser()
+    open_window(d, stack, "operator")
+    wait_js(d, "return document.querySelectorAll('#alarm-list .alarm-row').length > 0", what="the alarm list")
+    assert not d.execute_script("return window.spBeeps"), "alarms already open on load do not sound"
+    d.find_element(By.ID, "sound-toggle").click()  # browsers play sound only after a click
+    assert d.execute_script("return window.spBeeps") == 1, "the toggle plays once, so the operator hears it works"
+    stack.publish("city/morotai/sensor/awlr-sungai-bere-bere", {"ts": _now(), "values": {"water_level_cm": 320.0}})
+    wait_js(d, "return window.spBeeps >= 2", what="the new critical alarm's sound")
