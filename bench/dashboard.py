@@ -199,6 +199,7 @@ def main() -> None:
         wait(lambda: d.execute_script(FILLED), 60, "every panel filled")
         d.execute_script(WATCH_LIVE)
         lat_t, lat_r = [], []
+        missed = 0
         for i in range(args.samples):
             tid, value = f"bench-t{i}-{uuid.uuid4().hex[:4]}", 1000 + i + 0.5
             shown = f"{1000 + i:,}".replace(",", ".") + ",5"  # the map's Indonesian number format
@@ -207,16 +208,26 @@ def main() -> None:
             pub.publish("city/morotai/service/layanan-112", orjson.dumps(
                 {"ticket_id": tid, "service": "ambulans", "status": "open", "title": "bench", "ts": t0}), qos=1)
             pub.publish(f"city/morotai/sensor/awlr-bench-{i}", orjson.dumps(
-                {"ts": t0, "values": {"water_level_cm": value}, "district": "morotai-jaya", "lat": 2.64, "lon": 128.52}),
+                {"ts": t0, "values": {"water_level_cm": value}, "district": "pulau-rao", "lat": 2.66, "lon": 128.08}),
                 qos=1)  # fmt: skip
-            seen = wait(lambda: d.execute_script("var s = window.__seen; return s[arguments[0]] && s[arguments[1]] ? "
-                                                 "[s[arguments[0]], s[arguments[1]]] : null", tid, shown), 30, tid)  # fmt: skip
-            lat_t.append(seen[0] / 1000 - t0)
-            lat_r.append(seen[1] / 1000 - t0)
+            # A marker alone in the map's north-west corner (at sea): no cluster hides its hover text.
+            end = time.monotonic() + 20
+            seen = [None, None]
+            while time.monotonic() < end and None in seen:
+                seen = d.execute_script("var s = window.__seen; return [s[arguments[0]] || null, s[arguments[1]] || null]",
+                                        tid, shown)  # fmt: skip
+                time.sleep(0.05)
+            missed += sum(1 for x in seen if x is None)
+            if seen[0]:
+                lat_t.append(seen[0] / 1000 - t0)
+            if seen[1]:
+                lat_r.append(seen[1] / 1000 - t0)
             time.sleep(1.0)
         for name, xs in (("ticket -> feed", lat_t), ("reading -> map", lat_r)):
-            print(f"live update, publish -> on screen ({name}, {len(xs)} samples): p50 {pct(xs, 50):.2f} s, "
-                  f"p95 {pct(xs, 95):.2f} s, max {max(xs):.2f} s", flush=True)
+            if xs:
+                print(f"live update, publish -> on screen ({name}, {len(xs)} samples): p50 {pct(xs, 50):.2f} s, "
+                      f"p95 {pct(xs, 95):.2f} s, max {max(xs):.2f} s", flush=True)
+        print(f"updates not on screen within 20 s: {missed}", flush=True)
 
         # 3. Cost per browser.
         wproc = psutil.Process(web.pid)

@@ -30,13 +30,13 @@ log = logging.getLogger(__name__)
 # What each notice field touches.
 TOUCHES = {
     "readings": ("overview", "sources", "latest", "trends"),
-    "tickets": ("overview", "tickets", "services"),
+    "tickets": ("overview", "tickets", "recent_tickets", "services"),
     "sources_new": ("overview", "sources"),
     "status": ("overview", "sources"),
     "quarantined": ("overview",),
     "alarms": ("overview", "alarms"),
 }
-PARTS = ("overview", "sources", "latest", "tickets", "alarms", "services", "trends")
+PARTS = ("overview", "sources", "latest", "tickets", "recent_tickets", "alarms", "services", "trends")
 # Seconds between re-reads of a part however many notices arrive, and the most a part may age.
 MIN_GAP_S = {"services": 15.0, "trends": 15.0}
 DEFAULT_MIN_GAP_S = 0.5
@@ -75,6 +75,7 @@ class CityData:
     _parts: dict[str, Part] = field(default_factory=dict)
     _changed: dict[str, int] = field(default_factory=lambda: {p: 0 for p in PARTS})
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _background: set = field(default_factory=set)  # re-reads started by read_now (held so they are not collected)
     _listener: asyncio.Task | None = None
     _hub: Any = None
     status_events: deque = field(default_factory=lambda: deque(maxlen=FEED_EVENTS))
@@ -131,6 +132,22 @@ class CityData:
         got = await asyncio.gather(*(self._part(p, token, lang) for p in want))
         return {p: part for p, part in zip(want, got, strict=True) if part is not None}
 
+    async def read_now(self, token: str, lang: str, want: tuple[str, ...] = PARTS) -> dict[str, Part]:
+        """The parts in `want` without waiting for a re-read of those already held (which starts behind).
+
+        For a window's first fill: it shows what the process holds (at most a
+        moment old, and its freshness stamp says so) at once; the next live tick
+        brings the re-read.
+        """
+        held = {p: self._parts.get(self._key(p, lang)) for p in want}
+        missing = tuple(p for p, part in held.items() if part is None)
+        if len(missing) < len(want):
+            task = asyncio.get_running_loop().create_task(self.read(token, lang, tuple(p for p in want if p not in missing)))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        got = await self.read(token, lang, missing) if missing else {}
+        return {p: got.get(p) or held[p] for p in want if (got.get(p) or held[p]) is not None}
+
     async def _part(self, name: str, token: str, lang: str) -> Part | None:
         key = self._key(name, lang)
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -184,8 +201,10 @@ class CityData:
             return await c.get_all("/api/v1/sources", token)
         if part == "latest":
             return await c.get_all("/api/v1/readings/latest", token)
-        if part == "tickets":
+        if part == "tickets":  # the map's: every open ticket
             return await c.get_all("/api/v1/tickets", token, cap=2000, status="active")
+        if part == "recent_tickets":  # the feed's: the newest few, whatever their status
+            return (await c.get("/api/v1/tickets", token, limit=FEED_EVENTS))["items"]
         if part == "alarms":
             try:
                 return await c.get_all("/api/v1/alarms", token, cap=2000, state="open", lang=lang, page=500)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from dashboards.cluster import Cluster
 
@@ -85,82 +84,59 @@ def map_figure(
 ) -> go.Figure:
     """The regency map: land, district names, clustered sources by state, clustered open tickets, located alarms."""
     labels = labels or {}
-    fig = go.Figure()
-    for ring in outline:
-        fig.add_trace(
-            go.Scatter(
-                x=[p[1] for p in ring], y=[p[0] for p in ring], mode="lines", fill="toself",
-                fillcolor=th.land, line={"color": th.coast, "width": 1.5}, hoverinfo="skip", showlegend=False,
-            )
-        )  # fmt: skip
+    data: list[dict] = [
+        {"type": "scatter", "x": [p[1] for p in ring], "y": [p[0] for p in ring], "mode": "lines", "fill": "toself",
+         "fillcolor": th.land, "line": {"color": th.coast, "width": 1.5}, "hoverinfo": "skip", "showlegend": False}
+        for ring in outline
+    ]  # fmt: skip
     if districts:
-        fig.add_trace(
-            go.Scatter(
-                x=[d["lon"] for d in districts], y=[d["lat"] for d in districts], mode="text",
-                text=[d["name"] for d in districts], textfont={"color": th.coast, "size": th.font_size},
-                hoverinfo="skip", showlegend=False, name="districts",
-            )
-        )  # fmt: skip
+        data.append({"type": "scatter", "x": [d["lon"] for d in districts], "y": [d["lat"] for d in districts],
+                     "mode": "text", "text": [d["name"] for d in districts], "hoverinfo": "skip", "showlegend": False,
+                     "textfont": {"color": th.coast, "size": th.font_size}, "name": "districts"})  # fmt: skip
     if clusters:
-        fig.add_trace(
-            go.Scatter(
-                x=[c.lon for c in clusters],
-                y=[c.lat for c in clusters],
-                mode="markers+text",
-                marker={
-                    "size": [11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5) for c in clusters],
-                    "color": [STATE_COLOURS.get(c.state, "#8e8e93") for c in clusters],
-                    "line": {"color": th.paper, "width": 1.5},
-                    "opacity": 0.95,
-                },
-                text=["" if c.count == 1 else str(c.count) for c in clusters],
-                textfont={"color": "#000000", "size": max(10, th.font_size - 2)},
-                hovertext=[_cluster_hover(c, labels) for c in clusters],
-                hoverinfo="text",
-                customdata=[[c.members[0].key if c.count == 1 else "", c.state, c.count] for c in clusters],
-                name=labels.get("sources", "sources"),
-                showlegend=False,
-            )
-        )
+        data.append({
+            "type": "scatter", "x": [c.lon for c in clusters], "y": [c.lat for c in clusters], "mode": "markers+text",
+            "marker": {"size": [11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5) for c in clusters],
+                       "color": [STATE_COLOURS.get(c.state, "#8e8e93") for c in clusters],
+                       "line": {"color": th.paper, "width": 1.5}, "opacity": 0.95},
+            "text": ["" if c.count == 1 else str(c.count) for c in clusters],
+            "textfont": {"color": "#000000", "size": max(10, th.font_size - 2)},
+            "hovertext": [_cluster_hover(c, labels) for c in clusters], "hoverinfo": "text",
+            "customdata": [[c.members[0].key if c.count == 1 else "", c.state, c.count] for c in clusters],
+            "name": labels.get("sources", "sources"), "showlegend": False,
+        })  # fmt: skip
     if tickets:
-        fig.add_trace(
-            go.Scatter(
-                x=[c.lon for c in tickets], y=[c.lat for c in tickets], mode="markers+text",
-                marker={"symbol": "diamond", "size": [9 if c.count == 1 else min(30, 12 + 3 * c.count**0.5) for c in tickets],
-                        "line": {"color": th.paper, "width": 1}, "opacity": 0.9,
-                        "color": [TICKET_COLOURS.get(c.state, "#0a84ff") for c in tickets]},
-                text=["" if c.count == 1 else str(c.count) for c in tickets],
-                textfont={"color": "#ffffff", "size": max(9, th.font_size - 3)},
-                hovertext=[_cluster_hover(c, labels) for c in tickets],
-                hoverinfo="text", name=labels.get("tickets", "tickets"), showlegend=False,
-            )
-        )  # fmt: skip
+        data.append({
+            "type": "scatter", "x": [c.lon for c in tickets], "y": [c.lat for c in tickets], "mode": "markers+text",
+            "marker": {"symbol": "diamond", "size": [9 if c.count == 1 else min(30, 12 + 3 * c.count**0.5) for c in tickets],
+                       "line": {"color": th.paper, "width": 1}, "opacity": 0.9,
+                       "color": [TICKET_COLOURS.get(c.state, "#0a84ff") for c in tickets]},
+            "text": ["" if c.count == 1 else str(c.count) for c in tickets],
+            "textfont": {"color": "#ffffff", "size": max(9, th.font_size - 3)},
+            "hovertext": [_cluster_hover(c, labels) for c in tickets], "hoverinfo": "text",
+            "name": labels.get("tickets", "tickets"), "showlegend": False,
+        })  # fmt: skip
     if alarms:
-        fig.add_trace(
-            go.Scatter(
-                x=[a["lon"] for a in alarms], y=[a["lat"] for a in alarms], mode="markers",
-                marker={"symbol": "star", "size": 18, "line": {"color": th.paper, "width": 1},
-                        "color": [SEVERITY_COLOURS.get(a.get("severity"), "#ff3b30") for a in alarms]},
-                hovertext=[a.get("message") or a.get("rule") or "" for a in alarms],
-                hoverinfo="text", name=labels.get("alarms", "alarms"), showlegend=False,
-            )
-        )  # fmt: skip
+        data.append({
+            "type": "scatter", "x": [a["lon"] for a in alarms], "y": [a["lat"] for a in alarms], "mode": "markers",
+            "marker": {"symbol": "star", "size": 18, "line": {"color": th.paper, "width": 1},
+                       "color": [SEVERITY_COLOURS.get(a.get("severity"), "#ff3b30") for a in alarms]},
+            "hovertext": [a.get("message") or a.get("rule") or "" for a in alarms], "hoverinfo": "text",
+            "name": labels.get("alarms", "alarms"), "showlegend": False,
+        })  # fmt: skip
     xr, yr = view or bounds(outline)
-    fig.update_layout(
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        paper_bgcolor=th.sea,
-        plot_bgcolor=th.sea,
-        font={"color": th.text, "size": th.font_size},
-        xaxis={"range": list(xr), "visible": False, "fixedrange": False},
-        yaxis={"range": list(yr), "visible": False, "scaleanchor": "x", "scaleratio": 1.0},
-        dragmode="pan",
+    layout = {
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": th.sea, "plot_bgcolor": th.sea,
+        "font": {"color": th.text, "size": th.font_size},
+        "xaxis": {"range": list(xr), "visible": False, "fixedrange": False},
+        "yaxis": {"range": list(yr), "visible": False, "scaleanchor": "x", "scaleratio": 1.0},
+        "dragmode": "pan",
         # A new view (the kiosk's rotation, a zoom) is a new UI revision; live updates keep the current one.
-        uirevision=f"map:{view}" if view else "map",
-        hovermode="closest",
-        showlegend=False,
-        **({"height": height} if height else {}),
-    )
-    return fig
+        "uirevision": f"map:{view}" if view else "map",
+        "hovermode": "closest", "showlegend": False, **({"height": height} if height else {}),
+    }  # fmt: skip
+    # Plain data of known shape: plotly's per-property validation is skipped (most of the build time).
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def _cluster_hover(c: Cluster, labels: Mapping[str, str]) -> str:
@@ -173,39 +149,53 @@ def _cluster_hover(c: Cluster, labels: Mapping[str, str]) -> str:
 
 
 def trends_figure(
-    series: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, cols: int = 3, tz: str = "UTC", height: int | None = None
+    series: Sequence[Mapping[str, Any]],
+    *,
+    th: Theme = LIGHT,
+    cols: int = 3,
+    height: int | None = None,
+    marker_x: Any = None,
 ) -> go.Figure:
     """Small multiples of key metrics, each with its alarm thresholds drawn as dashed lines.
 
     `series`: [{"title", "unit", "x": [datetime], "y": [float], "thresholds": [(value, severity)]}].
+    `marker_x`: a vertical line on every chart (the replay's instant).
+    Built as one layout (not make_subplots and add_hline per line): it is redrawn on every live update.
     """
     n = max(1, len(series))
     rows = (n + cols - 1) // cols
-    fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{s['title']} ({s['unit']})" for s in series],
-        vertical_spacing=0.22 if rows > 1 else 0.1, horizontal_spacing=0.06,
-    )  # fmt: skip
+    hgap, vgap = 0.06, (0.22 if rows > 1 else 0.1)
+    w, h = (1 - hgap * (cols - 1)) / cols, (1 - vgap * (rows - 1)) / rows
+    data, shapes, notes = [], [], []
+    layout: dict[str, Any] = {}
     for i, s in enumerate(series):
-        r, c = i // cols + 1, i % cols + 1
-        fig.add_trace(
-            go.Scatter(x=list(s["x"]), y=list(s["y"]), mode="lines", line={"width": 2, "color": "#0a84ff"},
-                       name=s["title"], showlegend=False, hovertemplate="%{x|%H.%M}: %{y}<extra></extra>"),
-            row=r, col=c,
-        )  # fmt: skip
+        r, c = i // cols, i % cols
+        k = "" if i == 0 else str(i + 1)
+        x0, y1 = c * (w + hgap), 1 - r * (h + vgap)
+        layout[f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": f"y{k}", "type": "date", "showgrid": False,
+                               "tickformat": "%H.%M", "color": th.text, "nticks": 4}  # fmt: skip
+        layout[f"yaxis{k}"] = {"domain": [y1 - h, y1], "anchor": f"x{k}", "gridcolor": th.grid, "color": th.text,
+                               "nticks": 4, "zeroline": False}  # fmt: skip
+        data.append({"type": "scatter", "x": list(s["x"]), "y": list(s["y"]), "mode": "lines", "xaxis": f"x{k}",
+                     "yaxis": f"y{k}", "line": {"width": 2, "color": "#0a84ff"}, "name": s["title"], "showlegend": False,
+                     "hovertemplate": "%{x|%H.%M}: %{y}<extra></extra>"})  # fmt: skip
         for value, severity in s.get("thresholds", ()):
-            fig.add_hline(
-                y=value, line={"color": SEVERITY_COLOURS.get(severity, "#ff3b30"), "dash": "dash", "width": 1.5},
-                row=r, col=c,
-            )  # fmt: skip
-    fig.update_annotations(font={"size": th.font_size, "color": th.text})
-    fig.update_xaxes(showgrid=False, tickformat="%H.%M", color=th.text, nticks=4, type="date")
-    fig.update_yaxes(gridcolor=th.grid, color=th.text, nticks=4, zeroline=False)
-    fig.update_layout(
-        margin={"l": 36, "r": 8, "t": 28, "b": 20},
-        paper_bgcolor=th.paper, plot_bgcolor=th.paper, font={"color": th.text, "size": th.font_size - 1},
-        uirevision="trends", **({"height": height} if height else {}),
+            shapes.append({"type": "line", "xref": f"x{k} domain", "x0": 0, "x1": 1, "yref": f"y{k}", "y0": value,
+                           "y1": value, "line": {"color": SEVERITY_COLOURS.get(severity, "#ff3b30"), "dash": "dash",
+                                                 "width": 1.5}})  # fmt: skip
+        if marker_x is not None:
+            shapes.append({"type": "line", "xref": f"x{k}", "x0": marker_x, "x1": marker_x, "yref": f"y{k} domain",
+                           "y0": 0, "y1": 1, "line": {"color": "#5e3bd8", "width": 2}})  # fmt: skip
+        notes.append({"text": f"{s['title']} ({s['unit']})", "x": x0 + w / 2, "y": y1, "xref": "paper", "yref": "paper",
+                      "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                      "font": {"size": th.font_size, "color": th.text}})  # fmt: skip
+    layout.update(
+        shapes=shapes, annotations=notes, margin={"l": 36, "r": 8, "t": 28, "b": 20}, paper_bgcolor=th.paper,
+        plot_bgcolor=th.paper, font={"color": th.text, "size": th.font_size - 1}, uirevision="trends",
+        **({"height": height} if height else {}),
     )  # fmt: skip
-    return fig
+    # Built from plain data of known shape: plotly's per-property validation is skipped (it cost ~0.3 s a redraw).
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def agency_bars(rows: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, labels: Mapping[str, str] | None = None) -> go.Figure:
@@ -239,17 +229,22 @@ def agency_bars(rows: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, labels:
 
 
 def pillar_figure(scores: Mapping[str, float | None], names: Mapping[str, str], *, th: Theme = LIGHT) -> go.Figure:
-    """The six smart-city pillars scored 0-100 as a polar chart (a pillar without data at 0, named so)."""
-    keys = list(scores)
-    r = [scores[k] if scores[k] is not None else 0 for k in keys]
-    theta = [names.get(k, k) for k in keys]
+    """The six smart-city pillars scored 0-100 as bars in the SLA colours (a pillar without data: an empty bar, '–')."""
+    keys = list(scores)[::-1]
     fig = go.Figure(
-        go.Scatterpolar(r=r + r[:1], theta=theta + theta[:1], fill="toself", line={"color": "#0a84ff"},
-                        hovertemplate="%{theta}: %{r:.0f}<extra></extra>")
-    )  # fmt: skip
+        go.Bar(
+            y=[names.get(k, k) for k in keys],
+            x=[scores[k] if scores[k] is not None else 0 for k in keys],
+            orientation="h",
+            marker={"color": [sla_colour(scores[k]) for k in keys]},
+            text=["–" if scores[k] is None else f"{scores[k]:.0f}" for k in keys],
+            textposition="outside",
+            hoverinfo="skip",
+        )
+    )
     fig.update_layout(
-        polar={"radialaxis": {"range": [0, 100], "color": th.text}, "bgcolor": th.paper},
-        margin={"l": 40, "r": 40, "t": 20, "b": 20}, paper_bgcolor=th.paper, font={"color": th.text, "size": th.font_size},
-        showlegend=False,
+        xaxis={"range": [0, 110], "visible": False}, yaxis={"automargin": True, "color": th.text},
+        margin={"l": 8, "r": 8, "t": 8, "b": 8}, paper_bgcolor=th.paper, plot_bgcolor=th.paper,
+        font={"color": th.text, "size": th.font_size + 1}, showlegend=False,
     )  # fmt: skip
     return fig

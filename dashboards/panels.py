@@ -96,8 +96,10 @@ def sorted_alarms(alarms: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]
     )
 
 
-def alarm_rows(alarms: Sequence[Mapping[str, Any]], *, lang: str, tz: tzinfo, can_ack: bool, limit: int = 14) -> list:
-    """The alarm panel: one row per open alarm, with an acknowledge button for operators."""
+def alarm_rows(
+    alarms: Sequence[Mapping[str, Any]], *, lang: str, tz: tzinfo, can_ack: bool, limit: int = 14, actions: bool = True
+) -> list:
+    """The alarm panel: one row per open alarm, with an acknowledge button (enabled for operators; none in replay)."""
     if not alarms:
         return [html.Div(t("dash.alarm.none", lang), className="empty")]
     rows = []
@@ -108,6 +110,8 @@ def alarm_rows(alarms: Sequence[Mapping[str, Any]], *, lang: str, tz: tzinfo, ca
         where = " · ".join(x for x in (a.get("source_id"), a.get("district"), a.get("ticket_id")) if x)
         if acked:
             action: Any = html.Span(t("dash.alarm.acked_by", lang, by=a.get("acknowledged_by") or "?"), className="acked")
+        elif not actions:
+            action = html.Span(t(f"dash.alarm.state.{a.get('state', 'active')}", lang), className="acked")
         else:
             action = html.Button(
                 t("dash.alarm.ack", lang),

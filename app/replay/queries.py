@@ -79,9 +79,10 @@ def _last_seen(conn: Connection, rollup: type, series_pks: list[int], lo_s: int,
 
 
 def sources_at(*, conn: Connection, profile: Profile, city: str, at_ms: int) -> list[SourceHealth]:
-    """The city's sources known by `at_ms`, with their health at that instant."""
+    """The city's sources known at `at_ms` (registered ones always), with their health at that instant."""
     now_view = source_health(conn=conn, profile=profile, city=city, now_ms=at_ms)
-    known = [s for s in now_view if s.first_seen_ms is None or s.first_seen_ms <= at_ms]
+    # Registered sources (the profile's, an admin's) are listed at any instant; others from their first message.
+    known = [s for s in now_view if s.registered or s.first_seen_ms is None or s.first_seen_ms <= at_ms]
     pks = [s.pk for s in known]
     at_s = at_ms // 1000
     seen = _last_seen(conn, RollupMinuteRow, pks, at_s - MINUTE_LOOKBACK_S, at_s, at_ms) if pks else {}

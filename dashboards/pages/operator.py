@@ -121,8 +121,10 @@ def register(app: Any, c: Ctx) -> None:
     async def refresh(_tick: Any, seen: dict | None, search: str | None) -> tuple:
         token, lang, role = await session(dash_ctx.cookies)
         c.city.listen(c.api)
+        first_fill = not seen
+        read = c.city.read_now if first_fill else c.city.read
         try:
-            parts = await c.city.read(token, lang, ("overview", "alarms", "tickets", "services", "trends"))
+            parts = await read(token, lang, ("overview", "alarms", "recent_tickets", "services", "trends"))
         except ApiError as exc:
             if exc.status in (401, 403):
                 raise PreventUpdate from exc
@@ -132,7 +134,7 @@ def register(app: Any, c: Ctx) -> None:
         fresh = {
             "kpi": min(c.city.as_of(parts[p], p) for p in ("overview",) if p in parts) if "overview" in parts else 0,
             "alarms": c.city.as_of(parts["alarms"], "alarms") if "alarms" in parts else 0,
-            "feed": min(c.city.as_of(parts[p], p) for p in ("tickets", "alarms") if p in parts) if parts else 0,
+            "feed": min(c.city.as_of(parts[p], p) for p in ("recent_tickets", "alarms") if p in parts) if parts else 0,
             "services": c.city.as_of(parts["services"], "services") if "services" in parts else 0,
             "trends": c.city.as_of(parts["trends"], "trends") if "trends" in parts else 0,
         }
@@ -149,16 +151,16 @@ def register(app: Any, c: Ctx) -> None:
         out_alarms = alarm_rows(alarms, lang=lang, tz=tz, can_ack=can_ack) if changed("alarms") else no_update
         out_feed = (
             feed_items(
-                tickets=(data.get("tickets") or [])[:20], alarms=alarms, status_events=list(c.city.status_events),
+                tickets=data.get("recent_tickets") or [], alarms=alarms, status_events=list(c.city.status_events),
                 lang=lang, tz=tz, district_names=c.district_names(), service_name=c.service_name,
             )
-            if changed("tickets", "alarms") or c.city.notices != seen.get("_notices")
+            if changed("recent_tickets", "alarms") or c.city.notices != seen.get("_notices")
             else no_update
         )  # fmt: skip
         out_services = service_table(data.get("services"), profile, lang) if changed("services") else no_update
         kiosk = _kiosk(search)
         out_trends = (
-            trends_figure(trend_series(data.get("trends") or {}, profile, lang), th=theme(kiosk), tz=profile.city.timezone)
+            trends_figure(trend_series(data.get("trends") or {}, profile, lang), th=theme(kiosk))
             if changed("trends")
             else no_update
         )
@@ -177,8 +179,9 @@ def register(app: Any, c: Ctx) -> None:
     async def refresh_map(_tick: Any, view: dict | None, seen: dict | None, search: str | None) -> tuple:
         token, lang, _role = await session(dash_ctx.cookies)
         c.city.listen(c.api)
+        read = c.city.read_now if not seen else c.city.read
         try:
-            parts = await c.city.read(token, lang, ("sources", "latest", "alarms", "tickets"))
+            parts = await read(token, lang, ("sources", "latest", "alarms", "tickets"))
         except ApiError as exc:
             raise PreventUpdate from exc
         versions = {k: p.version for k, p in parts.items()}

@@ -147,8 +147,7 @@ def register(app: Any, c: Ctx) -> None:
             sources=sensing.get("sources") or [], alarms=sensing.get("alarms") or [],
         )  # fmt: skip
         names = {p: t(f"dash.pillar.{p}", lang) for p in PILLARS}
-        short = {p: names[p].split(" (")[0] for p in PILLARS}
-        pillars_fig = pillar_figure({p: scores[p].score for p in PILLARS}, short)
+        pillars_fig = pillar_figure({p: scores[p].score for p in PILLARS}, names)
         pillar_list = [
             html.Div([html.Span(names[p]), html.Span(_pct(scores[p].score, lang), className="sla",
                                                      style={"background": sla_colour(scores[p].score)})],

@@ -169,16 +169,17 @@ def register(app: Any, c: Ctx) -> None:
             alarms=located_alarms(alarms), view=(xr, yr), th=LIGHT,
         )  # fmt: skip
         steps = [{**s, "updated_at": s["at"]} for s in state["feed"]]
-        feed = feed_items(tickets=steps, alarms=alarms, status_events=[], lang=lang, tz=tz,
+        # An alarm's later changes are not known at the instant: it enters the feed when it was raised.
+        raised = [{**a, "updated_at": a.get("raised_at")} for a in alarms]
+        feed = feed_items(tickets=steps, alarms=raised, status_events=[], lang=lang, tz=tz,
                           district_names=c.district_names(), service_name=c.service_name)  # fmt: skip
-        trend_fig = trends_figure(trend_series(trends, profile, lang), th=LIGHT, cols=6)
         local_at = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(tz).replace(tzinfo=None)
-        trend_fig.add_vline(x=local_at, line={"color": "#5e3bd8", "width": 2})
+        trend_fig = trends_figure(trend_series(trends, profile, lang), th=LIGHT, cols=6, marker_x=local_at)
         stamp = when(at_ms, tz, lang, seconds=True)
         now_label = [html.Span(stamp, className="replay-clock", id="replay-stamp", **{"data-at": str(at_ms)}),
                      html.Span(f" · {number(clock_.get('speed', 1), lang)}x")]  # fmt: skip
         banner = t("dash.replay.banner", lang, at=stamp)
-        return (kpis, fig, alarm_rows(alarms, lang=lang, tz=tz, can_ack=False), feed, trend_fig, now_label,
+        return (kpis, fig, alarm_rows(alarms, lang=lang, tz=tz, can_ack=False, actions=False), feed, trend_fig, now_label,
                 banner, "banner replaying")  # fmt: skip
 
     async def trends_at(token: str, at_ms: int) -> dict:

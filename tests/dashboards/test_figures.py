@@ -70,5 +70,15 @@ def test_agency_bars_and_pillars() -> None:
     assert list(bar.y) == ["PUPR", "BPBD"], "first agency on top"
     assert list(bar.marker.color) == [sla_colour(None), sla_colour(95.0)]
     assert "95%" in bar.text[1] and "1" in bar.text[1]
-    polar = pillar_figure({"governance": 80.0, "branding": None}, {"governance": "Tata kelola", "branding": "Citra"})
-    assert list(polar.data[0].r) == [80.0, 0, 80.0], "closed ring; no data drawn at 0"
+    pillars = pillar_figure({"governance": 80.0, "branding": None}, {"governance": "Tata kelola", "branding": "Citra"})
+    bars = pillars.data[0]
+    assert list(bars.y) == ["Citra", "Tata kelola"] and list(bars.x) == [0, 80.0]
+    assert list(bars.text) == ["–", "80"], "no data is said, not drawn as a zero score"
+    assert list(bars.marker.color) == [sla_colour(None), sla_colour(80.0)]
+
+
+def test_every_figure_uses_only_the_served_plotly_bundle() -> None:
+    # The window serves plotly.js 'basic' (scatter, bar, pie): a trace type outside it would not draw.
+    figs = [map_figure(outline=OUTLINE, districts=[], clusters=[]), trends_figure([]), agency_bars([]),
+            pillar_figure({"living": 1.0}, {})]  # fmt: skip
+    assert {tr.type for f in figs for tr in f.data} <= {"scatter", "bar", "pie"}
