@@ -45,6 +45,7 @@ def build(api: FastAPI) -> Dash:
         server=api,
         assets_folder=str(ASSETS),
         serve_locally=True,  # no CDN: the wall has no internet
+        assets_ignore=r"^plotly-basic\.min\.js$",  # served, but loaded by live.js without blocking the page (first paint)
         title="SatuPintu",
         update_title=None,
         compress=False,

@@ -8,6 +8,17 @@
  */
 (function () {
   "use strict";
+  // plotly.js (the 'basic' bundle) starts loading with the page, compiled while the
+  // renderer boots and fetches the layout, instead of after the first graph mounts.
+  // Until it has run, window.Plotly is a promise: dcc.Graph waits on it
+  // (Promise.resolve(window.Plotly || load)) and never fetches the 4.8 MB full bundle.
+  if (!window.Plotly) {
+    var pjs = document.createElement("script");
+    pjs.src = "/assets/vendor/plotly-basic.min.js";
+    pjs.async = true;
+    window.Plotly = new Promise(function (resolve, reject) { pjs.onload = resolve; pjs.onerror = reject; });
+    document.head.appendChild(pjs);
+  }
   var MIN_TICK_MS = 400;
   var ws = null, lastMsg = 0, heartbeatMs = 15000, lostSince = null, backoff = 500;
   var tickTimer = null, lastTick = 0, seq = 0, pending = false;
