@@ -24,7 +24,7 @@ from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
 from dashboards.figures import LIGHT, agency_bars, pillar_figure, sla_colour
-from dashboards.fmt import number, parse_iso, when, to_ms
+from dashboards.fmt import number, to_ms, when
 from dashboards.panels import panel
 from dashboards.pillars import pillar_scores
 
@@ -232,5 +232,3 @@ def _service_table(items: list, lang: str, c: Ctx) -> html.Table:
         ]))  # fmt: skip
     return html.Table([html.Thead(head), html.Tbody(rows)], className="svc-table")
 
-
-_ = parse_iso  # re-exported for the replay page's use of the same helpers
