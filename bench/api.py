@@ -711,6 +711,8 @@ def serving(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATUPINTU_")}
     env.update(SATUPINTU_DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    if os.environ.get("SATUPINTU_API_CACHE_S") is not None:  # --cache-s: what the server's response cache keeps
+        env["SATUPINTU_API_CACHE_S"] = os.environ["SATUPINTU_API_CACHE_S"]
     log = workdir / "uvicorn.log"
     cmd = [
         sys.executable, "-m", "uvicorn", "--app-dir", str(REPO / "bench"), "_api_app:app",
@@ -1064,9 +1066,14 @@ def main(argv: list[str] | None = None) -> None:
                     help="bulk: registration through BatchWriter, readings through ingest.bulk; writer: all through BatchWriter")  # fmt: skip
     ap.add_argument("--reuse", action="store_true", help="keep the filled databases and use them again when sizes match")
     ap.add_argument("--only", default="", help="comma-separated substrings of route names to measure")
+    ap.add_argument(
+        "--cache-s", type=float, default=None, help="the server's response cache (seconds; 0: off, every request computed)"
+    )
     ap.add_argument("--fill-only", action="store_true", help="fill (and report sizes), do not measure")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
+    if args.cache_s is not None:
+        os.environ["SATUPINTU_API_CACHE_S"] = str(args.cache_s)
     _end_children_on_sigterm()
 
     kinds = [k.strip() for k in args.db.split(",") if k.strip()]
