@@ -145,9 +145,8 @@ def test_a_silent_source_goes_stale_then_offline_then_clears_when_it_reports(wri
     # Sources the profile lists but that never reported raise nothing (not started yet).
     assert q(engine, "SELECT count(*) FROM alarms WHERE rule_id = 'silence.sources'") == [(1,)]
     later = NOW + 12 * interval
-    writer._settings = writer._settings  # the writer stamps last_seen with the receive time
     item = reading(RIVER, later, water_level_cm=50)
-    item.received_ms = later
+    item.received_ms = later  # the writer stamps last_seen with the receive time
     writer.write([item])
     clock(engine, later + 1000)
     assert q(engine, "SELECT state FROM alarms WHERE rule_id = 'silence.sources'") == [("cleared",)]
