@@ -16,10 +16,11 @@ markers), then, with Chromium at 1920x1080:
    MutationObserver stamps it); the same for a reading reaching the map (its
    value in a marker's hover text); p50, p95 and max;
 3. cost per browser: API requests/s and the web process's CPU over 60 s with
-   one browser open, then with --browsers open (0: skipped);
+   one browser open, then with --browsers open (0 or 1: skipped);
 4. heap: the page's JS heap (after a forced garbage collection) at
    --heap-first minutes and at --heap-minutes of live updates, and their
-   ratio (the target: within 20% after an hour).
+   ratio (the target: within 20% after an hour); --heap-first 0 or
+   --heap-minutes 0 skips it.
 
 Prints numbers only; nothing is asserted. The machine has two cores: the
 browsers, the simulator, the ingestor and the server share them.
@@ -63,6 +64,43 @@ FILLED = """
 # Stamps, in the page, when every panel first holds data (relative to navigation start).
 WATCH_FILLED = "(function w(){ try { if ((function(){" + FILLED + "})()) { window.__filled = performance.now(); return; } }" \
                " catch (e) {} setTimeout(w, 20); })();"  # fmt: skip
+# --timeline: when each step of the first load happened (ms since navigation start), to see where the time goes.
+WATCH_STEPS = """
+(function () {
+  var steps = window.__steps = {}, plots = window.__plots = [];
+  function stamp(k) { if (!(k in steps)) steps[k] = Math.round(performance.now()); }
+  var checks = {
+    header: function () { return document.querySelector('#header .brand'); },
+    kpis: function () { return document.querySelectorAll('#kpi-tiles .kpi').length === 7; },
+    feed: function () { return document.querySelectorAll('#feed li').length > 0; },
+    map_div: function () { return document.querySelector('#op-map .js-plotly-plot'); },
+    map_drawn: function () { var m = document.querySelector('#op-map .js-plotly-plot'); return m && m.data && m.data.length > 2; },
+    trends_drawn: function () { var m = document.querySelector('#trends .js-plotly-plot'); return m && m.data && m.data.length > 0; },
+    plotly_loaded: function () { return window.Plotly && window.Plotly.react; }
+  };
+  (function poll() {
+    for (var k in checks) { try { if (!(k in steps) && checks[k]()) stamp(k); } catch (e) {} }
+    var P = window.Plotly;
+    if (P && P.react && !P.__wrapped) {
+      P.__wrapped = true;
+      ['newPlot', 'react', 'relayout', 'restyle', 'Plots.resize'].forEach(function (name) {
+        var obj = name === 'Plots.resize' ? P.Plots : P, fn = name === 'Plots.resize' ? 'resize' : name, orig = obj[fn];
+        obj[fn] = function (gd) {
+          var t0 = performance.now(), r = orig.apply(this, arguments), id = (gd && gd.id) || (gd && gd.parentNode && gd.parentNode.id) || '?';
+          Promise.resolve(r).then(function () { plots.push([name, id, Math.round(t0), Math.round(performance.now() - t0)]); });
+          return r;
+        };
+      });
+    }
+    if (!('map_drawn' in steps && 'trends_drawn' in steps && 'kpis' in steps) || performance.now() < 8000) setTimeout(poll, 5);
+  })();
+})();
+"""
+RESOURCES = """
+return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).map(function (e) {
+  return [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseEnd), e.transferSize || 0];
+});
+"""
 # Stamps the wall-clock time each watched text first appears in the feed / the map.
 WATCH_LIVE = """
 window.__seen = window.__seen || {}; window.__want = window.__want || [];
@@ -141,9 +179,10 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=5)
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--browsers", type=int, default=20)
-    ap.add_argument("--heap-first", type=float, default=5.0, help="minutes: the first heap sample")
-    ap.add_argument("--heap-minutes", type=float, default=60.0, help="minutes: the last heap sample (0: skip)")
+    ap.add_argument("--heap-first", type=float, default=5.0, help="minutes: the first heap sample (0: skip the heap part)")
+    ap.add_argument("--heap-minutes", type=float, default=60.0, help="minutes: the last heap sample (0: skip the heap part)")
     ap.add_argument("--db-url", default=None, help="default: a fresh SQLite file")
+    ap.add_argument("--timeline", action="store_true", help="print where the time of each first load goes")
     args = ap.parse_args()
     # Stopped with a signal: still end the browsers, the pipeline and the broker (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -183,11 +222,16 @@ def main() -> None:
             d = driver()
             try:
                 d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_FILLED})
+                if args.timeline:
+                    d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_STEPS})
                 d.get(f"{base}/?token={token}")
                 wait(lambda d=d: d.execute_script("return window.__filled"), 60, "every panel filled")
                 full.append(d.execute_script("return window.__filled") / 1000)
                 fcp.append(d.execute_script(
                     "var e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : null") / 1000)
+                if args.timeline:
+                    time.sleep(0.5)
+                    _timeline(d)
             finally:
                 d.quit()
         print(f"first paint over {args.loads} loads (fresh browser, 1920x1080): first contentful paint "
@@ -249,7 +293,7 @@ def main() -> None:
             del drivers[1:]
 
         # 4. Heap.
-        if args.heap_minutes > 0:
+        if args.heap_minutes > 0 and args.heap_first > 0:
             opened = time.monotonic()
             time.sleep(max(0.0, args.heap_first * 60 - (time.monotonic() - opened)))
             first = heap_mb(d)
@@ -271,6 +315,18 @@ def main() -> None:
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _timeline(d: webdriver.Chrome) -> None:
+    """One load's requests (start -> end, ms since navigation), its milestones and plotly's draws."""
+    print("  requests (start -> end ms, bytes):", flush=True)
+    for name, start, end, size in d.execute_script(RESOURCES):
+        print(f"    {start:5d} -> {end:5d}  {size:8d}  {name[:90]}")
+    steps = d.execute_script("return window.__steps") or {}
+    print("  milestones (ms): " + ", ".join(f"{k} {v}" for k, v in sorted(steps.items(), key=lambda kv: kv[1])))
+    plots = d.execute_script("return window.__plots") or []
+    print("  plotly calls (name, graph, at ms, took ms): " + "; ".join(f"{n} {g} @{a} {t}" for n, g, a, t in plots))
+    print(f"  filled at {d.execute_script('return Math.round(window.__filled)')} ms", flush=True)
 
 
 def _up(base: str) -> bool:
