@@ -259,6 +259,24 @@ class TokenRow(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     last_used_ms: Mapped[int | None] = mapped_column(BigInteger)
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger)
+    expires_ms: Mapped[int | None] = mapped_column(BigInteger, doc="None: until revoked (API tokens); set on sign-in sessions")
+    user_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id"), index=True, doc="the user a sign-in session belongs to; None for API tokens"
+    )
+
+
+class UserRow(Base):
+    """A person who signs in with a username and password; each sign-in is a session token (api_tokens.user_id)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, doc="lower case; one namespace for the deployment")
+    role: Mapped[str] = mapped_column(String(16), doc="viewer, operator or admin")
+    password_hash: Mapped[str] = mapped_column(String(255), doc="scrypt$n$r$p$salt$key (app.auth.passwords)")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    password_changed_ms: Mapped[int] = mapped_column(BigInteger)
+    last_login_ms: Mapped[int | None] = mapped_column(BigInteger)
+    disabled_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditRow(Base):
