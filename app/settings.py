@@ -122,6 +122,22 @@ class Settings(BaseSettings):
         "revoked through the API stops at once; one revoked with the CLI stops working within this.",
     )
 
+    # --- Sign-in ----------------------------------------------------------------
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 90,
+        description="How long a sign-in with a username and password lasts (one shift by default); "
+        "API tokens do not expire.",
+    )  # fmt: skip
+    login_free_attempts: int = Field(
+        5, ge=1, le=1000,
+        description="Failed sign-ins of one username from one client before each further try waits "
+        "(the wait doubles per failure); see app/auth/brake.py for the per-client and per-username allowances.",
+    )  # fmt: skip
+    login_lockout_s: float = Field(1.0, gt=0, le=3600, description="The first wait after the free attempts.")
+    login_lockout_max_s: float = Field(
+        900.0, gt=0, le=86_400, description="The longest wait between sign-in attempts after repeated failures."
+    )
+
     # --- Retention ------------------------------------------------------------
     retention_raw_days: int = Field(30, ge=1, description="Raw readings older than this are refused and pruned.")
     retention_rollup_days: int = Field(400, ge=1, description="Per-minute and per-hour rollups are kept this long.")

@@ -48,7 +48,7 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)  # binascii.Error is a ValueError
 
 
 def password_problem(password: str) -> str | None:
@@ -82,6 +82,8 @@ def _parse(stored: str) -> tuple[Cost, bytes, bytes] | None:
         cost = Cost(int(parts[1]), int(parts[2]), int(parts[3]))
         salt, key = _unb64(parts[4]), _unb64(parts[5])
     except ValueError:
+        return None
+    if not salt or len(key) != KEY_BYTES:
         return None
     # A corrupt or hostile row must not make a sign-in allocate gigabytes.
     if cost.n < 2 or cost.n & (cost.n - 1) or cost.n > 2**20 or not 1 <= cost.r <= 32 or not 1 <= cost.p <= 16:

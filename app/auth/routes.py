@@ -1,4 +1,5 @@
-"""Admin routes for tokens (`/api/v1/tokens`) and the audit log (`/api/v1/audit`)."""
+"""The auth domain's routes: tokens (`/api/v1/tokens`) and the audit log (`/api/v1/audit`) here, with
+sign-in (app.auth.session_routes) and users (app.auth.user_routes) included."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from app.api.fields import LABEL_PATTERN
 from app.api.paging import Limit, Offset, Page
 from app.api.timefmt import from_ms
 from app.auth.audit import record
-from app.auth.tokens import Role, create_token, list_tokens, revoke_token
+from app.auth.session_routes import router as session_router
+from app.auth.tokens import SESSION_PREFIX, Role, create_token, list_tokens, revoke_token
+from app.auth.user_routes import router as user_router
 from app.storage.models import AuditRow, TokenRow
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+admin = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 class TokenOut(BaseModel):
@@ -27,6 +30,8 @@ class TokenOut(BaseModel):
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(None, description="Set on a user's sign-in session; API tokens do not expire")
+    session_of: str | None = Field(None, description="The user whose sign-in session this is; None for an API token")
 
 
 class TokenIn(BaseModel):
@@ -50,15 +55,18 @@ class AuditOut(BaseModel):
 
 
 def _token_out(r: TokenRow) -> TokenOut:
-    return TokenOut(id=r.id, name=r.name, role=r.role, created_at=from_ms(r.created_ms), revoked_at=from_ms(r.revoked_ms))
+    return TokenOut(
+        id=r.id, name=r.name, role=r.role, created_at=from_ms(r.created_ms), revoked_at=from_ms(r.revoked_ms),
+        expires_at=from_ms(r.expires_ms), session_of=r.name.removeprefix(SESSION_PREFIX) if r.user_id else None,
+    )  # fmt: skip
 
 
-@router.get("/tokens", response_model=list[TokenOut], summary="API tokens, newest first (admin)")
+@admin.get("/tokens", response_model=list[TokenOut], summary="API tokens, newest first (admin)")
 def get_tokens(_who: AdminDep, conn: ConnDep) -> list[TokenOut]:
     return [_token_out(r) for r in list_tokens(conn=conn)]
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
+@admin.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
 def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
     try:
         with conn.begin():
@@ -70,7 +78,7 @@ def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
     return TokenCreated(**_token_out(row).model_dump(), token=token)
 
 
-@router.delete(
+@admin.delete(
     "/tokens/{token_id}",
     status_code=204,
     summary="Revoke a token (admin)",
@@ -81,9 +89,11 @@ def delete_token(who: AdminDep, conn: ConnDep, token_id: Annotated[int, Path(ge=
         row = conn.execute(select(TokenRow).where(TokenRow.id == token_id, TokenRow.revoked_ms.is_(None))).first()
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no live token with id {token_id}")
-        if row.role == "admin":
+        if row.role == "admin" and row.user_id is None:  # sessions end anyway; they do not keep anyone in
             admins = conn.execute(
-                select(func.count()).where(TokenRow.role == "admin", TokenRow.revoked_ms.is_(None))
+                select(func.count()).where(
+                    TokenRow.role == "admin", TokenRow.revoked_ms.is_(None), TokenRow.user_id.is_(None)
+                )
             ).scalar()
             if admins <= 1:
                 raise HTTPException(status.HTTP_409_CONFLICT, detail="refusing to revoke the last admin token")
@@ -92,7 +102,7 @@ def delete_token(who: AdminDep, conn: ConnDep, token_id: Annotated[int, Path(ge=
     return Response(status_code=204)
 
 
-@router.get("/audit", response_model=Page[AuditOut], summary="The audit log of writes, newest first (admin)")
+@admin.get("/audit", response_model=Page[AuditOut], summary="The audit log of writes, newest first (admin)")
 def get_audit(
     _who: AdminDep,
     conn: ConnDep,
@@ -107,3 +117,9 @@ def get_audit(
     rows = conn.execute(q.order_by(AuditRow.id.desc()).limit(limit).offset(offset)).all()
     items = [AuditOut(at=from_ms(r.ts_ms), actor=r.actor, role=r.role, action=r.action, target=r.target, detail=r.detail) for r in rows]
     return Page[AuditOut](items=items, total=total, limit=limit, offset=offset)
+
+
+router = APIRouter()
+router.include_router(admin)
+router.include_router(session_router)
+router.include_router(user_router)

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from app.storage.models import TokenRow
 
@@ -16,6 +16,7 @@ Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 PREFIX = "sp_"
+SESSION_PREFIX = "session:"  # a user's sign-in session is a token named `session:<username>`
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class Principal:
     token_id: int
     name: str
     role: Role
+    user_id: int | None = None  # set when the token is a user's sign-in session
 
     def may(self, role: Role) -> bool:
         return RANK[self.role] >= RANK[role]
@@ -35,8 +37,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(*, conn: Connection, name: str, role: Role) -> str:
-    """A new token for `name` with `role`; returns the token, which is not stored anywhere."""
+def create_token(
+    *, conn: Connection, name: str, role: Role, expires_ms: int | None = None, user_id: int | None = None
+) -> str:
+    """A new token for `name` with `role`; returns the token, which is not stored anywhere.
+
+    API tokens live until revoked; a user's sign-in session (`user_id`) ends at `expires_ms`.
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not name.strip():
@@ -46,22 +53,29 @@ def create_token(*, conn: Connection, name: str, role: Role) -> str:
     token = PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         TokenRow.__table__.insert().values(
-            name=name.strip()[:100], role=role, token_hash=hash_token(token), created_ms=int(time.time() * 1000)
-        )
+            name=name.strip()[:100], role=role, token_hash=hash_token(token), created_ms=int(time.time() * 1000),
+            expires_ms=expires_ms, user_id=user_id,
+        )  # fmt: skip
     )
     return token
 
 
 def authenticate(*, conn: Connection, token: str) -> Principal | None:
-    """The principal of a valid, unrevoked token, or None."""
+    """The principal of a valid token (not revoked, not expired), or None."""
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
     row = conn.execute(
-        select(TokenRow.id, TokenRow.name, TokenRow.role).where(
-            TokenRow.token_hash == hash_token(token), TokenRow.revoked_ms.is_(None)
+        select(TokenRow.id, TokenRow.name, TokenRow.role, TokenRow.user_id).where(
+            TokenRow.token_hash == hash_token(token),
+            TokenRow.revoked_ms.is_(None),
+            or_(TokenRow.expires_ms.is_(None), TokenRow.expires_ms > int(time.time() * 1000)),
         )
     ).first()
-    return Principal(row.id, row.name, row.role) if row else None
+    if row is None:
+        return None
+    # A session speaks for its user: the audit log and an acknowledgement say `sari`, not `session:sari`.
+    name = row.name.removeprefix(SESSION_PREFIX) if row.user_id is not None else row.name
+    return Principal(row.id, name, row.role, row.user_id)
 
 
 def revoke_token(*, conn: Connection, token_id: int) -> bool:
@@ -74,12 +88,23 @@ def revoke_token(*, conn: Connection, token_id: int) -> bool:
     return res.rowcount == 1
 
 
+def revoke_user_tokens(*, conn: Connection, user_id: int) -> int:
+    """Revoke every live session of a user (on disable, password or role change); how many."""
+    res = conn.execute(
+        update(TokenRow)
+        .where(TokenRow.user_id == user_id, TokenRow.revoked_ms.is_(None))
+        .values(revoked_ms=int(time.time() * 1000))
+    )
+    return res.rowcount
+
+
 def list_tokens(*, conn: Connection) -> list[TokenRow]:
     """All tokens (without secrets), newest first."""
     return list(conn.execute(select(TokenRow).order_by(TokenRow.id.desc())).all())
 
 
 def has_admin(*, conn: Connection) -> bool:
+    """Whether a live admin API token exists (a user's sign-in session, which ends, does not count)."""
     return conn.execute(
-        select(TokenRow.id).where(TokenRow.role == "admin", TokenRow.revoked_ms.is_(None)).limit(1)
+        select(TokenRow.id).where(TokenRow.role == "admin", TokenRow.revoked_ms.is_(None), TokenRow.user_id.is_(None)).limit(1)
     ).first() is not None

@@ -8,9 +8,11 @@ from app.auth import passwords
 from app.auth.passwords import Cost, hash_password, needs_rehash, password_problem, verify_password
 
 CHEAP = Cost(n=2**4, r=8, p=1)
+SALT, KEY = "c2FsdHNhbHRzYWx0c2FsdA", "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U"  # 16 and 32 bytes
 
 
-def test_the_default_cost_meets_owasp_and_is_what_a_hash_records() -> None:
+def test_the_default_cost_meets_owasp_and_is_what_a_hash_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the folder's cheap-hash fixture
     assert passwords.DEFAULT_COST == Cost(n=2**15, r=8, p=3)
     stored = hash_password("kata sandi panjang")
     assert stored.startswith("scrypt$32768$8$3$")
@@ -26,7 +28,7 @@ def test_each_hash_has_its_own_salt_and_no_password_in_it() -> None:
 
 
 def test_a_hash_made_at_another_cost_still_verifies_and_asks_to_be_redone() -> None:
-    old = hash_password("correct horse", CHEAP)
+    old = hash_password("correct horse", Cost(n=2**5, r=4, p=1))
     assert verify_password("correct horse", old)
     assert needs_rehash(old)
 
@@ -37,12 +39,13 @@ def test_a_hash_made_at_another_cost_still_verifies_and_asks_to_be_redone() -> N
         "",
         "plain-text-password",
         "bcrypt$12$abc",
-        "scrypt$16$8$1$c2FsdA",  # a part missing
-        "scrypt$15$8$1$c2FsdA$a2V5",  # n not a power of two
-        "scrypt$4194304$8$1$c2FsdA$a2V5",  # n would need 4 GiB: refused before any work
-        "scrypt$16$64$1$c2FsdA$a2V5",
-        "scrypt$x$8$1$c2FsdA$a2V5",
-        "scrypt$16$8$1$!!!$a2V5",
+        f"scrypt$16$8$1${SALT}",  # a part missing
+        f"scrypt$16$8$1${SALT}$a2V5",  # a key of the wrong length
+        f"scrypt$15$8$1${SALT}${KEY}",  # n not a power of two
+        f"scrypt$4194304$8$1${SALT}${KEY}",  # n would need 4 GiB: refused before any work
+        f"scrypt$16$64$1${SALT}${KEY}",
+        f"scrypt$x$8$1${SALT}${KEY}",
+        f"scrypt$16$8$1$!!!${KEY}",
     ],
 )
 def test_a_malformed_or_hostile_hash_matches_nothing(stored: str) -> None:

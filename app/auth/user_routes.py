@@ -1,0 +1,115 @@
+"""Admin routes for users who sign in with a password (`/api/v1/users`); every write is in the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from pydantic import BaseModel, Field
+
+from app.api.deps import AdminDep, ConnDep
+from app.api.errors import unprocessable
+from app.api.timefmt import from_ms
+from app.auth.audit import record
+from app.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from app.auth.tokens import Role
+from app.auth.users import (
+    USERNAME_PATTERN,
+    UserError,
+    create_user,
+    get_user,
+    list_users,
+    new_password_hash,
+    set_disabled,
+    set_password,
+    set_role,
+)
+from app.storage.models import UserRow
+
+router = APIRouter(prefix="/api/v1/users", tags=["admin"])
+Username = Annotated[str, Path(pattern=USERNAME_PATTERN, description="lower case, e.g. sari")]
+
+
+class UserOut(BaseModel):
+    username: str
+    role: Role
+    created_at: datetime
+    password_changed_at: datetime
+    last_login_at: datetime | None
+    disabled_at: datetime | None
+
+
+class UserIn(BaseModel):
+    username: str = Field(pattern=USERNAME_PATTERN, examples=["sari"])
+    role: Role
+    password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+class UserPatch(BaseModel):
+    role: Role | None = None
+    password: str | None = Field(None, min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+    disabled: bool | None = None
+
+
+def _out(u: UserRow) -> UserOut:
+    return UserOut(
+        username=u.username, role=u.role, created_at=from_ms(u.created_ms),
+        password_changed_at=from_ms(u.password_changed_ms), last_login_at=from_ms(u.last_login_ms),
+        disabled_at=from_ms(u.disabled_ms),
+    )  # fmt: skip
+
+
+@router.get("", response_model=list[UserOut], summary="Users who sign in with a password, by name (admin)")
+def get_users(_who: AdminDep, conn: ConnDep) -> list[UserOut]:
+    return [_out(u) for u in list_users(conn=conn)]
+
+
+@router.post(
+    "", response_model=UserOut, status_code=201, summary="Create a user (admin)",
+    responses={409: {"description": "The username is taken"}},
+)  # fmt: skip
+def post_user(who: AdminDep, conn: ConnDep, body: UserIn) -> UserOut:
+    try:
+        password_hash = new_password_hash(body.password)  # before the transaction: it takes a while
+    except UserError as exc:
+        raise unprocessable("body.password", str(exc)) from exc
+    with conn.begin():
+        if get_user(conn=conn, username=body.username) is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"the username {body.username!r} is taken")
+        user = create_user(conn=conn, username=body.username, role=body.role, password_hash=password_hash)
+        record(conn=conn, actor=who.name, role=who.role, action="user.create", target=user.username, detail=body.role)
+    return _out(user)
+
+
+@router.patch(
+    "/{username}",
+    response_model=UserOut,
+    summary="Change a user's role or password, or disable or enable them (admin); ends their sessions",
+    responses={404: {"description": "No such user"}, 409: {"description": "Disabling yourself"}},
+)
+def patch_user(who: AdminDep, conn: ConnDep, username: Username, body: UserPatch) -> UserOut:
+    try:
+        password_hash = new_password_hash(body.password) if body.password is not None else None
+    except UserError as exc:
+        raise unprocessable("body.password", str(exc)) from exc
+    with conn.begin():
+        user = get_user(conn=conn, username=username)
+        if user is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no user called {username!r}")
+        if body.disabled and who.user_id == user.id:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail="refusing to disable the user you are signed in as")
+        changes = []
+        if body.role is not None and body.role != user.role:
+            ended = set_role(conn=conn, username=username, role=body.role)
+            changes.append(("user.role", f"{user.role} -> {body.role}; {ended} sessions ended"))
+        if password_hash is not None:
+            ended = set_password(conn=conn, username=username, password_hash=password_hash)
+            changes.append(("user.password", f"{ended} sessions ended"))
+        if body.disabled is not None and body.disabled != (user.disabled_ms is not None):
+            ended = set_disabled(conn=conn, username=username, disabled=body.disabled)
+            changes.append(("user.disable", f"{ended} sessions ended") if body.disabled else ("user.enable", None))
+        for action, detail in changes:
+            record(conn=conn, actor=who.name, role=who.role, action=action, target=user.username, detail=detail)
+        user = get_user(conn=conn, username=username)
+    return _out(user)
