@@ -20,6 +20,7 @@ from app.settings import Settings, get_settings
 from app.storage.engine import engine_from_settings
 from app.storage.migrate import upgrade
 from satupintu.cli_integrator import integrator_cli
+from satupintu.cli_user import user_cli
 
 cli = typer.Typer(help="SatuPintu: one window for a regency's sensors and public services.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -29,6 +30,7 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(profile_cli, name="profile")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(integrator_cli, name="integrator")
+cli.add_typer(user_cli, name="user")
 err = Console(stderr=True)
 log = logging.getLogger("satupintu")
 
