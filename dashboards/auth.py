@@ -1,15 +1,22 @@
-"""Signing in to the single window: a token (typed once, or `?token=` for a wall display) becomes a session cookie.
+"""Signing in to the single window: a username and password, or a token, becomes a session cookie.
 
-The cookie is the API's own (`satupintu_token`, read by `app.api.deps`), so
-every panel's read and every acknowledge goes through the API's role checks.
-A wall display that boots to `/?token=<viewer token>` is answered with the
-cookie and a redirect to the same address without the token, so the token
-does not linger in the address bar or the history.
+A person signs in with a username and password (app.auth.sessions: the
+password is traded for a session token with the user's role, which ends after
+`session_hours` or at sign-out). A token can be typed instead, and a wall
+display boots to `/?token=<viewer token>`: it is answered with the cookie and
+a redirect to the same address without the token, so the token does not linger
+in the address bar or the history.
+
+Either way the cookie holds an API token (`satupintu_token`, read by
+`app.api.deps`), so every panel's read and every acknowledge goes through the
+API's role checks. Signing out revokes a session token; an API token stays
+valid (revoke it as admin), only the cookie goes.
 """
 
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode
@@ -19,6 +26,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import TOKEN_COOKIE
+from app.auth.brake import brake_of
+from app.auth.sessions import Refused, sign_in, sign_out
 from app.auth.tokens import Principal, authenticate
 from app.i18n import DEFAULT_LANG, LANGS, t
 
@@ -29,6 +38,7 @@ CACHE_S = 30.0
 LOGIN_CSS = (
     'body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: #0b2540; font-family: "DejaVu Sans", Arial, sans-serif; } .login { background: #fff; padding: 32px 36px; border-radius: 10px; width: 380px; display: flex; flex-direction: column; gap: 12px; } .login h1 { margin: 0; color: #0'
     'b2540; } .login label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; } .login input { padding: 8px; font-size: 16px; } .login button { padding: 10px; background: #0a84ff; color: #fff; border: 0; border-radius: 5px; font-size: 16px; font-weight: 700; cursor: pointer; } .err { color: #c0392b; font-weight: 600; } '
+    '.login details { margin-top: 4px; } .login summary { cursor: pointer; color: #0a5fb8; } .login details label { margin-top: 8px; } '
 )  # a revoked token keeps the page (not the API) for at most this long
 
 
@@ -56,14 +66,17 @@ class Sessions:
         self._cache[token] = (now, who)
         return who
 
+    def forget(self, token: str) -> None:
+        self._cache.pop(token, None)
+
 
 def lang_of(request: Request) -> str:
     lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or DEFAULT_LANG
     return lang if lang in LANGS else DEFAULT_LANG
 
 
-def set_session(resp: Response, token: str) -> None:
-    resp.set_cookie(TOKEN_COOKIE, token, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="strict", path="/")
+def set_session(resp: Response, token: str, max_age_s: int = COOKIE_MAX_AGE_S) -> None:
+    resp.set_cookie(TOKEN_COOKIE, token, max_age=max_age_s, httponly=True, samesite="strict", path="/")
 
 
 def _without(request: Request, name: str) -> str:
@@ -71,18 +84,24 @@ def _without(request: Request, name: str) -> str:
     return request.url.path + (f"?{urlencode(rest)}" if rest else "")
 
 
-def login_page(lang: str, *, failed: bool = False, next_path: str = "/") -> HTMLResponse:
-    """A plain form: no scripts, so it works before anything else has loaded."""
-    msg = f'<p class="err">{html.escape(t("ui.login.failed", lang))}</p>' if failed else ""
+def login_page(
+    lang: str, *, error: str | None = None, next_path: str = "/", username: str = "", status_code: int | None = None
+) -> HTMLResponse:
+    """A plain form: no scripts, so it works before anything else has loaded. `error`: a catalogue key."""
+    msg = f'<p class="err" id="login-error">{html.escape(error)}</p>' if error else ""
+    e = lambda key: html.escape(t(key, lang))  # noqa: E731
     body = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<title>SatuPintu · {html.escape(t("ui.login.title", lang))}</title>
+<title>SatuPintu · {e("ui.login.title")}</title>
 <style>{LOGIN_CSS}</style></head>
 <body><form method="post" action="/login" class="login">
-<h1>SatuPintu</h1><p>{html.escape(t("ui.login.hint", lang))}</p>{msg}
+<h1>SatuPintu</h1><p>{e("ui.login.hint")}</p>{msg}
 <input type="hidden" name="next" value="{html.escape(next_path)}">
-<label>{html.escape(t("ui.login.token", lang))}<input name="token" type="password" autocomplete="off" autofocus></label>
-<button type="submit">{html.escape(t("ui.login.submit", lang))}</button></form></body></html>"""
-    return HTMLResponse(body, status_code=401 if failed else 200)
+<label>{e("ui.login.username")}<input name="username" id="login-username" value="{html.escape(username)}" autocomplete="username" autocapitalize="none" spellcheck="false"{"" if username else " autofocus"}></label>
+<label>{e("ui.login.password")}<input name="password" id="login-password" type="password" autocomplete="current-password"{" autofocus" if username else ""}></label>
+<details><summary>{e("ui.login.or_token")}</summary>
+<label>{e("ui.login.token")}<input name="token" id="login-token" type="password" autocomplete="off"></label></details>
+<button type="submit" id="login-submit">{e("ui.login.submit")}</button></form></body></html>"""
+    return HTMLResponse(body, status_code=status_code or (401 if error else 200))
 
 
 def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], pages: tuple[str, ...]) -> None:
@@ -94,7 +113,7 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
         if token is not None:
             who = await sessions.principal(token, fresh=True)
             if who is None:
-                return login_page(lang, failed=True, next_path=request.url.path)
+                return login_page(lang, error=t("ui.login.failed", lang), next_path=request.url.path)
             resp = RedirectResponse(_without(request, "token"), status_code=303)
             set_session(resp, token)
             return resp
@@ -110,19 +129,49 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
         api.add_api_route(path, page, methods=["GET"], include_in_schema=False)
 
     async def login(request: Request) -> Response:
-        # A plain urlencoded form, parsed here: no multipart dependency for two fields.
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[0]
-        next = (form.get("next") or ["/"])[0]  # noqa: A001
+        # A plain urlencoded form, parsed here: no multipart dependency for a few fields.
+        body = await request.body()
+        form = parse_qs(body[:8192].decode("utf-8", "replace"))
+        field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
+        token, username, password, next = field("token").strip(), field("username"), field("password"), field("next") or "/"  # noqa: A001
         lang = lang_of(request)
-        if await sessions.principal(token.strip(), fresh=True) is None:
-            return login_page(lang, failed=True, next_path=next)
         target = next if next.startswith("/") and not next.startswith("//") else "/"
+        if token and not username.strip():
+            if await sessions.principal(token, fresh=True) is None:
+                return login_page(lang, error=t("ui.login.failed", lang), next_path=target)
+            resp = RedirectResponse(target, status_code=303)
+            set_session(resp, token)
+            return resp
+        settings = api.state.settings
+        brake = brake_of(api.state, free=settings.login_free_attempts, base_s=settings.login_lockout_s,
+                         max_s=settings.login_lockout_max_s)  # fmt: skip
+        got = await run_in_threadpool(
+            lambda: sign_in(engine=api.state.engine, brake=brake, username=username, password=password,
+                            client=request.client.host if request.client else "unknown",
+                            session_s=settings.session_hours * 3600)  # fmt: skip
+        )
+        if isinstance(got, Refused):
+            if got.retry_after_s > 0:
+                error = t("ui.login.braked", lang, seconds=math.ceil(got.retry_after_s))
+                return login_page(lang, error=error, next_path=target, username=username[:64], status_code=429)
+            return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64])
         resp = RedirectResponse(target, status_code=303)
-        set_session(resp, token.strip())
+        set_session(resp, got.token, max_age_s=max(1, (got.expires_ms - int(time.time() * 1000)) // 1000))
         return resp
 
-    async def logout(_request: Request) -> Response:
+    async def logout(request: Request) -> Response:
+        token = request.cookies.get(TOKEN_COOKIE)
+        who = await sessions.principal(token, fresh=True) if token else None
+        if who is not None and who.user_id is not None:
+
+            def end() -> None:
+                with api.state.engine.begin() as conn:
+                    sign_out(conn=conn, who=who)
+
+            await run_in_threadpool(end)
+            api.state.token_cache.clear()  # the API stops taking it at once, not after its token cache time
+        if token:
+            sessions.forget(token)
         resp = RedirectResponse("/", status_code=303)
         resp.delete_cookie(TOKEN_COOKIE, path="/")
         return resp

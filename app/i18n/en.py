@@ -3,9 +3,14 @@
 STRINGS: dict[str, str] = {
     # The single window (dashboards/): shell, panels, regent view, replay.
     "ui.login.title": "Sign in",
-    "ui.login.hint": "Enter your SatuPintu access token.",
+    "ui.login.hint": "Sign in with your username and password.",
     "ui.login.failed": "Unknown or revoked token.",
     "ui.login.token": "Token",
+    "ui.login.username": "Username",
+    "ui.login.password": "Password",
+    "ui.login.or_token": "Or sign in with an access token",
+    "ui.login.failed_password": "Wrong username or password.",
+    "ui.login.braked": "Too many failed sign-ins. Try again in {seconds} seconds.",
     "ui.login.submit": "Sign in",
     "ui.logout": "Sign out",
     "ui.nav.operator": "Operator",

@@ -3,9 +3,14 @@
 STRINGS: dict[str, str] = {
     # The single window (dashboards/): shell, panels, regent view, replay.
     "ui.login.title": "Masuk",
-    "ui.login.hint": "Masukkan token akses SatuPintu Anda.",
+    "ui.login.hint": "Masuk dengan nama pengguna dan kata sandi Anda.",
     "ui.login.failed": "Token tidak dikenal atau sudah dicabut.",
     "ui.login.token": "Token",
+    "ui.login.username": "Nama pengguna",
+    "ui.login.password": "Kata sandi",
+    "ui.login.or_token": "Atau masuk dengan token akses",
+    "ui.login.failed_password": "Nama pengguna atau kata sandi salah.",
+    "ui.login.braked": "Terlalu banyak percobaan gagal. Coba lagi dalam {seconds} detik.",
     "ui.login.submit": "Masuk",
     "ui.logout": "Keluar",
     "ui.nav.operator": "Operator",
