@@ -112,7 +112,9 @@ class Settings(BaseSettings):
         ge=0,
         le=5,
         description="How long a web process keeps a GET answer of /api/v1 for the same URL and role (0: off). "
-        "Change notices and the API's own writes clear it sooner; time alone (a source turning stale) shows within this.",
+        "A change notice has the answers being read computed again at once (readers get the previous one meanwhile; "
+        "live clients hear of the change once the new one is there); the API's own writes clear it. Time alone (a "
+        "source turning stale) shows within this: an answer up to twice this old is served while it is computed again.",
     )
     api_token_cache_s: float = Field(
         5.0,

@@ -8,28 +8,41 @@ wait for the first and get its answer). Only 200 JSON answers are kept; errors,
 writes, the live channel, `/metrics`, `/api/health` and the admin lists
 (tokens, audit) never are. One role's answer is never served to another role.
 
-An entry goes sooner than its time when something it depends on changes:
+An answer stops being current sooner than its time when something it depends
+on changes:
 
 - a change notice for the city reaches the live hub (`city/+/changes`): the
-  entries that depend on what the notice names go (readings -> readings,
-  sources, overview; tickets -> tickets, services, overview; ...); a resync
-  (the hub lost the broker, or fell behind) clears everything;
-- a write through the API (any POST/PUT/PATCH/DELETE) clears everything, and
-  the token cache too, so a revocation through the API takes effect at once;
+  answers that depend on what the notice names (readings -> readings, sources,
+  overview; tickets -> tickets, services, overview; ...) are computed again at
+  once, by running their request again, when somebody read them since they were
+  last computed (the rest go, and their next reader computes them). Until the
+  new answer is there, readers get the previous one (`x-cache: stale`) instead
+  of all waiting for it; and the hub announces the notice to live clients only
+  once it is there (`refresh`), so a client that heard of a change and reads
+  again never gets an answer from before it. A notice stream that never stops
+  (a busy city) costs one computation of each answer being read at a time, not
+  one per notice or per reader. A resync (the hub lost the broker, or fell
+  behind) drops everything;
+- a write through the API (any POST/PUT/PATCH/DELETE) drops everything, and
+  the token cache too, so a revocation through the API takes effect at once and
+  the writer reads its own write;
 - `invalidate(city)`, for writers that want to say so themselves.
 
 What only time changes (a silent source turning stale, `as_of`) shows within
-`api_cache_s`. Each web process has its own caches: with several workers, a
-write through one worker reaches the others' answers within `api_cache_s`, and
-a token revoked with the CLI (another process) stops within `api_token_cache_s`.
+`api_cache_s`: an answer past its time by less than as long again is served
+while it is computed again in the background; an older one is computed for its
+reader. Each web process has its own caches: with several workers, a write
+through one worker reaches the others' answers within `api_cache_s`, and a
+token revoked with the CLI (another process) stops within `api_token_cache_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -41,8 +54,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.tokens import Principal, authenticate, hash_token
 
+log = logging.getLogger(__name__)
+
 TOKEN_COOKIE = "satupintu_token"
 MAX_ENTRIES = 2048
+MAX_REFRESH = 64  # stale answers recomputed ahead per notice; past it they are dropped (computed when next read)
+REFRESH_WAIT_S = 0.5  # the longest a notice waits for the answers it stales to be recomputed
 MAX_BODY = 8 * 2**20  # bigger answers are served, not kept
 
 # What a notice can say changed (its non-empty fields), and what each route family depends on.
@@ -141,62 +158,204 @@ class Entry:
     body: bytes
 
 
+@dataclass(slots=True)
+class Slot:
+    """A kept answer, what it depends on, and how to compute it again."""
+
+    entry: Entry
+    kinds: frozenset[str]
+    stamp: tuple[int, ...]  # the generations of `kinds` when its computation started
+    version: int  # the cache's version then
+    replay: Scope | None = None  # a pristine copy of the request that computed it (None: never recomputed here)
+    used: bool = False  # served since it was computed: only answers somebody reads are recomputed ahead
+
+
+Runner = Callable[[Scope], Awaitable["Entry | None"]]
+
+
 @dataclass(eq=False)  # kept in a WeakSet: hashed by identity
 class ResponseCache:
-    """The answers of one app (one city), with per-kind generations so a slow miss never stores a stale answer."""
+    """The answers of one app (one city), with per-kind generations so a slow miss never stores a stale answer.
+
+    Every invalidation bumps the generation of each kind it names and the cache's
+    `version`. An answer is current while the generations of what it depends on
+    are those its computation started with.
+    """
 
     city: str
     ttl_s: float
     clock: Callable[[], float] = time.monotonic
-    entries: dict[tuple[str, str], tuple[Entry, frozenset[str]]] = field(default_factory=dict)
+    entries: dict[tuple[str, str], Slot] = field(default_factory=dict)
     inflight: dict[tuple[str, str], asyncio.Future] = field(default_factory=dict)
     generation: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    version: int = 0
+    runner: Runner | None = None  # computes an answer again from its request (set by the middleware)
     hits: int = 0
+    stale_hits: int = 0
     misses: int = 0
+    recomputed: int = 0
+    _tasks: set[asyncio.Task] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         _CACHES.add(self)
 
+    def current(self, slot: Slot) -> bool:
+        return self.stamp(slot.kinds) == slot.stamp
+
     def get(self, key: tuple[str, str]) -> Entry | None:
-        hit = self.entries.get(key)
-        if hit is None:
+        """The answer for `key` if it is current: not past its time, and nothing it depends on changed."""
+        slot = self.entries.get(key)
+        if slot is None or not self.current(slot) or slot.entry.expires <= self.clock():
             return None
-        if hit[0].expires <= self.clock():
+        return slot.entry
+
+    def serve(self, key: tuple[str, str]) -> tuple[Entry, bool] | None:
+        """What to answer `key` with without computing: (answer, stale?), or None (compute it).
+
+        A current answer is served. One that a notice made stale is being computed
+        again (that started with the notice) and is served until then: the hub
+        announces a notice only once the answers it staled are recomputed (`refresh`),
+        so nobody who was told of a change reads an answer from before it. One past
+        its time by less than `ttl_s` is served while it is computed again in the
+        background (time alone changed it: a source turning stale, `as_of`).
+        Anything else is computed for the asker.
+        """
+        slot = self.entries.get(key)
+        if slot is None:
+            return None
+        fresh = self.current(slot)
+        if fresh and slot.entry.expires > self.clock():
+            slot.used = True
+            return slot.entry, False
+        if slot.replay is None or self.runner is None:
             del self.entries[key]
             return None
-        return hit[0]
+        if fresh:  # past its time
+            if slot.entry.expires + self.ttl_s <= self.clock():
+                del self.entries[key]
+                return None
+            self._recompute(key)
+        elif key not in self.inflight:
+            del self.entries[key]  # its recomputation failed or was given up
+            return None
+        slot.used = True
+        return slot.entry, True
 
     def stamp(self, kinds: frozenset[str]) -> tuple[int, ...]:
         return tuple(self.generation[k] for k in sorted(kinds))
 
-    def put(self, key: tuple[str, str], entry: Entry, kinds: frozenset[str], stamp: tuple[int, ...]) -> bool:
+    def put(
+        self, key: tuple[str, str], entry: Entry, kinds: frozenset[str], stamp: tuple[int, ...], replay: Scope | None = None,
+        *, version: int | None = None,
+    ) -> bool:  # fmt: skip
         """Keep `entry` unless what it depends on changed since `stamp` was taken (then it may be stale)."""
         if self.stamp(kinds) != stamp:
             return False
-        if len(self.entries) >= MAX_ENTRIES:
+        if len(self.entries) >= MAX_ENTRIES and key not in self.entries:
             now = self.clock()
-            self.entries = {k: v for k, v in self.entries.items() if v[0].expires > now}
+            self.entries = {k: v for k, v in self.entries.items() if v.entry.expires + self.ttl_s > now}
             if len(self.entries) >= MAX_ENTRIES:
                 self.entries.clear()
-        self.entries[key] = (entry, kinds)
+        self.entries[key] = Slot(entry, kinds, stamp, self.version if version is None else version, replay)
         return True
 
-    def invalidate(self, kinds: Iterable[str] | None = None) -> None:
-        """Drop the answers that depend on any of `kinds` (all when None)."""
+    def invalidate(self, kinds: Iterable[str] | None = None, *, recompute: bool = False) -> None:
+        """The answers that depend on any of `kinds` (all when None) are no longer current.
+
+        With `recompute` (a change notice, on the event loop), those somebody read
+        since they were computed (up to MAX_REFRESH) are computed again at once and
+        served as they were meanwhile; the rest go.
+        """
         kinds = KINDS if kinds is None else frozenset(kinds) & KINDS
         if not kinds:
             return
+        self.version += 1
         for k in kinds:
             self.generation[k] += 1
-        self.entries = {key: v for key, v in self.entries.items() if not (v[1] & kinds)}
+        budget = MAX_REFRESH if recompute and self.runner is not None else 0
+        out: dict[tuple[str, str], Slot] = {}
+        again: list[tuple[str, str]] = []
+        for key, slot in self.entries.items():
+            if not slot.kinds & kinds:
+                out[key] = slot
+            elif budget and (slot.used or key in self.inflight) and slot.replay is not None:
+                out[key] = slot
+                again.append(key)
+                budget -= 1
+        self.entries = out
+        for key in again:
+            self._recompute(key)
 
     def on_event(self, ev: object) -> None:
-        """A live-hub event (app.live.events.Event): `changes` for this city drops what it names, `resync` all."""
+        """A live-hub event (app.live.events.Event): `changes` for this city stales what it names, `resync` drops all."""
         kind = getattr(ev, "type", None)
         if kind == "resync":
             self.invalidate()
         elif kind == "changes" and getattr(ev, "city", None) == self.city:
-            self.invalidate(changed_kinds(orjson.loads(ev.text)))
+            self.invalidate(changed_kinds(orjson.loads(ev.text)), recompute=True)
+
+    async def refresh(self, timeout_s: float = REFRESH_WAIT_S) -> None:
+        """Wait until every kept answer reflects every invalidation so far (the hub awaits this before announcing).
+
+        What is not computed again within `timeout_s` is dropped instead (the next
+        reader computes it), so an announced change is never answered from before it.
+        """
+        target = self.version
+        if self.runner is None:
+            self.entries = {k: s for k, s in self.entries.items() if self.current(s)}
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+
+        def behind() -> list[tuple[str, str]]:
+            late = [k for k, s in self.entries.items() if s.version < target and not self.current(s)]
+            for k in [k for k in late if self.entries[k].replay is None]:
+                del self.entries[k]
+            return [k for k in late if k in self.entries]
+
+        while (keys := behind()) and (left := deadline - loop.time()) > 0:
+            waits = [self.inflight.get(k) or self._recompute(k) for k in keys]
+            await asyncio.wait(waits, timeout=left)
+        if keys := behind():
+            log.warning("%d cached answers not computed again within %.1f s: dropped", len(keys), timeout_s)
+            for k in keys:
+                del self.entries[k]
+
+    def _recompute(self, key: tuple[str, str]) -> asyncio.Future:
+        """Compute `key` again from its request, once however often asked; the answer replaces the kept one."""
+        fut = self.inflight.get(key)
+        if fut is not None:
+            return fut
+        slot = self.entries[key]
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self.inflight[key] = fut
+        stamp, version = self.stamp(slot.kinds), self.version
+
+        async def run() -> None:
+            entry = None
+            try:
+                entry = await self.runner(dict(slot.replay, state=dict(slot.replay.get("state", {}))))
+            except Exception:
+                log.exception("computing the cached answer of %s again failed", key[0])
+            now = self.entries.get(key)
+            if now is not None and now.version <= version:  # nobody put a newer one meanwhile
+                if entry is None:
+                    del self.entries[key]  # an error, or the token that asked is gone: the next reader computes
+                else:
+                    self.recomputed += 1
+                    entry.expires = self.clock() + self.ttl_s
+                    self.entries[key] = Slot(entry, slot.kinds, stamp, version, slot.replay, used=now.used)
+            self.inflight.pop(key, None)
+            fut.set_result(entry)
+            fresh = self.entries.get(key)
+            if fresh is not None and not self.current(fresh) and fresh.used:
+                self._recompute(key)  # a notice came in meanwhile and somebody is reading: once more
+
+        task = loop.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return fut
 
 
 _CACHES: weakref.WeakSet[ResponseCache] = weakref.WeakSet()
@@ -214,6 +373,23 @@ class CacheMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+
+    async def recompute(self, scope: Scope) -> Entry | None:
+        """Run a kept request again, with nobody waiting on the other end; its answer if it may be kept."""
+        sent = False
+
+        async def receive() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # nothing more will come (a GET has no body)
+            raise AssertionError("unreachable")
+
+        async def discard(_message: Message) -> None:
+            pass
+
+        return await _run_and_keep(self.app, scope, receive, discard, 0.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -240,16 +416,22 @@ class CacheMiddleware:
         path = scope["path"]
         if cache is None or scope["method"] != "GET" or not cacheable_path(path):
             return await self.app(scope, receive, send)
+        if cache.runner is None:
+            cache.runner = self.recompute
         token = request_token(Headers(scope=scope))
         who = await state.token_cache.alookup(state.engine, token) if token else None
         if who is None:
             return await self.app(scope, receive, send)  # the route answers 401 itself
         key = (path + "?" + scope["query_string"].decode("latin-1"), who.role)
         while True:
-            entry = cache.get(key)
-            if entry is not None:
-                cache.hits += 1
-                return await _replay(entry, send)
+            served = cache.serve(key)
+            if served is not None:
+                entry, stale = served
+                if stale:
+                    cache.stale_hits += 1
+                else:
+                    cache.hits += 1
+                return await _replay(entry, send, b"stale" if stale else b"hit")
             waiting = cache.inflight.get(key)
             if waiting is None:
                 break
@@ -260,11 +442,13 @@ class CacheMiddleware:
         cache.inflight[key] = fut
         kinds = depends_on(path)
         stamp = cache.stamp(kinds)
+        version = cache.version
+        replay = dict(scope, state=dict(scope.get("state", {})))  # before the app adds to it
         entry = None
         try:
             entry = await _run_and_keep(self.app, scope, receive, send, cache.clock() + cache.ttl_s)
             if entry is not None:
-                cache.put(key, entry, kinds, stamp)
+                cache.put(key, entry, kinds, stamp, replay, version=version)
         finally:
             cache.inflight.pop(key, None)
             fut.set_result(entry)
@@ -300,6 +484,6 @@ async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send
     return Entry(expires, list(start.get("headers", [])), b"".join(parts))
 
 
-async def _replay(entry: Entry, send: Send) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": [*entry.headers, (b"x-cache", b"hit")]})
+async def _replay(entry: Entry, send: Send, how: bytes) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [*entry.headers, (b"x-cache", how)]})
     await send({"type": "http.response.body", "body": entry.body})

@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         hub = start_hub(app)  # the live channel's one broker subscription for this process
         cache = app.state.response_cache
         if cache is not None:
-            hub.listeners.append(cache.on_event)  # change notices drop the cached answers they make stale
+            hub.listeners.append(cache.on_event)  # change notices stale the cached answers that depend on them
+            hub.before_announce.append(cache.refresh)  # which are computed again before clients hear of it
         yield
         stop_hub(app)
         app.state.engine.dispose()

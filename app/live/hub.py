@@ -17,7 +17,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI
@@ -96,6 +96,11 @@ class Hub:
         self._subs: set[Subscription] = set()
         # Called on the event loop with every event fanned out (the web process's response cache listens).
         self.listeners: list[Callable[[Event], None]] = []
+        # Awaited after the listeners saw a batch of notices and before any client hears of them (the
+        # response cache computes what the notices staled, so a client never re-reads what was before).
+        self.before_announce: list[Callable[[], Awaitable[None]]] = []
+        self._pending: list[Event] = []
+        self._announcer: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.live = False  # subscribed to the broker right now
         self._chained: list[tuple[int, object, object]] = []  # (signal, previous handler, ours)
@@ -129,6 +134,9 @@ class Hub:
     def stop(self) -> None:
         """End every client's stream and disconnect."""
         self.live = False
+        if self._announcer is not None:
+            self._announcer.cancel()
+        self._pending.clear()
         self._close_all()
         self._loop = None  # what paho still hands over is dropped
         for sig, prev, ours in self._chained:
@@ -164,8 +172,31 @@ class Hub:
         return len(self._subs)
 
     def _fan_out(self, ev: Event) -> None:
-        NOTICES.inc()
-        self._tell_listeners(ev)
+        if not self.before_announce:
+            NOTICES.inc()
+            self._tell_listeners(ev)
+            self._offer(ev)
+            return
+        # Notices that arrive while a batch is being prepared wait and go out together, in order.
+        self._pending.append(ev)
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.get_running_loop().create_task(self._announce())
+
+    async def _announce(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            for ev in batch:
+                NOTICES.inc()
+                self._tell_listeners(ev)
+            for hook in self.before_announce:
+                try:
+                    await hook()
+                except Exception:  # announcing late is better than not at all
+                    log.exception("a live hub pre-announce hook failed")
+            for ev in batch:
+                self._offer(ev)
+
+    def _offer(self, ev: Event) -> None:
         for sub in self._subs:
             sub.offer(ev)
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from app.api.deps import ViewerDep
 from app.api.main import create_app
 from app.auth.tokens import ROLES, create_token, revoke_token
 from app.live import events
+from app.live.hub import Hub
 from app.live.notices import Notice
 from app.settings import Settings
 from tests.app.conftest import auth
@@ -42,6 +44,13 @@ def _app(settings: Settings):  # noqa: ANN202
     def failing_probe(_who: ViewerDep) -> dict:
         CALLS["failing"] += 1
         raise HTTPException(503, detail="not now")
+
+    @app.get("/api/v1/readings/slow-probe")
+    async def slow_readings_probe(who: ViewerDep) -> dict:
+        CALLS["slow-readings"] += 1
+        n = CALLS["slow-readings"]
+        await asyncio.sleep(0.2)
+        return {"role": who.role, "n": n}
 
     @app.get("/api/v1/slow-probe")
     async def slow_probe(who: ViewerDep) -> dict:
@@ -200,3 +209,138 @@ def _eventually(check, timeout: float = 5.0) -> bool:  # noqa: ANN001
             return True
         time.sleep(0.02)
     return False
+
+
+# ----------------------------------------------------------------------------- answers kept fresh under notices
+
+
+def _reading_notice(source: str = "awlr-1") -> Notice:
+    return Notice("morotai", time.time_ns() // 1_000_000, readings=((source, 1),))
+
+
+class _NoBroker:
+    """A paho stand-in: the hub under test is fed through `receive`, as paho's thread would."""
+
+    def __init__(self, *_a, **_k) -> None:
+        pass
+
+    def __getattr__(self, _name: str):  # noqa: ANN204
+        return lambda *a, **k: None
+
+
+async def _wired(app) -> tuple[Hub, httpx.AsyncClient]:  # noqa: ANN001
+    """The app's cache behind a hub, as the app's lifespan wires them, and a client for the app."""
+    hub = Hub(app.state.settings, client_factory=_NoBroker)
+    hub.start()
+    cache = app.state.response_cache
+    hub.listeners.append(cache.on_event)
+    hub.before_announce.append(cache.refresh)
+    return hub, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+def test_a_read_answer_is_computed_again_before_the_notice_is_announced(db_url: str) -> None:
+    CALLS.clear()
+    app = _app(Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=5))
+    with app.state.engine.begin() as conn:
+        tok = create_token(conn=conn, name="wall", role="viewer")
+
+    async def main() -> None:
+        hub, c = await _wired(app)
+        get = lambda: c.get("/api/v1/readings/slow-probe", headers=auth(tok))  # noqa: E731
+        unread = lambda: c.get("/api/v1/readings/probe", headers=auth(tok))  # noqa: E731
+        assert (await get()).json()["n"] == 1
+        assert (await get()).headers["x-cache"] == "hit"  # read: worth computing ahead
+        assert (await unread()).json()["n"] == 1  # computed, never read again: not worth it
+        stream = hub.stream("morotai")
+        assert (await anext(stream)).type == "hello"
+        notice = _reading_notice()
+        await asyncio.to_thread(hub.receive, notice.topic, notice.payload())
+        # The notice is not announced yet; meanwhile readers get the answer as it was, marked stale.
+        during = await get()
+        assert during.json()["n"] == 1 and during.headers["x-cache"] == "stale"
+        ev = await asyncio.wait_for(anext(stream), 5)
+        assert ev.type == "changes"
+        # Announced only once the answer was computed again: whoever heard of the change reads it.
+        assert CALLS["slow-readings"] == 2
+        after = await get()
+        assert after.json()["n"] == 2 and after.headers["x-cache"] == "hit"
+        # The unread answer was dropped, not computed ahead: its next reader computes it.
+        assert CALLS["readings"] == 1
+        again = await unread()
+        assert again.json()["n"] == 2 and "x-cache" not in again.headers
+        # Notices arriving while a batch is prepared wait for it and go out in order; a computation covers
+        # every notice that came before it started, so each notice costs at most one more.
+        notices = [_reading_notice(f"awlr-{i}") for i in range(3)]
+        for n in notices:
+            await asyncio.to_thread(hub.receive, n.topic, n.payload())
+        got = [await asyncio.wait_for(anext(stream), 5) for _ in notices]
+        assert [orjson.loads(e.text)["readings"][0]["source_id"] for e in got] == ["awlr-0", "awlr-1", "awlr-2"]
+        assert CALLS["slow-readings"] <= 2 + len(notices)
+        last = await get()
+        assert last.headers["x-cache"] == "hit" and last.json()["n"] == CALLS["slow-readings"]
+        await stream.aclose()
+        hub.stop()
+        await c.aclose()
+
+    asyncio.run(main())
+
+
+def test_an_answer_past_its_time_is_served_while_it_is_computed_again(db_url: str) -> None:
+    CALLS.clear()
+    app = _app(Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=2))
+    now = [1000.0]
+    app.state.response_cache.clock = lambda: now[0]
+    with app.state.engine.begin() as conn:
+        tok = create_token(conn=conn, name="wall", role="viewer")
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            get = lambda: c.get("/api/v1/readings/slow-probe", headers=auth(tok))  # noqa: E731
+            assert (await get()).json()["n"] == 1
+            now[0] += 2.5  # past its 2 s, within as long again: served, and computed again behind it
+            late = await get()
+            assert late.json()["n"] == 1 and late.headers["x-cache"] == "stale"
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if CALLS["slow-readings"] == 2 and not app.state.response_cache.inflight:
+                    break
+            again = await get()
+            assert again.json()["n"] == 2 and again.headers["x-cache"] == "hit"
+            now[0] += 4.5  # past twice its time: too old to serve, the reader waits for a fresh one
+            old = await get()
+            assert old.json()["n"] == 3 and "x-cache" not in old.headers
+
+    asyncio.run(main())
+
+
+def test_a_recomputation_that_fails_or_is_too_slow_drops_the_answer(db_url: str) -> None:
+    CALLS.clear()
+    app = _app(Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=5, api_token_cache_s=0))
+    with app.state.engine.begin() as conn:
+        tok = create_token(conn=conn, name="wall", role="viewer")
+        other = create_token(conn=conn, name="other wall", role="viewer")
+    cache = app.state.response_cache
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            get = lambda t: c.get("/api/v1/readings/slow-probe", headers=auth(t))  # noqa: E731
+            assert (await get(tok)).json()["n"] == 1
+            assert (await get(tok)).headers["x-cache"] == "hit"
+            # Too slow for the time a notice may wait: dropped before the notice would be announced.
+            cache.invalidate(["readings"], recompute=True)
+            await cache.refresh(timeout_s=0.05)
+            assert cache.entries == {}
+            r = await get(tok)
+            assert r.headers.get("x-cache") is None and r.json()["n"] >= 2
+            assert (await get(tok)).headers["x-cache"] == "hit"
+            # The token that asked is revoked: its request, run again, is refused, so the answer goes.
+            with app.state.engine.begin() as conn:
+                revoke_token(conn=conn, token_id=app.state.token_cache.lookup(app.state.engine, tok).token_id)
+            cache.invalidate(["readings"], recompute=True)
+            await cache.refresh()
+            assert cache.entries == {}
+            assert (await get(tok)).status_code == 401
+            fresh = await get(other)
+            assert fresh.status_code == 200 and "x-cache" not in fresh.headers
+
+    asyncio.run(main())
