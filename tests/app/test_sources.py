@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.api.timefmt import from_ms, now_ms
 from app.profile import load_profile
-from app.sources.queries import classify, expected_interval_s
+from app.sources.queries import classify, expected_interval_s, health_counts, source_health
 from ingest.messages import Point, Reading, SourceStatus
 from ingest.writer import BatchWriter, Item
 from tests.app.conftest import auth
@@ -123,6 +123,13 @@ def test_sources_with_health_fields_filters_and_paging(
     assert [s["source_id"] for s in rain["items"]] == ["arg-leo-leo"]
     selatan = _get(client, tok, district="morotai-selatan", registered="true")
     assert {s["source_id"] for s in selatan["items"]} == {s.id for s in PROFILE.sources if s.district == "morotai-selatan"}
+
+    # The overview's counts (a lighter read of the same rule) agree with the list, at this instant and later.
+    with client.app.state.engine.connect() as conn:
+        for at in (now, now + 3 * MIN, now + 30 * MIN):
+            listed = source_health(conn=conn, profile=PROFILE, city=CITY, now_ms=at)
+            want = {h: sum(1 for x in listed if x.status == h) for h in ("online", "stale", "offline")}
+            assert health_counts(conn=conn, profile=PROFILE, city=CITY, now_ms=at) == {**want, "total": len(listed)}
 
     page = _get(client, tok, limit=3, offset=2)
     assert (page["total"], page["limit"], page["offset"]) == (body["total"], 3, 2)
