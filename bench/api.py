@@ -57,7 +57,7 @@ import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,7 +95,7 @@ from ingest.messages import Point, Reading  # noqa: E402
 from ingest.simulator.model import _KIND_SHORT  # noqa: E402
 from ingest.simulator.tickets import _DISTRICT_WEIGHT, _PLACES, _PRIORITY, _TICKETS_PER_DAY, _TITLES  # noqa: E402
 from ingest.writer import BatchWriter, Item  # noqa: E402
-from satupintu.broker import free_port  # noqa: E402
+from satupintu.broker import free_port, start_broker  # noqa: E402
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 PROFILE = load_profile("morotai")
@@ -706,11 +706,13 @@ def sizes(url: str) -> tuple[int, dict[str, int]]:
 
 
 @contextmanager
-def serving(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+def serving(url: str, workdir: Path, mqtt_url: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """The app (bench/_api_app.py) under uvicorn, one worker, in a child process; ended however the block exits."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATUPINTU_")}
     env.update(SATUPINTU_DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    if mqtt_url:  # --live: the server's hub follows the ingestor's change notices
+        env["SATUPINTU_MQTT_URL"] = mqtt_url
     if os.environ.get("SATUPINTU_API_CACHE_S") is not None:  # --cache-s: what the server's response cache keeps
         env["SATUPINTU_API_CACHE_S"] = os.environ["SATUPINTU_API_CACHE_S"]
     log = workdir / "uvicorn.log"
@@ -741,6 +743,72 @@ def serving(url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@dataclass
+class Feed:
+    """--live: what the city sent while a route was measured."""
+
+    mqtt_url: str
+    notices: int = 0  # change notices seen on the broker (one per committed batch)
+    stored: int = 0  # readings and ticket events the ingestor committed, from the notices
+
+
+@contextmanager
+def live_feed(url: str, workdir: Path, rate: float) -> Iterator[Feed]:
+    """A private Mosquitto, `satupintu ingest` on the benchmark database and the simulator at `rate` msg/s.
+
+    The city keeps changing while the routes are measured: every committed batch
+    is announced, and the server's cache computes again what each notice names.
+    A subscriber here counts the notices.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    port = free_port()
+    (workdir / "mosquitto").mkdir(exist_ok=True)
+    procs = [start_broker(port=port, data_dir=workdir / "mosquitto")]
+    feed = Feed(f"mqtt://127.0.0.1:{port}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SATUPINTU_")}
+    env.update(SATUPINTU_DATABASE_URL=url, SATUPINTU_MQTT_URL=feed.mqtt_url, PYTHONUNBUFFERED="1")
+    log = open(workdir / "live-feed.log", "ab")  # noqa: SIM115 - handed to the children
+
+    def on_message(_c, _u, msg) -> None:  # noqa: ANN001
+        feed.notices += 1
+        try:
+            doc = json.loads(msg.payload)
+            feed.stored += sum(r.get("points", 1) for r in doc.get("readings", ())) + len(doc.get("tickets", ()))
+        except (ValueError, AttributeError):
+            pass
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="satupintu-apibench-notices")
+    sub.on_message = on_message
+    sub.on_connect = lambda c, *_: c.subscribe("city/+/changes", qos=0)
+    try:
+        sub.connect("127.0.0.1", port)
+        sub.loop_start()
+        for args in (["ingest", "--log-level", "WARNING"], ["simulate", "--rate", str(rate), "--seed", "1"]):
+            procs.append(subprocess.Popen([sys.executable, "-m", "satupintu", *args], env=env, cwd=REPO,
+                                          stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
+        deadline = time.monotonic() + 60
+        while feed.notices == 0:
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit(f"the live feed stopped early; see {workdir / 'live-feed.log'}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no change notice within 60 s of starting the feed; see {workdir / 'live-feed.log'}")
+            time.sleep(0.2)
+        console.print(f"live feed: the simulator at {rate:g} msg/s through `satupintu ingest`, notices on {feed.mqtt_url}")
+        yield feed
+    finally:
+        sub.loop_stop()
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 def viewer_token(url: str) -> str:
@@ -775,6 +843,9 @@ class Result:
     client_cpu: float = 0.0
     body_bytes: int = 0
     items: int | None = None
+    cache: dict[str, int] = field(default_factory=dict)  # x-cache of the measured answers: hit, stale, - (computed)
+    notices_per_s: float | None = None  # --live: change notices while measured
+    stored_per_s: float | None = None  # --live: readings and ticket events committed while measured
 
     @property
     def rate(self) -> float:
@@ -828,7 +899,7 @@ class HttpConn:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def get(self, request: bytes) -> tuple[int, bytes]:
+    async def get(self, request: bytes) -> tuple[int, bytes, bytes]:
         reused = self.writer is not None
         if not reused:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -858,7 +929,7 @@ class HttpConn:
             body = await self.reader.read()
         if b"connection: close" in low or i < 0 and b"chunked" not in low:
             self.close()
-        return status, body
+        return status, body, low
 
     def close(self) -> None:
         if self.writer is not None:
@@ -867,7 +938,7 @@ class HttpConn:
 
 
 async def _load(base: str, route: Route, token: str, clients: int, seconds: float, warmup: float, prog: Progress,
-                server: psutil.Process, pg: bool = False) -> Result:  # fmt: skip
+                server: psutil.Process, pg: bool = False, feed: Feed | None = None) -> Result:  # fmt: skip
     """`clients` workers, each on its own connection, each sending the next request as soon as the last is answered."""
     res = Result(route)
     host, port = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
@@ -876,7 +947,7 @@ async def _load(base: str, route: Route, token: str, clients: int, seconds: floa
         "Accept: application/json\r\nUser-Agent: satupintu-apibench\r\n\r\n"
     ).encode()
     conns = [HttpConn(host, port) for _ in range(clients)]
-    status, body = await conns[0].get(request)
+    status, body, _ = await conns[0].get(request)
     if status != 200:
         res.errors, res.first_error = 1, f"{status} {body[:300].decode(errors='replace')}"
         return res
@@ -893,16 +964,20 @@ async def _load(base: str, route: Route, token: str, clients: int, seconds: floa
         while time.perf_counter() < until:
             t0 = time.perf_counter()
             try:
-                status, body = await conn.get(request)
+                status, body, head = await conn.get(request)
             except (OSError, asyncio.IncompleteReadError) as exc:
                 conn.close()
-                status, body = 0, repr(exc).encode()
+                status, body, head = 0, repr(exc).encode(), b""
             dt = time.perf_counter() - t0
             if status != 200:
                 res.errors += 1
                 res.first_error = res.first_error or f"{status} {body[:300].decode(errors='replace')}"
             elif record:
                 out.append(dt)
+                if out is lat:
+                    i = head.find(b"x-cache: ")
+                    how = head[i + 9 : head.index(b"\r\n", i)].decode() if i >= 0 else "-"
+                    res.cache[how] = res.cache.get(how, 0) + 1
 
     async def ticker(t_start: float, until: float, label: str) -> None:
         while time.perf_counter() < until:
@@ -919,9 +994,13 @@ async def _load(base: str, route: Route, token: str, clients: int, seconds: floa
     await asyncio.gather(*(worker(c, until, lat) for c in conns), ticker(t_start, until, "warm-up"))
     record = True
     s0, c0, d0, t0 = server.cpu_times(), me.cpu_times(), _db_cpu() if pg else {}, time.perf_counter()
+    n0 = (feed.notices, feed.stored) if feed else (0, 0)
     until = t0 + seconds
     await asyncio.gather(*(worker(c, until, lat) for c in conns), ticker(t_start, until, f"{clients} clients"))
     res.elapsed = time.perf_counter() - t0
+    if feed:
+        res.notices_per_s = (feed.notices - n0[0]) / res.elapsed
+        res.stored_per_s = (feed.stored - n0[1]) / res.elapsed
     s1, c1, d1 = server.cpu_times(), me.cpu_times(), _db_cpu() if pg else {}
     if pg:
         res.db_cpu = sum(v - d0.get(pid, 0.0) for pid, v in d1.items()) / res.elapsed
@@ -950,13 +1029,16 @@ def measure(url: str, meta: dict, workdir: Path, args: argparse.Namespace) -> li
     token = viewer_token(url)
     wait_for_other_benchmarks()
     results = []
-    with serving(url, workdir) as (base, proc), _progress(rate=False) as prog:
+    with ExitStack() as stack:
+        feed = stack.enter_context(live_feed(url, workdir, args.live)) if args.live else None
+        base, proc = stack.enter_context(serving(url, workdir, feed.mqtt_url if feed else None))
+        prog = stack.enter_context(_progress(rate=False))
         server = psutil.Process(proc.pid)
         for route in routes(meta):
             if args.only and not any(o in route.name for o in args.only.split(",")):
                 continue
             pg = make_url(url).get_backend_name() == "postgresql"
-            coro = _load(base, route, token, args.clients, args.seconds, args.warmup, prog, server, pg)
+            coro = _load(base, route, token, args.clients, args.seconds, args.warmup, prog, server, pg, feed)
             results.append(uvloop.run(coro))
     return results
 
@@ -997,13 +1079,14 @@ def bar(frac: float, width: int = 12) -> str:
 def report(kind: str, results: list[Result], args: argparse.Namespace) -> list[tuple[str, str, bool, str]]:
     trivial = next((r for r in results if r.route.path == "/bench/trivial"), None)
     base_rate = trivial.rate if trivial else float("nan")
+    live = f", the city live at {args.live:g} msg/s" if args.live else ", the city at rest"
     table = Table(
-        title=f"{kind}: {args.clients} concurrent clients, {args.seconds:g} s per route, 1 uvicorn worker",
+        title=f"{kind}: {args.clients} concurrent clients, {args.seconds:g} s per route, 1 uvicorn worker{live}",
         caption="vs trivial: req/s against the async trivial route. 1 client p50: one client alone, no queueing. "
         "CPU: share of one core (2 in all) of the uvicorn process, the PostgreSQL backends and this load client.",
     )
     for col in ("route", "req/s", "vs trivial", "p50 ms", "p95 ms", "p99 ms", "latency 1 ms…≥1 s (log)", "1 client p50",
-                "server CPU", "db CPU", "client CPU", "errors", "goal"):  # fmt: skip
+                "server CPU", "db CPU", "client CPU", "cache hit/stale/computed", "errors", "goal"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("route", "vs trivial", "latency 1 ms…≥1 s (log)", "goal") else "right")
     goals = []
     for r in results:
@@ -1021,7 +1104,7 @@ def report(kind: str, results: list[Result], args: argparse.Namespace) -> list[t
         table.add_row(
             r.route.name, f"{r.rate:,.0f}", f"{bar(ratio)} {ratio:.0%}", f"{r.pct(50):.1f}", f"{r.pct(95):.1f}",
             f"{r.pct(99):.1f}", histogram(r.latencies), f"{r.pct(50, alone=True):.1f}", f"{r.server_cpu:.0%}",
-            "in server" if r.db_cpu is None else f"{r.db_cpu:.0%}", f"{r.client_cpu:.0%}",
+            "in server" if r.db_cpu is None else f"{r.db_cpu:.0%}", f"{r.client_cpu:.0%}", cache_mix(r),
             str(r.errors) if not r.first_error else f"[red]{r.errors}[/red]", goal,
         )  # fmt: skip
     console.print(table)
@@ -1033,7 +1116,22 @@ def report(kind: str, results: list[Result], args: argparse.Namespace) -> list[t
         for r in results if not r.route.path.startswith("/bench")
     )  # fmt: skip
     console.print(f"[dim]response sizes: {detail}[/dim]")
+    fed = [r for r in results if r.notices_per_s is not None]
+    if fed:
+        console.print(
+            f"live feed while measured: {min(r.notices_per_s for r in fed):.1f}-{max(r.notices_per_s for r in fed):.1f} "
+            f"change notices/s, {min(r.stored_per_s for r in fed):.0f}-{max(r.stored_per_s for r in fed):.0f} "
+            "readings and ticket events committed/s"
+        )
     return goals
+
+
+def cache_mix(r: Result) -> str:
+    """Shares of the measured answers served from the cache, served stale while computed again, and computed."""
+    n = sum(r.cache.values())
+    if not n:
+        return ""
+    return "/".join(f"{r.cache.get(k, 0) / n:.0%}" for k in ("hit", "stale", "-"))
 
 
 def print_fill(kind: str, meta: dict, url: str) -> None:
@@ -1069,6 +1167,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--cache-s", type=float, default=None, help="the server's response cache (seconds; 0: off, every request computed)"
     )
+    ap.add_argument(
+        "--live", type=float, default=0, metavar="RATE",
+        help="measure while the simulator publishes RATE msg/s through a private Mosquitto and `satupintu ingest` "
+        "into the benchmark database (the simulator's default is 20); 0: the city at rest",
+    )  # fmt: skip
     ap.add_argument("--fill-only", action="store_true", help="fill (and report sizes), do not measure")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
