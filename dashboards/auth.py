@@ -142,6 +142,8 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
             resp = RedirectResponse(target, status_code=303)
             set_session(resp, token)
             return resp
+        if not username.strip() or not password:  # an empty form: nothing to check, nothing to count
+            return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64])
         settings = api.state.settings
         brake = brake_of(api.state, free=settings.login_free_attempts, base_s=settings.login_lockout_s,
                          max_s=settings.login_lockout_max_s)  # fmt: skip

@@ -1,0 +1,59 @@
+"""The window's sign-in form without a browser: the cookie, the brake shared with the API, sign-out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.main import create_app
+from app.auth.passwords import Cost, hash_password
+from app.auth.users import create_user
+from app.settings import Settings
+
+PASSWORD = "kata-sandi-rahasia"
+
+
+@pytest.fixture
+def client(tmp_path) -> Iterator[TestClient]:  # noqa: ANN001
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1",
+                        login_free_attempts=2, login_lockout_s=30, session_hours=2)  # fmt: skip
+    with TestClient(create_app(settings), follow_redirects=False) as c:
+        with c.app.state.engine.begin() as conn:
+            create_user(conn=conn, username="sari", role="operator", password_hash=hash_password(PASSWORD, Cost(16, 8, 1)))
+        yield c
+
+
+def post(client: TestClient, **form: str):  # noqa: ANN201
+    return client.post("/login", data={"next": "/regent", **form})
+
+
+def test_a_password_sign_in_sets_a_session_cookie_that_lasts_as_long_as_the_session(client: TestClient) -> None:
+    r = post(client, username="Sari", password=PASSWORD)
+    assert r.status_code == 303 and r.headers["location"] == "/regent"
+    cookie = r.headers["set-cookie"]
+    assert "satupintu_token=sp_" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert 7190 <= int(re.search(r"Max-Age=(\d+)", cookie).group(1)) <= 7200  # the session's 2 hours, not 90 days
+    token = r.cookies["satupintu_token"]
+    assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    client.cookies.set("satupintu_token", token)
+    out = client.get("/logout")
+    assert out.status_code == 303
+    assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_the_form_and_the_api_share_one_brake(client: TestClient) -> None:
+    assert post(client, username="sari", password="salah-sekali").status_code == 401
+    assert client.post("/api/v1/auth/login", json={"username": "sari", "password": "salah-lagi"}).status_code == 401
+    r = post(client, username="sari", password=PASSWORD)
+    assert r.status_code == 429 and "Terlalu banyak percobaan gagal" in r.text
+    assert client.post("/api/v1/auth/login", json={"username": "sari", "password": PASSWORD}).status_code == 429
+
+
+def test_an_empty_form_is_refused_without_counting(client: TestClient) -> None:
+    for _ in range(3):
+        r = post(client, username="", password="")
+        assert r.status_code == 401 and "Nama pengguna atau kata sandi salah." in r.text
+    assert post(client, username="sari", password=PASSWORD).status_code == 303
