@@ -23,7 +23,7 @@ import app as app_pkg
 from app.api.cache import CacheMiddleware, ResponseCache, TokenCache
 from app.api.errors import problem
 from app.api.health import router as health_router
-from app.api.metrics import IngestTotals
+from app.api.metrics import IngestTotals, WebTotals
 from app.live.hub import start_hub, stop_hub
 from app.profile import load_profile
 from app.settings import Settings, get_settings
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     # A registry of the app's own: several apps in one process (tests) must not clash.
     registry = CollectorRegistry()
     registry.register(IngestTotals(api.state.engine))
+    registry.register(WebTotals(api.state.engine, api.state.response_cache))
     Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(
         api, include_in_schema=False
     )

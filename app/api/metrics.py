@@ -12,7 +12,7 @@ import logging
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.storage.models import IngestMinuteRow, SourceRow
@@ -46,3 +46,31 @@ class IngestTotals(Collector):
             log.warning("metrics: database unavailable: %s", str(exc).splitlines()[0][:200])
             return
         yield from (received, stored, quarantined, sources)
+
+
+class WebTotals(Collector):
+    """What this web process asked of the database, and how its response cache answered.
+
+    `satupintu_db_statements_total` counts every SQL statement the process sent
+    (API routes, the dashboard's reads through them, token look-ups): the
+    database's cost of the people watching. `satupintu_api_cache_answers_total`
+    counts GET answers by how they were given: hit, stale (served while computed
+    again), computed (a miss), recomputed (ahead of readers, after a change).
+    """
+
+    def __init__(self, engine: Engine, cache: object | None) -> None:
+        self.statements = 0
+        self._cache = cache
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: object) -> None:
+        self.statements += 1  # one attribute add per statement; the GIL makes it exact enough
+
+    def collect(self):  # noqa: ANN201 - prometheus_client protocol
+        yield CounterMetricFamily("satupintu_db_statements", "SQL statements this web process sent", value=self.statements)
+        answers = CounterMetricFamily("satupintu_api_cache_answers", "GET answers of /api/v1 by how the cache gave them", labels=["how"])
+        c = self._cache
+        if c is not None:
+            for how, n in (("hit", c.hits), ("stale", c.stale_hits), ("computed", c.misses), ("recomputed", c.recomputed)):
+                answers.add_metric([how], float(n))
+        yield answers

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.api.deps import AdminDep, OperatorDep, ViewerDep
-from app.auth.tokens import Principal
+from app.api.main import create_app
+from app.auth.tokens import Principal, create_token
+from app.settings import Settings
 from tests.app.conftest import auth
 
 
@@ -26,6 +28,30 @@ def test_openapi_and_metrics_are_served(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert "http_requests_total" in text
     assert 'satupintu_sources{city="morotai"} 31.0' in text  # the profile's sources, from the database
+
+
+def _metric(text: str, name: str) -> float:
+    line = next(ln for ln in text.splitlines() if ln.startswith(name + " "))
+    return float(line.split()[-1])
+
+
+def test_metrics_count_database_statements_and_how_the_cache_answered(settings: Settings) -> None:
+    with TestClient(create_app(settings.model_copy(update={"api_cache_s": 5}))) as client:
+        with client.app.state.engine.begin() as conn:
+            token = create_token(conn=conn, name="wall", role="viewer")
+        before = client.get("/metrics").text
+        for _ in range(3):
+            assert client.get("/api/v1/overview", headers=auth(token)).status_code == 200
+        after = client.get("/metrics").text
+    # The first overview was computed (statements sent), the next two came from the cache (none sent).
+    assert _metric(after, 'satupintu_api_cache_answers_total{how="computed"}') - _metric(
+        before, 'satupintu_api_cache_answers_total{how="computed"}'
+    ) == 1
+    assert _metric(after, 'satupintu_api_cache_answers_total{how="hit"}') - _metric(
+        before, 'satupintu_api_cache_answers_total{how="hit"}'
+    ) == 2
+    sent = _metric(after, "satupintu_db_statements_total") - _metric(before, "satupintu_db_statements_total")
+    assert sent >= 4  # the overview's reads, its token look-up, and the scrape's own totals
 
 
 def _who(who: Principal) -> dict:
