@@ -8,12 +8,17 @@ server and registers every page's callbacks.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dash import Dash, Input, Output, State, ctx as dash_ctx, html
+from dash._utils import to_json
 from dash.exceptions import PreventUpdate
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
 
 from app.i18n import t
 
@@ -22,10 +27,14 @@ from dashboards.apiclient import ApiClient
 from dashboards.auth import LANG_COOKIE, Sessions, install
 from dashboards.context import Ctx
 from dashboards.data import CityData
+from dashboards.figures import Tiles
 from dashboards.layout import shell
 from dashboards.pages import operator, regent, replay
 
 ASSETS = Path(__file__).parent / "assets"
+BASIC_PLOTLY = "/assets/vendor/plotly-basic.min.js"
+# The tile map's traces are not in the vendored 'basic' bundle; the plotly package ships the full one.
+FULL_PLOTLY = "/_plotly/plotly.min.js"
 PAGES = {"/": operator, "/regent": regent, "/replay": replay}
 
 
@@ -34,11 +43,18 @@ def build(api: FastAPI) -> Dash:
     profile = api.state.profile
     client = ApiClient(api)
     sessions = Sessions(api)
-    c = Ctx(api=api, client=client, sessions=sessions, city=CityData(client, profile), profile=profile)
+    settings = getattr(api.state, "settings", None)
+    tile_url = getattr(settings, "map_tile_url", None)
+    tiles = Tiles(tile_url, getattr(settings, "map_tile_attribution", "") or "") if tile_url else None
+    c = Ctx(api=api, client=client, sessions=sessions, city=CityData(client, profile), profile=profile, tiles=tiles)
+    if tiles is not None:
+        _serve_full_plotly(api)
 
     holder: dict[str, Dash] = {}
     # Our page routes first: FastAPI matches in order, so they gate Dash's index behind the session.
-    install(api, sessions, lambda request: _index(holder["dash"], request), tuple(PAGES))
+    firsts = FirstLayouts()
+    install(api, sessions, lambda request: _index(holder["dash"], c, firsts, request), tuple(PAGES))
+    api.add_api_route("/_dash-layout", _first_layout(c, firsts), methods=["GET"], include_in_schema=False)
 
     dash_app = Dash(
         "satupintu",
@@ -48,6 +64,8 @@ def build(api: FastAPI) -> Dash:
         assets_ignore=r"^plotly-basic\.min\.js$",  # served, but loaded by live.js without blocking the page (first paint)
         title="SatuPintu",
         update_title=None,
+        # Which plotly.js bundle live.js loads: the full one only for the tile map.
+        meta_tags=[{"name": "sp-plotly", "content": FULL_PLOTLY if tiles else BASIC_PLOTLY}],
         compress=False,
     )
     # Dash's catch-all would answer every unknown GET (an /api typo included) with
@@ -69,7 +87,7 @@ def build(api: FastAPI) -> Dash:
     return dash_app
 
 
-def _index(dash_app: Dash, request: Any) -> str:
+def _index(dash_app: Dash, c: Ctx, firsts: FirstLayouts, request: Any) -> str:
     # Dash renders its index inside a request context that its middleware sets
     # only for its own paths; /regent and /replay are ours, so set it here.
     from dash.backends._fastapi import reset_current_request, set_current_request
@@ -79,9 +97,30 @@ def _index(dash_app: Dash, request: Any) -> str:
         # Dash scans assets/ on its first request through its middleware; a first
         # request to /regent would otherwise list no stylesheet and no live.js.
         dash_app._setup_server()  # noqa: SLF001 - idempotent
+        cookies, path, query = dict(request.cookies), request.url.path, request.url.query
+        search = f"?{query}" if query else ""
+        firsts.start((c.token(cookies), path, search), lambda: render_first(c, cookies, path, search))
         return dash_app.index()
     finally:
         reset_current_request(token)
+
+
+def _serve_full_plotly(api: FastAPI) -> None:
+    """GET /_plotly/plotly.min.js: the full plotly.js of the installed plotly package (scattermap), from disk.
+
+    Served only when map tiles are configured; nothing is fetched from a CDN.
+    The file changes only with the package, so browsers may keep it a day.
+    """
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise RuntimeError(f"map tiles need the full plotly.js bundle, not found at {path}")
+
+    async def full_plotly() -> FileResponse:
+        return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+    api.add_api_route(FULL_PLOTLY, full_plotly, methods=["GET"], include_in_schema=False)
 
 
 def mount(api: FastAPI) -> None:
@@ -90,8 +129,6 @@ def mount(api: FastAPI) -> None:
 
 
 def _routing(app: Dash, c: Ctx) -> None:
-    profile = c.profile
-
     @app.callback(
         Output("header", "children"),
         Output(ids.PAGE, "children"),
@@ -99,33 +136,119 @@ def _routing(app: Dash, c: Ctx) -> None:
         Output("app-root", "className"),
         Output(ids.BANNER, "children"),
         Output(ids.BANNER, "className"),
+        Output(ids.RENDERED, "data"),
         Input(ids.URL, "pathname"),
         State(ids.URL, "search"),
+        State(ids.RENDERED, "data"),
     )
-    async def route(path: str | None, search: str | None) -> tuple:
+    async def route(path: str | None, search: str | None, rendered: str | None) -> tuple:
+        if rendered is not None and rendered == _rendered_key(path, search):
+            raise PreventUpdate  # the page came filled with the layout (first_layout)
         cookies = dash_ctx.cookies
         who = await c.who(cookies)
         if who is None:
             raise PreventUpdate
-        lang = cookies.get(LANG_COOKIE, "id")
-        lang = lang if lang in ("id", "en") else "id"
-        if search and "lang=" in search:
-            lang = "en" if "lang=en" in search else "id"
-        kiosk = "kiosk=1" in (search or "")
-        path = path if path in PAGES else "/"
-        page = PAGES[path]
-        if page is operator:
-            body = operator.layout(lang=lang, kiosk=kiosk, rotate_s=_rotate_s(search))
-        else:
-            body = page.layout(lang=lang)
-        head = shell.header(
-            lang=lang, role=who.role, name=who.name, city=profile.city.name, city_id=profile.city.id, tz=profile.city.timezone, path=path,
-            kiosk=kiosk,
-        )  # fmt: skip
-        session = {"role": who.role, "name": who.name, "lang": lang, "kiosk": kiosk, "city": profile.city.id,
-                   "tz": profile.city.timezone, "lost": t("ui.conn.lost", lang), "stale": t("ui.fresh.stale", lang),
-                   "live": t("ui.fresh.live", lang)}  # fmt: skip
-        return head, body, session, "app kiosk" if kiosk else "app", "", "banner hidden"
+        head, body, session, root, _fresh = await _render(c, who, c.token(cookies) or "", cookies, path, search)
+        return head, body, session, root, "", "banner hidden", _rendered_key(path, search)
+
+
+def _rendered_key(path: str | None, search: str | None) -> str:
+    return f"{path if path in PAGES else '/'}{search or ''}"
+
+
+async def _render(c: Ctx, who: Any, token: str, cookies: dict, path: str | None, search: str | None) -> tuple:
+    """(header, page, session store, root class, freshness stamps) of `path`; the operator window comes with its data."""
+    profile = c.profile
+    lang = cookies.get(LANG_COOKIE, "id")
+    lang = lang if lang in ("id", "en") else "id"
+    if search and "lang=" in search:
+        lang = "en" if "lang=en" in search else "id"
+    kiosk = "kiosk=1" in (search or "")
+    path = path if path in PAGES else "/"
+    page = PAGES[path]
+    fresh = None
+    if page is operator:
+        body, fresh = await operator.filled_layout(c, token=token, lang=lang, role=who.role, kiosk=kiosk,
+                                                   rotate_s=_rotate_s(search))  # fmt: skip
+    else:
+        body = page.layout(lang=lang)
+    head = shell.header(
+        lang=lang, role=who.role, name=who.name, city=profile.city.name, city_id=profile.city.id, tz=profile.city.timezone, path=path,
+        kiosk=kiosk,
+    )  # fmt: skip
+    session = {"role": who.role, "name": who.name, "lang": lang, "kiosk": kiosk, "city": profile.city.id,
+               "tz": profile.city.timezone, "lost": t("ui.conn.lost", lang), "stale": t("ui.fresh.stale", lang),
+               "live": t("ui.fresh.live", lang)}  # fmt: skip
+    return head, body, session, "app kiosk" if kiosk else "app", fresh
+
+
+class FirstLayouts:
+    """First layouts being rendered, started when the page itself is asked for.
+
+    Between the page's HTML and the renderer's request for its layout, the
+    browser spends about a second evaluating scripts; rendering the filled
+    layout (reading the shared picture, building the map and the trends) in
+    that second takes it off the path to the first paint.
+    """
+
+    MAX_AGE_S = 15.0
+    MAX_HELD = 200
+
+    def __init__(self) -> None:
+        self._held: dict[tuple, tuple[float, asyncio.Task]] = {}
+
+    def start(self, key: tuple, make: Any) -> None:
+        now = time.monotonic()
+        for k, (at, task) in list(self._held.items()):
+            if now - at > self.MAX_AGE_S or len(self._held) > self.MAX_HELD:
+                task.cancel()
+                del self._held[k]
+        old = self._held.pop(key, None)
+        if old is not None:
+            old[1].cancel()
+        self._held[key] = (now, asyncio.get_running_loop().create_task(make()))
+
+    async def take(self, key: tuple) -> str | None:
+        at, task = self._held.pop(key, (0.0, None))
+        if task is None or time.monotonic() - at > self.MAX_AGE_S:
+            return None
+        try:
+            return await task
+        except Exception:  # noqa: BLE001 - rendered again by the caller, which reports its own failure
+            return None
+
+
+async def render_first(c: Ctx, cookies: dict, path: str, search: str) -> str:
+    """The first layout of `path` as JSON: rendered and filled, or the plain skeleton without a session."""
+    who = await c.who(cookies) if path in PAGES else None
+    if who is None:
+        return to_json(shell.skeleton())
+    head, body, session, root, fresh = await _render(c, who, c.token(cookies) or "", cookies, path, search)
+    return to_json(shell.skeleton(header=head, page=body, session=session, root_class=root, fresh=fresh,
+                                  rendered=_rendered_key(path, search)))  # fmt: skip
+
+
+def _first_layout(c: Ctx, firsts: FirstLayouts) -> Any:
+    """GET /_dash-layout, ahead of Dash's own: the page the browser is on, already rendered and filled.
+
+    Dash's layout endpoint serves one layout for every address and the page
+    is then rendered by the routing callback, a round trip later, and filled
+    by the panels' callbacks, another one later. The renderer's request for
+    the layout names the page in its Referer (same origin), and the session
+    cookie comes with it: so the first layout can be the finished page. With
+    no Referer or no session it is the plain skeleton, routed as before.
+    """
+
+    async def first_layout(request: Request) -> Response:
+        ref = urlsplit(request.headers.get("referer") or "")
+        cookies = dict(request.cookies)
+        search = f"?{ref.query}" if ref.query else ""
+        body = await firsts.take((c.token(cookies), ref.path, search))
+        if body is None:
+            body = await render_first(c, cookies, ref.path, search)
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+    return first_layout
 
 
 def _rotate_s(search: str | None) -> float | None:

@@ -12,6 +12,7 @@ from app.profile import Profile
 from dashboards.apiclient import ApiClient
 from dashboards.auth import Sessions
 from dashboards.data import CityData
+from dashboards.figures import Tiles
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Ctx:
     sessions: Sessions
     city: CityData
     profile: Profile
+    tiles: Tiles | None = None  # map tiles, when a URL is configured
 
     def token(self, cookies: dict) -> str | None:
         return cookies.get(TOKEN_COOKIE)

@@ -1,7 +1,10 @@
 """Figure builders: plain data in, `go.Figure` out. No I/O, no Dash: tested without a server.
 
 The map is drawn on plain lon/lat axes from the profile's geometry (land
-outline, district centres), so it needs no tile server and no internet.
+outline, district centres), so it needs no tile server and no internet. With
+a tile URL configured (`Tiles`) it is a tile map instead: plotly's
+`scattermap` (MapLibre) over the raster tiles, the same clusters, colours and
+hover text.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import math
 
 import plotly.graph_objects as go
 
@@ -46,6 +51,18 @@ LIGHT = Theme("light", "#ffffff", "#e9ecef", "#adb5bd", "#f4f8fb", "#212529", "#
 DARK = Theme("dark", "#0d1117", "#1c2733", "#3d5a73", "#0b1622", "#e6edf3", "#22303c", 18)
 
 
+@dataclass(frozen=True)
+class Tiles:
+    """An XYZ raster tile source (`https://tile.example/{z}/{x}/{y}.png`) and the attribution its provider asks for."""
+
+    url: str
+    attribution: str = ""
+
+
+# About the map panel's size on a 1920x1080 screen (a little less): the zoom that fits a view on a tile map.
+MAP_PX = (900, 420)
+
+
 def theme(kiosk: bool) -> Theme:
     return DARK if kiosk else LIGHT
 
@@ -81,8 +98,14 @@ def map_figure(
     th: Theme = LIGHT,
     labels: Mapping[str, str] | None = None,
     height: int | None = None,
+    tiles: Tiles | None = None,
+    keep_view: bool = False,
 ) -> go.Figure:
-    """The regency map: land, district names, clustered sources by state, clustered open tickets, located alarms."""
+    """The regency map: land, district names, clustered sources by state, clustered open tickets, located alarms.
+
+    `tiles`: draw it as a tile map over that raster source (see _tile_map); None, the plain map of the outline.
+    `keep_view`: `view` is where the person already panned the tile map: keep their exact centre and zoom.
+    """
     labels = labels or {}
     data: list[dict] = [
         {"type": "scatter", "x": [p[1] for p in ring], "y": [p[0] for p in ring], "mode": "lines", "fill": "toself",
@@ -125,6 +148,8 @@ def map_figure(
             "name": labels.get("alarms", "alarms"), "showlegend": False,
         })  # fmt: skip
     xr, yr = view or bounds(outline)
+    if tiles is not None:
+        return _tile_map(data, xr, yr, th=th, tiles=tiles, view=None if keep_view else view, height=height)
     layout = {
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": th.sea, "plot_bgcolor": th.sea,
         "font": {"color": th.text, "size": th.font_size},
@@ -136,6 +161,73 @@ def map_figure(
         "hovermode": "closest", "showlegend": False, **({"height": height} if height else {}),
     }  # fmt: skip
     # Plain data of known shape: plotly's per-property validation is skipped (most of the build time).
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def view_zoom(xr: tuple[float, float], yr: tuple[float, float], px: tuple[int, int] = MAP_PX) -> tuple[dict, float]:
+    """The centre and zoom at which lon range `xr` and lat range `yr` fit a map of `px` pixels.
+
+    MapLibre's zoom counts 512-pixel worlds (zoom 0: the world 512 px wide), not 256 as raster tiles do.
+    """
+    def merc(lat: float) -> float:
+        lat = max(-85.0, min(85.0, lat))
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    span_x = max(1e-6, abs(xr[1] - xr[0])) / 360
+    span_y = max(1e-6, abs(merc(yr[1]) - merc(yr[0]))) / (2 * math.pi)
+    zoom = min(math.log2(px[0] / 512 / span_x), math.log2(px[1] / 512 / span_y))
+    return {"lon": (xr[0] + xr[1]) / 2, "lat": (yr[0] + yr[1]) / 2}, round(max(0.0, min(20.0, zoom)), 2)
+
+
+def tile_style(tiles: Tiles, th: Theme) -> dict:
+    """An inline MapLibre style: the sea colour under the raster tiles. No glyphs or sprites: nothing else to fetch."""
+    source = {"type": "raster", "tiles": [tiles.url], "tileSize": 256, **({"attribution": tiles.attribution} if tiles.attribution else {})}
+    return {
+        "version": 8,
+        "sources": {"tiles": source},
+        "layers": [{"id": "sea", "type": "background", "paint": {"background-color": th.sea}},
+                   {"id": "tiles", "type": "raster", "source": "tiles"}],
+    }  # fmt: skip
+
+
+def _tile_map(
+    flat: list[dict], xr: tuple[float, float], yr: tuple[float, float], *, th: Theme, tiles: Tiles, view: Any, height: int | None
+) -> go.Figure:
+    """The cartesian traces of map_figure redrawn as scattermap traces over raster tiles.
+
+    MapLibre draws text only with a glyph server, and circles without an
+    outline: so the land is an outline (the tiles show the land), cluster
+    counts and district names are not written on the map (the count is in
+    the hover text and the marker's size), and every marker sits on a halo
+    of the paper colour, which keeps neighbours apart as the outline did.
+    """
+    data: list[dict] = []
+    for tr in flat:
+        lon, lat = tr["x"], tr["y"]
+        if tr.get("fill"):
+            data.append({"type": "scattermap", "lon": lon, "lat": lat, "mode": "lines", "hoverinfo": "skip",
+                         "line": {"color": th.coast, "width": 2}, "showlegend": False})  # fmt: skip
+            continue
+        if "markers" not in tr["mode"]:
+            continue  # district names: text needs glyphs
+        m = tr["marker"]
+        sizes = m["size"] if isinstance(m["size"], list) else [m["size"]] * len(lon)
+        data.append({"type": "scattermap", "lon": lon, "lat": lat, "mode": "markers", "hoverinfo": "skip",
+                     "marker": {"size": [z + 2 * m["line"]["width"] for z in sizes], "color": th.paper},
+                     "showlegend": False, "name": tr["name"] + " halo"})  # fmt: skip
+        data.append({
+            "type": "scattermap", "lon": lon, "lat": lat, "mode": "markers", "name": tr["name"], "showlegend": False,
+            "marker": {"size": sizes, "color": m["color"], "opacity": m.get("opacity", 1.0)},
+            "hovertext": tr["hovertext"], "hoverinfo": "text", **({"customdata": tr["customdata"]} if "customdata" in tr else {}),
+        })  # fmt: skip
+    center, zoom = view_zoom(xr, yr)
+    layout = {
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": th.sea,
+        "font": {"color": th.text, "size": th.font_size},
+        "map": {"style": tile_style(tiles, th), "center": center, "zoom": zoom},
+        "uirevision": f"map:{view}" if view else "map",
+        "hovermode": "closest", "showlegend": False, **({"height": height} if height else {}),
+    }  # fmt: skip
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 

@@ -3,6 +3,7 @@
 # The shell: routing, session, live channel, header controls.
 URL = "url"
 PAGE = "page"
+RENDERED = "rendered-page"  # the address the served layout was rendered for (the routing callback skips it)
 SESSION = "session"  # {"role", "name", "lang", "kiosk"}: read once per page load
 LIVE_TICK = "live-tick"  # bumped by assets/live.js when a change notice arrives
 POLL = "poll"  # the fallback timer when the live channel is down

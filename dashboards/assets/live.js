@@ -11,10 +11,12 @@
   // plotly.js (the 'basic' bundle) starts loading with the page, compiled while the
   // renderer boots and fetches the layout, instead of after the first graph mounts.
   // Until it has run, window.Plotly is a promise: dcc.Graph waits on it
-  // (Promise.resolve(window.Plotly || load)) and never fetches the 4.8 MB full bundle.
+  // (Promise.resolve(window.Plotly || load)) and never fetches the 4.8 MB full bundle,
+  // unless the server names it (<meta name="sp-plotly">: map tiles are configured).
   if (!window.Plotly) {
     var pjs = document.createElement("script");
-    pjs.src = "/assets/vendor/plotly-basic.min.js";
+    var which = document.querySelector('meta[name="sp-plotly"]');
+    pjs.src = (which && which.content) || "/assets/vendor/plotly-basic.min.js";
     pjs.async = true;
     window.Plotly = new Promise(function (resolve, reject) { pjs.onload = resolve; pjs.onerror = reject; });
     document.head.appendChild(pjs);

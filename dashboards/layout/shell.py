@@ -19,22 +19,31 @@ POLL_MS = 15_000
 TZ_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}  # the fallback refresh while the live channel is down; live.js shortens it then
 
 
-def skeleton() -> html.Div:
-    """The layout every page load starts from."""
+def skeleton(
+    *,
+    header: Any = None,
+    page: Any = None,
+    session: dict | None = None,
+    root_class: str = "app",
+    rendered: str | None = None,
+    fresh: dict | None = None,
+) -> html.Div:
+    """The layout every page load starts from: empty (the routing callback renders the page) or already `rendered`."""
     return html.Div(
         id="app-root",
-        className="app",
+        className=root_class,
         children=[
             dcc.Location(id=ids.URL, refresh=False),
-            dcc.Store(id=ids.SESSION),
+            dcc.Store(id=ids.RENDERED, data=rendered),  # which address the page was rendered for
+            dcc.Store(id=ids.SESSION, data=session),
             dcc.Store(id=ids.LIVE_TICK),
             dcc.Store(id=ids.LINK),
             dcc.Interval(id=ids.POLL, interval=POLL_MS),
-            dcc.Store(id=ids.FRESH),  # {panel: as-of ms}, from whichever page is shown
+            dcc.Store(id=ids.FRESH, data=fresh),  # {panel: as-of ms}, from whichever page is shown
             dcc.Store(id=ids.SINK),  # where clientside side effects "return" (they return no_update)
-            html.Header(id="header", className="header"),
+            html.Header(header, id="header", className="header"),
             html.Div(id=ids.BANNER, className="banner hidden"),
-            html.Main(id=ids.PAGE, className="page"),
+            html.Main(page, id=ids.PAGE, className="page"),
         ],
     )
 
@@ -80,8 +89,7 @@ def register(app: Any) -> None:
     app.clientside_callback(
         "function(f){ if (window.spFresh) { window.spFresh(f); } return window.dash_clientside.no_update; }",
         Output(ids.SINK, "data"),
-        Input(ids.FRESH, "data"),
-        prevent_initial_call=True,
+        Input(ids.FRESH, "data"),  # also on load: a filled first layout carries its stamps
     )
     # The live tick (and the fallback poll) relayed into whichever page is shown: a
     # callback may only name components that exist, and pages come and go.

@@ -8,6 +8,7 @@ shows comes back as no_update.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from dash import ALL, Input, Output, State, ctx as dash_ctx, dcc, html, no_update
@@ -38,27 +39,32 @@ FOCUS_SPAN_DEG = 0.14
 MAP_CELLS = 16  # clusters across the view: coarse enough that markers do not pile up at 2,000 sources  # kiosk: half-width of a district's view
 
 
-def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None) -> html.Div:
-    """The operator window's panels (filled by the callbacks below); `rotate_s`: the kiosk's dwell per district."""
+def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dict | None = None) -> html.Div:
+    """The operator window's panels, empty (the callbacks below fill them) or `filled` ({component id: its data})."""
+    f = filled or {}
     graph_cfg = {"displayModeBar": False, "scrollZoom": not kiosk, "staticPlot": False}
+    # A graph given no figure draws an empty plot first (as costly as a real one): only pass what there is.
+    fig = {k: {"figure": f[k]} for k in (ids.MAP, ids.TRENDS) if f.get(k) is not None}
     return html.Div(
         className="operator" + (" kiosk" if kiosk else ""),
         children=[
-            html.Div(id=ids.KPI, className="kpis"),
+            html.Div(f.get(ids.KPI), id=ids.KPI, className="kpis"),
             panel("map", t("dash.panel.map", lang),
-                  [dcc.Graph(id=ids.MAP, config=graph_cfg, className="map-graph", responsive=True), legend(lang)],
+                  [dcc.Graph(id=ids.MAP, config=graph_cfg, className="map-graph", responsive=True, **fig.get(ids.MAP, {})),
+                   legend(lang)],
                   extra=[html.Span("", id=ids.FOCUS, className="focus")]),
-            panel("alarms", t("dash.panel.alarms", lang), html.Div(id=ids.ALARMS, className="alarm-list")),
-            panel("feed", t("dash.panel.feed", lang), html.Ul(id=ids.FEED, className="feed")),
+            panel("alarms", t("dash.panel.alarms", lang), html.Div(f.get(ids.ALARMS), id=ids.ALARMS, className="alarm-list")),
+            panel("feed", t("dash.panel.feed", lang), html.Ul(f.get(ids.FEED), id=ids.FEED, className="feed")),
             panel("trends", t("dash.panel.trends", lang),
-                  dcc.Graph(id=ids.TRENDS, config={"displayModeBar": False}, className="trend-graph", responsive=True),
+                  dcc.Graph(id=ids.TRENDS, config={"displayModeBar": False}, className="trend-graph", responsive=True,
+                            **fig.get(ids.TRENDS, {})),
                   max_age_s=300),
-            panel("services", t("dash.panel.services", lang), html.Div(id=ids.SERVICES), max_age_s=300),
+            panel("services", t("dash.panel.services", lang), html.Div(f.get(ids.SERVICES), id=ids.SERVICES), max_age_s=300),
             dcc.Store(id=ids.page_tick("operator")),  # the live tick, relayed; new with the page, so it also fills it
-            dcc.Store(id=ids.SEEN, data={}),
-            dcc.Store(id=ids.MAP_SEEN, data={}),
+            dcc.Store(id=ids.SEEN, data=f.get(ids.SEEN) or {}),
+            dcc.Store(id=ids.MAP_SEEN, data=f.get(ids.MAP_SEEN) or {}),
             dcc.Store(id=ids.MAP_VIEW),
-            dcc.Store(id=ids.CRITICAL, data=[]),
+            dcc.Store(id=ids.CRITICAL, data=f.get(ids.CRITICAL) or []),
             dcc.Store(id=ids.ACK_TARGET),
             dcc.Interval(id=ids.ROTATE, interval=int(rotate_s * 1000) if rotate_s else ROTATE_MS, disabled=not kiosk),
             ack_dialog(lang),
@@ -117,56 +123,11 @@ def register(app: Any, c: Ctx) -> None:
         Input(ids.page_tick("operator"), "data"),
         State(ids.SEEN, "data"),
         State(ids.URL, "search"),
+        prevent_initial_call=True,  # the page comes filled (filled_layout); the live channel's hello ticks next
     )
     async def refresh(_tick: Any, seen: dict | None, search: str | None) -> tuple:
         token, lang, role = await session(dash_ctx.cookies)
-        c.city.listen(c.api)
-        first_fill = not seen
-        read = c.city.read_now if first_fill else c.city.read
-        try:
-            parts = await read(token, lang, ("overview", "alarms", "recent_tickets", "services", "trends"))
-        except ApiError as exc:
-            if exc.status in (401, 403):
-                raise PreventUpdate from exc
-            raise
-        seen = dict(seen or {})
-        versions = {k: p.version for k, p in parts.items()}
-        fresh = {
-            "kpi": min(c.city.as_of(parts[p], p) for p in ("overview",) if p in parts) if "overview" in parts else 0,
-            "alarms": c.city.as_of(parts["alarms"], "alarms") if "alarms" in parts else 0,
-            "feed": min(c.city.as_of(parts[p], p) for p in ("recent_tickets", "alarms") if p in parts) if parts else 0,
-            "services": c.city.as_of(parts["services"], "services") if "services" in parts else 0,
-            "trends": c.city.as_of(parts["trends"], "trends") if "trends" in parts else 0,
-        }
-        seen_key = f"{lang}|{role}|{_kiosk(search)}"
-        first = seen.get("_key") != seen_key
-
-        def changed(*names: str) -> bool:
-            return first or any(seen.get(n) != versions.get(n) for n in names)
-
-        data = {k: p.data for k, p in parts.items()}
-        alarms = data.get("alarms") or []
-        can_ack = role in ("operator", "admin")
-        out_kpi = kpi_tiles(data.get("overview"), alarms, lang) if changed("overview", "alarms") else no_update
-        out_alarms = alarm_rows(alarms, lang=lang, tz=tz, can_ack=can_ack) if changed("alarms") else no_update
-        out_feed = (
-            feed_items(
-                tickets=data.get("recent_tickets") or [], alarms=alarms, status_events=list(c.city.status_events),
-                lang=lang, tz=tz, district_names=c.district_names(), service_name=c.service_name,
-            )
-            if changed("recent_tickets", "alarms") or c.city.notices != seen.get("_notices")
-            else no_update
-        )  # fmt: skip
-        out_services = service_table(data.get("services"), profile, lang) if changed("services") else no_update
-        kiosk = _kiosk(search)
-        out_trends = (
-            trends_figure(trend_series(data.get("trends") or {}, profile, lang), th=theme(kiosk))
-            if changed("trends")
-            else no_update
-        )
-        critical = sorted(a["id"] for a in alarms if a.get("severity") == "critical" and a.get("state") == "active")
-        new_seen = {**versions, "_key": seen_key, "_notices": c.city.notices}
-        return out_kpi, out_alarms, out_feed, out_services, out_trends, new_seen, critical, fresh
+        return await render_panels(c, token=token, lang=lang, role=role, kiosk=_kiosk(search), seen=seen)
 
     @app.callback(
         Output(ids.MAP, "figure"),
@@ -175,40 +136,14 @@ def register(app: Any, c: Ctx) -> None:
         Input(ids.MAP_VIEW, "data"),
         State(ids.MAP_SEEN, "data"),
         State(ids.URL, "search"),
+        prevent_initial_call=True,
     )
     async def refresh_map(_tick: Any, view: dict | None, seen: dict | None, search: str | None) -> tuple:
         token, lang, _role = await session(dash_ctx.cookies)
-        c.city.listen(c.api)
-        read = c.city.read_now if not seen else c.city.read
-        try:
-            parts = await read(token, lang, ("sources", "latest", "alarms", "tickets"))
-        except ApiError as exc:
-            raise PreventUpdate from exc
-        versions = {k: p.version for k, p in parts.items()}
-        key = {**versions, "_view": view, "_lang": lang, "_search": search}
-        if seen == key:
+        out = await render_map(c, token=token, lang=lang, kiosk=_kiosk(search), view=view, seen=seen)
+        if out is None:
             raise PreventUpdate
-        data = {k: p.data for k, p in parts.items()}
-        outline = [[list(p) for p in ring] for ring in profile.city.outline]
-        xr, yr = bounds(outline)
-        if view and view.get("x") and view.get("y"):
-            xr, yr = tuple(view["x"]), tuple(view["y"])
-        points = map_points(data.get("sources") or [], data.get("latest") or [], data.get("alarms") or [],
-                            lang=lang, tz=tz, metric_name=c.metric_name)  # fmt: skip
-        tickets = ticket_points(data.get("tickets") or [], lang=lang, service_name=c.service_name)
-        kiosk = _kiosk(search)
-        fig = map_figure(
-            outline=outline,
-            districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
-            clusters=cluster(points, xr, yr, cells=MAP_CELLS),
-            tickets=cluster(tickets, xr, yr, cells=MAP_CELLS),
-            alarms=located_alarms(data.get("alarms") or []),
-            view=(xr, yr),
-            th=theme(kiosk),
-            labels={f"state.{s}": t(f"dash.state.{s}", lang) for s in ("online", "stale", "offline")}
-            | {f"state.{s}": t(f"dash.sev.{s}", lang) for s in ("critical", "major", "minor", "warning")},
-        )
-        return fig, key
+        return out
 
     @app.callback(
         Output(ids.MAP_VIEW, "data"),
@@ -222,6 +157,10 @@ def register(app: Any, c: Ctx) -> None:
         if dash_ctx.triggered_id == ids.ROTATE:
             return rotation_view(n or 0, profile)
         r = relayout or {}
+        corners = (r.get("map._derived") or {}).get("coordinates")  # the tile map: its four corners, [lon, lat]
+        if corners:
+            lons, lats = [p[0] for p in corners], [p[1] for p in corners]
+            return {"x": [min(lons), max(lons)], "y": [min(lats), max(lats)], "zoom": r.get("map.zoom")}, no_update
         if "xaxis.range[0]" in r and "yaxis.range[0]" in r:
             return {"x": [r["xaxis.range[0]"], r["xaxis.range[1]"]], "y": [r["yaxis.range[0]"], r["yaxis.range[1]"]]}, no_update
         if r.get("xaxis.autorange") or r.get("autosize"):
@@ -275,6 +214,118 @@ def register(app: Any, c: Ctx) -> None:
         Input(ids.CRITICAL, "data"),
         prevent_initial_call=True,
     )
+
+
+async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool, seen: dict | None) -> tuple:
+    """KPIs, alarms, feed, services and trends from the shared picture; a panel `seen` already shows is no_update.
+
+    (kpi, alarms, feed, services, trends figure, seen versions, critical alarm ids, freshness stamps)
+    """
+    profile, tz = c.profile, c.profile.tz
+    c.city.listen(c.api)
+    read = c.city.read_now if not seen else c.city.read
+    try:
+        parts = await read(token, lang, ("overview", "alarms", "recent_tickets", "services", "trends"))
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise PreventUpdate from exc
+        raise
+    seen = dict(seen or {})
+    versions = {k: p.version for k, p in parts.items()}
+    fresh = {
+        "kpi": min(c.city.as_of(parts[p], p) for p in ("overview",) if p in parts) if "overview" in parts else 0,
+        "alarms": c.city.as_of(parts["alarms"], "alarms") if "alarms" in parts else 0,
+        "feed": min(c.city.as_of(parts[p], p) for p in ("recent_tickets", "alarms") if p in parts) if parts else 0,
+        "services": c.city.as_of(parts["services"], "services") if "services" in parts else 0,
+        "trends": c.city.as_of(parts["trends"], "trends") if "trends" in parts else 0,
+    }
+    seen_key = f"{lang}|{role}|{kiosk}"
+    first = seen.get("_key") != seen_key
+
+    def changed(*names: str) -> bool:
+        return first or any(seen.get(n) != versions.get(n) for n in names)
+
+    data = {k: p.data for k, p in parts.items()}
+    alarms = data.get("alarms") or []
+    can_ack = role in ("operator", "admin")
+    out_kpi = kpi_tiles(data.get("overview"), alarms, lang) if changed("overview", "alarms") else no_update
+    out_alarms = alarm_rows(alarms, lang=lang, tz=tz, can_ack=can_ack) if changed("alarms") else no_update
+    out_feed = (
+        feed_items(
+            tickets=data.get("recent_tickets") or [], alarms=alarms, status_events=list(c.city.status_events),
+            lang=lang, tz=tz, district_names=c.district_names(), service_name=c.service_name,
+        )
+        if changed("recent_tickets", "alarms") or c.city.notices != seen.get("_notices")
+        else no_update
+    )  # fmt: skip
+    out_services = service_table(data.get("services"), profile, lang) if changed("services") else no_update
+    out_trends = (
+        trends_figure(trend_series(data.get("trends") or {}, profile, lang), th=theme(kiosk))
+        if changed("trends")
+        else no_update
+    )
+    critical = sorted(a["id"] for a in alarms if a.get("severity") == "critical" and a.get("state") == "active")
+    new_seen = {**versions, "_key": seen_key, "_notices": c.city.notices}
+    return out_kpi, out_alarms, out_feed, out_services, out_trends, new_seen, critical, fresh
+
+
+async def render_map(c: Ctx, *, token: str, lang: str, kiosk: bool, view: dict | None, seen: dict | None) -> tuple | None:
+    """The map figure and the key of what it shows; None when `seen` already shows the same."""
+    profile = c.profile
+    c.city.listen(c.api)
+    read = c.city.read_now if not seen else c.city.read
+    try:
+        parts = await read(token, lang, ("sources", "latest", "alarms", "tickets"))
+    except ApiError as exc:
+        raise PreventUpdate from exc
+    versions = {k: p.version for k, p in parts.items()}
+    key = {**versions, "_view": view, "_lang": lang, "_kiosk": kiosk}
+    if seen == key:
+        return None
+    data = {k: p.data for k, p in parts.items()}
+    outline = [[list(p) for p in ring] for ring in profile.city.outline]
+    xr, yr = bounds(outline)
+    if view and view.get("x") and view.get("y"):
+        xr, yr = tuple(view["x"]), tuple(view["y"])
+    points = map_points(data.get("sources") or [], data.get("latest") or [], data.get("alarms") or [],
+                        lang=lang, tz=profile.tz, metric_name=c.metric_name)  # fmt: skip
+    tickets = ticket_points(data.get("tickets") or [], lang=lang, service_name=c.service_name)
+    fig = map_figure(
+        outline=outline,
+        districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
+        clusters=cluster(points, xr, yr, cells=MAP_CELLS),
+        tickets=cluster(tickets, xr, yr, cells=MAP_CELLS),
+        alarms=located_alarms(data.get("alarms") or []),
+        view=(xr, yr),
+        th=theme(kiosk),
+        tiles=c.tiles,
+        keep_view=bool(view and view.get("zoom") is not None),  # a person's pan/zoom of the tile map
+        labels={f"state.{s}": t(f"dash.state.{s}", lang) for s in ("online", "stale", "offline")}
+        | {f"state.{s}": t(f"dash.sev.{s}", lang) for s in ("critical", "major", "minor", "warning")},
+    )
+    return fig, key
+
+
+async def filled_layout(
+    c: Ctx, *, token: str, lang: str, role: str, kiosk: bool, rotate_s: float | None
+) -> tuple[html.Div, dict]:
+    """The operator window with its first data already in it, and the data's freshness stamps.
+
+    Served as the page's first layout (dashboards.app), it is drawn with no
+    callback round trip first. The panels' callbacks do not fire on load: the
+    live channel's hello ticks right after, and they answer no_update for
+    what the SEEN stores say is already shown.
+    """
+    panels, drawn = await asyncio.gather(
+        render_panels(c, token=token, lang=lang, role=role, kiosk=kiosk, seen=None),
+        render_map(c, token=token, lang=lang, kiosk=kiosk, view=None, seen=None),
+    )
+    kpi, alarms, feed, services, trends, seen, critical, fresh = panels
+    fig, map_key = drawn or (None, {})
+    return layout(lang=lang, kiosk=kiosk, rotate_s=rotate_s, filled={
+        ids.KPI: kpi, ids.ALARMS: alarms, ids.FEED: feed, ids.SERVICES: services, ids.TRENDS: trends, ids.SEEN: seen,
+        ids.CRITICAL: critical, ids.MAP: fig, ids.MAP_SEEN: map_key,
+    }), fresh  # fmt: skip
 
 
 def rotation_view(n: int, profile: Any) -> tuple[dict | None, str]:

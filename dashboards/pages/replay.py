@@ -166,7 +166,7 @@ def register(app: Any, c: Ctx) -> None:
         fig = map_figure(
             outline=outline, districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
             clusters=cluster(points, xr, yr, cells=16), tickets=cluster(tickets, xr, yr, cells=16),
-            alarms=located_alarms(alarms), view=(xr, yr), th=LIGHT,
+            alarms=located_alarms(alarms), view=(xr, yr), th=LIGHT, tiles=c.tiles,
         )  # fmt: skip
         steps = [{**s, "updated_at": s["at"]} for s in state["feed"]]
         # An alarm's later changes are not known at the instant: it enters the feed when it was raised.
