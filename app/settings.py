@@ -124,6 +124,18 @@ class Settings(BaseSettings):
         "revoked through the API stops at once; one revoked with the CLI stops working within this.",
     )
 
+    # --- Map tiles (optional) -------------------------------------------------
+    map_tile_url: str | None = Field(
+        None,
+        description="The single window's map tiles: an XYZ raster URL template, e.g. "
+        "https://tile.example/{z}/{x}/{y}.png (the browser fetches them). Unset (the default): the map is drawn "
+        "from the profile's outline with no tiles and needs no internet. Set: a tile map (MapLibre, from the full "
+        "plotly.js bundle of the installed plotly package, served locally).",
+    )
+    map_tile_attribution: str = Field(
+        "", description="Attribution shown on the tile map, as the tile provider asks (e.g. '© OpenStreetMap contributors')."
+    )
+
     # --- Sign-in ----------------------------------------------------------------
     session_hours: float = Field(
         12.0, gt=0, le=24 * 90,
@@ -152,6 +164,15 @@ class Settings(BaseSettings):
     def _known_database(cls, v: str) -> str:
         if not (v.startswith("sqlite") or v.startswith("postgresql")):
             raise ValueError("SATUPINTU_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        return v
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _xyz_template(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if urlsplit(v).scheme not in ("http", "https") or not all(k in v for k in ("{z}", "{x}", "{y}")):
+            raise ValueError("SATUPINTU_MAP_TILE_URL must be an http(s) URL with {z}, {x} and {y}")
         return v
 
     @field_validator("mqtt_url")
