@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from dashboards.cluster import Cluster, Point
-from dashboards.figures import DARK, LIGHT, STATE_COLOURS, agency_bars, bounds, map_figure, pillar_figure, sla_colour, trends_figure
+from dashboards.figures import (
+    DARK,
+    LIGHT,
+    STATE_COLOURS,
+    Tiles,
+    agency_bars,
+    bounds,
+    map_figure,
+    pillar_figure,
+    sla_colour,
+    trends_figure,
+    view_zoom,
+)
 
 OUTLINE = [[[2.0, 128.2], [2.6, 128.4], [2.1, 128.6], [2.0, 128.2]]]
 
@@ -82,3 +94,67 @@ def test_every_figure_uses_only_the_served_plotly_bundle() -> None:
     figs = [map_figure(outline=OUTLINE, districts=[], clusters=[]), trends_figure([]), agency_bars([]),
             pillar_figure({"living": 1.0}, {})]  # fmt: skip
     assert {tr.type for f in figs for tr in f.data} <= {"scatter", "bar", "pie"}
+
+
+def _map_args() -> dict:
+    a = Point(128.3, 2.1, "online", "awlr-a", "<b>AWLR A</b><br>Tinggi muka air: 182,5 cm")
+    b = Point(128.31, 2.11, "critical", "awlr-b", "<b>AWLR B</b>")
+    return {
+        "outline": OUTLINE, "districts": [{"name": "Morotai Selatan", "lat": 2.05, "lon": 128.3}],
+        "clusters": [Cluster(128.305, 2.105, "critical", (a, b)), Cluster(128.5, 2.3, "online", (a,))],
+        "tickets": [Cluster(128.4, 2.2, "critical", (Point(128.4, 2.2, "critical", "112-1", "112-1"),))],
+        "alarms": [{"lat": 2.2, "lon": 128.45, "severity": "major", "message": "Banjir"}],
+    }  # fmt: skip
+
+
+def test_map_with_tiles_is_a_tile_map_of_the_same_clusters_colours_and_hover() -> None:
+    plain = map_figure(**_map_args(), th=DARK)
+    tiled = map_figure(**_map_args(), th=DARK, tiles=Tiles("http://127.0.0.1:9/{z}/{x}/{y}.png", "© Test"))
+    assert {tr.type for tr in tiled.data} == {"scattermap"}, "the full bundle's MapLibre traces, nothing cartesian"
+    by_name = {tr.name: tr for tr in tiled.data if tr.name}
+    was = {tr.name: tr for tr in plain.data if tr.name}
+    for name in ("sources", "tickets", "alarms"):
+        now, before = by_name[name], was[name]
+        assert list(now.lon) == list(before.x) and list(now.lat) == list(before.y), name
+        assert list(now.marker.color) == list(before.marker.color), f"{name}: colours by health/severity"
+        assert list(now.hovertext) == list(before.hovertext), f"{name}: the same hover text"
+        assert by_name[name + " halo"].marker.color == DARK.paper and by_name[name + " halo"].hoverinfo == "skip"
+    assert list(by_name["sources"].marker.size) == list(was["sources"].marker.size), "a cluster's size says its count"
+    assert by_name["sources"].customdata == was["sources"].customdata
+    assert "2</b>" in by_name["sources"].hovertext[0], "the count is in the hover (MapLibre writes no text offline)"
+    outline = tiled.data[0]
+    assert outline.mode == "lines" and list(outline.lon) == [p[1] for p in OUTLINE[0]]
+    style = tiled.layout.map.style
+    assert style["sources"]["tiles"] == {"type": "raster", "tiles": ["http://127.0.0.1:9/{z}/{x}/{y}.png"], "tileSize": 256,
+                                         "attribution": "© Test"}  # fmt: skip
+    assert "glyphs" not in style and "sprite" not in style, "nothing else to fetch"
+    assert style["layers"][0]["paint"]["background-color"] == DARK.sea
+    xr, yr = bounds(OUTLINE)
+    assert tiled.layout.map.center.lon == (xr[0] + xr[1]) / 2 and 7 < tiled.layout.map.zoom < 11
+
+
+def test_tile_map_view_and_zoom() -> None:
+    tiles = Tiles("http://127.0.0.1:9/{z}/{x}/{y}.png")
+    center, zoom = view_zoom((128.0, 129.0), (2.0, 3.0), px=(1024, 1024))
+    assert center == {"lon": 128.5, "lat": 2.5} and 9.45 < zoom < 9.55, "a degree across 1,024 px of 512-px worlds: 2^z = 360 * 2"
+    assert view_zoom((128.3, 128.32), (2.0, 2.02))[1] > view_zoom((128.0, 129.0), (2.0, 3.0))[1]
+    rotated = map_figure(outline=OUTLINE, districts=[], clusters=[], view=((128.3, 128.4), (2.0, 2.1)), tiles=tiles)
+    kept = map_figure(outline=OUTLINE, districts=[], clusters=[], view=((128.3, 128.4), (2.0, 2.1)), tiles=tiles,
+                      keep_view=True)  # fmt: skip
+    assert rotated.layout.uirevision != "map", "the kiosk's new view moves the map"
+    assert kept.layout.uirevision == "map", "a person's own pan and zoom stay as they are"
+    assert not map_figure(outline=OUTLINE, districts=[], clusters=[]).layout.map.style, "no URL: no tiles"
+
+
+def test_tile_url_setting_wants_an_xyz_template() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    assert Settings(map_tile_url="").map_tile_url is None, "empty: no tiles (the default)"
+    url = "https://tile.example/{z}/{x}/{y}.png"
+    assert Settings(map_tile_url=url, map_tile_attribution="© X").map_tile_url == url
+    for bad in ("https://tile.example/tiles.png", "file:///tiles/{z}/{x}/{y}.png"):
+        with pytest.raises(ValidationError):
+            Settings(map_tile_url=bad)
