@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import TOKEN_COOKIE
 from app.auth.brake import brake_of
+from app.auth.session_routes import client_of
 from app.auth.sessions import Refused, sign_in, sign_out
 from app.auth.tokens import Principal, authenticate
 from app.i18n import DEFAULT_LANG, LANGS, t
@@ -145,12 +146,9 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
         if not username.strip() or not password:  # an empty form: nothing to check, nothing to count
             return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64])
         settings = api.state.settings
-        brake = brake_of(api.state, free=settings.login_free_attempts, base_s=settings.login_lockout_s,
-                         max_s=settings.login_lockout_max_s)  # fmt: skip
         got = await run_in_threadpool(
-            lambda: sign_in(engine=api.state.engine, brake=brake, username=username, password=password,
-                            client=request.client.host if request.client else "unknown",
-                            session_s=settings.session_hours * 3600)  # fmt: skip
+            lambda: sign_in(engine=api.state.engine, brake=brake_of(api.state, settings), username=username,
+                            password=password, client=client_of(request), session_s=settings.session_hours * 3600)  # fmt: skip
         )
         if isinstance(got, Refused):
             if got.retry_after_s > 0:

@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.settings import Settings
+
 MAX_KEYS = 100_000  # past this, the quietest keys are forgotten first
 
 
@@ -93,12 +95,13 @@ class LoginBrake:
 _making = threading.Lock()
 
 
-def brake_of(state: object, *, free: int, base_s: float, max_s: float) -> LoginBrake:
-    """The one brake of a web process (kept on its app's `state`), made on first use: the API's sign-in
-    route and the dashboard's form count failures together."""
+def brake_of(state: object, settings: Settings) -> LoginBrake:
+    """The one brake of a web process (kept on its app's `state`), made on first use from the settings: the
+    API's sign-in route and the dashboard's form count failures together."""
     with _making:
         brake = getattr(state, "login_brake", None)
         if brake is None:
-            brake = LoginBrake(free=free, base_s=base_s, max_s=max_s)
+            brake = LoginBrake(free=settings.login_free_attempts, base_s=settings.login_lockout_s,
+                               max_s=settings.login_lockout_max_s)  # fmt: skip
             state.login_brake = brake  # type: ignore[attr-defined]
         return brake

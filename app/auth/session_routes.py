@@ -11,11 +11,10 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import TOKEN_COOKIE, ConnDep, EngineDep, SettingsDep, ViewerDep
 from app.api.timefmt import from_ms
-from app.auth.brake import LoginBrake, brake_of
+from app.auth.brake import brake_of
 from app.auth.passwords import MAX_LENGTH
 from app.auth.sessions import MAX_USERNAME, Refused, sign_in, sign_out
 from app.auth.tokens import Role
-from app.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -39,14 +38,6 @@ class LogoutOut(BaseModel):
     revoked: bool = Field(description="True when a session ended; an API token is left alone (revoke it as admin)")
 
 
-def login_brake(request: Request, settings: Settings) -> LoginBrake:
-    """The process's brake on password guessing."""
-    return brake_of(
-        request.app.state, free=settings.login_free_attempts, base_s=settings.login_lockout_s,
-        max_s=settings.login_lockout_max_s,
-    )  # fmt: skip
-
-
 def client_of(request: Request) -> str:
     """The caller's address (behind a proxy, uvicorn's --forwarded-allow-ips makes it the real one)."""
     return request.client.host if request.client else "unknown"
@@ -64,7 +55,7 @@ def client_of(request: Request) -> str:
 def login(body: LoginIn, request: Request, engine: EngineDep, settings: SettingsDep) -> LoginOut:
     # A plain `def`: checking a password takes a good part of a second of CPU, so it runs in the threadpool.
     got = sign_in(
-        engine=engine, brake=login_brake(request, settings), username=body.username, password=body.password,
+        engine=engine, brake=brake_of(request.app.state, settings), username=body.username, password=body.password,
         client=client_of(request), session_s=settings.session_hours * 3600,
     )  # fmt: skip
     if isinstance(got, Refused):
