@@ -68,8 +68,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         title="SatuPintu API",
         version="1",
         summary="Real-time command center for a regency: sensors, public services, alarms.",
-        description="All times are ISO 8601 in UTC. Every route but `/api/health` needs a token "
-        "(`Authorization: Bearer <token>`); roles: viewer (read), operator (alarms), admin (configuration).",
+        description="All times are ISO 8601 in UTC. Every route but `/api/health` and `/api/v1/auth/login` needs a "
+        "token (`Authorization: Bearer <token>`): an API token, or the session token that signing in with a username "
+        "and password returns; roles: viewer (read), operator (alarms), admin (configuration).",
         lifespan=lifespan,
     )
     api.state.settings = settings
