@@ -16,12 +16,13 @@ from sqlalchemy import Connection, Engine, select, update
 from app.auth.audit import record
 from app.auth.brake import LoginBrake
 from app.auth.passwords import MAX_LENGTH, burn_time, hash_password, needs_rehash, verify_password
-from app.auth.tokens import SESSION_PREFIX, Principal, Role, create_token, revoke_token
+from app.auth.tokens import SESSION_PREFIX, Principal, Role, create_token, prune_sessions, revoke_token
 from app.auth.users import get_user, normalize
 from app.storage.engine import writing
 from app.storage.models import UserRow
 
 MAX_USERNAME = 64
+KEEP_ENDED_MS = 30 * 86_400_000  # a user's ended sessions stay listed (GET /api/v1/tokens) this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ def _open(engine: Engine, user: UserRow, password: str, client: str, session_s: 
         token = create_token(
             conn=conn, name=SESSION_PREFIX + current.username, role=current.role, expires_ms=expires, user_id=current.id
         )
+        prune_sessions(conn=conn, user_id=current.id, ended_before_ms=now - KEEP_ENDED_MS)
         values: dict[str, object] = {"last_login_ms": now}
         if rehash:
             values["password_hash"] = rehash  # a stronger hash at the current cost; sessions stay

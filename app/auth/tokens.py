@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 
 from app.storage.models import TokenRow
 
@@ -94,6 +94,20 @@ def revoke_user_tokens(*, conn: Connection, user_id: int) -> int:
         update(TokenRow)
         .where(TokenRow.user_id == user_id, TokenRow.revoked_ms.is_(None))
         .values(revoked_ms=int(time.time() * 1000))
+    )
+    return res.rowcount
+
+
+def prune_sessions(*, conn: Connection, user_id: int, ended_before_ms: int) -> int:
+    """Delete a user's sessions that ended (expired or revoked) before `ended_before_ms`; how many.
+
+    Each sign-in adds a row; this keeps a user's rows to a recent history (the audit log keeps the rest).
+    """
+    res = conn.execute(
+        delete(TokenRow).where(
+            TokenRow.user_id == user_id,
+            or_(TokenRow.revoked_ms < ended_before_ms, TokenRow.expires_ms < ended_before_ms),
+        )
     )
     return res.rowcount
 

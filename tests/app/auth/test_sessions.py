@@ -135,3 +135,21 @@ def test_a_hash_at_an_old_cost_is_redone_at_sign_in(client: TestClient, add_user
     assert user.password_hash != old and not passwords.needs_rehash(user.password_hash)
     assert user.last_login_ms is not None
     assert login(client, "sari").status_code == 200
+
+
+def test_sessions_that_ended_long_ago_are_pruned_at_the_next_sign_in(client: TestClient, add_user: Callable[..., None]) -> None:
+    add_user("sari", "viewer")
+    for _ in range(3):
+        login(client, "sari")
+    day = 86_400_000
+    engine = client.app.state.engine
+    with engine.begin() as conn:
+        ids = conn.execute(select(TokenRow.id).where(TokenRow.name == "session:sari").order_by(TokenRow.id)).scalars().all()
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        conn.execute(update(TokenRow).where(TokenRow.id == ids[0]).values(expires_ms=now - 31 * day))
+        conn.execute(update(TokenRow).where(TokenRow.id == ids[1]).values(revoked_ms=now - 31 * day))
+        conn.execute(update(TokenRow).where(TokenRow.id == ids[2]).values(revoked_ms=now - 29 * day))
+    login(client, "sari")
+    with engine.connect() as conn:
+        left = conn.execute(select(TokenRow.id).where(TokenRow.name == "session:sari")).scalars().all()
+    assert sorted(left)[:1] == [ids[2]] and len(left) == 2  # the recent one stays, with the new session
