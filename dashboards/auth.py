@@ -151,6 +151,8 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
                             password=password, client=client_of(request), session_s=settings.session_hours * 3600)  # fmt: skip
         )
         if isinstance(got, Refused):
+            if got.busy:
+                return login_page(lang, error=t("ui.login.busy", lang), next_path=target, username=username[:64], status_code=503)
             if got.retry_after_s > 0:
                 error = t("ui.login.braked", lang, seconds=math.ceil(got.retry_after_s))
                 return login_page(lang, error=error, next_path=target, username=username[:64], status_code=429)

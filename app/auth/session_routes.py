@@ -50,6 +50,7 @@ def client_of(request: Request) -> str:
     responses={
         401: {"description": "Wrong username or password (the same answer for an unknown or disabled user)"},
         429: {"description": "Too many failed sign-ins from this client or for this user: wait `Retry-After` seconds"},
+        503: {"description": "Too many sign-ins being checked at once: retry after `Retry-After` seconds"},
     },
 )
 def login(body: LoginIn, request: Request, engine: EngineDep, settings: SettingsDep) -> LoginOut:
@@ -59,6 +60,11 @@ def login(body: LoginIn, request: Request, engine: EngineDep, settings: Settings
         client=client_of(request), session_s=settings.session_hours * 3600,
     )  # fmt: skip
     if isinstance(got, Refused):
+        if got.busy:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail="too many sign-ins at once; try again in 1 s",
+                headers={"Retry-After": "1"},
+            )  # fmt: skip
         if got.retry_after_s > 0:
             wait = math.ceil(got.retry_after_s)
             raise HTTPException(

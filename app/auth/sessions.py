@@ -8,6 +8,7 @@ revokes it. Used by `POST /api/v1/auth/login` and the dashboard's sign-in form.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -37,9 +38,17 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """A failed sign-in; `retry_after_s` > 0 when the brake held it back without checking anything."""
+    """A failed sign-in; `retry_after_s` > 0 when it was held back without checking anything: by the brake,
+    or (`busy`) because too many sign-ins were being checked at once."""
 
     retry_after_s: float = 0.0
+    busy: bool = False
+
+
+# Sign-ins checked at once by this process. A check holds a threadpool thread for most of a second; past this,
+# a sign-in is told to retry instead of taking a thread that the API's other routes need.
+MAX_CHECKING = 16
+_checking = threading.BoundedSemaphore(MAX_CHECKING)
 
 
 def sign_in(
@@ -51,6 +60,15 @@ def sign_in(
     wait = brake.wait_s(name, client)
     if wait > 0:
         return Refused(wait)
+    if not _checking.acquire(blocking=False):
+        return Refused(1.0, busy=True)
+    try:
+        return _check(engine, brake, name, password, client, session_s)
+    finally:
+        _checking.release()
+
+
+def _check(engine: Engine, brake: LoginBrake, name: str, password: str, client: str, session_s: float) -> Session | Refused:
     with engine.connect() as conn:
         user = get_user(conn=conn, username=name)
     # Outside any transaction: checking takes a good part of a second by design.

@@ -11,6 +11,7 @@ STRINGS: dict[str, str] = {
     "ui.login.or_token": "Or sign in with an access token",
     "ui.login.failed_password": "Wrong username or password.",
     "ui.login.braked": "Too many failed sign-ins. Try again in {seconds} seconds.",
+    "ui.login.busy": "The server is busy checking many sign-ins. Try again in a moment.",
     "ui.login.submit": "Sign in",
     "ui.logout": "Sign out",
     "ui.nav.operator": "Operator",

@@ -11,6 +11,7 @@ STRINGS: dict[str, str] = {
     "ui.login.or_token": "Atau masuk dengan token akses",
     "ui.login.failed_password": "Nama pengguna atau kata sandi salah.",
     "ui.login.braked": "Terlalu banyak percobaan gagal. Coba lagi dalam {seconds} detik.",
+    "ui.login.busy": "Server sedang sibuk memeriksa banyak percobaan masuk. Coba lagi sebentar.",
     "ui.login.submit": "Masuk",
     "ui.logout": "Keluar",
     "ui.nav.operator": "Operator",

@@ -153,3 +153,20 @@ def test_sessions_that_ended_long_ago_are_pruned_at_the_next_sign_in(client: Tes
     with engine.connect() as conn:
         left = conn.execute(select(TokenRow.id).where(TokenRow.name == "session:sari")).scalars().all()
     assert sorted(left)[:1] == [ids[2]] and len(left) == 2  # the recent one stays, with the new session
+
+
+def test_past_the_sign_ins_checked_at_once_a_sign_in_is_told_to_retry(
+    client: TestClient, add_user: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from app.auth import sessions
+
+    add_user("sari", "viewer")
+    full = threading.BoundedSemaphore(1)
+    full.acquire()  # as if every slot were checking a password
+    monkeypatch.setattr(sessions, "_checking", full)
+    r = login(client, "sari")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1" and "try again" in r.json()["detail"]
+    full.release()
+    assert login(client, "sari").status_code == 200
