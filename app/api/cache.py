@@ -6,7 +6,7 @@ query string, byte for byte) was answered for the same role less than
 `api_cache_s` ago; concurrent identical misses are computed once (the others
 wait for the first and get its answer). Only 200 JSON answers are kept; errors,
 writes, the live channel, `/metrics`, `/api/health` and the admin lists
-(tokens, audit) never are. One role's answer is never served to another role.
+(tokens, audit, users) never are. One role's answer is never served to another role.
 
 An answer stops being current sooner than its time when something it depends
 on changes:
@@ -72,7 +72,7 @@ _DEPENDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("/api/v1/quarantine", frozenset({"quarantined"})),
     ("/api/v1/alarms", frozenset({"alarms"})),
 )
-_NEVER = ("/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit")
+_NEVER = ("/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -103,7 +103,7 @@ def test_errors_health_metrics_and_admin_lists_are_not_kept(cached: TestClient, 
     for _ in range(2):
         assert _get(cached, "/api/v1/failing-probe", toks["viewer"]).status_code == 503
     assert CALLS["failing"] == 2
-    for path in ("/api/health", "/metrics", "/api/v1/tokens", "/api/v1/audit"):
+    for path in ("/api/health", "/metrics", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users"):
         for _ in range(2):
             r = _get(cached, path, toks["admin"])
             assert r.status_code == 200 and "x-cache" not in r.headers, path
