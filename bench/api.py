@@ -77,7 +77,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +88,8 @@ from app.profile import load_profile  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.storage.engine import make_engine  # noqa: E402
 from app.storage.migrate import upgrade  # noqa: E402
-from app.storage.models import IngestMinuteRow, TicketEventRow, TicketRow  # noqa: E402
+from app.services.rollup import TICKET_COLUMNS, Delta  # noqa: E402
+from app.storage.models import IngestMinuteRow, TicketDayHistRow, TicketDayRow, TicketEventRow, TicketRow  # noqa: E402
 from app.tickets.lifecycle import derive_ticket  # noqa: E402
 from ingest.bulk import bulk_for  # noqa: E402
 from ingest.messages import Point, Reading  # noqa: E402
@@ -584,6 +585,26 @@ def _cumulative(weights: list[float]) -> list[float]:
     return out
 
 
+def rebuild_ticket_rollup(eng: Engine) -> None:
+    """The per-day ticket rollup rebuilt from every ticket (the rule app.services.rollup and migration 0005 apply)."""
+    with eng.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(TicketRow.__table__)).scalar()
+    cols = [TicketRow.__table__.c[c] for c in TICKET_COLUMNS]
+    with _progress() as prog, eng.begin() as conn:
+        task = prog.add_task("ticket rollup (rebuilt)", total=n)
+        conn.execute(TicketDayRow.__table__.delete())
+        conn.execute(TicketDayHistRow.__table__.delete())
+        last, day = 0, Delta()
+        while rows := conn.execute(
+            select(TicketRow.__table__.c.id, *cols).where(TicketRow.__table__.c.id > last).order_by("id").limit(20_000)
+        ).mappings().all():
+            for r in rows:
+                day.add(r)
+            day.write(conn)
+            last = rows[-1]["id"]
+            prog.advance(task, len(rows))
+
+
 def fill_tickets(url: str, n: int, start_ms: int, end_ms: int, seed: int) -> tuple[float, int]:
     """Insert n tickets with their events (Core executemany); returns (seconds, events)."""
     eng = fill_engine(url)
@@ -595,6 +616,10 @@ def fill_tickets(url: str, n: int, start_ms: int, end_ms: int, seed: int) -> tup
         nonlocal tickets, events
         conn.execute(insert(TicketRow.__table__), tickets)
         conn.execute(insert(TicketEventRow.__table__), events)
+        day = Delta()  # the per-day rollup services/status reads, as the ingestor's writer keeps it
+        for t in tickets:
+            day.add(t)
+        day.write(conn)
         tickets, events = [], []
 
     with _progress() as prog, eng.connect() as conn:
@@ -642,6 +667,9 @@ def fill(kind: str, workdir: Path, args: argparse.Namespace) -> tuple[str, dict]
             eng = make_engine(db_url(kind, workdir))
             t0 = time.perf_counter()
             upgrade(eng)  # migrations added since the fill (with their backfills), as an upgrade in the field would run them
+            if not meta.get("ticket_rollup"):  # filled before fill_tickets kept the per-day ticket rollup
+                rebuild_ticket_rollup(eng)
+                write_meta(db_url(kind, workdir), {**meta, "ticket_rollup": True})
             eng.dispose()
             console.print(f"migrated to head in {time.perf_counter() - t0:.1f} s")
             return db_url(kind, workdir), meta
@@ -663,7 +691,7 @@ def fill(kind: str, workdir: Path, args: argparse.Namespace) -> tuple[str, dict]
     meta = {
         **want, "end_ms": end_ms, "start_ms": city.start_ms, "readings_stored": city.readings, "events": n_events,
         "loader": args.loader, "t_readings": times["readings"], "t_tickets": t_tickets, "t_settle": t_settle,
-        "t_total": total, "t_setup": t0 - t_gen,
+        "t_total": total, "t_setup": t0 - t_gen, "ticket_rollup": True,
     }  # fmt: skip
     write_meta(url, meta)
     return url, meta
