@@ -15,8 +15,10 @@ markers), then, with Chromium at 1920x1080:
    publish to its line appearing in the feed is taken in the page (a
    MutationObserver stamps it); the same for a reading reaching the map (its
    value in a marker's hover text); p50, p95 and max;
-3. cost per browser: API requests/s and the web process's CPU over 60 s with
-   one browser open, then with --browsers open (0 or 1: skipped);
+3. cost per browser: API requests/s, SQL statements/s (the web process's
+   satupintu_db_statements_total: what the watchers cost the database) and the
+   web process's CPU over 60 s with one browser open, then with --browsers
+   open (0 or 1: skipped);
 4. heap: the page's JS heap (after a forced garbage collection) at
    --heap-first minutes and at --heap-minutes of live updates, and their
    ratio (the target: within 20% after an hour); --heap-first 0 or
@@ -156,20 +158,23 @@ def heap_mb(d: webdriver.Chrome) -> float:
     return d.execute_script("return performance.memory.usedJSHeapSize") / 1e6
 
 
-def api_requests(base: str) -> float:
+def api_requests(base: str) -> tuple[float, float]:
+    """(API requests, SQL statements) the web process served and sent so far."""
     text = httpx.get(base + "/metrics", timeout=10).text
     total = 0.0
     for m in re.finditer(r'^http_requests_total\{handler="(/api/v1/[^"]*)"[^}]*\} ([0-9.e+]+)$', text, re.M):
         if "/live" not in m.group(1):
             total += float(m.group(2))
-    return total
+    sql = re.search(r"^satupintu_db_statements_total ([0-9.e+]+)$", text, re.M)
+    return total, float(sql.group(1)) if sql else float("nan")
 
 
-def cost(base: str, web: psutil.Process, seconds: float) -> tuple[float, float]:
-    r0, c0 = api_requests(base), sum(web.cpu_times()[:2])
+def cost(base: str, web: psutil.Process, seconds: float) -> tuple[float, float, float]:
+    """API requests/s, SQL statements/s and the web process's CPU (% of one core) over `seconds`."""
+    (r0, q0), c0 = api_requests(base), sum(web.cpu_times()[:2])
     time.sleep(seconds)
-    r1, c1 = api_requests(base), sum(web.cpu_times()[:2])
-    return (r1 - r0) / seconds, (c1 - c0) / seconds * 100
+    (r1, q1), c1 = api_requests(base), sum(web.cpu_times()[:2])
+    return (r1 - r0) / seconds, (q1 - q0) / seconds, (c1 - c0) / seconds * 100
 
 
 def main() -> None:
@@ -283,11 +288,12 @@ def main() -> None:
                 extra = driver()
                 drivers.append(extra)
                 extra.get(f"{base}/?token={token}")
-            for extra in drivers[1:]:
-                wait(lambda e=extra: e.execute_script(FILLED), 120, "every window filled")
+            for extra in drivers[1:]:  # two cores for them all: give each window time
+                wait(lambda e=extra: e.execute_script(FILLED), 300, "every window filled")
             many = cost(base, wproc, 60)
-            print(f"API requests/s behind the windows: 1 browser {one[0]:.1f} (web CPU {one[1]:.0f}%), "
-                  f"{args.browsers} browsers {many[0]:.1f} (web CPU {many[1]:.0f}%)", flush=True)
+            print(f"behind the windows, per second: 1 browser {one[0]:.1f} API requests, {one[1]:.1f} SQL statements "
+                  f"(web CPU {one[2]:.0f}%); {args.browsers} browsers {many[0]:.1f} API requests, {many[1]:.1f} SQL "
+                  f"statements (web CPU {many[2]:.0f}%)", flush=True)
             for extra in drivers[1:]:
                 extra.quit()
             del drivers[1:]
