@@ -129,11 +129,13 @@ def spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115  # fmt: skip
 
 
-def driver() -> webdriver.Chrome:
+def driver(wait_load: bool = True) -> webdriver.Chrome:
     o = webdriver.ChromeOptions()
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1920,1080",
               "--enable-precise-memory-info", "--js-flags=--expose-gc"):  # fmt: skip
         o.add_argument(a)
+    if not wait_load:
+        o.page_load_strategy = "none"  # get() returns at once; the caller waits for the window to fill
     o.binary_location = "/usr/bin/chromium"
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
 
@@ -285,7 +287,7 @@ def main() -> None:
         if args.browsers > 1:
             one = cost(base, wproc, 60)
             for _ in range(args.browsers - 1):
-                extra = driver()
+                extra = driver(wait_load=False)  # opened together; two cores load them all
                 drivers.append(extra)
                 extra.get(f"{base}/?token={token}")
             for extra in drivers[1:]:  # two cores for them all: give each window time
