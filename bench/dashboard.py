@@ -46,6 +46,7 @@ import httpx
 import orjson
 import psutil
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,7 +163,7 @@ def heap_mb(d: webdriver.Chrome) -> float:
 
 def api_requests(base: str) -> tuple[float, float]:
     """(API requests, SQL statements) the web process served and sent so far."""
-    text = httpx.get(base + "/metrics", timeout=10).text
+    text = httpx.get(base + "/metrics", timeout=60).text
     total = 0.0
     for m in re.finditer(r'^http_requests_total\{handler="(/api/v1/[^"]*)"[^}]*\} ([0-9.e+]+)$', text, re.M):
         if "/live" not in m.group(1):
@@ -290,12 +291,22 @@ def main() -> None:
                 extra = driver(wait_load=False)  # opened together; two cores load them all
                 drivers.append(extra)
                 extra.get(f"{base}/?token={token}")
-            for extra in drivers[1:]:  # two cores for them all: give each window time
-                wait(lambda e=extra: e.execute_script(FILLED), 300, "every window filled")
+            # Two cores for them all: each window gets time to fill; one that does not is counted, not fatal.
+            filled, deadline = 1, time.monotonic() + 300
+            for extra in drivers[1:]:
+                extra.set_script_timeout(120)
+                while time.monotonic() < deadline:
+                    try:
+                        if extra.execute_script(FILLED):
+                            filled += 1
+                            break
+                    except WebDriverException:
+                        pass  # too busy to answer: ask again
+                    time.sleep(1)
             many = cost(base, wproc, 60)
             print(f"behind the windows, per second: 1 browser {one[0]:.1f} API requests, {one[1]:.1f} SQL statements "
-                  f"(web CPU {one[2]:.0f}%); {args.browsers} browsers {many[0]:.1f} API requests, {many[1]:.1f} SQL "
-                  f"statements (web CPU {many[2]:.0f}%)", flush=True)
+                  f"(web CPU {one[2]:.0f}%); {args.browsers} browsers ({filled} of them filled within 300 s) "
+                  f"{many[0]:.1f} API requests, {many[1]:.1f} SQL statements (web CPU {many[2]:.0f}%)", flush=True)
             for extra in drivers[1:]:
                 extra.quit()
             del drivers[1:]
