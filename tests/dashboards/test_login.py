@@ -18,7 +18,7 @@ from app.auth.passwords import Cost, hash_password
 from app.auth.users import create_user
 from app.storage.engine import make_engine
 from tests.dashboards.conftest import Stack, wait_js
-from tests.dashboards.test_window import critical_alarm, seed
+from tests.dashboards.test_window import acknowledge, critical_alarm, seed
 
 pytestmark = pytest.mark.slow
 PASSWORD = "kata-sandi-rahasia"
@@ -70,12 +70,7 @@ def test_a_viewer_user_watches_and_only_an_operator_user_acknowledges(
     o = browser()
     sign_in(o, stack, "sari")
     wait_js(o, f"var b = document.querySelector('{row} button.ack'); return b && !b.disabled", what="an enabled button")
-    o.find_element(By.CSS_SELECTOR, f"{row} button.ack").click()
-    wait_js(o, "return !document.getElementById('ack-dialog').classList.contains('hidden')", what="the dialog")
-    o.find_element(By.ID, "ack-comment").send_keys("Dicek di lokasi")
-    o.find_element(By.ID, "ack-send").click()
-    wait_js(o, f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh sari') >= 0",
-            what="the row acknowledged by sari")  # fmt: skip
+    acknowledge(o, row, "Dicek di lokasi", by="sari")
     assert stack.api(f"/api/v1/alarms/{alarm['id']}")["acknowledged_by"] == "sari"
 
     # Signing out ends the viewer's session for the API as well, not just in this browser.

@@ -57,6 +57,16 @@ def open_window(driver: WebDriver, stack: Stack, role: str, path: str = "/", que
     wait_js(driver, "return document.querySelector('#header .brand') !== null", what="the shell")
 
 
+def acknowledge(driver: WebDriver, row: str, comment: str, *, by: str) -> None:
+    """Acknowledge the alarm in `row` with `comment` through its dialog, and wait for the row to say `by` did."""
+    driver.find_element(By.CSS_SELECTOR, f"{row} button.ack").click()
+    wait_js(driver, "return !document.getElementById('ack-dialog').classList.contains('hidden')", what="the dialog")
+    driver.find_element(By.ID, "ack-comment").send_keys(comment)
+    driver.find_element(By.ID, "ack-send").click()
+    wait_js(driver, f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh {by}') >= 0",
+            what=f"the row acknowledged by {by}")  # fmt: skip
+
+
 def critical_alarm(stack: Stack) -> dict:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -136,12 +146,7 @@ def test_only_an_operator_acknowledges(stack: Stack, browser: Callable[..., WebD
     o = browser()
     open_window(o, stack, "operator")
     wait_js(o, f"var b = document.querySelector('{row} button.ack'); return b && !b.disabled", what="an enabled button")
-    o.find_element(By.CSS_SELECTOR, f"{row} button.ack").click()
-    wait_js(o, "return !document.getElementById('ack-dialog').classList.contains('hidden')", what="the dialog")
-    o.find_element(By.ID, "ack-comment").send_keys("Tim BPBD menuju lokasi")
-    o.find_element(By.ID, "ack-send").click()
-    wait_js(o, f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh Operator Sari') >= 0",
-            what="the row acknowledged")  # fmt: skip
+    acknowledge(o, row, "Tim BPBD menuju lokasi", by="Operator Sari")
     detail = stack.api(f"/api/v1/alarms/{alarm['id']}")
     assert detail["state"] == "acknowledged" and detail["acknowledged_by"] == "Operator Sari"
     assert any(h["action"] == "acknowledged" and h.get("comment") == "Tim BPBD menuju lokasi" for h in detail["history"])
