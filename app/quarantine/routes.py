@@ -58,6 +58,7 @@ QuarantinePage = Page[QuarantinedOut]
 
 @router.get("/quarantine", response_model=QuarantinePage, summary="Quarantined messages, newest first")
 def list_quarantine(
+    *,
     _who: ViewerDep,
     conn: ConnDep,
     reason: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$", description="Reason code")] = None,

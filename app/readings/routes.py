@@ -88,6 +88,7 @@ def _source_pk(conn: Connection, profile: Profile, source: str) -> int:
     responses={404: {"description": "Unknown source or metric"}},
 )
 def latest(
+    *,
     _who: ViewerDep,
     conn: ConnDep,
     profile: ProfileDep,
@@ -122,6 +123,7 @@ class SeriesResult:
 
 
 def series_request(
+    *,
     _who: ViewerDep,
     conn: ConnDep,
     profile: ProfileDep,

@@ -61,7 +61,9 @@ class TicketStep:
     status: str  # "open" when it was opened, else its terminal status
 
 
-def _last_seen(conn: Connection, rollup: type, series_pks: list[int], lo_s: int, hi_s: int, at_ms: int) -> dict[int, int]:
+def _last_seen(
+    *, conn: Connection, rollup: type, series_pks: list[int], lo_s: int, hi_s: int, at_ms: int
+) -> dict[int, int]:
     r = rollup.__table__.c
     s = SeriesRow.__table__.c
     # One index range per series (the rollups' key is series, then bucket).
@@ -85,10 +87,13 @@ def sources_at(*, conn: Connection, profile: Profile, city: str, at_ms: int) -> 
     known = [s for s in now_view if s.registered or s.first_seen_ms is None or s.first_seen_ms <= at_ms]
     pks = [s.pk for s in known]
     at_s = at_ms // 1000
-    seen = _last_seen(conn, RollupMinuteRow, pks, at_s - MINUTE_LOOKBACK_S, at_s, at_ms) if pks else {}
-    older = [pk for pk in pks if pk not in seen]
-    if older:
-        seen.update(_last_seen(conn, RollupHourRow, older, at_s - HOUR_LOOKBACK_S, at_s, at_ms))
+    seen: dict[int, int] = {}
+    if pks:
+        seen = _last_seen(conn=conn, rollup=RollupMinuteRow, series_pks=pks, lo_s=at_s - MINUTE_LOOKBACK_S, hi_s=at_s,
+                          at_ms=at_ms)
+    if older := [pk for pk in pks if pk not in seen]:
+        seen.update(_last_seen(conn=conn, rollup=RollupHourRow, series_pks=older, lo_s=at_s - HOUR_LOOKBACK_S,
+                               hi_s=at_s, at_ms=at_ms))
     out = []
     for s in known:
         last = seen.get(s.pk)

@@ -63,6 +63,7 @@ SourcePage = Page[SourceOut]
 
 @router.get("/sources", response_model=SourcePage, summary="Sources with their health")
 def list_sources(
+    *,
     _who: ViewerDep,
     conn: ConnDep,
     profile: ProfileDep,
@@ -101,6 +102,7 @@ class SourceIn(BaseModel):
     responses={201: {"description": "Created"}, 403: {"description": "Not an admin"}},
 )
 def put_source(
+    *,
     who: AdminDep,
     conn: ConnDep,
     profile: ProfileDep,

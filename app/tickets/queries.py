@@ -31,7 +31,9 @@ RESOLVED: tuple[str, ...] = ("resolved", "closed")  # terminal and delivered: wh
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "critical")
 # Pseudo-statuses a filter may use besides the real ones.
 STATUS_GROUPS: dict[str, tuple[str, ...]] = {"active": ACTIVE, "terminal": tuple(sorted(TERMINAL))}
-assert ACTIVE_WHERE == "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE) + ")", "the partial index names the active set"
+_ACTIVE_IN = "status IN (" + ", ".join(f"'{s}'" for s in ACTIVE) + ")"
+if _ACTIVE_IN != ACTIVE_WHERE:  # an import-time check that `python -O` keeps
+    raise RuntimeError("the partial index on active tickets (ACTIVE_WHERE) must name the active set")
 
 T = TicketRow.__table__
 

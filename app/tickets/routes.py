@@ -92,6 +92,7 @@ def _statuses(values: list[str] | None) -> tuple[str, ...]:
 
 
 def ticket_filters(
+    *,
     conn: ConnDep,
     profile: ProfileDep,
     status_: Annotated[

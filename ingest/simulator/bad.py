@@ -26,23 +26,23 @@ _BAG = tuple(k for k, w in BAD_KINDS for _ in range(w))  # one entry per unit of
 
 def bad_message(m: CityModel, now: float) -> Message:
     """One bad message of a kind drawn by weight, about a random source; counted in `m.counts`."""
-    kind = _BAG[int(m._rnd() * len(_BAG))]
+    kind = _BAG[int(m.rnd() * len(_BAG))]
     c = m.counts
     c["bad"] = c.get("bad", 0) + 1
     c["bad:" + kind] = c.get("bad:" + kind, 0) + 1
-    topic, payload = _MAKERS[kind](m, now, m.sources[int(m._rnd() * len(m.sources))])
+    topic, payload = _MAKERS[kind](m, now, m.sources[int(m.rnd() * len(m.sources))])
     return topic, payload, False, True
 
 
 def _good_values(m: CityModel, s: Source, now: float) -> dict[str, float]:
-    h = (now + m._tz_s) % DAY / HOUR
+    h = (now + m.tz_s) % DAY / HOUR
     return {k: g(s, m, now, h) for k, g in s.gens}
 
 
 def _malformed(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     body = orjson.dumps({"ts": now, "values": _good_values(m, s, now)})
-    cut = m._r.choice((len(body) - 2, len(body) // 2, 1))
-    return s.topic, body[:cut] if m._rnd() < 0.7 else body.replace(b'"ts"', b"ts", 1)
+    cut = m.rng.choice((len(body) - 2, len(body) // 2, 1))
+    return s.topic, body[:cut] if m.rnd() < 0.7 else body.replace(b'"ts"', b"ts", 1)
 
 
 def _encoding(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
@@ -52,17 +52,17 @@ def _encoding(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 
 def _nan(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     metric = s.gens[0][0]
-    lit = m._r.choice((b"NaN", b"Infinity", b"-Infinity"))
+    lit = m.rng.choice((b"NaN", b"Infinity", b"-Infinity"))
     return s.topic, b'{"ts": %.3f, "values": {"%s": %s}}' % (now, metric.encode(), lit)
 
 
 def _not_object(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    return s.topic, m._r.choice((b"42", b"null", b"true", b'"tinggi air 120 cm"', b"182.5"))
+    return s.topic, m.rng.choice((b"42", b"null", b"true", b'"tinggi air 120 cm"', b"182.5"))
 
 
 def _wrong_type(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     metric = s.gens[0][0]
-    body = m._r.choice(
+    body = m.rng.choice(
         (
             {"ts": now, "values": {metric: "120 cm"}},
             {"ts": now, "values": [metric, 120]},
@@ -76,27 +76,27 @@ def _wrong_type(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 
 def _out_of_range(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     # One impossible value among good ones: the good ones are stored, this one refused.
-    ms = m._stamp(s, now)
+    ms = m.stamp(s, now)
     values = _good_values(m, s, now)
-    k = m._r.choice(list(values))
-    lo, hi = m._metrics[k].valid
-    values[k] = round(hi + (hi - lo) * m._r.uniform(0.1, 2.0), 1) if m._rnd() < 0.7 else lo - 1 - abs(lo)
+    k = m.rng.choice(list(values))
+    lo, hi = m.metrics[k].valid
+    values[k] = round(hi + (hi - lo) * m.rng.uniform(0.1, 2.0), 1) if m.rnd() < 0.7 else lo - 1 - abs(lo)
     return s.topic, orjson.dumps({"ts": ms / 1000, "values": values})
 
 
 def _unknown_metric(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     # Under "accept" an unknown but well-formed metric id is registered, so send one that is no id at all.
-    name = m._r.choice(("kadar_radon_bqm3", "salinitas_psu")) if m._quarantine_unknown else "Tinggi Air (cm)"
+    name = m.rng.choice(("kadar_radon_bqm3", "salinitas_psu")) if m.quarantine_unknown else "Tinggi Air (cm)"
     return s.topic, orjson.dumps({"ts": now, "values": {name: 12.5}})
 
 
 def _future(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    ahead = m._r.uniform(1, 400) * DAY
+    ahead = m.rng.uniform(1, 400) * DAY
     return s.topic, orjson.dumps({"ts": round(now + ahead, 3), "values": _good_values(m, s, now)})
 
 
 def _no_offset(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    naive = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now + m._tz_s))
+    naive = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now + m.tz_s))
     return s.topic, orjson.dumps({"ts": naive, "values": _good_values(m, s, now)})
 
 
@@ -106,18 +106,18 @@ def _oversized(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 
 
 def _sql_topic(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    sid = m._r.choice(("x'; DROP TABLE readings;--", "1' OR '1'='1", "awlr\"); DELETE FROM sources;--"))
+    sid = m.rng.choice(("x'; DROP TABLE readings;--", "1' OR '1'='1", "awlr\"); DELETE FROM sources;--"))
     return f"city/{m.city}/sensor/{sid}", orjson.dumps({"ts": now, "values": _good_values(m, s, now)})
 
 
 def _unknown_city(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    city = m._r.choice(("halmahera-utara", "ternate", "tidore"))
+    city = m.rng.choice(("halmahera-utara", "ternate", "tidore"))
     return f"city/{city}/sensor/{s.id}", orjson.dumps({"ts": now, "values": _good_values(m, s, now)})
 
 
 def _topic_shape(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     # Shapes the ingestor still receives (city/+/sensor/#, city/+/service/#), so it can quarantine them.
-    topic = m._r.choice(
+    topic = m.rng.choice(
         (f"city/{m.city}/sensor/{s.id}/extra", f"city/{m.city}/sensor", f"city/{m.city}/service/x/y/z",
          f"city/{m.city.upper()}/sensor/{s.id}", f"city/{m.city}/sensor/{s.id.upper()}")
     )  # fmt: skip
@@ -126,13 +126,13 @@ def _topic_shape(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 
 def _senml_mixed(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     # A pack with one bad record among good ones: the good ones are stored.
-    s = m._multi[int(m._rnd() * len(m._multi))]
+    s = m.multi[int(m.rnd() * len(m.multi))]
     prev = s.last_ms
-    ms = m._stamp(s, now)
-    h = (now + m._tz_s) % DAY / HOUR
+    ms = m.stamp(s, now)
+    h = (now + m.tz_s) % DAY / HOUR
     values = _good_values(m, s, now)
-    pack = m._senml(s, prev, ms, values, h)
-    r = m._r
+    pack = m.senml_pack(s, prev, ms, values, h)
+    r = m.rng
     i = r.randrange(1, len(pack)) if len(pack) > 1 else 0
     k = pack[i]["n"]
     bad = r.choice(
@@ -146,7 +146,7 @@ def _senml_mixed(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 
 
 def _ticket(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    r = m._r
+    r = m.rng
     body = r.choice(
         (
             {"ticket_id": "112-2026-999999", "status": "selesai", "service": "ambulans"},
@@ -161,7 +161,7 @@ def _ticket(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 
 
 def _status(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    return s.status_topic, m._r.choice((b"rebooting", b"1", b'{"status": "maybe"}'))
+    return s.status_topic, m.rng.choice((b"rebooting", b"1", b'{"status": "maybe"}'))
 
 
 _MAKERS = {

@@ -31,7 +31,11 @@ _KIND_SHORT = {
 
 
 class CityModel:
-    """The city as a stream of MQTT messages: call `next_message(now)` for each one to send."""
+    """The city as a stream of MQTT messages: call `next_message(now)` for each one to send.
+
+    Its public attributes besides `next_message` (`rng`, `rnd`, `tz_s`, `metrics`, `multi`, `tide_ph`,
+    `stamp`, `senml_pack`, ...) are the model's state that its generators in `physics` and `bad` read.
+    """
 
     def __init__(self, profile: Profile, *, seed: int | None = None, extra_sources: int = 0, bad_share: float = 0.0,
                  time_scale: float = TIME_SCALE, unknown_metric: str = "accept") -> None:  # fmt: skip
@@ -47,27 +51,27 @@ class CityModel:
         self.city = profile.city.id
         self.scale = float(time_scale)
         self.bad_share = bad_share
-        self._quarantine_unknown = unknown_metric == "quarantine"
-        self._r = random.Random(seed)
-        self._rnd = self._r.random
+        self.quarantine_unknown = unknown_metric == "quarantine"
+        self.rng = random.Random(seed)
+        self.rnd = self.rng.random
         off = datetime.now(profile.tz).utcoffset()
-        self._tz_s = off.total_seconds() if off else 0.0
-        sign = "-" if self._tz_s < 0 else "+"
-        self._tz_suffix = f"{sign}{int(abs(self._tz_s)) // 3600:02d}:{int(abs(self._tz_s)) % 3600 // 60:02d}"
+        self.tz_s = off.total_seconds() if off else 0.0
+        sign = "-" if self.tz_s < 0 else "+"
+        self._tz_suffix = f"{sign}{int(abs(self.tz_s)) // 3600:02d}:{int(abs(self.tz_s)) % 3600 // 60:02d}"
         self._iso_sec = -1
         self._iso_prefix = ""
-        self._tide_ph = self._r.uniform(0, TAU)
-        self._tide_ph1 = self._r.uniform(0, TAU)
+        self.tide_ph = self.rng.uniform(0, TAU)
+        self.tide_ph1 = self.rng.uniform(0, TAU)
         self._district_ids = [d.id for d in profile.districts]
-        self._metrics = {m.id: m for m in profile.metrics}
+        self.metrics = {m.id: m for m in profile.metrics}
         self.counts: dict[str, int] = {}
         self.sources: list[Source] = []
         self._build_sources(extra_sources)
         # Sources take turns by virtual time: each step a source advances by its
         # interval, so shares are proportional to 1/interval at any total rate.
-        self._turns = [(self._rnd() * s.interval, i) for i, s in enumerate(self.sources)]
+        self._turns = [(self.rnd() * s.interval, i) for i, s in enumerate(self.sources)]
         heapq.heapify(self._turns)
-        self._multi = [s for s in self.sources if len(s.gens) >= 2] or self.sources
+        self.multi = [s for s in self.sources if len(s.gens) >= 2] or self.sources
         # Episodes (real-time start, end, peak, per-district multipliers, mean multiplier).
         self._storms: list[_Episode] = []
         self._smoke: list[_Episode] = []
@@ -77,18 +81,19 @@ class CityModel:
         self._started = False
         self._offline = 0
         self._tickets = TicketDesk(
-            profile, scale=self.scale, size=len(self.sources) / max(1, len(profile.sources)), r=self._r,
-            tz_s=self._tz_s, schedule=self._at, iso=self._iso, counts=self.counts,
+            profile, scale=self.scale, size=len(self.sources) / max(1, len(profile.sources)), r=self.rng,
+            tz_s=self.tz_s, schedule=self._at, iso=self._iso, counts=self.counts,
         )  # fmt: skip
 
     # ----------------------------------------------------------------- setup
 
     def _build_sources(self, extra: int) -> None:
-        p, r = self.profile, self._r
+        p, r = self.profile, self.rng
         dix = {d.id: i for i, d in enumerate(p.districts)}
         for src in p.sources:
-            iv = src.interval_s or min(self._metrics[m].expected_interval_s for m in src.metrics)
-            s = Source(src.id, src.kind, True, dix[src.district], src.district, src.lat, src.lon, iv, self.city)
+            iv = src.interval_s or min(self.metrics[m].expected_interval_s for m in src.metrics)
+            s = Source(sid=src.id, kind=src.kind, named=True, di=dix[src.district], district=src.district, lat=src.lat,
+                       lon=src.lon, interval=iv, city=self.city)
             self._attach(s, src.metrics)
         templates = p.sources
         width = max(4, len(str(extra)))
@@ -99,14 +104,16 @@ class CityModel:
             sid = f"sim-{short}-{i + 1:0{width}d}"
             lat = round(d.center.lat + r.gauss(0, 0.025), 5)
             lon = round(d.center.lon + r.gauss(0, 0.025), 5)
-            iv = t.interval_s or min(self._metrics[m].expected_interval_s for m in t.metrics)
-            self._attach(Source(sid, t.kind, False, dix[d.id], d.id, lat, lon, iv, self.city), t.metrics)
+            iv = t.interval_s or min(self.metrics[m].expected_interval_s for m in t.metrics)
+            s = Source(sid=sid, kind=t.kind, named=False, di=dix[d.id], district=d.id, lat=lat, lon=lon, interval=iv,
+                       city=self.city)
+            self._attach(s, t.metrics)
 
     def _attach(self, s: Source, metrics: list[str]) -> None:
         gens = []
         inits = []
         for mid in metrics:
-            init, gen = GENS.get(mid) or generic(self._metrics[mid])
+            init, gen = GENS.get(mid) or generic(self.metrics[mid])
             if init is not None and init not in inits:
                 inits.append(init)
             gens.append((mid, gen))
@@ -116,7 +123,7 @@ class CityModel:
         self.sources.append(s)
 
     def _start(self, now: float) -> None:
-        r = self._r
+        r = self.rng
         self._started = True
         # The first storm comes soon and is a real one, so a demo shows one within minutes.
         first = now + r.uniform(0.5, 3.0) * HOUR / self.scale
@@ -137,7 +144,7 @@ class CityModel:
         self._now = now
         if not self._started:
             self._start(now)
-        if self.bad_share and self._rnd() < self.bad_share:
+        if self.bad_share and self.rnd() < self.bad_share:
             return bad_message(self, now)
         timed = self._timed
         while timed[0][0] <= now:
@@ -157,15 +164,15 @@ class CityModel:
 
     def _reading(self, s: Source, now: float) -> Message:
         prev = s.last_ms
-        ms = self._stamp(s, now)
-        h = (now + self._tz_s) % DAY / HOUR
+        ms = self.stamp(s, now)
+        h = (now + self.tz_s) % DAY / HOUR
         values = {k: g(s, self, now, h) for k, g in s.gens}
         c = self.counts
         # A synthetic buoy first introduces itself (and now and then again) with a reading object that
         # carries its district and position, which a SenML pack cannot, so it registers with a place.
-        if s.senml and (s.named or ("placed" in s.st and self._rnd() >= 0.1)):
+        if s.senml and (s.named or ("placed" in s.st and self.rnd() >= 0.1)):
             c["senml"] = c.get("senml", 0) + 1
-            return s.topic, orjson.dumps(self._senml(s, prev, ms, values, h)), False, False
+            return s.topic, orjson.dumps(self.senml_pack(s, prev, ms, values, h)), False, False
         c["reading"] = c.get("reading", 0) + 1
         if s.named:
             return s.topic, orjson.dumps({"ts": self._iso(ms), "values": values}), False, False
@@ -173,13 +180,13 @@ class CityModel:
         body = {"ts": ms / 1000, "values": values, "district": s.district, "lat": s.lat, "lon": s.lon}
         return s.topic, orjson.dumps(body), False, False
 
-    def _senml(self, s: Source, prev: int, ms: int, values: dict[str, float], h: float) -> list[dict[str, Any]]:
+    def senml_pack(self, s: Source, prev: int, ms: int, values: dict[str, float], h: float) -> list[dict[str, Any]]:
         """An RFC 8428 pack: base name/time/unit, then one record per metric (units from the catalogue)."""
         pack: list[dict[str, Any]] = []
         first = True
         for k, v in values.items():
             rec: dict[str, Any] = {"n": k, "v": v}
-            unit = self._metrics[k].unit
+            unit = self.metrics[k].unit
             if first:
                 rec = {"bn": f"urn:dev:satupintu:{s.id}:", "bt": ms / 1000, "bu": unit, **rec}
                 first = False
@@ -197,7 +204,7 @@ class CityModel:
             pack.append(rec)
         return pack
 
-    def _stamp(self, s: Source, now: float) -> int:
+    def stamp(self, s: Source, now: float) -> int:
         """Now in ms, strictly after the source's previous time stamp."""
         ms = int(now * 1000)
         if ms <= s.last_ms:
@@ -209,7 +216,7 @@ class CityModel:
         sec = ms // 1000
         if sec != self._iso_sec:
             self._iso_sec = sec
-            self._iso_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec + self._tz_s))
+            self._iso_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec + self.tz_s))
         return f"{self._iso_prefix}.{ms % 1000:03d}{self._tz_suffix}"
 
     def _at(self, due: float, fn: Callable[[float, Any], Message | None], arg: Any) -> None:
@@ -249,11 +256,11 @@ class CityModel:
         return 3.0 + 2.5 * max(0.0, math.cos((h - 14.0) * TAU / 24)) + 0.2 * self.city_rain(t)
 
     def _episode(self, now: float, peak: float, hours: float, low: float = 0.3) -> _Episode:
-        mults = [self._r.uniform(low, 1.3) for _ in self._district_ids]
+        mults = [self.rng.uniform(low, 1.3) for _ in self._district_ids]
         return now, now + hours * HOUR / self.scale, peak, mults, sum(mults) / len(mults)
 
     def _on_storm(self, now: float, first: bool) -> None:  # also schedules the next one
-        r = self._r
+        r = self.rng
         keep = now - 6 * HOUR / self.scale  # water levels look back up to ~45 simulated minutes
         self._storms = [s for s in self._storms if s[1] > keep]
         peak = r.uniform(65, 90) if first else min(150.0, r.lognormvariate(math.log(30), 0.6))
@@ -271,7 +278,7 @@ class CityModel:
                 self._tickets.spawn("longsor", di, now + r.uniform(0.5, 1.5) * span)
 
     def _on_smoke(self, now: float, _: Any) -> None:
-        r = self._r
+        r = self.rng
         self._smoke = [s for s in self._smoke if s[1] > now]
         self._smoke.append(self._episode(now, r.uniform(40, 200), r.uniform(1, 5)))
         self._at(now + r.expovariate(1.0) * DAY / 0.6 / self.scale, self._on_smoke, None)
@@ -283,11 +290,11 @@ class CityModel:
         return 3 * DAY / self.scale / len(self.sources)
 
     def _on_outage(self, now: float, _: Any) -> Message | None:
-        r = self._r
+        r = self.rng
         self._at(now + r.expovariate(1.0) * self._outage_gap(), self._on_outage, None)
         if self._offline >= max(1, len(self.sources) // 10):
             return None
-        s = self.sources[int(self._rnd() * len(self.sources))]
+        s = self.sources[int(self.rnd() * len(self.sources))]
         if not s.online:
             return None
         s.online = False

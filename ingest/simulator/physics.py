@@ -28,7 +28,7 @@ class Source:
         "topic", "status_topic", "gens", "st", "last_ms", "online",
     )  # fmt: skip
 
-    def __init__(self, sid: str, kind: str, named: bool, di: int, district: str, lat: float, lon: float,
+    def __init__(self, *, sid: str, kind: str, named: bool, di: int, district: str, lat: float, lon: float,
                  interval: float, city: str) -> None:  # fmt: skip
         self.id, self.kind, self.named, self.senml = sid, kind, named, kind in _SENML_KINDS
         self.di, self.district, self.lat, self.lon, self.interval = di, district, lat, lon, interval
@@ -50,7 +50,7 @@ def _clamp(v: float, lo: float, hi: float) -> float:
 
 
 def _init_wl(s: Source, m: CityModel) -> None:
-    r = m._r
+    r = m.rng
     s.st.update(
         wl_base=r.uniform(55, 95), wl_gain=r.uniform(3.0, 4.2), wl_q=0.0, wl_t=None,
         wl_tau=r.uniform(60, 120) * 60 / m.scale, wl_lag=r.uniform(15, 45) * 60 / m.scale,
@@ -67,64 +67,64 @@ def _g_wl(s: Source, m: CityModel, now: float, h: float) -> float:
     if t0 is not None and now > t0:
         k = math.exp((t0 - now) / st["wl_tau"])
         st["wl_q"] = st["wl_q"] * k + st["wl_gain"] * m.rain_at(s.di, now - st["wl_lag"]) * (1.0 - k)
-    v = st["wl_base"] + st["wl_q"] + st["wl_tide"] * math.cos(now * _M2 + st["wl_ph"]) + m._rnd() - 0.5
+    v = st["wl_base"] + st["wl_q"] + st["wl_tide"] * math.cos(now * _M2 + st["wl_ph"]) + m.rnd() - 0.5
     return round(_clamp(v, 5.0, 1400.0), 1)
 
 
 def _g_rain(s: Source, m: CityModel, now: float, h: float) -> float:
     r = m.rain_at(s.di, now)
-    rnd = m._rnd
+    rnd = m.rnd
     if r > 0.1:
         return round(r * (0.75 + 0.5 * rnd()), 1)
     return round(rnd() * 1.5, 1) if rnd() < 0.03 else 0.0
 
 
 def _init_tide(s: Source, m: CityModel) -> None:
-    r = m._r
-    s.st.update(amp=r.uniform(70, 90), ph=m._tide_ph + r.uniform(-0.3, 0.3), ph1=m._tide_ph1, wph=r.uniform(0, TAU))
+    r = m.rng
+    s.st.update(amp=r.uniform(70, 90), ph=m.tide_ph + r.uniform(-0.3, 0.3), ph1=m.tide_ph1, wph=r.uniform(0, TAU))
 
 
 def g_tide(s: Source, m: CityModel, now: float, h: float) -> float:
     st = s.st
     a = st["amp"]
     v = a * math.cos(now * _M2 + st["ph"]) + 0.28 * a * math.cos(now * _K1 + st["ph1"])
-    return round(v + 0.5 * m.city_rain(now) + 2.0 * (m._rnd() - 0.5), 1)
+    return round(v + 0.5 * m.city_rain(now) + 2.0 * (m.rnd() - 0.5), 1)
 
 
 def _g_wave(s: Source, m: CityModel, now: float, h: float) -> float:
     v = 0.35 + 0.11 * m.wind_base(now, h) + 0.25 * (1 + math.sin(now * _SWELL + s.st.get("wph", 0.0)))
-    return round(v * (0.85 + 0.3 * m._rnd()), 2)
+    return round(v * (0.85 + 0.3 * m.rnd()), 2)
 
 
 def _init_wind(s: Source, m: CityModel) -> None:
-    s.st["wbase"] = m._r.uniform(-1.0, 1.0)
+    s.st["wbase"] = m.rng.uniform(-1.0, 1.0)
 
 
 def _g_wind(s: Source, m: CityModel, now: float, h: float) -> float:
-    return round(max(0.0, (m.wind_base(now, h) + s.st["wbase"]) * (0.75 + 0.45 * m._rnd())), 1)
+    return round(max(0.0, (m.wind_base(now, h) + s.st["wbase"]) * (0.75 + 0.45 * m.rnd())), 1)
 
 
 def _init_air(s: Source, m: CityModel) -> None:
-    r = m._r
+    r = m.rng
     s.st.update(toff=r.uniform(-0.6, 0.6), pm_base=r.uniform(7, 15), pm_ratio=r.uniform(1.4, 1.9))
 
 
 def _g_temp(s: Source, m: CityModel, now: float, h: float) -> float:
     wet = min(1.0, m.rain_at(s.di, now) / 15.0)
-    v = 28.7 + 4.0 * math.cos((h - 14.0) * TAU / 24) - 2.5 * wet + s.st["toff"] + 0.3 * (m._rnd() - 0.5)
+    v = 28.7 + 4.0 * math.cos((h - 14.0) * TAU / 24) - 2.5 * wet + s.st["toff"] + 0.3 * (m.rnd() - 0.5)
     return round(_clamp(v, 24.0, 33.0), 1)
 
 
 def _g_hum(s: Source, m: CityModel, now: float, h: float) -> float:
     wet = min(1.0, m.rain_at(s.di, now) / 10.0)
-    v = 79.0 - 13.0 * math.cos((h - 14.0) * TAU / 24) + 8.0 * wet - 2.0 * s.st["toff"] + 1.5 * (m._rnd() - 0.5)
+    v = 79.0 - 13.0 * math.cos((h - 14.0) * TAU / 24) + 8.0 * wet - 2.0 * s.st["toff"] + 1.5 * (m.rnd() - 0.5)
     return round(_clamp(v, 65.0, 95.0), 1)
 
 
 def _pm25(s: Source, m: CityModel, now: float, h: float) -> float:
     rush = 1.0 + 0.9 * math.exp(-((h - 7.5) ** 2) / 2.0) + 1.1 * math.exp(-((h - 19.0) ** 2) / 3.0)
     v = (s.st["pm_base"] * rush + m.smoke_at(s.di, now)) / (1.0 + m.rain_at(s.di, now) / 15.0)
-    v *= 0.85 + 0.3 * m._rnd()
+    v *= 0.85 + 0.3 * m.rnd()
     s.st["pm25"] = v
     return v
 
@@ -136,11 +136,11 @@ def _g_pm25(s: Source, m: CityModel, now: float, h: float) -> float:
 def _g_pm10(s: Source, m: CityModel, now: float, h: float) -> float:
     st = s.st
     base = st["pm25"] if "pm25" in st else _pm25(s, m, now, h)
-    return round(min(base * st["pm_ratio"] + 4.0 * m._rnd(), 1900.0), 1)
+    return round(min(base * st["pm_ratio"] + 4.0 * m.rnd(), 1900.0), 1)
 
 
 def _init_light(s: Source, m: CityModel) -> None:
-    r = m._r
+    r = m.rng
     s.st.update(rated=r.uniform(82, 116), loff=r.uniform(-0.15, 0.15), fail_until=0.0, next_fail=None)
 
 
@@ -148,12 +148,12 @@ def _lamp_failing(s: Source, m: CityModel, now: float, h: float) -> bool:
     st = s.st
     nf = st["next_fail"]
     if nf is None:
-        st["next_fail"] = nf = now + m._r.expovariate(1.0) * 4 * DAY / m.scale
+        st["next_fail"] = nf = now + m.rng.expovariate(1.0) * 4 * DAY / m.scale
     if now >= nf:  # a lamp dies; repaired some simulated hours later
-        st["fail_until"] = now + m._r.uniform(4, 24) * HOUR / m.scale
-        st["next_fail"] = st["fail_until"] + m._r.expovariate(1.0) * 4 * DAY / m.scale
-        if (h >= 18 or h < 6) and m._rnd() < 0.5:
-            m.spawn_ticket("lampu-jalan-padam", s.di, now + m._r.uniform(0.5, 3) * HOUR / m.scale)
+        st["fail_until"] = now + m.rng.uniform(4, 24) * HOUR / m.scale
+        st["next_fail"] = st["fail_until"] + m.rng.expovariate(1.0) * 4 * DAY / m.scale
+        if (h >= 18 or h < 6) and m.rnd() < 0.5:
+            m.spawn_ticket("lampu-jalan-padam", s.di, now + m.rng.uniform(0.5, 3) * HOUR / m.scale)
     return now < st["fail_until"]
 
 
@@ -173,11 +173,11 @@ def _g_light_w(s: Source, m: CityModel, now: float, h: float) -> float:
     if _lamp_failing(s, m, now, h):
         return 0.0  # switched on, drawing nothing: the lamp is out
     dim = 0.75 if 0.0 <= h < 5.0 else 1.0  # dimmed after midnight
-    return round(s.st["rated"] * dim * (0.98 + 0.04 * m._rnd()), 1)
+    return round(s.st["rated"] * dim * (0.98 + 0.04 * m.rnd()), 1)
 
 
 def _init_bin(s: Source, m: CityModel) -> None:
-    r = m._r
+    r = m.rng
     slots = (r.uniform(5.8, 7.2), r.uniform(14.8, 16.2))  # local hours the truck comes by
     s.st.update(fill=r.uniform(10, 85), rate=r.uniform(3, 6), bt=None, slots=slots)
 
@@ -191,14 +191,14 @@ def _g_bin(s: Source, m: CityModel, now: float, h: float) -> float:
         fill = st["fill"] + st["rate"] * act * (now - t0) / HOUR
         h0 = h - (now - t0) / HOUR
         for slot in st["slots"]:  # the truck came by since the last report (most days)
-            if (h0 < slot <= h or h0 < slot - 24 <= h) and m._rnd() < 0.85:
-                fill = 3.0 + 5.0 * m._rnd()
+            if (h0 < slot <= h or h0 < slot - 24 <= h) and m.rnd() < 0.85:
+                fill = 3.0 + 5.0 * m.rnd()
         st["fill"] = min(fill, 100.0)
     return round(st["fill"], 1)
 
 
 def _init_beds(s: Source, m: CityModel) -> None:
-    r = m._r
+    r = m.rng
     cap = 100 if "rsud" in s.id else r.choice((20, 20, 30, 40))
     s.st.update(cap=cap, occ=round(cap * r.uniform(0.6, 0.85)), bt=None, acc=0.0)
 
@@ -215,7 +215,7 @@ def _beds_step(s: Source, m: CityModel, now: float) -> None:
     lo, hi = math.ceil(0.5 * cap), math.floor(0.95 * cap)
     for _ in range(min(int(st["acc"]), 40)):
         p_up = _clamp(0.5 + (0.72 * cap - occ) / cap * 1.5, 0.1, 0.9)
-        occ = min(occ + 1, hi) if m._rnd() < p_up else max(occ - 1, lo)
+        occ = min(occ + 1, hi) if m.rnd() < p_up else max(occ - 1, lo)
     st["acc"] -= int(st["acc"])
     st["occ"] = occ
 
@@ -232,7 +232,7 @@ def _g_beds_free(s: Source, m: CityModel, now: float, h: float) -> float:
 
 
 def _init_pdam(s: Source, m: CityModel) -> None:
-    r = m._r
+    r = m.rng
     s.st.update(pbase=r.uniform(2.7, 3.4), drop_until=0.0, next_drop=None)
 
 
@@ -240,20 +240,20 @@ def _g_pressure(s: Source, m: CityModel, now: float, h: float) -> float:
     st = s.st
     nd = st["next_drop"]
     if nd is None:
-        st["next_drop"] = nd = now + m._r.expovariate(1.0) * 5 * DAY / m.scale
+        st["next_drop"] = nd = now + m.rng.expovariate(1.0) * 5 * DAY / m.scale
     if now >= nd:  # a main bursts: pressure collapses until it is repaired
-        st["drop_until"] = now + m._r.uniform(1, 4) * HOUR / m.scale
-        st["next_drop"] = st["drop_until"] + m._r.expovariate(1.0) * 5 * DAY / m.scale
-        if m._rnd() < 0.7:
-            m.spawn_ticket("air-mati", s.di, now + m._r.uniform(0.2, 1.0) * HOUR / m.scale)
+        st["drop_until"] = now + m.rng.uniform(1, 4) * HOUR / m.scale
+        st["next_drop"] = st["drop_until"] + m.rng.expovariate(1.0) * 5 * DAY / m.scale
+        if m.rnd() < 0.7:
+            m.spawn_ticket("air-mati", s.di, now + m.rng.uniform(0.2, 1.0) * HOUR / m.scale)
     if now < st["drop_until"]:
-        return round(0.15 + 0.25 * m._rnd(), 2)
+        return round(0.15 + 0.25 * m.rnd(), 2)
     demand = math.exp(-((h - 6.5) ** 2) / 2.0) + math.exp(-((h - 18.0) ** 2) / 2.0)
-    return round(st["pbase"] - 0.6 * demand + 0.1 * (m._rnd() - 0.5), 2)
+    return round(st["pbase"] - 0.6 * demand + 0.1 * (m.rnd() - 0.5), 2)
 
 
 def _init_traffic(s: Source, m: CityModel) -> None:
-    s.st["vscale"] = 1.0 if s.named else m._r.uniform(0.3, 2.0)
+    s.st["vscale"] = 1.0 if s.named else m.rng.uniform(0.3, 2.0)
 
 
 def _g_vehicles(s: Source, m: CityModel, now: float, h: float) -> float:
@@ -264,12 +264,12 @@ def _g_vehicles(s: Source, m: CityModel, now: float, h: float) -> float:
         + 140.0 * math.exp(-((h - 17.0) ** 2) / 1.5)
         + 20.0 * (7.0 <= h < 21.0)
     )
-    return max(0, round(mean + 3.0 * math.sqrt(mean) * (m._rnd() - 0.5)))
+    return max(0, round(mean + 3.0 * math.sqrt(mean) * (m.rnd() - 0.5)))
 
 
 def _init_battery(s: Source, m: CityModel) -> None:
     # A few old batteries sag under 11.5 V before dawn (a warning to replace them).
-    s.st["nom"] = 11.9 if m._rnd() < 0.08 else m._r.uniform(12.4, 12.8)
+    s.st["nom"] = 11.9 if m.rnd() < 0.08 else m.rng.uniform(12.4, 12.8)
 
 
 def _g_battery(s: Source, m: CityModel, now: float, h: float) -> float:
@@ -277,7 +277,7 @@ def _g_battery(s: Source, m: CityModel, now: float, h: float) -> float:
         v = s.st["nom"] + 1.4 * min(1.0, 1.5 * math.sin((h - 6.0) * math.pi / 12.0))
     else:
         v = s.st["nom"] - 0.045 * (h - 18.0 if h >= 18.0 else h + 6.0)
-    return round(v + 0.04 * (m._rnd() - 0.5), 2)
+    return round(v + 0.04 * (m.rnd() - 0.5), 2)
 
 
 GENS: dict[str, tuple[Callable[[Source, CityModel], None] | None, Callable[..., float]]] = {
@@ -310,10 +310,10 @@ def generic(metric: Metric) -> tuple[Callable[[Source, CityModel], None], Callab
     key = "g:" + metric.id
 
     def init(s: Source, m: CityModel) -> None:
-        s.st[key] = m._r.uniform(a, b)
+        s.st[key] = m.rng.uniform(a, b)
 
     def gen(s: Source, m: CityModel, now: float, h: float) -> float:
-        v = _clamp(s.st[key] + 0.02 * (b - a) * (m._rnd() - 0.5), a, b)
+        v = _clamp(s.st[key] + 0.02 * (b - a) * (m.rnd() - 0.5), a, b)
         s.st[key] = v
         return round(v, 3)
 

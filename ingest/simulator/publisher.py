@@ -57,7 +57,7 @@ class Publisher:
         self._refusal: str | None = None
         self._closing = False
         ep = settings.mqtt
-        self._where = f"{ep.host}:{ep.port}"
+        self.where = f"{ep.host}:{ep.port}"
         self._ep = ep
         self._keepalive = settings.mqtt_keepalive_s
         c = mqtt.Client(
@@ -76,13 +76,13 @@ class Publisher:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if rc.is_failure:
             self._refusal = str(rc)
-            log.error("the broker at %s refused the simulator: %s", self._where, rc)
+            log.error("the broker at %s refused the simulator: %s", self.where, rc)
             return
         self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if self._connected.is_set() and not self._stop.is_set() and not self._closing:
-            log.warning("lost the broker at %s (%s); paho reconnects and resends", self._where, rc)
+            log.warning("lost the broker at %s (%s); paho reconnects and resends", self.where, rc)
         self._connected.clear()
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
@@ -103,7 +103,7 @@ class Publisher:
             if self._refusal or time.monotonic() > deadline:
                 self.client.loop_stop()
                 why = f"refused: {self._refusal}" if self._refusal else f"no answer within {timeout:.0f} s"
-                raise ConnectionError(f"cannot publish to the MQTT broker at {self._where} ({why})")
+                raise ConnectionError(f"cannot publish to the MQTT broker at {self.where} ({why})")
 
     def publish(self, topic: str, payload: bytes, retain: bool) -> bool:
         """Queue one QoS 1 message; waits while `max_outstanding` are unacknowledged. False if not queued."""
@@ -186,9 +186,9 @@ def run_simulator(settings: Settings, profile: Profile, *, rate: float, bad_shar
             stats.statuses += 1
         log.info(
             "simulating %s: %d sources at %g msg/s%s (bad share %g) to %s",
-            profile.city.id, len(model.sources), rate, f", {count} messages" if count else "", bad_share, pub._where,
+            profile.city.id, len(model.sources), rate, f", {count} messages" if count else "", bad_share, pub.where,
         )  # fmt: skip
-        stats.elapsed_s = _pace(model, pub, stats, stop, rate, duration, count)
+        stats.elapsed_s = _pace(model=model, pub=pub, stats=stats, stop=stop, rate=rate, duration=duration, count=count)
     except KeyboardInterrupt:
         log.info("interrupted: draining outstanding messages")
     finally:
@@ -209,7 +209,7 @@ def run_simulator(settings: Settings, profile: Profile, *, rate: float, bad_shar
     return stats
 
 
-def _pace(model: CityModel, pub: Publisher, stats: SimStats, stop: threading.Event, rate: float,
+def _pace(*, model: CityModel, pub: Publisher, stats: SimStats, stop: threading.Event, rate: float,
           duration: float | None, count: int | None) -> float:  # fmt: skip
     """A token bucket: one message per tick at demo rates, a 10 ms chunk per tick at high rates.
 
