@@ -198,7 +198,7 @@ class Profile(_Strict):
     def has_agency(self, agency_id: str) -> bool:
         return agency_id in self._index()["agencies"]
 
-    def _index(self) -> dict[str, dict]:
+    def _index(self) -> dict[str, dict[str, Any]]:
         # Profiles are frozen, so the lookup tables are built once per instance.
         idx = self.__dict__.get("_idx")
         if idx is None:
@@ -209,7 +209,7 @@ class Profile(_Strict):
                 "districts": {d.id: d for d in self.districts},
                 "agencies": {a.id: a for a in self.agencies},
             }
-            object.__setattr__(self, "_idx", idx)  # noqa: PLC2801 - cache on a frozen model
+            object.__setattr__(self, "_idx", idx)  # a cache on a frozen model
         return idx
 
 

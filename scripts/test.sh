@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything the tests need, on a fresh machine: .venv, mosquitto, a compose client, PostgreSQL
-# (and Chromium for the browser tests). Then the architecture contracts and pytest.
+# (and Chromium for the browser tests). Then the static checks (scripts/lint.sh) and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -10,7 +10,7 @@ ensure_compose_client
 ensure_postgres
 ensure_chromium
 say "PostgreSQL for tests: $SATUPINTU_TEST_PG_URL"
-say "import contracts"
-.venv/bin/lint-imports
+say "lint, format, types and import contracts"
+bash scripts/lint.sh
 say "pytest"
 exec .venv/bin/pytest "$@"

@@ -49,7 +49,8 @@ def ingest_counts(*, conn: Connection, city: str, since_s: int) -> tuple[int, in
             m.city == city, m.bucket >= since_s
         )
     ).one()
-    return tuple(int(v or 0) for v in row)
+    received, stored, quarantined = row
+    return int(received or 0), int(stored or 0), int(quarantined or 0)
 
 
 def overview(*, conn: Connection, profile: Profile, city: str, now_ms: int) -> Overview:

@@ -119,7 +119,7 @@ class SeriesResult:
     bucket: str
     agg: str
     plan: queries.BucketPlan
-    values: list
+    values: list[queries.BucketValue]
 
 
 def series_request(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, RowMapping, and_, func, or_, select
 
 from app.profile import Profile
 from app.sources.queries import HEALTH_STATES, SourceHealth, classify, source_health
@@ -62,7 +62,7 @@ class TicketStep:
 
 
 def _last_seen(
-    *, conn: Connection, rollup: type, series_pks: list[int], lo_s: int, hi_s: int, at_ms: int
+    *, conn: Connection, rollup: type[RollupMinuteRow | RollupHourRow], series_pks: list[int], lo_s: int, hi_s: int, at_ms: int
 ) -> dict[int, int]:
     r = rollup.__table__.c
     s = SeriesRow.__table__.c
@@ -110,7 +110,7 @@ def sources_at(*, conn: Connection, profile: Profile, city: str, at_ms: int) -> 
 
 
 def health_counts_at(sources: list[SourceHealth]) -> dict[str, int]:
-    counts = dict.fromkeys(HEALTH_STATES, 0)
+    counts: dict[str, int] = {h: 0 for h in HEALTH_STATES}
     for s in sources:
         counts[s.status] += 1
     return {**counts, "total": len(sources)}
@@ -157,7 +157,7 @@ def ticket_steps(*, conn: Connection, city: str, start_ms: int, at_ms: int, limi
         .order_by(t.resolved_ms.desc()).limit(limit)
     ).mappings().all()  # fmt: skip
 
-    def step(r: dict, at: int, status: str) -> TicketStep:
+    def step(r: RowMapping, at: int, status: str) -> TicketStep:
         return TicketStep(at, r["ticket_id"], r["agency"], r["service"], r["district"], r["title"], r["priority"], status)
 
     steps = [step(r, r["opened_ms"], "open") for r in opened]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, select
 
@@ -172,7 +172,7 @@ def health_counts(*, conn: Connection, profile: Profile, city: str, now_ms: int)
         sr = SeriesRow.__table__.c
         for pk, metric in conn.execute(select(sr.source_pk, sr.metric).where(sr.source_pk.in_(unknown))):
             reported.setdefault(pk, []).append(metric)
-    counts = dict.fromkeys(HEALTH_STATES, 0)
+    counts: dict[str, int] = {h: 0 for h in HEALTH_STATES}
     for pk, interval_s, last_seen_ms, reported_status, reported_ms in rows:
         interval = interval_s or expected_interval_s(interval_s=None, metrics=reported.get(pk, ()), profile=profile)
         health = classify(
@@ -186,7 +186,7 @@ def health_counts(*, conn: Connection, profile: Profile, city: str, now_ms: int)
 SOURCE_FIELDS = ("name", "kind", "district", "lat", "lon", "interval_s")
 
 
-def register_source(*, conn: Connection, city: str, source_id: str, fields: dict, registered: bool) -> bool:
+def register_source(*, conn: Connection, city: str, source_id: str, fields: dict[str, Any], registered: bool) -> bool:
     """Create or update a source as an admin says; True when it was created."""
     tbl = SourceRow.__table__
     values = {k: v for k, v in fields.items() if k in SOURCE_FIELDS}

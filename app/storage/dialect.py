@@ -6,7 +6,8 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_for(conn: Connection, table: Table):  # noqa: ANN201 - dialect Insert
+def insert_for(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT with `on_conflict_do_nothing/update` for the connection's database."""
-    mod = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return mod.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    return postgresql.insert(table)

@@ -8,6 +8,8 @@ its edge.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -40,6 +43,9 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
+    # Every model here maps one plain Table: typing `__table__` so (SQLAlchemy types it as the wider
+    # FromClause) lets `insert(T)`, `T.update()` and friends type-check (sqlalchemy/sqlalchemy#9130).
+    __table__: ClassVar[Table]
     metadata = MetaData(naming_convention=NAMING)
 
 

@@ -14,6 +14,7 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
     city = profile.city.id
     if profile.sources:
         src = SourceRow.__table__
+        by_id = {m.id: m for m in profile.metrics}
         rows = [
             {
                 "city": city,
@@ -25,7 +26,7 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
                 "lon": s.lon,
                 "registered": True,
                 "registered_by": "profile",
-                "interval_s": s.interval_s or min(profile.metric(m).expected_interval_s for m in s.metrics),
+                "interval_s": s.interval_s or min(by_id[m].expected_interval_s for m in s.metrics),  # profile-checked ids
             }
             for s in profile.sources
         ]

@@ -119,7 +119,10 @@ def ticket_filters(
         "service": lambda v: profile.service(v) is not None,
         "district": profile.has_district,
     }
-    for column, value in (("agency", agency), ("service", service), ("district", district)):
+    named: tuple[tuple[Literal["agency", "service", "district"], str | None], ...] = (
+        ("agency", agency), ("service", service), ("district", district)
+    )
+    for column, value in named:
         if value is not None and not in_profile[column](value) and not q.id_in_tickets(
             conn=conn, city=city, column=column, value=value
         ):

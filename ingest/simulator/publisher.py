@@ -67,7 +67,8 @@ class Publisher:
         )
         if ep.username:
             c.username_pw_set(ep.username, ep.password)
-        c.reconnect_delay_set(settings.mqtt_reconnect_min_s, settings.mqtt_reconnect_max_s)
+        # paho declares int seconds but sleeps a float as well: the simulator keeps the settings' 0.5 s.
+        c.reconnect_delay_set(settings.mqtt_reconnect_min_s, settings.mqtt_reconnect_max_s)  # type: ignore[arg-type]
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
@@ -147,7 +148,7 @@ def _install_signals(stop: threading.Event) -> dict[int, Any]:
         log.info("received %s: draining outstanding messages", signal.Signals(signum).name)
         stop.set()
 
-    old = {}
+    old: dict[int, Any] = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         old[sig] = signal.getsignal(sig)
         signal.signal(sig, handler)

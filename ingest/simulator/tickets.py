@@ -93,8 +93,28 @@ def _pick(cum: list[float], x: float) -> int:
 
 
 class _Ticket:
+    """One ticket a desk steps through its lifecycle (attributes set by `spawn`)."""
+
     __slots__ = ("tid", "agency", "service", "name", "agency_name", "priority", "di", "district", "lat", "lon",
                  "title", "place", "sla", "open311", "topic", "opened_ms", "due_ms", "last_ms")  # fmt: skip
+    tid: str
+    agency: str
+    service: str
+    name: str
+    agency_name: str
+    priority: str
+    di: int
+    district: str
+    lat: float
+    lon: float
+    title: str
+    place: str
+    sla: int  # minutes on the compressed clock
+    open311: bool
+    topic: str
+    opened_ms: int
+    due_ms: int
+    last_ms: int
 
 
 class TicketDesk:
@@ -214,7 +234,7 @@ class TicketDesk:
     def _open311(self, tk: _Ticket, status: str, ms: int) -> dict[str, Any]:
         """The same step as an Open311 GeoReport v2 request, as another system would send it."""
         closed = status in ("resolved", "closed", "cancelled")
-        ev = {
+        ev: dict[str, Any] = {
             "service_request_id": tk.tid, "service_code": tk.service, "service_name": tk.name,
             "status": "closed" if closed else "open", "requested_datetime": self._iso(tk.opened_ms),
             "updated_datetime": self._iso(ms), "expected_datetime": self._iso(tk.due_ms),
