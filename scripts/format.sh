@@ -26,5 +26,5 @@ for _ in 1 2 3; do
   "$ruff" format --quiet . | grep -q . || true
   "$ruff" check --quiet --select RUF100,I001 . >/dev/null && "$ruff" format --check --quiet . && break
 done
-"$ruff" format --check .
+"$ruff" format --check --output-format concise .
 "$ruff" check --output-format concise .

@@ -11,7 +11,7 @@ step() {
   "$@" || failed+=("$1")
 }
 step "$bin/ruff" check --output-format concise .
-step "$bin/ruff" format --check .
+step "$bin/ruff" format --check --output-format concise .  # one line a file; scripts/format.sh fixes them
 step "$bin/mypy"
 step "$bin/lint-imports"
 if [ ${#failed[@]} -gt 0 ]; then
