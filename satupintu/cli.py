@@ -17,7 +17,15 @@ from app.settings import Settings
 from satupintu.cli_integrator import integrator_cli
 from satupintu.cli_token import create_first_admin, token_cli
 from satupintu.cli_user import user_cli
-from satupintu.clikit import err, migrated_engine, profile_or_exit, settings_or_exit, setup_logging
+from satupintu.clikit import (
+    OPTIONS,
+    err,
+    migrated_engine,
+    profile_or_exit,
+    report_database_failure,
+    settings_or_exit,
+    setup_logging,
+)
 
 cli = typer.Typer(help="SatuPintu: one window for a regency's sensors and public services.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -28,6 +36,26 @@ cli.add_typer(token_cli, name="token")
 cli.add_typer(integrator_cli, name="integrator")
 cli.add_typer(user_cli, name="user")
 log = logging.getLogger("satupintu")
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"satupintu {version('satupintu')}")
+        raise typer.Exit
+
+
+@cli.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Also log each schema migration step (Alembic).")] = False,
+    _show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """SatuPintu: one window for a regency's sensors and public services."""
+    OPTIONS.debug, OPTIONS.verbose = debug, verbose
 
 
 def _stop_on_signals(stop) -> None:  # noqa: ANN001
@@ -87,15 +115,29 @@ def profile_check(path: Path) -> None:
     )
 
 
-def _first_admin_token(engine) -> None:  # noqa: ANN001
-    """On a first run (no admin token yet) create one and print it once."""
-    token = create_first_admin(engine)
-    if token is None:
-        return
+def _say_when_no_admin(engine) -> None:  # noqa: ANN001
+    """`web` never creates or prints a token (its output is a log others read): it says how to make one."""
+    from app.auth.tokens import has_admin
+
+    with engine.connect() as conn:
+        if has_admin(conn=conn):
+            return
     err.print(
-        "[bold yellow]First run: an admin token was created. It is shown only now; keep it safe:[/bold yellow]\n"
-        f"  {token}\n(create more with `satupintu token create --role viewer --name wall`)"
+        "[yellow]No admin token yet.[/yellow] Create one in a terminal (it is printed there only): "
+        "satupintu token create --role admin --name NAME",
+        soft_wrap=True,
     )
+
+
+def _refuse_taken_port(host: str, port: int) -> str:
+    """The address to probe for host; exit 2 when something already listens on port, before anything is printed."""
+    from satupintu.broker import listening
+
+    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only the address we probe
+    if listening(probe, port):
+        err.print(f"[red]Port {port} on {probe} is taken[/red] (another `satupintu up` or `web`?). Use --port.")
+        raise typer.Exit(2)
+    return probe
 
 
 @cli.command()
@@ -111,8 +153,9 @@ def web(
     setup_logging()
     s = settings_or_exit()
     profile_or_exit(s)
+    _refuse_taken_port(host, port)
     engine = migrated_engine(s)
-    _first_admin_token(engine)
+    _say_when_no_admin(engine)
     engine.dispose()
     # create_app(migrate=True) also registers the profile's sources; migrations are idempotent.
     err.print(f"[green]SatuPintu web on http://{host}:{port}[/green] (API docs: http://{host}:{port}/docs)")
@@ -167,9 +210,10 @@ def ingest(
     clock = AlarmClock(engine, profile, s, ingestor.publish)  # time rules and webhooks
     clock.start()
     _stop_on_signals(ingestor.stop)
-    log.info(
-        "ingesting for %s into %s from %s", profile.city.id, engine.url.render_as_string(hide_password=True), s.mqtt_url
-    )
+    log.info(  # the broker as host:port: its URL may hold a password
+        "ingesting for %s into %s from %s:%s", profile.city.id, engine.url.render_as_string(hide_password=True),
+        s.mqtt.host, s.mqtt.port,
+    )  # fmt: skip
     try:
         ingestor.run()
     except WriterCrashed as exc:
@@ -231,17 +275,13 @@ def up(
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the web process to answer.")] = 60.0,
 ) -> None:
     """Run everything: the broker (existing or started), the ingestor, the web app and the simulator. Ctrl-C stops all."""
-    from satupintu.broker import listening
     from satupintu.supervisor import Plan, supervise
 
     setup_logging()
     s = settings_or_exit()
     profile_or_exit(s)
     t0 = time.monotonic()
-    probe = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - only the address we probe
-    if listening(probe, port):
-        err.print(f"[red]Port {port} on {probe} is taken[/red] (another `satupintu up` or `web`?). Use --port.")
-        raise typer.Exit(2)
+    probe = _refuse_taken_port(host, port)
     engine = migrated_engine(s)
     admin_token = create_first_admin(engine)  # printed below with the URL; `web` then finds an admin and stays quiet
     engine.dispose()
@@ -256,5 +296,13 @@ def up(
 
 
 def main() -> None:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    cli()
+    try:
+        cli()
+    except (OperationalError, InterfaceError) as exc:  # the database did not answer or refused us
+        if OPTIONS.debug:
+            raise
+        report_database_failure(exc)
+        raise SystemExit(1) from None
