@@ -273,13 +273,22 @@ def up(
         ),
     ] = None,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the web process to answer.")] = 60.0,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Start the broker with login and ACL: the auth directory's passwd and acl, created when missing "
+            "(platform users and a `simulator` integrator); the ingestor, web and simulator get fresh passwords at "
+            "each start. Without it a broker that `up` starts with no passwd/acl accepts anonymous publishers.",
+        ),
+    ] = False,
 ) -> None:
     """Run everything: the broker (existing or started), the ingestor, the web app and the simulator. Ctrl-C stops all."""
     from satupintu.supervisor import Plan, supervise
 
     setup_logging()
     s = settings_or_exit()
-    profile_or_exit(s)
+    profile = profile_or_exit(s)
     t0 = time.monotonic()
     probe = _refuse_taken_port(host, port)
     engine = migrated_engine(s)
@@ -287,7 +296,7 @@ def up(
     engine.dispose()
     plan = Plan(
         host=host, port=port, base_url=f"http://{probe}:{port}", demo=demo, rate=rate, demo_mqtt_url=demo_mqtt_url,
-        auth_dir=auth_dir, ready_timeout=ready_timeout,
+        auth_dir=auth_dir, ready_timeout=ready_timeout, secure=secure, city=profile.city.id,
     )  # fmt: skip
     ok = supervise(s, plan, admin_token, t0)
     err.print("SatuPintu stopped.")

@@ -102,3 +102,32 @@ def test_web_on_a_taken_port_fails_before_printing_its_url(tmp_path: Path) -> No
 def test_version_is_the_package_version(tmp_path: Path) -> None:
     done = satupintu(tmp_path, "--version")
     assert done.returncode == 0 and done.stdout.strip() == f"satupintu {version('satupintu')}"
+
+
+# --- the first admin token is in no log ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_web_on_a_first_run_creates_no_token_and_says_how_to_make_one(tmp_path: Path) -> None:
+    import signal
+
+    from sqlalchemy import func, select
+
+    from app.storage.models import TokenRow
+    from tests.conftest import spawn_satupintu, wait_for_log
+
+    db_url = f"sqlite:///{tmp_path / 'first.db'}"
+    log = tmp_path / "web.log"
+    web = spawn_satupintu(["web", "--port", str(free_port())], log, database_url=db_url)
+    try:
+        wait_for_log(web, log, "SatuPintu web on", timeout=60)
+        said = " ".join(log.read_text().split())
+        assert "No admin token yet" in said and "satupintu token create --role admin" in said, said
+        assert "First run" not in said
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(30)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(TokenRow)).scalar() == 0
+    engine.dispose()
