@@ -20,6 +20,7 @@ from satupintu.cli_user import user_cli
 from satupintu.clikit import (
     OPTIONS,
     err,
+    examples,
     migrated_engine,
     profile_or_exit,
     report_database_failure,
@@ -27,7 +28,11 @@ from satupintu.clikit import (
     setup_logging,
 )
 
-cli = typer.Typer(help="SatuPintu: one window for a regency's sensors and public services.", no_args_is_help=True)
+cli = typer.Typer(
+    help="SatuPintu: one window for a regency's sensors and public services.",
+    no_args_is_help=True,
+    epilog=examples("satupintu up", "satupintu COMMAND --help   # every command has examples", "satupintu --debug db upgrade"),
+)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 profile_cli = typer.Typer(help="City profiles.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
@@ -67,7 +72,7 @@ def _stop_on_signals(stop) -> None:  # noqa: ANN001
     signal.signal(signal.SIGINT, handler)
 
 
-@db_cli.command("upgrade")
+@db_cli.command("upgrade", epilog=examples('satupintu db upgrade', 'SATUPINTU_DATABASE_URL=postgres://satu@db/satupintu satupintu db upgrade'))
 def db_upgrade() -> None:
     """Apply schema migrations (also done at every start)."""
     setup_logging()
@@ -76,7 +81,7 @@ def db_upgrade() -> None:
     err.print(f"[green]schema up to date[/green] ({engine.url.render_as_string(hide_password=True)})")
 
 
-@db_cli.command("prune")
+@db_cli.command("prune", epilog=examples('satupintu db prune', 'SATUPINTU_RETENTION_RAW_DAYS=7 satupintu db prune'))
 def db_prune() -> None:
     """Delete raw readings and rollups past their retention now (the ingestor also does this hourly)."""
     from rich.progress import Progress
@@ -101,7 +106,7 @@ def db_prune() -> None:
     )
 
 
-@profile_cli.command("check")
+@profile_cli.command("check", epilog=examples('satupintu profile check app/profiles/morotai.yaml'))
 def profile_check(path: Path) -> None:
     """Validate a city profile file and summarise it."""
     try:
@@ -140,7 +145,7 @@ def _refuse_taken_port(host: str, port: int) -> str:
     return probe
 
 
-@cli.command()
+@cli.command(epilog=examples("satupintu web", "satupintu web --host 0.0.0.0 --port 8080   # reachable from the LAN"))
 def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -162,7 +167,7 @@ def web(
     uvicorn.run(create_app(s), host=host, port=port, log_level="warning")
 
 
-@cli.command("settings")
+@cli.command("settings", epilog=examples('satupintu settings', 'SATUPINTU_DATABASE_URL=sqlite:///other.db satupintu settings'))
 def showsettings_or_exit() -> None:
     """List every setting: its environment variable, current value and what it trades off."""
     from rich.markup import escape
@@ -180,7 +185,7 @@ def showsettings_or_exit() -> None:
     Console().print(table)
 
 
-@cli.command()
+@cli.command(epilog=examples("satupintu ingest", "SATUPINTU_MQTT_URL=mqtt://satupintu-ingest:PASSWORD@broker:1883 satupintu ingest"))
 def ingest(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
@@ -223,7 +228,7 @@ def ingest(
     clock.stop()
 
 
-@cli.command()
+@cli.command(epilog=examples("satupintu simulate --rate 50", "satupintu simulate --bad-share 0.05 --duration 60 --seed 1"))
 def simulate(
     rate: Annotated[float, typer.Option(help="Messages per second (all sources together).")] = 20.0,
     bad_share: Annotated[float, typer.Option(help="Share of deliberately bad messages, 0..1.")] = 0.0,
@@ -250,7 +255,13 @@ def simulate(
     )
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "satupintu up   # broker, ingestor, web, demo; open the printed URL",
+        "satupintu up --secure   # the broker with login and ACL",
+        "satupintu up --no-demo --port 8080",
+    )
+)
 def up(
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also run the Morotai demo simulator.")] = True,
     rate: Annotated[float, typer.Option(help="Simulator messages per second.")] = 20.0,

@@ -36,6 +36,11 @@ class GlobalOptions:
 OPTIONS = GlobalOptions()
 
 
+def examples(*commands: str) -> str:
+    """A command's --help epilog: one example command a paragraph (typer's rich help keeps them apart)."""
+    return "\n\n".join(["Examples:", *(escape(c) for c in commands)])
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Log to stderr through rich; Alembic's INFO lines (each migration step) only with --verbose."""
     logging.basicConfig(

@@ -131,3 +131,32 @@ def test_web_on_a_first_run_creates_no_token_and_says_how_to_make_one(tmp_path: 
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(TokenRow)).scalar() == 0
     engine.dispose()
+
+
+def _leaf_commands() -> list[list[str]]:
+    import typer.main
+
+    from satupintu.cli import cli
+
+    def walk(cmd, path: list[str]) -> list[list[str]]:  # noqa: ANN001 - typer's own (vendored) click command
+        if getattr(cmd, "commands", None):
+            return [p for name, sub in sorted(cmd.commands.items()) for p in walk(sub, [*path, name])]
+        return [path]
+
+    return walk(typer.main.get_command(cli), [])
+
+
+def test_every_command_has_an_example_in_its_help() -> None:
+    from typer.testing import CliRunner
+
+    from satupintu.cli import cli
+
+    leaves = _leaf_commands()
+    assert len(leaves) >= 20 and ["up"] in leaves and ["token", "create"] in leaves
+    missing = []
+    for path in leaves:
+        shown = CliRunner().invoke(cli, [*path, "--help"], terminal_width=200)
+        assert shown.exit_code == 0, (path, shown.output)
+        if "Examples:" not in shown.output or f"satupintu {' '.join(path)}" not in shown.output.split("Examples:")[-1]:
+            missing.append(" ".join(path))
+    assert not missing, f"--help without an example of the command: {missing}"
