@@ -31,7 +31,9 @@ from satupintu.clikit import (
 cli = typer.Typer(
     help="SatuPintu: one window for a regency's sensors and public services.",
     no_args_is_help=True,
-    epilog=examples("satupintu up", "satupintu COMMAND --help   # every command has examples", "satupintu --debug db upgrade"),
+    epilog=examples(
+        "satupintu up", "satupintu COMMAND --help   # every command has examples", "satupintu --debug db upgrade"
+    ),
 )
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 profile_cli = typer.Typer(help="City profiles.", no_args_is_help=True)
@@ -72,7 +74,13 @@ def _stop_on_signals(stop) -> None:  # noqa: ANN001
     signal.signal(signal.SIGINT, handler)
 
 
-@db_cli.command("upgrade", epilog=examples('satupintu db upgrade', 'SATUPINTU_DATABASE_URL=postgres://satu@db/satupintu satupintu db upgrade'))
+@db_cli.command(
+    "upgrade",
+    epilog=examples(
+        "satupintu db upgrade",
+        "SATUPINTU_DATABASE_URL=postgres://satu@db/satupintu satupintu db upgrade",
+    ),
+)
 def db_upgrade() -> None:
     """Apply schema migrations (also done at every start)."""
     setup_logging()
@@ -81,7 +89,7 @@ def db_upgrade() -> None:
     err.print(f"[green]schema up to date[/green] ({engine.url.render_as_string(hide_password=True)})")
 
 
-@db_cli.command("prune", epilog=examples('satupintu db prune', 'SATUPINTU_RETENTION_RAW_DAYS=7 satupintu db prune'))
+@db_cli.command("prune", epilog=examples("satupintu db prune", "SATUPINTU_RETENTION_RAW_DAYS=7 satupintu db prune"))
 def db_prune() -> None:
     """Delete raw readings and rollups past their retention now (the ingestor also does this hourly)."""
     from rich.progress import Progress
@@ -106,7 +114,7 @@ def db_prune() -> None:
     )
 
 
-@profile_cli.command("check", epilog=examples('satupintu profile check app/profiles/morotai.yaml'))
+@profile_cli.command("check", epilog=examples("satupintu profile check app/profiles/morotai.yaml"))
 def profile_check(path: Path) -> None:
     """Validate a city profile file and summarise it."""
     try:
@@ -167,7 +175,13 @@ def web(
     uvicorn.run(create_app(s), host=host, port=port, log_level="warning")
 
 
-@cli.command("settings", epilog=examples('satupintu settings', 'SATUPINTU_DATABASE_URL=sqlite:///other.db satupintu settings'))
+@cli.command(
+    "settings",
+    epilog=examples(
+        "satupintu settings",
+        "SATUPINTU_DATABASE_URL=sqlite:///other.db satupintu settings",
+    ),
+)
 def showsettings_or_exit() -> None:
     """List every setting: its environment variable, current value and what it trades off."""
     from rich.markup import escape
@@ -185,7 +199,12 @@ def showsettings_or_exit() -> None:
     Console().print(table)
 
 
-@cli.command(epilog=examples("satupintu ingest", "SATUPINTU_MQTT_URL=mqtt://satupintu-ingest:PASSWORD@broker:1883 satupintu ingest"))
+@cli.command(
+    epilog=examples(
+        "satupintu ingest",
+        "SATUPINTU_MQTT_URL=mqtt://satupintu-ingest:PASSWORD@broker:1883 satupintu ingest",
+    ),
+)
 def ingest(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
 ) -> None:
@@ -228,7 +247,12 @@ def ingest(
     clock.stop()
 
 
-@cli.command(epilog=examples("satupintu simulate --rate 50", "satupintu simulate --bad-share 0.05 --duration 60 --seed 1"))
+@cli.command(
+    epilog=examples(
+        "satupintu simulate --rate 50",
+        "satupintu simulate --bad-share 0.05 --duration 60 --seed 1",
+    ),
+)
 def simulate(
     rate: Annotated[float, typer.Option(help="Messages per second (all sources together).")] = 20.0,
     bad_share: Annotated[float, typer.Option(help="Share of deliberately bad messages, 0..1.")] = 0.0,

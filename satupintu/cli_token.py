@@ -13,7 +13,13 @@ from satupintu.clikit import actor, err, examples, migrated_engine
 token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is_help=True)
 
 
-@token_cli.command("create", epilog=examples('satupintu token create --role viewer --name "wall display lt.2"', 'satupintu token create --role admin --name admin'))
+@token_cli.command(
+    "create",
+    epilog=examples(
+        "satupintu token create --role viewer --name \"wall display lt.2\"",
+        "satupintu token create --role admin --name admin",
+    ),
+)
 def token_create(
     role: Annotated[str, typer.Option(help="viewer, operator or admin")],
     name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'wall display lt.2'")],
@@ -36,7 +42,7 @@ def token_create(
     typer.echo(token)
 
 
-@token_cli.command("list", epilog=examples('satupintu token list'))
+@token_cli.command("list", epilog=examples("satupintu token list"))
 def token_list() -> None:
     """List tokens (names and roles; secrets are never stored)."""
     from rich.table import Table
@@ -54,7 +60,7 @@ def token_list() -> None:
     Console().print(table)
 
 
-@token_cli.command("revoke", epilog=examples('satupintu token revoke 3'))
+@token_cli.command("revoke", epilog=examples("satupintu token revoke 3"))
 def token_revoke(token_id: int) -> None:
     """Revoke a token by its id (see `satupintu token list`)."""
     from app.auth.audit import record

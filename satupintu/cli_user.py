@@ -60,7 +60,13 @@ def _password_hash(from_stdin: bool) -> str:
         raise _fail(str(exc)) from exc
 
 
-@user_cli.command("add", epilog=examples('satupintu user add sari --role operator', 'echo "$PASSWORD" | satupintu user add budi --role viewer --password-stdin'))
+@user_cli.command(
+    "add",
+    epilog=examples(
+        "satupintu user add sari --role operator",
+        "echo \"$PASSWORD\" | satupintu user add budi --role viewer --password-stdin",
+    ),
+)
 def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False) -> None:
     """Create a user; the password is asked twice (or read from stdin with --password-stdin)."""
     _check_role(role)
@@ -75,7 +81,7 @@ def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False) -
     err.print(f"user [bold]{escape(user.username)}[/bold] created ({role}); they sign in at the window or POST /api/v1/auth/login")
 
 
-@user_cli.command("list", epilog=examples('satupintu user list'))
+@user_cli.command("list", epilog=examples("satupintu user list"))
 def user_list() -> None:
     """List users: role, when they last signed in, whether they are disabled (passwords are never shown)."""
     engine = migrated_engine()
@@ -101,7 +107,7 @@ def _change(name: str, action: str, change, detail: str | None = None) -> int:  
     return ended
 
 
-@user_cli.command("passwd", epilog=examples('satupintu user passwd sari'))
+@user_cli.command("passwd", epilog=examples("satupintu user passwd sari"))
 def user_passwd(name: str, password_stdin: StdinOption = False) -> None:
     """Set a user's password; their open sessions end."""
     password_hash = _password_hash(password_stdin)
@@ -109,7 +115,7 @@ def user_passwd(name: str, password_stdin: StdinOption = False) -> None:
     err.print(f"password of {escape(normalize(name))} changed; {ended} session(s) ended")
 
 
-@user_cli.command("role", epilog=examples('satupintu user role sari admin'))
+@user_cli.command("role", epilog=examples("satupintu user role sari admin"))
 def user_role(name: str, role: Annotated[str, typer.Argument(help="viewer, operator or admin")]) -> None:
     """Give a user another role; their open sessions end (they carry the old role)."""
     _check_role(role)
@@ -117,14 +123,14 @@ def user_role(name: str, role: Annotated[str, typer.Argument(help="viewer, opera
     err.print(f"{escape(normalize(name))} is now {role}; {ended} session(s) ended")
 
 
-@user_cli.command("disable", epilog=examples('satupintu user disable sari'))
+@user_cli.command("disable", epilog=examples("satupintu user disable sari"))
 def user_disable(name: str) -> None:
     """Stop a user from signing in; their open sessions end at once (within a few seconds in a running web process)."""
     ended = _change(name, "user.disable", lambda conn: set_disabled(conn=conn, username=name, disabled=True))
     err.print(f"{escape(normalize(name))} disabled; {ended} session(s) ended")
 
 
-@user_cli.command("enable", epilog=examples('satupintu user enable sari'))
+@user_cli.command("enable", epilog=examples("satupintu user enable sari"))
 def user_enable(name: str) -> None:
     """Let a disabled user sign in again (with the password they had)."""
     _change(name, "user.enable", lambda conn: set_disabled(conn=conn, username=name, disabled=False))

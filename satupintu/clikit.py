@@ -1,4 +1,5 @@
-"""What every `satupintu` command shares: the error console, logging, and settings, profile and database or a clear exit."""
+"""What every `satupintu` command shares: the error console, logging, and the settings, profile and database
+(or a clear exit)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def report_database_failure(exc: DBAPIError) -> None:
     """Print the one line of `database_failure` for the configured database, and how to see more."""
     from app.settings import get_settings
 
-    err.print(f"[red]{escape(database_failure(exc, get_settings().database_url))}[/red] (--debug shows the traceback)", soft_wrap=True)
+    line = escape(database_failure(exc, get_settings().database_url))
+    err.print(f"[red]{line}[/red] (--debug shows the traceback)", soft_wrap=True)
 
 
 def settings_or_exit() -> Settings:
