@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from functools import lru_cache
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
-def _default_client_id() -> str:
+def with_psycopg_driver(url: str) -> str:
+    """`postgres://` and `postgresql://` (what managed databases hand out) as `postgresql+psycopg://`."""
+    for bare in ("postgres://", "postgresql://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
+    return url
+
+
+def _database_key(url: str) -> str:
+    """The database a URL names, without its password; a SQLite file by its absolute path (one per data directory)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        u = u.set(database=str(Path(u.database).resolve()))
+    return u.render_as_string(hide_password=True)
+
+
+def _default_client_id(data: dict[str, Any]) -> str:
     # A persistent MQTT session is keyed by client id: it must be stable across
-    # restarts of one ingestor and distinct between replicas (docker gives each
-    # replica its own hostname).
+    # restarts of one ingestor and distinct between ingestors. The host tells
+    # replicas apart (docker gives each its own hostname); the database tells
+    # apart two ingestors on one host writing to different databases, which
+    # would otherwise share one session and take each other's messages.
     host = "".join(c for c in socket.gethostname().lower() if c.isalnum() or c == "-")[:40]
-    return f"satupintu-ingest-{host or 'local'}"
+    url = data.get("database_url")
+    db = hashlib.sha256(_database_key(url).encode()).hexdigest()[:8] if url else "nodb"
+    return f"satupintu-ingest-{host or 'local'}-{db}"
 
 
 class Settings(BaseSettings):
@@ -27,7 +50,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///./data/satupintu.db",
         description="SQLAlchemy URL. SQLite (WAL) is the embedded default; "
-        "postgresql+psycopg://user@host/db for production.",
+        "postgresql+psycopg://user@host/db for production (postgres:// and postgresql:// mean the same).",
     )
     sqlite_busy_timeout_ms: int = Field(
         5000, ge=0, description="How long a SQLite writer waits for a lock before the batch is retried."
@@ -39,7 +62,14 @@ class Settings(BaseSettings):
     profile: str = Field("morotai", description="City profile: a shipped profile's name or a path to a YAML file.")
 
     # --- MQTT session -------------------------------------------------------
-    mqtt_client_id: str = Field(default_factory=_default_client_id, description="Stable per ingestor replica.")
+    mqtt_client_id: str = Field(
+        default_factory=_default_client_id,
+        description="The ingestor's MQTT client id. The broker keeps one persistent session per id (the messages "
+        "not yet acknowledged, kept while the ingestor is away), so two ingestors with one id take each other's "
+        "messages. Default: satupintu-ingest-<host>-<hash of the database URL without its password>, one session per "
+        "host and database (replicas on a shared subscription differ by hostname). Set it only to keep a session "
+        "across a move to another host or database.",
+    )
     mqtt_shared_group: str | None = Field(
         None,
         description="When set, subscribe through $share/<group>/... so several ingestors split the load.",
@@ -152,6 +182,18 @@ class Settings(BaseSettings):
         900.0, gt=0, le=86_400, description="The longest wait between sign-in attempts after repeated failures."
     )
 
+    # --- Operations: clear failures -------------------------------------------
+    mqtt_unreachable_log_s: float = Field(
+        60.0, gt=0, le=3600,
+        description="While the broker cannot be reached the ingestor says so (host:port and why) at once and then "
+        "every this many seconds, until it connects.",
+    )  # fmt: skip
+    database_connect_timeout_s: int = Field(
+        10, ge=1, le=600,
+        description="How long a PostgreSQL connection attempt may take before it fails (and the command says which "
+        "database did not answer); a connect_timeout in the URL wins.",
+    )  # fmt: skip
+
     # --- Retention ------------------------------------------------------------
     retention_raw_days: int = Field(30, ge=1, description="Raw readings older than this are refused and pruned.")
     retention_rollup_days: int = Field(400, ge=1, description="Per-minute and per-hour rollups are kept this long.")
@@ -162,6 +204,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, v: str) -> str:
+        v = with_psycopg_driver(v)
         if not (v.startswith("sqlite") or v.startswith("postgresql")):
             raise ValueError("SATUPINTU_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
         return v

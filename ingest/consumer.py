@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,40 @@ def feedback_payload(r: Refusal) -> bytes:
     )
 
 
+class Unreachable:
+    """Says that the broker cannot be reached, and why: at the first failed attempt, then every `every_s` while
+    the attempts keep failing (paho retries on its own, silently), and once more when it is reached."""
+
+    def __init__(self, where: str, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._where, self._every_s, self._clock = where, every_s, clock
+        self._since: float | None = None
+        self._said: float | None = None
+        self._attempts = 0
+
+    def failed(self, why: str) -> None:
+        """An attempt to connect failed for `why`."""
+        now = self._clock()
+        self._attempts += 1
+        if self._since is None:
+            self._since = now
+            log.warning("cannot reach the broker at %s: %s; retrying", self._where, why)
+            self._said = now
+        elif now - self._said >= self._every_s:
+            log.warning(
+                "still cannot reach the broker at %s after %.0f s (%d attempts): %s; retrying",
+                self._where, now - self._since, self._attempts, why,
+            )  # fmt: skip
+            self._said = now
+
+    def reached(self) -> None:
+        """Connected: the next failure is a new outage."""
+        if self._since is not None:
+            log.info("reached the broker at %s after %.0f s (%d failed attempts)", self._where,
+                     self._clock() - self._since, self._attempts)  # fmt: skip
+        self._since = self._said = None
+        self._attempts = 0
+
+
 class Ingestor:
     """One ingestor: an MQTT session and a batch pipeline into the database."""
 
@@ -78,6 +113,8 @@ class Ingestor:
         self.connected = threading.Event()
         self.on_committed: list[Callable[[WriteResult], None]] = []
         self.totals = {"messages": 0, "points": 0, "duplicates": 0, "quarantined": 0}
+        ep = settings.mqtt
+        self.unreachable = Unreachable(f"{ep.host}:{ep.port}", settings.mqtt_unreachable_log_s)
         self._client = self._make_client(client_factory)
 
     # --- MQTT ---------------------------------------------------------------
@@ -101,15 +138,23 @@ class Ingestor:
         c.reconnect_delay_set(min_delay=max(1, int(s.mqtt_reconnect_min_s)), max_delay=max(1, int(s.mqtt_reconnect_max_s)))
         c.max_queued_messages_set(s.feedback_max_outstanding)
         c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
         return c
 
+    def _on_connect_fail(self, _client: mqtt.Client, _ud) -> None:  # noqa: ANN001
+        # paho calls this from inside its `except OSError` around the connection attempt and passes no
+        # reason, so the exception being handled is the why (refused, no route, name not known, timeout).
+        exc = sys.exc_info()[1]
+        self.unreachable.failed(f"{type(exc).__name__}: {exc}" if exc else "connection failed")
+
     def _on_connect(self, client: mqtt.Client, _ud, _flags, reason_code, _props) -> None:  # noqa: ANN001
         if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
+            self.unreachable.failed(f"the broker refused the connection: {reason_code}")
             return
+        self.unreachable.reached()
         with self._ack_lock:
             self._gen += 1
         group = self._settings.mqtt_shared_group

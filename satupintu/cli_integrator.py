@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from satupintu.clikit import examples
 from satupintu.integrators import DEFAULT_DIR, INGEST_USER, CredentialStore, IntegratorError
 
 integrator_cli = typer.Typer(
@@ -57,7 +58,13 @@ Sources = Annotated[
 ]
 
 
-@integrator_cli.command("add")
+@integrator_cli.command(
+    "add",
+    epilog=examples(
+        "satupintu integrator add bpbd-awlr --agency bpbd --source awlr-sungai-pilowo",
+        "satupintu integrator add gateway --source + --new-password",
+    ),
+)
 def add(
     name: Annotated[str, typer.Argument(help="MQTT username, a lowercase id such as 'bpbd-awlr'.")],
     agency: Agencies = [],  # noqa: B006 - typer's way to default a repeatable option
@@ -111,7 +118,7 @@ def add(
     _enable_hint(store)
 
 
-@integrator_cli.command("remove")
+@integrator_cli.command("remove", epilog=examples("satupintu integrator remove bpbd-awlr"))
 def remove(
     name: Annotated[str, typer.Argument(help="The integrator's MQTT username.")],
     directory: DirOption = DEFAULT_DIR,
@@ -128,7 +135,7 @@ def remove(
     typer.echo(f"removed integrator {name}; reload the broker (SIGHUP) so it takes effect")
 
 
-@integrator_cli.command("list")
+@integrator_cli.command("list", epilog=examples("satupintu integrator list"))
 def list_(directory: DirOption = DEFAULT_DIR) -> None:
     """List MQTT users and what each may publish (passwords are stored only as hashes)."""
     store = CredentialStore(directory)
@@ -140,7 +147,9 @@ def list_(directory: DirOption = DEFAULT_DIR) -> None:
         typer.echo(f"{block.name}\t{block.describe()}{'' if has_password else '  [NO PASSWORD: cannot log in]'}")
 
 
-@integrator_cli.command("init")
+@integrator_cli.command(
+    "init", epilog=examples("satupintu integrator init", "satupintu integrator init --reset")
+)
 def init(
     reset: Annotated[bool, typer.Option("--reset", help="Give the platform users new passwords.")] = False,
     directory: DirOption = DEFAULT_DIR,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated
 
@@ -24,9 +23,8 @@ from app.auth.users import (
     set_password,
     set_role,
 )
-from app.settings import get_settings
-from app.storage.engine import engine_from_settings, writing
-from app.storage.migrate import upgrade
+from app.storage.engine import writing
+from satupintu.clikit import actor, examples, migrated_engine
 
 user_cli = typer.Typer(
     help="Users who sign in to the window and the API with a password, each with a role (viewer, operator, admin).",
@@ -43,20 +41,6 @@ StdinOption = Annotated[
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[red]{escape(message)}[/red]")
     return typer.Exit(code)
-
-
-def _engine():  # noqa: ANN202
-    try:
-        settings = get_settings()
-    except ValueError as exc:
-        raise _fail(f"Invalid settings: {exc}") from exc
-    engine = engine_from_settings(settings)
-    upgrade(engine)
-    return engine
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def _check_role(role: str) -> None:
@@ -76,25 +60,31 @@ def _password_hash(from_stdin: bool) -> str:
         raise _fail(str(exc)) from exc
 
 
-@user_cli.command("add")
+@user_cli.command(
+    "add",
+    epilog=examples(
+        "satupintu user add sari --role operator",
+        "echo \"$PASSWORD\" | satupintu user add budi --role viewer --password-stdin",
+    ),
+)
 def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False) -> None:
     """Create a user; the password is asked twice (or read from stdin with --password-stdin)."""
     _check_role(role)
-    engine = _engine()
+    engine = migrated_engine()
     password_hash = _password_hash(password_stdin)
     try:
         with writing(engine) as conn:
             user = create_user(conn=conn, username=name, role=role, password_hash=password_hash)
-            record(conn=conn, actor=_actor(), role="admin", action="user.create", target=user.username, detail=role)
+            record(conn=conn, actor=actor(), role="admin", action="user.create", target=user.username, detail=role)
     except UserError as exc:
         raise _fail(str(exc)) from exc
     err.print(f"user [bold]{escape(user.username)}[/bold] created ({role}); they sign in at the window or POST /api/v1/auth/login")
 
 
-@user_cli.command("list")
+@user_cli.command("list", epilog=examples("satupintu user list"))
 def user_list() -> None:
     """List users: role, when they last signed in, whether they are disabled (passwords are never shown)."""
-    engine = _engine()
+    engine = migrated_engine()
     with engine.connect() as conn:
         rows = list_users(conn=conn)
     table = Table("username", "role", "created (UTC)", "last sign-in (UTC)", "disabled (UTC)")
@@ -107,17 +97,17 @@ def user_list() -> None:
 
 def _change(name: str, action: str, change, detail: str | None = None) -> int:  # noqa: ANN001
     """Run `change(conn)` (which returns how many sessions it ended) with an audit row; exit 1 for no such user."""
-    engine = _engine()
+    engine = migrated_engine()
     try:
         with writing(engine) as conn:
             ended = change(conn)
-            record(conn=conn, actor=_actor(), role="admin", action=action, target=normalize(name), detail=detail)
+            record(conn=conn, actor=actor(), role="admin", action=action, target=normalize(name), detail=detail)
     except LookupError as exc:
         raise _fail(str(exc.args[0]), 1) from exc
     return ended
 
 
-@user_cli.command("passwd")
+@user_cli.command("passwd", epilog=examples("satupintu user passwd sari"))
 def user_passwd(name: str, password_stdin: StdinOption = False) -> None:
     """Set a user's password; their open sessions end."""
     password_hash = _password_hash(password_stdin)
@@ -125,7 +115,7 @@ def user_passwd(name: str, password_stdin: StdinOption = False) -> None:
     err.print(f"password of {escape(normalize(name))} changed; {ended} session(s) ended")
 
 
-@user_cli.command("role")
+@user_cli.command("role", epilog=examples("satupintu user role sari admin"))
 def user_role(name: str, role: Annotated[str, typer.Argument(help="viewer, operator or admin")]) -> None:
     """Give a user another role; their open sessions end (they carry the old role)."""
     _check_role(role)
@@ -133,14 +123,14 @@ def user_role(name: str, role: Annotated[str, typer.Argument(help="viewer, opera
     err.print(f"{escape(normalize(name))} is now {role}; {ended} session(s) ended")
 
 
-@user_cli.command("disable")
+@user_cli.command("disable", epilog=examples("satupintu user disable sari"))
 def user_disable(name: str) -> None:
     """Stop a user from signing in; their open sessions end at once (within a few seconds in a running web process)."""
     ended = _change(name, "user.disable", lambda conn: set_disabled(conn=conn, username=name, disabled=True))
     err.print(f"{escape(normalize(name))} disabled; {ended} session(s) ended")
 
 
-@user_cli.command("enable")
+@user_cli.command("enable", epilog=examples("satupintu user enable sari"))
 def user_enable(name: str) -> None:
     """Let a disabled user sign in again (with the password they had)."""
     _change(name, "user.enable", lambda conn: set_disabled(conn=conn, username=name, disabled=False))

@@ -333,6 +333,14 @@ class CredentialStore:
         _write_private(self.acl, render_acl(acl), 0o644)
         return created
 
+    def reset_password(self, name: str) -> str:
+        """Give a platform user or an existing integrator a new generated password; return it (shown once)."""
+        if name not in PLATFORM_USERS and name not in self.read_acl().users:
+            raise IntegratorError(f"no user {name} in {self.acl}")
+        password = generate_password()
+        self._set_password(name, password)
+        return password
+
     def remove(self, name: str) -> bool:
         """Delete a user's password and ACL block; False when there was neither."""
         if name in PLATFORM_USERS:

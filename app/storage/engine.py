@@ -9,10 +9,18 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from app.settings import Settings
+from app.settings import Settings, with_psycopg_driver
 
-def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5000) -> Engine:
-    """An engine for `url`, with SQLite tuned for one writer and many readers."""
+
+def make_engine(
+    url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5000, connect_timeout_s: int = 10
+) -> Engine:
+    """An engine for `url`, with SQLite tuned for one writer and many readers.
+
+    `postgres://` and `postgresql://` URLs get the psycopg driver; a PostgreSQL that does not
+    answer fails a connection after connect_timeout_s (libpq would wait for the OS, minutes).
+    """
+    url = with_psycopg_driver(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
@@ -21,7 +29,10 @@ def make_engine(url: str, *, pool_size: int = 5, sqlite_busy_timeout_ms: int = 5
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000})
         _sqlite_recipe(engine, sqlite_busy_timeout_ms)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": connect_timeout_s}
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+    )
 
 
 def _sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
@@ -49,7 +60,11 @@ def _sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
 
 def engine_from_settings(settings: Settings) -> Engine:
     """The engine the settings describe."""
-    return make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return make_engine(
+        settings.database_url,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        connect_timeout_s=settings.database_connect_timeout_s,
+    )
 
 
 @contextmanager

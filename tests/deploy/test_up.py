@@ -1,10 +1,12 @@
 """`satupintu up` end to end: a subprocess on free ports with its own broker and a temp SQLite database.
 
-It must print the URL and the first admin token, serve live demo data through the
-API within 30 s of the command, and stop every process it started (the ingestor's
-writer process too) on Ctrl-C (SIGINT). Once with an open broker (the README's
-first run), once with a password file and ACL in the auth directory, where the
-broker `up` starts must use them and each part logs in.
+It must print the URL, what the broker allows and, on the first run, a ready sign-in
+link holding the admin token (printed by `up` alone, in no child's output), serve
+live demo data through the API within 30 s of the command, and stop every process it
+started (the ingestor's writer process too) on Ctrl-C (SIGINT). Once with an open
+broker (the README's first run), once with a password file and ACL in the auth
+directory, where the broker `up` starts must use them and each part logs in, and once
+with `--secure`, which creates those files itself and refuses anonymous clients.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import psutil
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from satupintu.broker import free_port
 from satupintu.integrators import INGEST_USER, CredentialStore
@@ -51,11 +55,43 @@ def process_tree(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
-@pytest.mark.parametrize("auth", [False, True], ids=["open-broker", "login-and-acl"])
-def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(tmp_path: Path, auth: bool) -> None:
+def anonymous_connect(port: int) -> str:
+    """Connect without a login; the broker's CONNACK reason."""
+    import threading
+
+    answered, reason = threading.Event(), []
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-anonymous", protocol=mqtt.MQTTv311)
+    c.on_connect = lambda _c, _u, _f, rc, _p: (reason.append(str(rc)), answered.set())
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        assert answered.wait(10), "the broker did not answer CONNECT"
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return reason[0]
+
+
+def signs_in(link: str) -> bool:
+    """The first-run link: the page trades the token for the session cookie (a redirect without the token)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(link)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    try:
+        conn.request("GET", f"{u.path}?{u.query}")
+        resp = conn.getresponse()
+        return resp.status in (302, 303) and "satupintu_token=" in (resp.getheader("set-cookie") or "")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("auth", ["open", "files", "secure"], ids=["open-broker", "login-and-acl", "secure"])
+def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(tmp_path: Path, auth: str) -> None:
     mqtt_port, web_port = free_port(), free_port()
     settings = {"mqtt_url": f"mqtt://127.0.0.1:{mqtt_port}"}
-    if auth:  # what `satupintu integrator init` and `add` write, in up's default auth directory
+    if auth == "files":  # what `satupintu integrator init` and `add` write, in up's default auth directory
         store = CredentialStore(tmp_path / "data" / "mosquitto")
         ingest_pw = store.init_platform()[INGEST_USER]
         demo_pw = store.add_integrator("simulator", city="morotai", sources=["+"], agencies=["+"]).password
@@ -67,7 +103,8 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(t
     t0 = time.monotonic()
     with open(log, "ab") as out:
         up = subprocess.Popen(
-            [sys.executable, "-m", "satupintu", "up", "--port", str(web_port), "--rate", "50"],
+            [sys.executable, "-m", "satupintu", "up", "--port", str(web_port), "--rate", "50",
+             *(["--secure"] if auth == "secure" else [])],  # fmt: skip
             cwd=tmp_path,  # the default SQLite database and broker data go to tmp_path/data
             env=satupintu_env(**settings),
             stdout=out,
@@ -80,12 +117,18 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(t
         base = f"http://127.0.0.1:{web_port}"
         assert f"Open: {base}/" in text
         token = re.search(r"admin token: (\S+)", text).group(1)
+        assert text.count(token) == 2, text  # the sign-in link and the token line of `up`; no child printed it
+        link = re.search(r"sign in: (\S+)", text).group(1)
+        assert link == f"{base}/?token={token}" and signs_in(link)
+        said = " ".join(text.split())
+        assert ("accepts anonymous publishers" in said and "satupintu up --secure" in said) == (auth == "open"), said
         while not live_data(base, token):
             assert up.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() - t0 < LIVE_WITHIN_S, f"no live data {LIVE_WITHIN_S} s after `up`:\n{text[-3000:]}"
             time.sleep(0.5)
         conf = (tmp_path / "data" / "mosquitto" / "mosquitto.conf").read_text()
-        assert ("\nallow_anonymous false" in conf and "\nacl_file " in conf) == auth
+        assert ("\nallow_anonymous false" in conf and "\nacl_file " in conf) == (auth != "open")
+        assert (anonymous_connect(mqtt_port) == "Success") == (auth == "open")
 
         tree = process_tree(up.pid)
         cmdlines = [" ".join(p.cmdline()) for p in tree]

@@ -41,16 +41,8 @@ RULES = ParseRules(cities=frozenset({"morotai"}), metrics=CATALOGUE)
 STRICT = ParseRules(cities=frozenset({"morotai"}), metrics=CATALOGUE, unknown_metric="quarantine")
 
 
-def _vectors_dir() -> Path:
-    for up in Path(__file__).resolve().parents:
-        if (up / "shared" / "vectors").is_dir():
-            return up / "shared" / "vectors"
-        if (up.parent / "shared" / "vectors").is_dir():
-            return up.parent / "shared" / "vectors"
-    pytest.skip("shared/vectors not found beside the repository")
-
-
-VECTORS = _vectors_dir()
+# The published examples, kept in the repository with their provenance (tests/vectors/SOURCES.md).
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def vector(name: str) -> bytes:

@@ -1,0 +1,59 @@
+"""The supervisor's `--secure` logins: files created when missing, fresh passwords for up's own logins at each
+start, integrators' passwords kept; checked against a real broker."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from satupintu.broker import free_port, start_broker
+from satupintu.integrators import INGEST_USER, CredentialStore
+from satupintu.supervisor import _secure_logins
+
+
+def connects(port: int, user: str | None, password: str | None) -> bool:
+    answered, ok = threading.Event(), []
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{user}", protocol=mqtt.MQTTv311)
+    if user:
+        c.username_pw_set(user, password)
+    c.on_connect = lambda _c, _u, _f, rc, _p: (ok.append(not rc.is_failure), answered.set())
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        assert answered.wait(10)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return ok[0]
+
+
+def login(url: str) -> tuple[str, str]:
+    u = urlsplit(url)
+    return unquote(u.username), unquote(u.password)
+
+
+def test_secure_logins_create_the_files_and_renew_only_ups_own_passwords(tmp_path: Path) -> None:
+    auth, port = tmp_path / "auth", free_port()
+    store = CredentialStore(auth)
+    first_ingest, first_demo = _secure_logins(auth, "morotai", "127.0.0.1", port)
+    assert store.passwd.is_file() and store.acl.is_file()
+    assert first_ingest.startswith(f"mqtt://{INGEST_USER}:") and first_demo.startswith("mqtt://simulator:")
+    assert first_ingest.endswith(f"@127.0.0.1:{port}")
+    bpbd = store.add_integrator("bpbd-awlr", city="morotai", agencies=["bpbd"]).password
+    ingest, demo = _secure_logins(auth, "morotai", "127.0.0.1", port)  # the next start
+    assert login(ingest) != login(first_ingest) and login(demo) != login(first_demo)
+    assert "topic write city/morotai/sensor/+" in store.acl.read_text()  # the simulator publishes every source
+
+    broker = start_broker(port=port, data_dir=tmp_path / "mosquitto", password_file=store.passwd, acl_file=store.acl)
+    try:
+        assert connects(port, *login(ingest)) and connects(port, *login(demo))
+        assert connects(port, "bpbd-awlr", bpbd)  # an integrator keeps its password
+        assert not connects(port, *login(first_ingest))  # the previous start's password is gone
+        assert not connects(port, None, None)  # anonymous clients are refused
+    finally:
+        broker.terminate()
+        broker.wait(10)
