@@ -219,7 +219,7 @@ def web(
     """Serve the API (/api, /docs, /metrics) in one ASGI process."""
     import uvicorn
 
-    from app.api.main import create_app
+    from satupintu.web import create_app
 
     _logging()
     s = _settings()
