@@ -26,7 +26,7 @@ from dashboards import ids
 from dashboards.apiclient import ApiClient
 from dashboards.auth import LANG_COOKIE, Sessions, install
 from dashboards.context import Ctx
-from dashboards.data import CityData
+from dashboards.data import CityData, Pace
 from dashboards.figures import Tiles
 from dashboards.layout import shell
 from dashboards.pages import operator, regent, replay
@@ -46,7 +46,8 @@ def build(api: FastAPI) -> Dash:
     settings = getattr(api.state, "settings", None)
     tile_url = getattr(settings, "map_tile_url", None)
     tiles = Tiles(tile_url, getattr(settings, "map_tile_attribution", "") or "") if tile_url else None
-    c = Ctx(api=api, client=client, sessions=sessions, city=CityData(client, profile, api.state.depends_on), profile=profile, tiles=tiles)
+    city = CityData(client, profile, api.state.depends_on, Pace.of(api.state.settings))
+    c = Ctx(api=api, client=client, sessions=sessions, city=city, profile=profile, tiles=tiles)
     if tiles is not None:
         _serve_full_plotly(api)
 

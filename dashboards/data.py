@@ -23,6 +23,7 @@ from typing import Any
 from app.live.hub import start_hub
 from app.live.notices import KINDS, Dependencies, Kind, changed_kinds
 from app.profile import Profile
+from app.settings import Settings
 
 from dashboards.apiclient import ApiClient, ApiError
 
@@ -40,11 +41,6 @@ PATHS = {
     "trends": "/api/v1/readings/series",
 }
 PARTS = tuple(PATHS)
-# Seconds between re-reads of a part however many notices arrive, and the most a part may age.
-MIN_GAP_S = {"services": 15.0, "trends": 15.0}
-DEFAULT_MIN_GAP_S = 0.5
-MAX_AGE_S = {"services": 120.0, "trends": 120.0}
-DEFAULT_MAX_AGE_S = 30.0
 TREND_HOURS = 6
 FEED_EVENTS = 40
 
@@ -55,6 +51,26 @@ def now_ms() -> int:
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+SLOW_PARTS = frozenset({"services", "trends"})  # heavy reads of slowly moving figures
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How often a part is read again: at most every `gap_s` however many notices arrive, at least every `max_age_s`."""
+
+    gap_s: dict[str, float]
+    max_age_s: dict[str, float]
+
+    @classmethod
+    def of(cls, settings: Settings) -> Pace:
+        """The pace the `dashboard_*` settings ask for."""
+        slow = {p: p in SLOW_PARTS for p in PARTS}
+        return cls(
+            {p: settings.dashboard_slow_reread_gap_s if s else settings.dashboard_reread_gap_s for p, s in slow.items()},
+            {p: settings.dashboard_slow_max_age_s if s else settings.dashboard_max_age_s for p, s in slow.items()},
+        )
 
 
 @dataclass
@@ -74,7 +90,8 @@ class CityData:
 
     client: ApiClient
     profile: Profile
-    depends_on: Dependencies = field(default_factory=Dependencies)  # the API's routes' declarations
+    depends_on: Dependencies  # the API's routes' declarations (app.api.main.DEPENDS_ON)
+    pace: Pace
     lang_parts: tuple[str, ...] = ("alarms",)
     _parts: dict[str, Part] = field(default_factory=dict)
     _changed: dict[str, int] = field(default_factory=lambda: {p: 0 for p in PARTS})
@@ -195,9 +212,9 @@ class CityData:
         if old is None:
             return True
         age_s = (t - old.read_ms) / 1000
-        if age_s >= MAX_AGE_S.get(part, DEFAULT_MAX_AGE_S) or not old.ok:
+        if age_s >= self.pace.max_age_s[part] or not old.ok:
             return age_s >= 1.0
-        return self._changed[part] != old.seq and age_s >= MIN_GAP_S.get(part, DEFAULT_MIN_GAP_S)
+        return self._changed[part] != old.seq and age_s >= self.pace.gap_s[part]
 
     async def _fetch(self, part: str, token: str, lang: str) -> Any:
         c = self.client

@@ -53,13 +53,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.tokens import Principal, authenticate, hash_token
 from app.live.events import Event
 from app.live.notices import KINDS, Dependencies, changed_kinds
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "satupintu_token"
 MAX_ENTRIES = 2048
 MAX_REFRESH = 64  # stale answers recomputed ahead per notice; past it they are dropped (computed when next read)
-REFRESH_WAIT_S = 0.5  # the longest a notice waits for the answers it stales to be recomputed
 MAX_BODY = 8 * 2**20  # bigger answers are served, not kept
 
 _NEVER = ("/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth")
@@ -155,6 +155,7 @@ class ResponseCache:
     city: str
     ttl_s: float
     clock: Callable[[], float] = time.monotonic
+    refresh_wait_s: float = Settings.model_fields["api_cache_refresh_wait_s"].default  # the longest `refresh` waits
     entries: dict[tuple[str, str], Slot] = field(default_factory=dict)
     inflight: dict[tuple[str, str], asyncio.Future] = field(default_factory=dict)
     generation: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
@@ -260,13 +261,14 @@ class ResponseCache:
         elif ev.type == "changes" and ev.city == self.city:
             self.invalidate(changed_kinds(orjson.loads(ev.text)), recompute=True)
 
-    async def refresh(self, timeout_s: float = REFRESH_WAIT_S) -> None:
+    async def refresh(self, timeout_s: float | None = None) -> None:
         """Wait until every kept answer reflects every invalidation so far (the hub awaits this before announcing).
 
         What is not computed again within `timeout_s` is dropped instead (the next
         reader computes it), so an announced change is never answered from before it.
         """
         target = self.version
+        timeout_s = self.refresh_wait_s if timeout_s is None else timeout_s
         if self.runner is None:
             self.entries = {k: s for k, s in self.entries.items() if self.current(s)}
             return

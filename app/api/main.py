@@ -112,7 +112,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     api.state.depends_on = DEPENDS_ON
     api.state.token_cache = TokenCache(settings.api_token_cache_s)
     api.state.response_cache = (
-        ResponseCache(api.state.profile.city.id, settings.api_cache_s) if settings.api_cache_s > 0 else None
+        ResponseCache(api.state.profile.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s)
+        if settings.api_cache_s > 0
+        else None
     )
     # Added first, so inside CORS (whose headers depend on the caller's Origin) and the metrics (which count hits).
     api.add_middleware(CacheMiddleware)
