@@ -138,11 +138,14 @@ class CityData:
         for s in body.get("status") or []:
             self.status_events.appendleft({"kind": "status", "at": at, "source_id": s["source_id"], "online": s["online"]})
 
+    def touched(self, kinds: frozenset[Kind]) -> tuple[str, ...]:
+        """The parts whose API answers depend on any of `kinds`."""
+        return tuple(p for p in PARTS if self.depends_on(PATHS[p]) & kinds)
+
     def changed(self, kinds: frozenset[Kind]) -> None:
         """Mark the parts that depend on any of `kinds` (a notice's, or a write of this process) for a re-read."""
-        for p in PARTS:
-            if self.depends_on(PATHS[p]) & kinds:
-                self._changed[p] += 1
+        for p in self.touched(kinds):
+            self._changed[p] += 1
 
     # --- reads --------------------------------------------------------------------
 

@@ -204,6 +204,7 @@ class AlarmMoved(Protocol):
 
 
 Change = Stored | TicketMoved | SourceSeen | StatusChanged | Refused | AlarmMoved
+_NOTICE_ONLY = (Stored, TicketMoved, SourceSeen, StatusChanged, Refused)  # the changes without a topic of their own
 
 
 def notices_for(changes: Iterable[Change], at_ms: int) -> list[Notice]:
@@ -263,7 +264,7 @@ class Publisher:
 
     def __call__(self, changes: Sequence[Change]) -> None:
         for ch in changes:
-            if isinstance(ch, Stored | TicketMoved | SourceSeen | StatusChanged | Refused):
+            if isinstance(ch, _NOTICE_ONLY):
                 continue
             if not self._publish(alarm_topic(ch.city, ch.alarm_id), ch.payload):
                 self.skipped += 1
