@@ -7,11 +7,12 @@ deliveries have routers of their own (rule_routes, shelf_routes, webhook_routes)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlalchemy import Connection
 
@@ -181,9 +182,27 @@ def get_alarm(
     return _detail(conn, profile, alarm_id, lang)
 
 
-def _operate(request: Request, conn: Connection, profile: Profile, settings: Settings, who: Principal, alarm_id: int,
-             action: Action, comment: str | None, lang: Lang) -> AlarmDetail:  # fmt: skip
-    life = Lifecycle(profile, settings.alarm_webhooks)
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """What an operator's write needs from its request: the app (to announce), the connection, profile, settings."""
+
+    request: Request
+    conn: Connection
+    profile: Profile
+    settings: Settings
+
+
+async def get_desk(request: Request, conn: ConnDep, profile: ProfileDep, settings: SettingsDep) -> Desk:
+    return Desk(request, conn, profile, settings)
+
+
+DeskDep = Annotated[Desk, Depends(get_desk)]
+
+
+def _operate(desk: Desk, who: Principal, alarm_id: int, action: Action, comment: str | None, lang: Lang) -> AlarmDetail:
+    """Run an operator's action in one transaction, audited; announce it after commit; the alarm as it is now."""
+    conn, profile = desk.conn, desk.profile
+    life = Lifecycle(profile, desk.settings.alarm_webhooks)
     try:
         with conn.begin():
             ch = operate(
@@ -195,7 +214,7 @@ def _operate(request: Request, conn: Connection, profile: Profile, settings: Set
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alarm {alarm_id}") from None
     except AlarmStateConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-    announce(request.app, [ch])
+    announce(desk.request.app, [ch])
     return _detail(conn, profile, alarm_id, lang)
 
 
@@ -204,10 +223,9 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No su
 
 @router.post("/{alarm_id}/ack", response_model=AlarmDetail, summary="Acknowledge (operator)", responses=_WRITE_RESPONSES)
 def ack_alarm(
-    request: Request, who: OperatorDep, conn: ConnDep, profile: ProfileDep, settings: SettingsDep,
-    alarm_id: AlarmId, body: CommentIn | None = None, lang: Annotated[Lang, Query()] = "id",
+    who: OperatorDep, desk: DeskDep, alarm_id: AlarmId, body: CommentIn | None = None, lang: Annotated[Lang, Query()] = "id",
 ) -> AlarmDetail:  # fmt: skip
-    return _operate(request, conn, profile, settings, who, alarm_id, "ack", body.comment if body else None, lang)
+    return _operate(desk, who, alarm_id, "ack", body.comment if body else None, lang)
 
 
 @router.post(
@@ -217,15 +235,13 @@ def ack_alarm(
     responses=_WRITE_RESPONSES,
 )
 def clear_alarm(
-    request: Request, who: OperatorDep, conn: ConnDep, profile: ProfileDep, settings: SettingsDep,
-    alarm_id: AlarmId, body: CommentIn | None = None, lang: Annotated[Lang, Query()] = "id",
+    who: OperatorDep, desk: DeskDep, alarm_id: AlarmId, body: CommentIn | None = None, lang: Annotated[Lang, Query()] = "id",
 ) -> AlarmDetail:  # fmt: skip
-    return _operate(request, conn, profile, settings, who, alarm_id, "clear", body.comment if body else None, lang)
+    return _operate(desk, who, alarm_id, "clear", body.comment if body else None, lang)
 
 
 @router.post("/{alarm_id}/comment", response_model=AlarmDetail, summary="Comment (operator)", responses=_WRITE_RESPONSES)
 def comment_alarm(
-    request: Request, who: OperatorDep, conn: ConnDep, profile: ProfileDep, settings: SettingsDep,
-    alarm_id: AlarmId, body: CommentRequired, lang: Annotated[Lang, Query()] = "id",
+    who: OperatorDep, desk: DeskDep, alarm_id: AlarmId, body: CommentRequired, lang: Annotated[Lang, Query()] = "id",
 ) -> AlarmDetail:  # fmt: skip
-    return _operate(request, conn, profile, settings, who, alarm_id, "comment", body.comment, lang)
+    return _operate(desk, who, alarm_id, "comment", body.comment, lang)
