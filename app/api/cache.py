@@ -170,13 +170,6 @@ class ResponseCache:
     def current(self, slot: Slot) -> bool:
         return self.stamp(slot.kinds) == slot.stamp
 
-    def get(self, key: tuple[str, str]) -> Entry | None:
-        """The answer for `key` if it is current: not past its time, and nothing it depends on changed."""
-        slot = self.entries.get(key)
-        if slot is None or not self.current(slot) or slot.entry.expires <= self.clock():
-            return None
-        return slot.entry
-
     def serve(self, key: tuple[str, str]) -> tuple[Entry, bool] | None:
         """What to answer `key` with without computing: (answer, stale?), or None (compute it).
 

@@ -137,7 +137,7 @@ def test_notice_kinds_and_route_dependencies() -> None:
     cache = ResponseCache("morotai", 5)
     cache.put(("/a", "viewer"), Entry(time.monotonic() + 5, [], b"{}"), frozenset({"tickets"}), cache.stamp(frozenset({"tickets"})))
     cache.on_event(events.resync("the hub rejoined the broker"))
-    assert cache.get(("/a", "viewer")) is None
+    assert cache.serve(("/a", "viewer")) is None
 
 
 def test_an_answer_computed_across_an_invalidation_is_not_kept() -> None:
@@ -148,9 +148,9 @@ def test_an_answer_computed_across_an_invalidation_is_not_kept() -> None:
     cache.invalidate(["readings"])  # a notice arrived while the answer was being computed
     assert not cache.put(("/r", "viewer"), Entry(102.0, [], b"{}"), kinds, stamp)
     assert cache.put(("/r", "viewer"), Entry(102.0, [], b"{}"), kinds, cache.stamp(kinds))
-    assert cache.get(("/r", "viewer")) is not None
+    assert cache.serve(("/r", "viewer")) is not None
     now[0] = 102.0  # and time alone ends it
-    assert cache.get(("/r", "viewer")) is None
+    assert cache.serve(("/r", "viewer")) is None
 
 
 def test_writes_through_the_api_clear_answers_and_tokens(cached: TestClient, toks: dict[str, str]) -> None:
