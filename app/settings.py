@@ -43,7 +43,7 @@ def _default_client_id(data: dict[str, Any]) -> str:
 
 
 class Settings(BaseSettings):
-    """All settings; the field docs are the reference (see docs/settings.md)."""
+    """All settings; the field docs are the reference (docs/settings.md lists them: scripts/settings_doc.py)."""
 
     model_config = SettingsConfigDict(env_prefix="SATUPINTU_", env_file=".env", extra="ignore")
 
@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     ingest_unknown_metric: Literal["accept", "quarantine"] = Field(
         "accept", description="A metric missing from the profile's catalogue: register it, or quarantine it."
     )
-    ingest_max_payload_bytes: int = Field(64 * 1024, ge=256)
+    ingest_max_payload_bytes: int = Field(
+        64 * 1024, ge=256, description="Bigger payloads are quarantined unparsed (`too_large`): a bound on parse cost."
+    )
     ingest_max_future_s: int = Field(300, ge=0, description="Readings stamped further ahead than this are refused.")
     quarantine_payload_bytes: int = Field(4096, ge=64, description="How much of a refused payload is kept.")
     ingest_metrics_port: int | None = Field(None, description="Serve the ingestor's Prometheus metrics here.")
@@ -146,12 +148,48 @@ class Settings(BaseSettings):
         "live clients hear of the change once the new one is there); the API's own writes clear it. Time alone (a "
         "source turning stale) shows within this: an answer up to twice this old is served while it is computed again.",
     )
+    api_cache_refresh_wait_s: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="The longest a change notice waits for the cached answers it staled to be computed again before "
+        "live clients hear of it; those not computed by then are dropped (their next reader computes them). Longer: "
+        "fewer clients wait on a slow database after a notice; shorter: clients hear of a change sooner.",
+    )
     api_token_cache_s: float = Field(
         5.0,
         ge=0,
         le=60,
         description="How long a web process trusts a token it has looked up (0: look up every request). A token "
         "revoked through the API stops at once; one revoked with the CLI stops working within this.",
+    )
+
+    # --- The single window ----------------------------------------------------------
+    dashboard_reread_gap_s: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="Shortest time between two re-reads of a panel's data however many change notices arrive. "
+        "Shorter: fresher panels on a busy city; longer: fewer API reads per web process.",
+    )
+    dashboard_max_age_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A panel's data older than this is read again without a notice: time alone moves some figures "
+        "(a silent source turns stale, a ticket goes overdue). Shorter: those show sooner; longer: fewer reads.",
+    )
+    dashboard_slow_reread_gap_s: float = Field(
+        15.0,
+        ge=0,
+        le=600,
+        description="The same gap for the heavy panels (services over 24 h, 6-hour trends), whose figures move slowly.",
+    )
+    dashboard_slow_max_age_s: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="The same age limit for the heavy panels (services over 24 h, 6-hour trends).",
     )
 
     # --- Map tiles (optional) -------------------------------------------------

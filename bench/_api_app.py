@@ -10,7 +10,7 @@ two is what the threadpool hop costs.
 
 from __future__ import annotations
 
-from app.api.main import create_app
+from satupintu.web import create_app
 
 app = create_app(migrate=False)
 

@@ -1,7 +1,7 @@
 """The single window: Dash mounted on the API's own FastAPI app, one ASGI process.
 
-`mount(api)` is called by `app.api.main.create_app` through the
-`satupintu.web` entry point (app does not import dashboards). It adds the
+`mount(api)` is called by the composition root (`satupintu.web.create_app`;
+app does not import dashboards). It adds the
 page routes (behind the session cookie), builds the Dash app on the same
 server and registers every page's callbacks.
 """
@@ -26,7 +26,7 @@ from dashboards import ids
 from dashboards.apiclient import ApiClient
 from dashboards.auth import LANG_COOKIE, Sessions, install
 from dashboards.context import Ctx
-from dashboards.data import CityData
+from dashboards.data import CityData, Pace
 from dashboards.figures import Tiles
 from dashboards.layout import shell
 from dashboards.pages import operator, regent, replay
@@ -46,7 +46,8 @@ def build(api: FastAPI) -> Dash:
     settings = getattr(api.state, "settings", None)
     tile_url = getattr(settings, "map_tile_url", None)
     tiles = Tiles(tile_url, getattr(settings, "map_tile_attribution", "") or "") if tile_url else None
-    c = Ctx(api=api, client=client, sessions=sessions, city=CityData(client, profile), profile=profile, tiles=tiles)
+    city = CityData(client, profile, api.state.depends_on, Pace.of(api.state.settings))
+    c = Ctx(api=api, client=client, sessions=sessions, city=city, profile=profile, tiles=tiles)
     if tiles is not None:
         _serve_full_plotly(api)
 
@@ -124,7 +125,7 @@ def _serve_full_plotly(api: FastAPI) -> None:
 
 
 def mount(api: FastAPI) -> None:
-    """Entry point `satupintu.web`: add the single window to the API app."""
+    """Add the single window to the API app (satupintu.web)."""
     build(api)
 
 

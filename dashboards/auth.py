@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import TOKEN_COOKIE
+from app.api.cache import TOKEN_COOKIE
 from app.auth.brake import brake_of
 from app.auth.session_routes import client_of
 from app.auth.sessions import Refused, sign_in, sign_out

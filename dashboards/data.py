@@ -21,27 +21,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.live.hub import start_hub
+from app.live.notices import KINDS, Dependencies, Kind, changed_kinds
 from app.profile import Profile
+from app.settings import Settings
 
 from dashboards.apiclient import ApiClient, ApiError
 
 log = logging.getLogger(__name__)
 
-# What each notice field touches.
-TOUCHES = {
-    "readings": ("overview", "sources", "latest", "trends"),
-    "tickets": ("overview", "tickets", "recent_tickets", "services"),
-    "sources_new": ("overview", "sources"),
-    "status": ("overview", "sources"),
-    "quarantined": ("overview",),
-    "alarms": ("overview", "alarms"),
+# Where each part is read: what a part depends on is what its API route declares (app.live.notices.DependsOn).
+PATHS = {
+    "overview": "/api/v1/overview",
+    "sources": "/api/v1/sources",
+    "latest": "/api/v1/readings/latest",
+    "tickets": "/api/v1/tickets",  # the map's: every open ticket
+    "recent_tickets": "/api/v1/tickets",  # the feed's: the newest few, whatever their status
+    "alarms": "/api/v1/alarms",
+    "services": "/api/v1/services/status",
+    "trends": "/api/v1/readings/series",
 }
-PARTS = ("overview", "sources", "latest", "tickets", "recent_tickets", "alarms", "services", "trends")
-# Seconds between re-reads of a part however many notices arrive, and the most a part may age.
-MIN_GAP_S = {"services": 15.0, "trends": 15.0}
-DEFAULT_MIN_GAP_S = 0.5
-MAX_AGE_S = {"services": 120.0, "trends": 120.0}
-DEFAULT_MAX_AGE_S = 30.0
+PARTS = tuple(PATHS)
 TREND_HOURS = 6
 FEED_EVENTS = 40
 
@@ -52,6 +51,26 @@ def now_ms() -> int:
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+SLOW_PARTS = frozenset({"services", "trends"})  # heavy reads of slowly moving figures
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How often a part is read again: at most every `gap_s` however many notices arrive, at least every `max_age_s`."""
+
+    gap_s: dict[str, float]
+    max_age_s: dict[str, float]
+
+    @classmethod
+    def of(cls, settings: Settings) -> Pace:
+        """The pace the `dashboard_*` settings ask for."""
+        slow = {p: p in SLOW_PARTS for p in PARTS}
+        return cls(
+            {p: settings.dashboard_slow_reread_gap_s if s else settings.dashboard_reread_gap_s for p, s in slow.items()},
+            {p: settings.dashboard_slow_max_age_s if s else settings.dashboard_max_age_s for p, s in slow.items()},
+        )
 
 
 @dataclass
@@ -71,6 +90,8 @@ class CityData:
 
     client: ApiClient
     profile: Profile
+    depends_on: Dependencies  # the API's routes' declarations (app.api.main.DEPENDS_ON)
+    pace: Pace
     lang_parts: tuple[str, ...] = ("alarms",)
     _parts: dict[str, Part] = field(default_factory=dict)
     _changed: dict[str, int] = field(default_factory=lambda: {p: 0 for p in PARTS})
@@ -107,19 +128,24 @@ class CityData:
     def on_event(self, kind: str, body: dict) -> None:
         """Mark what an event from the hub touched (a resync touches everything)."""
         if kind == "resync":
-            for p in PARTS:
-                self._changed[p] += 1
+            self.changed(KINDS)
             return
         if kind != "changes":
             return
         self.notices += 1
-        for key, parts in TOUCHES.items():
-            if body.get(key):
-                for p in parts:
-                    self._changed[p] += 1
+        self.changed(changed_kinds(body))
         at = body.get("at")
         for s in body.get("status") or []:
             self.status_events.appendleft({"kind": "status", "at": at, "source_id": s["source_id"], "online": s["online"]})
+
+    def touched(self, kinds: frozenset[Kind]) -> tuple[str, ...]:
+        """The parts whose API answers depend on any of `kinds`."""
+        return tuple(p for p in PARTS if self.depends_on(PATHS[p]) & kinds)
+
+    def changed(self, kinds: frozenset[Kind]) -> None:
+        """Mark the parts that depend on any of `kinds` (a notice's, or a write of this process) for a re-read."""
+        for p in self.touched(kinds):
+            self._changed[p] += 1
 
     # --- reads --------------------------------------------------------------------
 
@@ -189,32 +215,31 @@ class CityData:
         if old is None:
             return True
         age_s = (t - old.read_ms) / 1000
-        if age_s >= MAX_AGE_S.get(part, DEFAULT_MAX_AGE_S) or not old.ok:
+        if age_s >= self.pace.max_age_s[part] or not old.ok:
             return age_s >= 1.0
-        return self._changed[part] != old.seq and age_s >= MIN_GAP_S.get(part, DEFAULT_MIN_GAP_S)
+        return self._changed[part] != old.seq and age_s >= self.pace.gap_s[part]
 
     async def _fetch(self, part: str, token: str, lang: str) -> Any:
         c = self.client
+        path = PATHS[part]
         if part == "overview":
-            return await c.get("/api/v1/overview", token)
-        if part == "sources":
-            return await c.get_all("/api/v1/sources", token)
-        if part == "latest":
-            return await c.get_all("/api/v1/readings/latest", token)
-        if part == "tickets":  # the map's: every open ticket
-            return await c.get_all("/api/v1/tickets", token, cap=2000, status="active")
-        if part == "recent_tickets":  # the feed's: the newest few, whatever their status
-            return (await c.get("/api/v1/tickets", token, limit=FEED_EVENTS))["items"]
+            return await c.get(path, token)
+        if part in ("sources", "latest"):
+            return await c.get_all(path, token)
+        if part == "tickets":
+            return await c.get_all(path, token, cap=2000, status="active")
+        if part == "recent_tickets":
+            return (await c.get(path, token, limit=FEED_EVENTS))["items"]
         if part == "alarms":
             try:
-                return await c.get_all("/api/v1/alarms", token, cap=2000, state="open", lang=lang, page=500)
+                return await c.get_all(path, token, cap=2000, state="open", lang=lang, page=500)
             except ApiError as exc:
                 if exc.status == 404:
                     return []  # an API without alarms yet
                 raise
         if part == "services":
             end = now_ms()
-            return await c.get("/api/v1/services/status", token, start=iso(end - 86_400_000), end=iso(end))
+            return await c.get(path, token, start=iso(end - 86_400_000), end=iso(end))
         if part == "trends":
             return await self._trends(token)
         raise ValueError(part)
@@ -225,7 +250,7 @@ class CityData:
         out: dict[str, Any] = {}
         for m in key_metrics(self.profile):
             out[m.id] = await self.client.get(
-                "/api/v1/readings/series", token, metric=m.id, bucket="5m", agg=trend_agg(m),
+                PATHS["trends"], token, metric=m.id, bucket="5m", agg=trend_agg(m),
                 start=start.isoformat(), end=end.isoformat(),
             )  # fmt: skip
         return out
@@ -247,14 +272,3 @@ def _body(ev: Any) -> dict:
     import orjson
 
     return orjson.loads(ev.text)
-
-
-class Registry:
-    """The process's CityData, one per city (a deployment serves one today)."""
-
-    def __init__(self, client: ApiClient, profile: Profile) -> None:
-        self.client = client
-        self._city = CityData(client, profile)
-
-    def city(self) -> CityData:
-        return self._city

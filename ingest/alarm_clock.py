@@ -17,14 +17,14 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from app.alarms.engine import RuleBook, evaluate_clock
+from app.alarms.clock_rules import evaluate_clock
+from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
 from app.alarms.webhooks import Post, dispatch_due, httpx_post
+from app.live.notices import Publisher
 from app.profile import Profile
 from app.settings import Settings
 from app.storage.engine import writing
-from ingest.notices import NoticePublisher
-from ingest.writer import WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class AlarmClock:
         self._engine, self._profile, self._settings, self._post = engine, profile, settings, post
         self._book = RuleBook(settings.alarm_rules_refresh_s)
         self._life = Lifecycle(profile, settings.alarm_webhooks)
-        self._notices = NoticePublisher(publish)
+        self._announce = Publisher(publish)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="satupintu-alarm-clock", daemon=True)
         self.ticks = 0
@@ -62,8 +62,7 @@ class AlarmClock:
             changes = evaluate_clock(
                 conn, book=self._book, life=self._life, city=self._profile.city.id, now_ms=int(time.time() * 1000)
             )
-        if changes:
-            self._notices(WriteResult(alarm_changes=changes))
+        self._announce(changes)
         dispatch_due(self._engine, self._settings, post=self._post)
         self.ticks += 1
         return changes

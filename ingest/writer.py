@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, bindparam, select, tuple_
 from sqlalchemy import exc as sa_exc
 
-from app.alarms.engine import Observed, RuleBook, evaluate_readings
+from app.alarms.reading_rules import Observed, evaluate_readings
+from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
 from app.profile import Profile
 from app.settings import Settings

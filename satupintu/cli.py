@@ -161,7 +161,7 @@ def web(
     """Serve the API (/api, /docs, /metrics) in one ASGI process."""
     import uvicorn
 
-    from app.api.main import create_app
+    from satupintu.web import create_app
 
     setup_logging()
     s = settings_or_exit()

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select, update
 from app.alarms.messages import message
 from app.alarms.rules import SEVERITY_RANK
 from app.live.notices import iso_ms
-from app.profile import Profile
+from app.profile import Profile, Severity
 from app.storage.dialect import insert_for
 from app.storage.models import AlarmEventRow, AlarmRow, AlarmRuleRow, WebhookDeliveryRow
 
@@ -57,7 +57,7 @@ class Lifecycle:
     """Transitions for one city profile; `severity_hooks` maps severities to webhook URLs (settings)."""
 
     profile: Profile
-    severity_hooks: Mapping[str, str] = field(default_factory=dict)
+    severity_hooks: Mapping[Severity, str] = field(default_factory=dict)
 
     # --- engine transitions --------------------------------------------------
 
@@ -238,7 +238,7 @@ class Lifecycle:
             )
         return Change(city=row["city"], alarm_id=alarm_id, state=row["state"], action=action, payload=data)
 
-    def _hook_urls(self, conn: Connection, city: str, rule_id: str, severity: str) -> list[str]:
+    def _hook_urls(self, conn: Connection, city: str, rule_id: str, severity: Severity) -> list[str]:
         r = AlarmRuleRow.__table__.c
         rule_url = conn.execute(select(r.webhook_url).where(r.city == city, r.rule_id == rule_id)).scalar()
         urls = [u for u in (rule_url, self.severity_hooks.get(severity)) if u]

@@ -1,4 +1,5 @@
-"""Webhook delivery from the outbox (`webhook_deliveries`): POST with retry, dead letter when retries run out.
+"""Webhook delivery from the outbox (`webhook_deliveries`): POST with retry, dead letter when retries run out;
+and the admin's view of the outbox (list, send a dead letter again).
 
 Transitions write their deliveries in their own transaction (app.alarms.store),
 so a webhook is never sent for an alarm change that did not commit, and never
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, RowMapping, func, select, update
 
 from app.settings import Settings
 from app.storage.engine import writing
@@ -98,3 +99,24 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
         with writing(engine) as conn:
             conn.execute(update(W).where(W.c.id == delivery_id).values(claimed_until_ms=0, **values))
     return out
+
+
+# --- the admin's view of the outbox -------------------------------------------------
+
+
+def list_deliveries(*, conn: Connection, status: str | None, limit: int, offset: int) -> tuple[list[RowMapping], int]:
+    """A page of deliveries, newest first, and their total; `status` filters (`dead`: the dead letters)."""
+    where = [W.c.status == status] if status else []
+    total = conn.execute(select(func.count()).select_from(W).where(*where)).scalar_one()
+    rows = conn.execute(select(W).where(*where).order_by(W.c.id.desc()).limit(limit).offset(offset)).mappings()
+    return list(rows), total
+
+
+def retry_delivery(*, conn: Connection, delivery_id: int, now_ms: int) -> bool:
+    """Make a dead letter due again from its first attempt; False when there is no such dead delivery."""
+    n = conn.execute(
+        update(W)
+        .where(W.c.id == delivery_id, W.c.status == "dead")
+        .values(status="pending", attempts=0, next_ms=now_ms, claimed_until_ms=0, done_ms=None)
+    ).rowcount
+    return n == 1

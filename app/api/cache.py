@@ -12,8 +12,8 @@ An answer stops being current sooner than its time when something it depends
 on changes:
 
 - a change notice for the city reaches the live hub (`city/+/changes`): the
-  answers that depend on what the notice names (readings -> readings, sources,
-  overview; tickets -> tickets, services, overview; ...) are computed again at
+  answers that depend on what the notice names (each router declares what its
+  answers depend on: app.live.notices.DependsOn) are computed again at
   once, by running their request again, when somebody read them since they were
   last computed (the rest go, and their next reader computes them). Until the
   new answer is there, readers get the previous one (`x-cache: stale`) instead
@@ -25,8 +25,7 @@ on changes:
   behind) drops everything;
 - a write through the API (any POST/PUT/PATCH/DELETE) drops everything, and
   the token cache too, so a revocation through the API takes effect at once and
-  the writer reads its own write;
-- `invalidate(city)`, for writers that want to say so themselves.
+  the writer reads its own write.
 
 What only time changes (a silent source turning stale, `as_of`) shows within
 `api_cache_s`: an answer past its time by less than as long again is served
@@ -41,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -53,51 +51,23 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.tokens import Principal, authenticate, hash_token
+from app.live.events import Event
+from app.live.notices import KINDS, Dependencies, changed_kinds
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "satupintu_token"
 MAX_ENTRIES = 2048
 MAX_REFRESH = 64  # stale answers recomputed ahead per notice; past it they are dropped (computed when next read)
-REFRESH_WAIT_S = 0.5  # the longest a notice waits for the answers it stales to be recomputed
 MAX_BODY = 8 * 2**20  # bigger answers are served, not kept
 
-# What a notice can say changed (its non-empty fields), and what each route family depends on.
-KINDS = frozenset({"readings", "tickets", "sources_new", "status", "quarantined", "alarms"})
-_DEPENDS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("/api/v1/readings/", frozenset({"readings", "sources_new"})),
-    ("/api/v1/sources", frozenset({"readings", "sources_new", "status"})),
-    ("/api/v1/tickets", frozenset({"tickets"})),
-    ("/api/v1/services/", frozenset({"tickets"})),
-    ("/api/v1/quarantine", frozenset({"quarantined"})),
-    ("/api/v1/alarms", frozenset({"alarms"})),
-)
 _NEVER = ("/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def depends_on(path: str) -> frozenset[str]:
-    """The kinds of change an answer for `path` depends on; everything for routes not listed (overview, reports)."""
-    for prefix, kinds in _DEPENDS:
-        if path.startswith(prefix):
-            return kinds
-    return KINDS
-
-
 def cacheable_path(path: str) -> bool:
     return path.startswith("/api/v1/") and not path.startswith(_NEVER)
-
-
-def changed_kinds(notice: dict) -> frozenset[str]:
-    """What a decoded change notice says changed; an unknown non-empty field (a newer ingestor) counts as everything."""
-    out = set()
-    for k, v in notice.items():
-        if k in ("type", "v", "at", "city") or not v:
-            continue
-        if k not in KINDS:
-            return KINDS
-        out.add(k)
-    return frozenset(out)
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -173,7 +143,7 @@ class Slot:
 Runner = Callable[[Scope], Awaitable["Entry | None"]]
 
 
-@dataclass(eq=False)  # kept in a WeakSet: hashed by identity
+@dataclass(eq=False)  # one per app: compared (and hashed) by identity
 class ResponseCache:
     """The answers of one app (one city), with per-kind generations so a slow miss never stores a stale answer.
 
@@ -185,6 +155,7 @@ class ResponseCache:
     city: str
     ttl_s: float
     clock: Callable[[], float] = time.monotonic
+    refresh_wait_s: float = Settings.model_fields["api_cache_refresh_wait_s"].default  # the longest `refresh` waits
     entries: dict[tuple[str, str], Slot] = field(default_factory=dict)
     inflight: dict[tuple[str, str], asyncio.Future] = field(default_factory=dict)
     generation: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
@@ -196,18 +167,8 @@ class ResponseCache:
     recomputed: int = 0
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
-    def __post_init__(self) -> None:
-        _CACHES.add(self)
-
     def current(self, slot: Slot) -> bool:
         return self.stamp(slot.kinds) == slot.stamp
-
-    def get(self, key: tuple[str, str]) -> Entry | None:
-        """The answer for `key` if it is current: not past its time, and nothing it depends on changed."""
-        slot = self.entries.get(key)
-        if slot is None or not self.current(slot) or slot.entry.expires <= self.clock():
-            return None
-        return slot.entry
 
     def serve(self, key: tuple[str, str]) -> tuple[Entry, bool] | None:
         """What to answer `key` with without computing: (answer, stale?), or None (compute it).
@@ -286,21 +247,21 @@ class ResponseCache:
         for key in again:
             self._recompute(key)
 
-    def on_event(self, ev: object) -> None:
-        """A live-hub event (app.live.events.Event): `changes` for this city stales what it names, `resync` drops all."""
-        kind = getattr(ev, "type", None)
-        if kind == "resync":
+    def on_event(self, ev: Event) -> None:
+        """A live-hub event: `changes` for this city stales what it names, `resync` drops all."""
+        if ev.type == "resync":
             self.invalidate()
-        elif kind == "changes" and getattr(ev, "city", None) == self.city:
+        elif ev.type == "changes" and ev.city == self.city:
             self.invalidate(changed_kinds(orjson.loads(ev.text)), recompute=True)
 
-    async def refresh(self, timeout_s: float = REFRESH_WAIT_S) -> None:
+    async def refresh(self, timeout_s: float | None = None) -> None:
         """Wait until every kept answer reflects every invalidation so far (the hub awaits this before announcing).
 
         What is not computed again within `timeout_s` is dropped instead (the next
         reader computes it), so an announced change is never answered from before it.
         """
         target = self.version
+        timeout_s = self.refresh_wait_s if timeout_s is None else timeout_s
         if self.runner is None:
             self.entries = {k: s for k, s in self.entries.items() if self.current(s)}
             return
@@ -356,16 +317,6 @@ class ResponseCache:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return fut
-
-
-_CACHES: weakref.WeakSet[ResponseCache] = weakref.WeakSet()
-
-
-def invalidate(city: str | None = None, kinds: Iterable[str] | None = None) -> None:
-    """Drop cached answers of `city` (every city when None) in this process: call after a write outside a request."""
-    for cache in list(_CACHES):
-        if city is None or cache.city == city:
-            cache.invalidate(kinds)
 
 
 class CacheMiddleware:
@@ -440,6 +391,7 @@ class CacheMiddleware:
         cache.misses += 1
         fut = asyncio.get_running_loop().create_future()
         cache.inflight[key] = fut
+        depends_on: Dependencies = state.depends_on
         kinds = depends_on(path)
         stamp = cache.stamp(kinds)
         version = cache.version

@@ -14,7 +14,10 @@ from app.auth.tokens import Principal, Role
 from app.profile import Profile
 from app.settings import Settings
 
-__all__ = ["TOKEN_COOKIE"]
+__all__ = [
+    "AdminDep", "ConnDep", "EngineDep", "OperatorDep", "ProfileDep", "SettingsDep", "ViewerDep", "get_conn",
+    "get_principal", "require",
+]  # fmt: skip
 _bearer = HTTPBearer(auto_error=False, description="An API token (`satupintu token create`)")
 
 

@@ -1,52 +1,79 @@
 """The FastAPI application: `/api/health`, `/api/v1/...`, `/metrics` and `/docs` in one ASGI app.
 
-Each domain owns its routes in `app/<domain>/routes.py` (a module-level
-`router`); they are included here in name order, so adding a domain needs no
-edit of this file.
+Each domain owns its routes (`app/<domain>/routes.py` and, for a domain with
+several resources, `<resource>_routes.py`); `ROUTERS` below lists every one
+of them by name, so the whole API reads from this file. A router whose
+answers change only with some kinds of change declares it next to itself
+(`depends_on`, app.live.notices.DependsOn): `DEPENDS_ON` gathers those
+declarations for the response cache and the dashboard. The single window is
+mounted on this app by the composition root (satupintu.web), not here.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from importlib.metadata import entry_points
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
-import app as app_pkg
+from app.alarms import routes as alarms
+from app.alarms import rule_routes as alarm_rules
+from app.alarms import shelf_routes as alarm_shelves
+from app.alarms import webhook_routes as alarm_webhooks
+from app.api import health, live
 from app.api.cache import CacheMiddleware, ResponseCache, TokenCache
 from app.api.errors import problem
-from app.api.health import router as health_router
 from app.api.metrics import IngestTotals, WebTotals
+from app.auth import routes as tokens
+from app.auth import session_routes as sessions
+from app.auth import user_routes as users
 from app.live.hub import start_hub, stop_hub
+from app.live.notices import Dependencies
+from app.overview import routes as overview
 from app.profile import load_profile
+from app.quarantine import routes as quarantine
+from app.readings import routes as readings
+from app.replay import routes as replay
+from app.reports import routes as reports
+from app.services import routes as services
 from app.settings import Settings, get_settings
+from app.sources import routes as sources
 from app.storage.engine import engine_from_settings
 from app.storage.maintenance import optimize
 from app.storage.migrate import upgrade
 from app.storage.seed import sync_profile
+from app.tickets import routes as tickets
 
-
-def domain_routers() -> list:
-    """The `router` of every `app/<domain>/routes.py`, in name order."""
-    routers = []
-    for mod in sorted(pkgutil.iter_modules(app_pkg.__path__), key=lambda m: m.name):
-        if not mod.ispkg:
-            continue
-        try:
-            routes = importlib.import_module(f"app.{mod.name}.routes")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"app.{mod.name}.routes":
-                raise
-            continue
-        routers.append(routes.router)
-    return routers
+# Every router of the API, in the order requests are matched against them.
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    alarms.router,
+    alarm_rules.router,
+    alarm_shelves.router,
+    alarm_webhooks.router,
+    tokens.router,
+    sessions.router,
+    users.router,
+    live.router,
+    overview.router,
+    quarantine.router,
+    readings.router,
+    replay.router,
+    reports.router,
+    services.router,
+    sources.router,
+    tickets.router,
+)
+# What the answers of a path depend on, from the routers that declare it; the others depend on every change.
+DEPENDS_ON = Dependencies(
+    (readings.depends_on, sources.depends_on, tickets.depends_on, services.depends_on, quarantine.depends_on,
+     alarms.depends_on)
+)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
@@ -54,7 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ANN202
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = start_hub(app)  # the live channel's one broker subscription for this process
         cache = app.state.response_cache
         if cache is not None:
@@ -82,9 +109,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         with api.state.engine.begin() as conn:
             sync_profile(conn=conn, profile=api.state.profile)
     optimize(api.state.engine)  # planner statistics, so reads take the right index from the first request
+    api.state.depends_on = DEPENDS_ON
     api.state.token_cache = TokenCache(settings.api_token_cache_s)
     api.state.response_cache = (
-        ResponseCache(api.state.profile.city.id, settings.api_cache_s) if settings.api_cache_s > 0 else None
+        ResponseCache(api.state.profile.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s)
+        if settings.api_cache_s > 0
+        else None
     )
     # Added first, so inside CORS (whose headers depend on the caller's Origin) and the metrics (which count hits).
     api.add_middleware(CacheMiddleware)
@@ -93,8 +123,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )  # fmt: skip
-    api.include_router(health_router)
-    for router in domain_routers():
+    for router in ROUTERS:
         api.include_router(router)
 
     @api.exception_handler(RequestValidationError)
@@ -114,6 +143,4 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(
         api, include_in_schema=False
     )
-    for plugin in entry_points(group="satupintu.web"):  # the dashboard mounts itself; app never imports it
-        plugin.load()(api)
     return api

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 
+@overload
+def from_ms(ms: int) -> datetime: ...
+@overload
+def from_ms(ms: None) -> None: ...
 def from_ms(ms: int | None) -> datetime | None:
     """Epoch milliseconds to an aware UTC datetime (None stays None)."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -1,5 +1,6 @@
-"""The auth domain's routes: tokens (`/api/v1/tokens`) and the audit log (`/api/v1/audit`) here, with
-sign-in (app.auth.session_routes) and users (app.auth.user_routes) included."""
+"""The auth domain's routes: tokens (`/api/v1/tokens`) and the audit log (`/api/v1/audit`).
+
+Sign-in (app.auth.session_routes) and users (app.auth.user_routes) have routers of their own."""
 
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from app.api.fields import LABEL_PATTERN
 from app.api.paging import Limit, Offset, Page
 from app.api.timefmt import from_ms
 from app.auth.audit import record
-from app.auth.session_routes import router as session_router
 from app.auth.tokens import SESSION_PREFIX, Role, create_token, list_tokens, revoke_token
-from app.auth.user_routes import router as user_router
 from app.storage.models import AuditRow, TokenRow
 
-admin = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 class TokenOut(BaseModel):
@@ -61,12 +60,12 @@ def _token_out(r: TokenRow) -> TokenOut:
     )  # fmt: skip
 
 
-@admin.get("/tokens", response_model=list[TokenOut], summary="API tokens, newest first (admin)")
+@router.get("/tokens", response_model=list[TokenOut], summary="API tokens, newest first (admin)")
 def get_tokens(_who: AdminDep, conn: ConnDep) -> list[TokenOut]:
     return [_token_out(r) for r in list_tokens(conn=conn)]
 
 
-@admin.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
+@router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
 def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
     try:
         with conn.begin():
@@ -78,7 +77,7 @@ def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
     return TokenCreated(**_token_out(row).model_dump(), token=token)
 
 
-@admin.delete(
+@router.delete(
     "/tokens/{token_id}",
     status_code=204,
     summary="Revoke a token (admin)",
@@ -102,7 +101,7 @@ def delete_token(who: AdminDep, conn: ConnDep, token_id: Annotated[int, Path(ge=
     return Response(status_code=204)
 
 
-@admin.get("/audit", response_model=Page[AuditOut], summary="The audit log of writes, newest first (admin)")
+@router.get("/audit", response_model=Page[AuditOut], summary="The audit log of writes, newest first (admin)")
 def get_audit(
     _who: AdminDep,
     conn: ConnDep,
@@ -117,9 +116,3 @@ def get_audit(
     rows = conn.execute(q.order_by(AuditRow.id.desc()).limit(limit).offset(offset)).all()
     items = [AuditOut(at=from_ms(r.ts_ms), actor=r.actor, role=r.role, action=r.action, target=r.target, detail=r.detail) for r in rows]
     return Page[AuditOut](items=items, total=total, limit=limit, offset=offset)
-
-
-router = APIRouter()
-router.include_router(admin)
-router.include_router(session_router)
-router.include_router(user_router)

@@ -17,7 +17,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI
@@ -26,7 +26,7 @@ from prometheus_client import Counter, Gauge
 
 from app.live import events
 from app.live.events import Event
-from app.live.notices import SUBSCRIBE_FILTER, decode
+from app.live.notices import SUBSCRIBE_FILTER, Change, Publisher, decode
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -307,3 +307,13 @@ def stop_hub(app: FastAPI) -> None:
     if hub is not None:
         app.state.live_hub = None
         hub.stop()
+
+
+def announce(app: FastAPI, changes: Sequence[Change]) -> None:
+    """After a commit of the web process (an operator's or an admin's write): publish `changes` through its hub.
+
+    Nothing when the hub never started (no live client, no broker: nobody to tell).
+    """
+    hub = getattr(app.state, "live_hub", None)
+    if hub is not None and changes:
+        Publisher(hub.publish)(changes)

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from app.api.deps import ConnDep, ViewerDep
 from app.api.timefmt import from_ms, now_ms, to_ms
+from app.live.notices import DependsOn
 from app.profile import ID_PATTERN
 from app.quarantine import queries
 from app.quarantine.queries import Quarantined
@@ -18,6 +19,7 @@ from app.api.errors import unprocessable
 from app.api.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["quarantine"])
+depends_on = DependsOn("/api/v1/quarantine", frozenset({"quarantined"}))  # what its answers change with
 
 # The quarantine is never pruned; a default window keeps an unfiltered request to a bounded index range.
 DEFAULT_WINDOW = timedelta(days=7)

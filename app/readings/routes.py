@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from app.api.deps import ConnDep, ProfileDep, ViewerDep
 from app.api.timefmt import from_ms, now_ms, to_ms
+from app.live.notices import DependsOn
 from app.profile import ID_PATTERN, Profile
 from app.readings import queries
 from app.readings.queries import MAX_POINTS, Agg, Bucket, Latest, MetricInfo
@@ -21,6 +22,7 @@ from app.api.errors import unprocessable
 from app.api.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
+depends_on = DependsOn("/api/v1/readings/", frozenset({"readings", "sources_new"}))  # what its answers change with
 
 METRIC_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 DEFAULT_SPAN = timedelta(hours=24)

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from app.api.deps import ConnDep, ProfileDep, ViewerDep
 from app.api.timefmt import from_ms, now_ms, to_ms
+from app.live.notices import DependsOn
 from app.services import queries as q
 from app.services import rollup
 from app.tickets.queries import id_in_tickets
@@ -18,6 +19,7 @@ from app.api.errors import unprocessable
 from app.profile import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["services"])
+depends_on = DependsOn("/api/v1/services/", frozenset({"tickets"}))  # what its answers change with
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 400

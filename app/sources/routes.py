@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app.api.deps import AdminDep, ConnDep, ProfileDep, ViewerDep
 from app.api.fields import LABEL_PATTERN
 from app.api.timefmt import from_ms, now_ms
+from app.live.notices import DependsOn
 from app.profile import ID_PATTERN
 from app.auth.audit import record
 from app.sources import queries
@@ -18,6 +19,7 @@ from app.sources.queries import HEALTH_RULE, SourceHealth
 from app.api.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["sources"])
+depends_on = DependsOn("/api/v1/sources", frozenset({"readings", "sources_new", "status"}))  # what its answers change with
 
 
 class SourceOut(BaseModel):

@@ -55,6 +55,6 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
         [{"metric": m.id, "unit": m.unit, "registered": True} for m in profile.metrics],
     )
     # The profile's alarm rules seed the rule table once; an admin's edits and deletions stand.
-    from app.alarms.engine import sync_rules  # the alarm engine reads this module's tables: import late
+    from app.alarms.rule_store import sync_rules  # the alarm rules read this module's tables: import late
 
     sync_rules(conn=conn, profile=profile)

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from app.api.deps import ConnDep, ProfileDep, ViewerDep
 from app.api.timefmt import from_ms, now_ms, to_ms
+from app.live.notices import DependsOn
 from app.tickets import queries as q
 from app.api.errors import unprocessable
 from app.api.paging import Limit, Offset, Page
@@ -18,6 +19,7 @@ from app.profile import ID_PATTERN
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"  # as ingest.parser accepts them
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
+depends_on = DependsOn("/api/v1/tickets", frozenset({"tickets"}))  # what its answers change with
 
 Priority = Literal["low", "normal", "high", "critical"]
 

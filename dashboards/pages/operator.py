@@ -204,7 +204,7 @@ def register(app: Any, c: Ctx) -> None:
         except ApiError as exc:
             detail = t("dash.alarm.viewer_only", lang) if exc.status == 403 else str(exc.detail)
             return "dialog hidden", t("dash.alarm.ack_failed", lang, detail=detail), "toast error"
-        c.city.on_event("changes", {"alarms": [{"alarm_id": alarm_id, "state": "acknowledged"}]})
+        c.city.changed(frozenset({"alarms"}))  # this window reads the acknowledgement at once
         return "dialog hidden", t("dash.alarm.ack_ok", lang, id=alarm_id), "toast info"
 
     # A new critical alarm sounds when the operator has switched sound on.

@@ -32,16 +32,18 @@ from sqlalchemy import event, text
 from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
 
+from app.alarms.store import Change
 from app.api.main import create_app
 from app.auth.tokens import create_token
 from app.live import events
 from app.live.hub import Hub, start_hub, stop_hub
-from app.live.notices import Notice, decode, topic_for
+from app.live.notices import Notice, Stored, decode, notices_for, topic_for
+from app.live.notices import Publisher as LivePublisher
 from app.settings import Settings
 from app.storage.engine import make_engine
 from app.storage.migrate import upgrade
 from ingest.messages import Rejected
-from ingest.notices import NoticePublisher, notices_for
+from ingest.notices import NoticePublisher, changes_of
 from ingest.writer import Item, Refusal, WriteResult
 from satupintu.broker import free_port
 from tests.app.conftest import auth
@@ -64,7 +66,7 @@ def test_a_write_result_becomes_one_notice_per_changed_city() -> None:
         status_changes=[("morotai", "awlr-a", False), ("morotai", "awlr-a", True)],
         refusals=[_refusal("bad_json", "morotai"), _refusal("bad_id", None), _refusal("unknown_city", "jakarta")],
     )
-    notices = notices_for(result, at_ms=1_795_400_000_123)
+    notices = notices_for(changes_of(result), at_ms=1_795_400_000_123)
     assert [n.city for n in notices] == ["morotai", "tidore"]
     assert notices[0].as_dict() == {
         "v": 1,
@@ -81,10 +83,10 @@ def test_a_write_result_becomes_one_notice_per_changed_city() -> None:
 
 
 def test_a_batch_that_changed_nothing_announces_nothing() -> None:
-    assert notices_for(WriteResult(), at_ms=0) == []
+    assert notices_for(changes_of(WriteResult()), at_ms=0) == []
     # A redelivered batch: every point a duplicate.
     redelivered = WriteResult(points_stored=0, points_duplicate=3, readings_by_source={("morotai", "s1"): 3})
-    assert notices_for(redelivered, at_ms=0) == []
+    assert notices_for(changes_of(redelivered), at_ms=0) == []
 
 
 def test_the_publisher_sends_each_notice_to_its_city_topic_and_counts_what_was_dropped() -> None:
@@ -94,6 +96,17 @@ def test_the_publisher_sends_each_notice_to_its_city_topic_and_counts_what_was_d
     assert [t for t, _ in sent] == ["city/morotai/changes", "city/tidore/changes"]
     assert pub.skipped == 1
     assert decode(*sent[0]) == {**orjson.loads(sent[0][1]), "city": "morotai"}
+
+
+def test_one_publisher_announces_alarm_transitions_on_their_topics_first_then_the_notice() -> None:
+    sent: list[tuple[str, bytes]] = []
+    moved = Change(city="morotai", alarm_id=7, state="active", action="raised", payload=b'{"id": 7}')
+    again = Change(city="morotai", alarm_id=7, state="acknowledged", action="acknowledged", payload=b'{"id": 7}')
+    LivePublisher(lambda t, p: sent.append((t, p)) or True, clock=lambda: 0)([Stored("morotai", "s1", 2), moved, again])
+    assert [t for t, _ in sent] == ["city/morotai/alarm/7", "city/morotai/alarm/7", "city/morotai/changes"]
+    notice = decode(*sent[-1])
+    assert notice["alarms"] == [{"alarm_id": 7, "state": "acknowledged"}]  # the last transition wins
+    assert notice["readings"] == [{"source_id": "s1", "points": 2}]
 
 
 @pytest.mark.parametrize(

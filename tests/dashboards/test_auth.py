@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
+from satupintu.web import create_app
 from app.auth.passwords import Cost, hash_password
 from app.auth.users import create_user
 from app.settings import Settings

@@ -2,7 +2,9 @@
 
 Both carry the same events from the process's one hub (app.live.hub):
 `hello`, `changes`, `resync`, `heartbeat`. A client re-reads through the
-API what a `changes` event names, and everything after a `resync`.
+API what a `changes` event names, and everything after a `resync`. The
+channel's HTTP face lives with the API (like health and metrics), so app.live
+(hub, events, notices) never imports app.api.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import TOKEN_COOKIE, ViewerDep
+from app.api.cache import TOKEN_COOKIE
+from app.api.deps import ViewerDep
 from app.auth.tokens import Principal, authenticate
 from app.live.events import SSE_RETRY
 from app.live.hub import start_hub
