@@ -25,50 +25,37 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import TOKEN_COOKIE
 from app.auth.brake import brake_of
+from app.auth.lookup import TOKEN_COOKIE
 from app.auth.session_routes import client_of
 from app.auth.sessions import Refused, sign_in, sign_out
-from app.auth.tokens import Principal, authenticate
+from app.auth.tokens import Principal
 from app.i18n import DEFAULT_LANG, LANGS, t
 
 COOKIE_MAX_AGE_S = 90 * 86_400  # a wall display runs for months on one sign-in; revoking the token ends it
 LANG_COOKIE = "satupintu_lang"
-CACHE_S = 30.0
 # Inline: Dash loads every stylesheet in assets/ into the window, so the form keeps its own.
 LOGIN_CSS = (
     'body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: #0b2540; font-family: "DejaVu Sans", Arial, sans-serif; } .login { background: #fff; padding: 32px 36px; border-radius: 10px; width: 380px; display: flex; flex-direction: column; gap: 12px; } .login h1 { margin: 0; color: #0'
     'b2540; } .login label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; } .login input { padding: 8px; font-size: 16px; } .login button { padding: 10px; background: #0a84ff; color: #fff; border: 0; border-radius: 5px; font-size: 16px; font-weight: 700; cursor: pointer; } .err { color: #c0392b; font-weight: 600; } '
     '.login details { margin-top: 4px; } .login summary { cursor: pointer; color: #0a5fb8; } .login details label { margin-top: 8px; } '
-)  # a revoked token keeps the page (not the API) for at most this long
+)
 
 
 class Sessions:
-    """Who a cookie belongs to, cached briefly so page loads cost no query each."""
+    """Who a cookie belongs to: the API's own token cache (app.auth.lookup), so a page load costs no query each
+    and a token revoked through the API stops the window at once too."""
 
     def __init__(self, api: FastAPI) -> None:
         self._api = api
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-
-    def _lookup(self, token: str) -> Principal | None:
-        with self._api.state.engine.connect() as conn:
-            return authenticate(conn=conn, token=token)
 
     async def principal(self, token: str | None, *, fresh: bool = False) -> Principal | None:
         if not token:
             return None
-        hit = self._cache.get(token)
-        now = time.monotonic()
-        if hit and not fresh and now - hit[0] < CACHE_S:
-            return hit[1]
-        who = await run_in_threadpool(self._lookup, token)
-        if len(self._cache) > 1000:
-            self._cache.clear()
-        self._cache[token] = (now, who)
-        return who
+        return await self._api.state.token_cache.alookup(self._api.state.engine, token, fresh=fresh)
 
     def forget(self, token: str) -> None:
-        self._cache.pop(token, None)
+        self._api.state.token_cache.forget(token)
 
 
 def lang_of(request: Request) -> str:

@@ -20,10 +20,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
 import app as app_pkg
-from app.api.cache import CacheMiddleware, ResponseCache, TokenCache
+from app.api.cache import CacheMiddleware, ResponseCache
 from app.api.errors import problem
 from app.api.health import router as health_router
 from app.api.metrics import IngestTotals, WebTotals
+from app.auth.lookup import TokenCache
 from app.live.hub import start_hub, stop_hub
 from app.profile import load_profile
 from app.settings import Settings, get_settings

@@ -9,9 +9,10 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import TOKEN_COOKIE, ConnDep, EngineDep, SettingsDep, ViewerDep
+from app.api.deps import ConnDep, EngineDep, SettingsDep, ViewerDep
 from app.api.timefmt import from_ms
 from app.auth.brake import brake_of
+from app.auth.lookup import TOKEN_COOKIE
 from app.auth.passwords import MAX_LENGTH
 from app.auth.sessions import MAX_USERNAME, Refused, sign_in, sign_out
 from app.auth.tokens import Role
