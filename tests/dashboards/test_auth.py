@@ -39,7 +39,10 @@ def test_a_password_sign_in_sets_a_session_cookie_that_lasts_as_long_as_the_sess
     token = r.cookies["satupintu_token"]
     assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     client.cookies.set("satupintu_token", token)
-    out = client.get("/logout")
+    ask = client.get("/logout")  # a link (or an <img> elsewhere) only shows the sign-out button
+    assert ask.status_code == 200 and 'method="post" action="/logout"' in ask.text
+    assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    out = client.post("/logout", headers={"Origin": "http://testserver"})
     assert out.status_code == 303
     assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
