@@ -40,7 +40,7 @@ class LogoutOut(BaseModel):
 
 
 def client_of(request: Request) -> str:
-    """The caller's address (behind a proxy, uvicorn's --forwarded-allow-ips makes it the real one)."""
+    """The caller's address; behind a reverse proxy listed in SATUPINTU_TRUSTED_PROXIES, the one it forwarded."""
     return request.client.host if request.client else "unknown"
 
 
