@@ -58,8 +58,16 @@ def callback_problem(body: Any, callback_map: dict[str, dict]) -> str | None:
     cb = callback_map[output]
     if len(inputs) != len(cb.get("inputs", inputs)) or len(state) != len(cb.get("state", state)):
         return "the inputs and state do not match the callback's"
-    if not isinstance(body.get("outputs", []), (list, dict)) or not isinstance(body.get("changedPropIds", []), list):
-        return "'outputs' must be an object or a list and 'changedPropIds' a list"
+    if not isinstance(body.get("changedPropIds", []), list):
+        return "'changedPropIds' must be a list"
+    expected, outputs = cb.get("output"), body.get("outputs")
+    if cb.get("no_output"):
+        return None
+    if isinstance(expected, list):
+        if not isinstance(outputs, list) or len(outputs) != len(expected) or not all(map(_is_dependency, outputs)):
+            return "'outputs' must list the callback's outputs"
+    elif not _is_dependency(outputs):
+        return "'outputs' must be the callback's output"
     return None
 
 
