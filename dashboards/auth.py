@@ -26,7 +26,6 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.brake import brake_of
@@ -34,8 +33,8 @@ from app.auth.lookup import TOKEN_COOKIE
 from app.auth.session_routes import client_of
 from app.auth.sessions import Refused, sign_in, sign_out
 from app.auth.tokens import Principal
+from app.auth.users import has_users
 from app.i18n import DEFAULT_LANG, LANGS, t
-from app.storage.models import UserRow
 
 LANG_COOKIE = "satupintu_lang"
 # Inline: Dash loads every stylesheet in assets/ into the window, so the form keeps its own.
@@ -105,7 +104,7 @@ def logout_page(lang: str) -> HTMLResponse:
 
 def _no_users(api: FastAPI) -> bool:
     with api.state.engine.connect() as conn:
-        return not conn.execute(select(func.count()).select_from(UserRow)).scalar()
+        return not has_users(conn=conn)
 
 
 def _without(request: Request, name: str) -> str:
