@@ -181,3 +181,27 @@ def test_headers_helper_reads_bearer_case_insensitively() -> None:
     from app.auth.lookup import bearer_token
 
     assert bearer_token(Headers({"Authorization": "bearer abc"})) == "abc"
+
+
+def test_the_live_stream_is_neither_compressed_nor_held_back_while_text_is(broker, db_url: str) -> None:  # noqa: ANN001
+    import http.client
+
+    from tests.app.test_live import WebServer
+
+    server = WebServer(Settings(database_url=db_url, mqtt_url=broker.url))
+    try:
+        with server.app.state.engine.begin() as conn:
+            token = create_token(conn=conn, name="wall", role="viewer")
+        headers = {**auth(token), "Accept-Encoding": "gzip"}
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", "/openapi.json", headers=headers)
+        text = conn.getresponse()
+        assert text.headers["content-encoding"] == "gzip" and text.read()
+        conn.request("GET", "/api/v1/live", headers=headers)
+        live = conn.getresponse()
+        assert live.status == 200 and live.headers["content-encoding"] is None
+        first = [live.readline() for _ in range(4)]  # arrives now, event by event: not buffered for compression
+        assert b"event: hello\n" in first
+        conn.close()
+    finally:
+        server.stop()
