@@ -181,6 +181,16 @@ class Settings(BaseSettings):
         "Sign-ins with a password last `session_hours` instead.",
     )  # fmt: skip
 
+    @field_validator("csrf_trusted_origins", "frame_ancestors")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        # They go into a security decision and a CSP header: only plain origins, nothing that could add a directive.
+        for origin in v:
+            u = urlsplit(origin)
+            if u.scheme not in ("http", "https") or not u.hostname or u.path not in ("", "/") or u.query or " " in origin or ";" in origin:
+                raise ValueError(f"{origin!r} is not an origin like https://portal.example.go.id")
+        return [o.rstrip("/") for o in v]
+
     # --- Retention ------------------------------------------------------------
     retention_raw_days: int = Field(30, ge=1, description="Raw readings older than this are refused and pruned.")
     retention_rollup_days: int = Field(400, ge=1, description="Per-minute and per-hour rollups are kept this long.")

@@ -205,3 +205,15 @@ def test_the_live_stream_is_neither_compressed_nor_held_back_while_text_is(broke
         conn.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("bad", ["portal.example.go.id", "https://x.example; script-src *", "https://x.example/path", "'self'", "javascript:x"])
+def test_origin_settings_take_plain_origins_only(bad: str) -> None:
+    from pydantic import ValidationError
+
+    for name in ("csrf_trusted_origins", "frame_ancestors"):
+        with pytest.raises(ValidationError, match="is not an origin"):
+            Settings(mqtt_url="mqtt://127.0.0.1:1", **{name: [bad]})
+    assert Settings(mqtt_url="mqtt://127.0.0.1:1", frame_ancestors=["https://portal.example.go.id/"]).frame_ancestors == [
+        "https://portal.example.go.id"
+    ]
