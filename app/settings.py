@@ -232,6 +232,45 @@ class Settings(BaseSettings):
         "database did not answer); a connect_timeout in the URL wins.",
     )  # fmt: skip
 
+    # --- Web security ------------------------------------------------------------
+    csrf_trusted_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins besides the app's own (scheme://host[:port]) whose pages may send writes with the "
+        'session cookie, as JSON: ["https://portal.example.go.id"]. A write carrying the cookie from any other '
+        "origin is refused (403); bearer-token calls are not affected.",
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=list,
+        description="Pages allowed to embed the window in a frame (CSP frame-ancestors), as JSON: "
+        '["https://portal.example.go.id"]. Empty (the default): nobody may frame it.',
+    )
+    max_body_bytes: int = Field(
+        2**20, ge=1024, le=2**30,
+        description="Largest request body the web process reads; a bigger one is refused with 413 before it is read. "
+        "The dashboard's callbacks send a few KB.",
+    )  # fmt: skip
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers are believed "
+        "(uvicorn's forwarded_allow_ips), e.g. '10.0.0.5'. Empty (the default): none, the peer address is the client "
+        "(the sign-in brake counts per client).",
+    )
+    token_cookie_days: float = Field(
+        30.0, gt=0, le=400,
+        description="How long the window keeps a token typed or passed as ?token= (a wall display) before asking again. "
+        "Sign-ins with a password last `session_hours` instead.",
+    )  # fmt: skip
+
+    @field_validator("csrf_trusted_origins", "frame_ancestors")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        # They go into a security decision and a CSP header: only plain origins, nothing that could add a directive.
+        for origin in v:
+            u = urlsplit(origin)
+            if u.scheme not in ("http", "https") or not u.hostname or u.path not in ("", "/") or u.query or " " in origin or ";" in origin:
+                raise ValueError(f"{origin!r} is not an origin like https://portal.example.go.id")
+        return [o.rstrip("/") for o in v]
+
     # --- Retention ------------------------------------------------------------
     retention_raw_days: int = Field(30, ge=1, description="Raw readings older than this are refused and pruned.")
     retention_rollup_days: int = Field(400, ge=1, description="Per-minute and per-hour rollups are kept this long.")

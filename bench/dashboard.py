@@ -161,9 +161,12 @@ def heap_mb(d: webdriver.Chrome) -> float:
     return d.execute_script("return performance.memory.usedJSHeapSize") / 1e6
 
 
+SCRAPE_HEADERS: dict[str, str] = {}  # /metrics takes an API token, as Prometheus sends it
+
+
 def api_requests(base: str) -> tuple[float, float]:
     """(API requests, SQL statements) the web process served and sent so far."""
-    text = httpx.get(base + "/metrics", timeout=60).text
+    text = httpx.get(base + "/metrics", headers=SCRAPE_HEADERS, timeout=60).text
     total = 0.0
     for m in re.finditer(r'^http_requests_total\{handler="(/api/v1/[^"]*)"[^}]*\} ([0-9.e+]+)$', text, re.M):
         if "/live" not in m.group(1):
@@ -201,6 +204,7 @@ def main() -> None:
     upgrade(eng)
     with eng.begin() as conn:
         token = create_token(conn=conn, name="bench wall", role="viewer")
+    SCRAPE_HEADERS["Authorization"] = f"Bearer {token}"
     eng.dispose()
     port, wport = free_port(), free_port()
     procs: list[subprocess.Popen] = [start_broker(port=port, data_dir=tmp / "mosquitto")]

@@ -9,6 +9,7 @@ server and registers every page's callbacks.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,16 @@ from dashboards.auth import LANG_COOKIE, Sessions, install
 from dashboards.context import Ctx
 from dashboards.data import CityData, Pace
 from dashboards.figures import Tiles
+from dashboards.guard import AssetCaching, DashGuard
 from dashboards.layout import shell
 from dashboards.pages import operator, regent, replay
 
 ASSETS = Path(__file__).parent / "assets"
-BASIC_PLOTLY = "/assets/vendor/plotly-basic.min.js"
+# Versioned by content, so browsers keep it a year (AssetCaching) and fetch it again only when it changes.
+BASIC_PLOTLY = (
+    "/assets/vendor/plotly-basic.min.js?v="
+    + hashlib.sha256((ASSETS / "vendor" / "plotly-basic.min.js").read_bytes()).hexdigest()[:12]
+)
 # The tile map's traces are not in the vendored 'basic' bundle; the plotly package ships the full one.
 FULL_PLOTLY = "/_plotly/plotly.min.js"
 PAGES = {"/": operator, "/regent": regent, "/replay": replay}
@@ -72,6 +78,9 @@ def build(api: FastAPI) -> Dash:
     # Dash's catch-all would answer every unknown GET (an /api typo included) with
     # the index page; our pages are routed explicitly above instead.
     dash_app.backend._setup_catchall = lambda: None  # noqa: SLF001
+    # In front of Dash's own middleware (added after it): bad callback requests and suite paths get a 4xx.
+    api.add_middleware(DashGuard, dash_app=dash_app, api=api)
+    api.add_middleware(AssetCaching)
     holder["dash"] = dash_app
     api.state.dash = dash_app
     api.state.dashboard = c
@@ -98,12 +107,19 @@ def _index(dash_app: Dash, c: Ctx, firsts: FirstLayouts, request: Any) -> str:
         # Dash scans assets/ on its first request through its middleware; a first
         # request to /regent would otherwise list no stylesheet and no live.js.
         dash_app._setup_server()  # noqa: SLF001 - idempotent
+        _allow_inline_scripts(c.api, dash_app)
         cookies, path, query = dict(request.cookies), request.url.path, request.url.query
         search = f"?{query}" if query else ""
         firsts.start((c.token(cookies), path, search), lambda: render_first(c, cookies, path, search))
         return dash_app.index()
     finally:
         reset_current_request(token)
+
+
+def _allow_inline_scripts(api: FastAPI, dash_app: Dash) -> None:
+    """Add Dash's inline scripts (the renderer's start) to the Content-Security-Policy's allowed hashes."""
+    allowed = api.state.csp_script_hashes
+    allowed.extend(h for h in dash_app.csp_hashes() if h not in allowed)
 
 
 def _serve_full_plotly(api: FastAPI) -> None:

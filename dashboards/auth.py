@@ -9,8 +9,11 @@ in the address bar or the history.
 
 Either way the cookie holds an API token (`satupintu_token`, read by
 `app.api.deps`), so every panel's read and every acknowledge goes through the
-API's role checks. Signing out revokes a session token; an API token stays
-valid (revoke it as admin), only the cookie goes.
+API's role checks. Signing out (a POST: a link elsewhere cannot sign anybody
+out) revokes a session token; an API token stays valid (revoke it as admin),
+only the cookie goes. A `?token=` address opened by a browser that is already
+signed in asks before replacing that session. Over HTTPS the cookie is
+`Secure`; a token's cookie lasts `token_cookie_days`.
 """
 
 from __future__ import annotations
@@ -25,50 +28,37 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.cache import TOKEN_COOKIE
 from app.auth.brake import brake_of
+from app.auth.lookup import TOKEN_COOKIE
 from app.auth.session_routes import client_of
 from app.auth.sessions import Refused, sign_in, sign_out
-from app.auth.tokens import Principal, authenticate
+from app.auth.tokens import Principal
+from app.auth.users import has_users
 from app.i18n import DEFAULT_LANG, LANGS, t
 
-COOKIE_MAX_AGE_S = 90 * 86_400  # a wall display runs for months on one sign-in; revoking the token ends it
 LANG_COOKIE = "satupintu_lang"
-CACHE_S = 30.0
 # Inline: Dash loads every stylesheet in assets/ into the window, so the form keeps its own.
 LOGIN_CSS = (
     'body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: #0b2540; font-family: "DejaVu Sans", Arial, sans-serif; } .login { background: #fff; padding: 32px 36px; border-radius: 10px; width: 380px; display: flex; flex-direction: column; gap: 12px; } .login h1 { margin: 0; color: #0'
     'b2540; } .login label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; } .login input { padding: 8px; font-size: 16px; } .login button { padding: 10px; background: #0a84ff; color: #fff; border: 0; border-radius: 5px; font-size: 16px; font-weight: 700; cursor: pointer; } .err { color: #c0392b; font-weight: 600; } '
     '.login details { margin-top: 4px; } .login summary { cursor: pointer; color: #0a5fb8; } .login details label { margin-top: 8px; } '
-)  # a revoked token keeps the page (not the API) for at most this long
+)
 
 
 class Sessions:
-    """Who a cookie belongs to, cached briefly so page loads cost no query each."""
+    """Who a cookie belongs to: the API's own token cache (app.auth.lookup), so a page load costs no query each
+    and a token revoked through the API stops the window at once too."""
 
     def __init__(self, api: FastAPI) -> None:
         self._api = api
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-
-    def _lookup(self, token: str) -> Principal | None:
-        with self._api.state.engine.connect() as conn:
-            return authenticate(conn=conn, token=token)
 
     async def principal(self, token: str | None, *, fresh: bool = False) -> Principal | None:
         if not token:
             return None
-        hit = self._cache.get(token)
-        now = time.monotonic()
-        if hit and not fresh and now - hit[0] < CACHE_S:
-            return hit[1]
-        who = await run_in_threadpool(self._lookup, token)
-        if len(self._cache) > 1000:
-            self._cache.clear()
-        self._cache[token] = (now, who)
-        return who
+        return await self._api.state.token_cache.alookup(self._api.state.engine, token, fresh=fresh)
 
     def forget(self, token: str) -> None:
-        self._cache.pop(token, None)
+        self._api.state.token_cache.forget(token)
 
 
 def lang_of(request: Request) -> str:
@@ -76,8 +66,45 @@ def lang_of(request: Request) -> str:
     return lang if lang in LANGS else DEFAULT_LANG
 
 
-def set_session(resp: Response, token: str, max_age_s: int = COOKIE_MAX_AGE_S) -> None:
-    resp.set_cookie(TOKEN_COOKIE, token, max_age=max_age_s, httponly=True, samesite="strict", path="/")
+def set_session(resp: Response, request: Request, token: str, max_age_s: float) -> None:
+    """The session cookie: script cannot read it, no other site sends it, and over HTTPS it never travels in clear."""
+    resp.set_cookie(TOKEN_COOKIE, token, max_age=max(1, int(max_age_s)), httponly=True, samesite="strict", path="/",
+                    secure=request.url.scheme == "https")  # fmt: skip
+
+
+def _page(lang: str, title_key: str, body: str, status_code: int = 200) -> HTMLResponse:
+    """A small page in the sign-in form's style; no scripts."""
+    resp = HTMLResponse(
+        f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<title>SatuPintu · {html.escape(t(title_key, lang))}</title><style>{LOGIN_CSS}</style></head>
+<body><div class="login"><h1>SatuPintu</h1>{body}</div></body></html>""",
+        status_code=status_code,
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def replace_page(lang: str, who: Principal, token: str, next_path: str) -> HTMLResponse:
+    """`?token=` opened while signed in: ask before the token's session replaces the current one."""
+    e = lambda key, **v: html.escape(t(key, lang, **v))  # noqa: E731
+    return _page(lang, "ui.switch.title", f"""<p id="switch-question">{e("ui.switch.question", name=who.name, role=who.role)}</p>
+<form method="post" action="/login" class="login-inline"><input type="hidden" name="token" value="{html.escape(token)}">
+<input type="hidden" name="next" value="{html.escape(next_path)}">
+<button type="submit" id="switch-confirm">{e("ui.switch.confirm")}</button></form>
+<p><a href="{html.escape(next_path)}" id="switch-keep">{e("ui.switch.keep", name=who.name)}</a></p>""")
+
+
+def logout_page(lang: str) -> HTMLResponse:
+    """GET /logout: a button that signs out; following a link alone signs nobody out."""
+    e = lambda key: html.escape(t(key, lang))  # noqa: E731
+    return _page(lang, "ui.logout", f"""<p>{e("ui.logout.question")}</p>
+<form method="post" action="/logout"><button type="submit" id="logout-confirm">{e("ui.logout")}</button></form>
+<p><a href="/">{e("ui.logout.cancel")}</a></p>""")
+
+
+def _no_users(api: FastAPI) -> bool:
+    with api.state.engine.connect() as conn:
+        return not has_users(conn=conn)
 
 
 def _without(request: Request, name: str) -> str:
@@ -86,11 +113,17 @@ def _without(request: Request, name: str) -> str:
 
 
 def login_page(
-    lang: str, *, error: str | None = None, next_path: str = "/", username: str = "", status_code: int | None = None
+    lang: str, *, error: str | None = None, next_path: str = "/", username: str = "", status_code: int | None = None,
+    first_run: bool = False,
 ) -> HTMLResponse:
-    """A plain form: no scripts, so it works before anything else has loaded. `error`: a catalogue key."""
+    """A plain form: no scripts, so it works before anything else has loaded. `error`: a catalogue key.
+
+    `first_run`: no user exists yet, so the form says how to get in (a user made with the CLI, or the sign-in
+    link that `satupintu up` prints)."""
     msg = f'<p class="err" id="login-error">{html.escape(error)}</p>' if error else ""
     e = lambda key: html.escape(t(key, lang))  # noqa: E731
+    if first_run:
+        msg += f'<p class="first-run" id="login-first-run">{e("ui.login.no_users")}</p>'
     body = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>SatuPintu · {e("ui.login.title")}</title>
 <style>{LOGIN_CSS}</style></head>
@@ -108,18 +141,27 @@ def login_page(
 def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], pages: tuple[str, ...]) -> None:
     """The page routes (gated by the session), `/login` and `/logout`; registered before Dash's own."""
 
+    token_cookie_s = api.state.settings.token_cookie_days * 86_400
+
+    async def first_run() -> bool:
+        return await run_in_threadpool(_no_users, api)
+
     async def page(request: Request) -> Response:
         lang = lang_of(request)
         token = request.query_params.get("token")
+        current = request.cookies.get(TOKEN_COOKIE)
         if token is not None:
             who = await sessions.principal(token, fresh=True)
             if who is None:
                 return login_page(lang, error=t("ui.login.failed", lang), next_path=request.url.path)
+            signed_in = await sessions.principal(current) if current and current != token else None
+            if signed_in is not None:  # a link must not swap the session of whoever is signed in without asking
+                return replace_page(lang, signed_in, token, _without(request, "token"))
             resp = RedirectResponse(_without(request, "token"), status_code=303)
-            set_session(resp, token)
+            set_session(resp, request, token, token_cookie_s)
             return resp
-        if await sessions.principal(request.cookies.get(TOKEN_COOKIE)) is None:
-            return login_page(lang, next_path=_without(request, "token"))
+        if await sessions.principal(current) is None:
+            return login_page(lang, next_path=_without(request, "token"), first_run=await first_run())
         resp = HTMLResponse(index(request))
         resp.headers["Cache-Control"] = "no-store"
         if request.query_params.get("lang") in LANGS:  # the language switch: `?lang=en` on any page
@@ -141,7 +183,7 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
             if await sessions.principal(token, fresh=True) is None:
                 return login_page(lang, error=t("ui.login.failed", lang), next_path=target)
             resp = RedirectResponse(target, status_code=303)
-            set_session(resp, token)
+            set_session(resp, request, token, token_cookie_s)
             return resp
         if not username.strip() or not password:  # an empty form: nothing to check, nothing to count
             return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64])
@@ -156,9 +198,10 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
             if got.retry_after_s > 0:
                 error = t("ui.login.braked", lang, seconds=math.ceil(got.retry_after_s))
                 return login_page(lang, error=error, next_path=target, username=username[:64], status_code=429)
-            return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64])
+            return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64],
+                              first_run=await first_run())  # fmt: skip
         resp = RedirectResponse(target, status_code=303)
-        set_session(resp, got.token, max_age_s=max(1, (got.expires_ms - int(time.time() * 1000)) // 1000))
+        set_session(resp, request, got.token, (got.expires_ms - int(time.time() * 1000)) / 1000)
         return resp
 
     async def logout(request: Request) -> Response:
@@ -175,8 +218,12 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
         if token:
             sessions.forget(token)
         resp = RedirectResponse("/", status_code=303)
-        resp.delete_cookie(TOKEN_COOKIE, path="/")
+        resp.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return resp
 
+    async def logout_form(request: Request) -> Response:
+        return logout_page(lang_of(request))
+
     api.add_api_route("/login", login, methods=["POST"], include_in_schema=False)
-    api.add_api_route("/logout", logout, methods=["GET"], include_in_schema=False)
+    api.add_api_route("/logout", logout, methods=["POST"], include_in_schema=False)
+    api.add_api_route("/logout", logout_form, methods=["GET"], include_in_schema=False)

@@ -9,6 +9,8 @@ hover text.
 
 from __future__ import annotations
 
+import html
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,16 @@ STATE_COLOURS = {
 SEVERITY_COLOURS = {k: STATE_COLOURS[k] for k in ("critical", "major", "minor", "warning")}
 # Tickets: overdue red, urgent orange, the rest blue (so they do not read as source health).
 TICKET_COLOURS = {"critical": "#d70015", "major": "#c93400", "warning": "#0a84ff"}
+
+
+def esc(value: object) -> str:
+    """Text from outside (integrators' names, titles, units) made safe for plotly's labels.
+
+    Plotly renders a subset of HTML in `text` and `hovertext`: an `<a href>`
+    becomes a live link. Escaped, it shows as the characters it is; our own
+    `<br>` and `<b>` around it still format.
+    """
+    return html.escape("" if value is None else str(value), quote=False)
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,7 @@ def map_figure(
     ]  # fmt: skip
     if districts:
         data.append({"type": "scatter", "x": [d["lon"] for d in districts], "y": [d["lat"] for d in districts],
-                     "mode": "text", "text": [d["name"] for d in districts], "hoverinfo": "skip", "showlegend": False,
+                     "mode": "text", "text": [esc(d["name"]) for d in districts], "hoverinfo": "skip", "showlegend": False,
                      "textfont": {"color": th.coast, "size": th.font_size}, "name": "districts"})  # fmt: skip
     if clusters:
         data.append({
@@ -144,7 +156,7 @@ def map_figure(
             "type": "scatter", "x": [a["lon"] for a in alarms], "y": [a["lat"] for a in alarms], "mode": "markers",
             "marker": {"symbol": "star", "size": 18, "line": {"color": th.paper, "width": 1},
                        "color": [SEVERITY_COLOURS.get(a.get("severity"), "#ff3b30") for a in alarms]},
-            "hovertext": [a.get("message") or a.get("rule") or "" for a in alarms], "hoverinfo": "text",
+            "hovertext": [esc(a.get("message") or a.get("rule")) for a in alarms], "hoverinfo": "text",
             "name": labels.get("alarms", "alarms"), "showlegend": False,
         })  # fmt: skip
     xr, yr = view or bounds(outline)

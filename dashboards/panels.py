@@ -17,7 +17,7 @@ from app.profile import Profile
 
 from dashboards import ids
 from dashboards.cluster import RANK, Point, worst
-from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, sla_colour
+from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, esc, sla_colour
 from dashboards.fmt import clock, number, to_ms
 
 SEVERITIES = ("critical", "major", "minor", "warning")
@@ -215,7 +215,7 @@ def map_points(
         if r.get("value") is None:
             continue
         values.setdefault(r["source_id"], []).append(
-            f"{metric_name(r['metric'], lang)}: {number(r['value'], lang, 1)} {r.get('unit') or ''}"
+            f"{esc(metric_name(r['metric'], lang))}: {number(r['value'], lang, 1)} {esc(r.get('unit'))}"
         )
     alarm_sev: dict[str, list[str]] = {}
     for a in alarms:
@@ -228,7 +228,7 @@ def map_points(
         sid = s["source_id"]
         state = worst([s.get("status", "offline"), *alarm_sev.get(sid, [])])
         label = "<br>".join(
-            [f"<b>{s.get('name') or sid}</b>", f"{t('dash.state.' + s.get('status', 'offline'), lang)}"
+            [f"<b>{esc(s.get('name') or sid)}</b>", f"{t('dash.state.' + s.get('status', 'offline'), lang)}"
              f" · {clock(to_ms(s.get('last_seen')), tz, lang)}", *values.get(sid, [])[:4]]
         )  # fmt: skip
         out.append(Point(lon=s["lon"], lat=s["lat"], state=state, key=sid, label=label))
@@ -243,7 +243,8 @@ def ticket_points(tickets: Sequence[Mapping[str, Any]], *, lang: str, service_na
             continue
         prio = tk.get("priority")
         state = "critical" if tk.get("overdue") else "major" if prio in ("high", "critical") else "warning"
-        label = f"<b>{tk['ticket_id']}</b><br>{service_name(tk.get('service'), lang)} · {tk.get('status')}<br>{tk.get('title') or ''}"
+        label = (f"<b>{esc(tk['ticket_id'])}</b><br>{esc(service_name(tk.get('service'), lang))} · {esc(tk.get('status'))}"
+                 f"<br>{esc(tk.get('title'))}")  # fmt: skip
         out.append(Point(lon=tk["lon"], lat=tk["lat"], state=state, key=tk["ticket_id"], label=label))
     return out
 

@@ -172,7 +172,7 @@ def web(
     engine.dispose()
     # create_app(migrate=True) also registers the profile's sources; migrations are idempotent.
     err.print(f"[green]SatuPintu web on http://{host}:{port}[/green] (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(s), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(s), host=host, port=port, log_level="warning", proxy_headers=bool(s.trusted_proxies), forwarded_allow_ips=s.trusted_proxies or None)  # proxy headers only from SATUPINTU_TRUSTED_PROXIES
 
 
 @cli.command(

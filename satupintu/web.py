@@ -16,6 +16,4 @@ from dashboards.app import mount as mount_dashboard
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     """The API for `settings` (default: from the environment), with the dashboard's pages on the same app."""
-    api = create_api(settings, migrate=migrate)
-    mount_dashboard(api)
-    return api
+    return create_api(settings, migrate=migrate, mounts=(mount_dashboard,))

@@ -1,4 +1,4 @@
-"""Short-lived caches of the web process: GET answers per (URL, role), and token look-ups.
+"""The web process's short-lived cache of GET answers per (URL, role); token look-ups are app.auth.lookup's.
 
 The response cache is an ASGI middleware in front of the `/api/v1` routes. A
 GET with a valid token is answered from memory when the same URL (path and
@@ -44,20 +44,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
-from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.tokens import Principal, authenticate, hash_token
+from app.auth.lookup import request_token
 from app.live.events import Event
 from app.live.notices import KINDS, Dependencies, changed_kinds
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TOKEN_COOKIE = "satupintu_token"
 MAX_ENTRIES = 2048
 MAX_REFRESH = 64  # stale answers recomputed ahead per notice; past it they are dropped (computed when next read)
 MAX_BODY = 8 * 2**20  # bigger answers are served, not kept
@@ -70,52 +66,6 @@ def cacheable_path(path: str) -> bool:
     return path.startswith("/api/v1/") and not path.startswith(_NEVER)
 
 
-# ----------------------------------------------------------------------------- tokens
-
-
-class TokenCache:
-    """Token -> principal for `ttl_s` (by the token's hash); only valid tokens are kept."""
-
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s, self._clock = ttl_s, clock
-        self._known: dict[str, tuple[float, Principal]] = {}
-
-    def cached(self, token: str) -> Principal | None:
-        hit = self._known.get(hash_token(token))
-        if hit is not None and hit[0] > self._clock():
-            return hit[1]
-        return None
-
-    def lookup(self, engine: Engine, token: str) -> Principal | None:
-        """The token's principal (blocking: a database read on a miss)."""
-        who = self.cached(token)
-        if who is not None:
-            return who
-        with engine.connect() as conn:
-            who = authenticate(conn=conn, token=token)
-        if who is not None and self.ttl_s > 0:
-            if len(self._known) >= MAX_ENTRIES:
-                self._known.clear()
-            self._known[hash_token(token)] = (self._clock() + self.ttl_s, who)
-        return who
-
-    async def alookup(self, engine: Engine, token: str) -> Principal | None:
-        """The same, on the event loop: a hit costs no thread hop, a miss reads in the threadpool."""
-        return self.cached(token) or await run_in_threadpool(self.lookup, engine, token)
-
-    def clear(self) -> None:
-        self._known.clear()
-
-
-def request_token(headers: Headers) -> str | None:
-    """The bearer token of a request, else the dashboard's session cookie."""
-    auth = headers.get("authorization")
-    if auth:
-        scheme, _, cred = auth.partition(" ")
-        if scheme.lower() == "bearer" and cred.strip():
-            return cred.strip()
-    cookie = headers.get("cookie")
-    return cookie_parser(cookie).get(TOKEN_COOKIE) if cookie else None
 
 
 # ----------------------------------------------------------------------------- answers

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from app.api.cache import TOKEN_COOKIE
+from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal, Role
 from app.profile import Profile
 from app.settings import Settings
@@ -51,7 +51,7 @@ async def get_principal(
 ) -> Principal:
     """The caller, from `Authorization: Bearer <token>` or the dashboard's session cookie; else 401.
 
-    Looked up through the process's token cache (app.api.cache): a token revoked through the API stops at
+    Looked up through the process's token cache (app.auth.lookup): a token revoked through the API stops at
     once, one revoked elsewhere (the CLI) within the `api_token_cache_s` setting.
     """
     token = creds.credentials if creds else request.cookies.get(TOKEN_COOKIE)

@@ -16,11 +16,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
-
-from app.api.cache import TOKEN_COOKIE
 from app.api.deps import ViewerDep
-from app.auth.tokens import Principal, authenticate
+from app.api.security import origin_allowed, trusted_origins
+from app.auth.lookup import TOKEN_COOKIE
+from app.auth.tokens import Principal
 from app.live.events import SSE_RETRY
 from app.live.hub import start_hub
 from app.profile import ID_PATTERN
@@ -52,12 +51,22 @@ async def live_sse(request: Request, _who: ViewerDep, city: CityQuery = None) ->
     return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
 
-def _authenticate(ws: WebSocket, token: str | None) -> Principal | None:
+WS_FORBIDDEN = 4403  # mirrors HTTP 403
+
+
+async def _authenticate(ws: WebSocket, token: str | None) -> Principal | None:
     token = token or ws.cookies.get(TOKEN_COOKIE)
     if not token:
         return None
-    with ws.app.state.engine.connect() as conn:
-        return authenticate(conn=conn, token=token)
+    return await ws.app.state.token_cache.alookup(ws.app.state.engine, token)
+
+
+def _foreign(ws: WebSocket, token: str | None) -> bool:
+    """A socket the session cookie would authorize, opened by a page of another origin (as writes are refused)."""
+    if token or TOKEN_COOKIE not in ws.cookies:
+        return False
+    trusted = trusted_origins(ws.app.state.settings.csrf_trusted_origins)
+    return origin_allowed(ws.scope, trusted) is not True
 
 
 @router.websocket("/ws")
@@ -67,8 +76,12 @@ async def live_ws(
     token: Annotated[str | None, Query(description="A token, for clients that cannot send the cookie")] = None,
 ) -> None:
     """The same events as `GET /api/v1/live`, one JSON text frame each; closes with 4401 without a valid token."""
-    who = await run_in_threadpool(_authenticate, ws, token)
+    foreign = _foreign(ws, token)
+    who = None if foreign else await _authenticate(ws, token)
     await ws.accept()
+    if foreign:
+        await ws.close(WS_FORBIDDEN, "the session cookie is only accepted from this app's own pages (Origin)")
+        return
     if who is None:
         # Accept first, then close: a refused handshake reaches a browser as a bare 403
         # without a reason, a close code it can read.

@@ -11,12 +11,14 @@ mounted on this app by the composition root (satupintu.web), not here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
@@ -26,12 +28,16 @@ from app.alarms import rule_routes as alarm_rules
 from app.alarms import shelf_routes as alarm_shelves
 from app.alarms import webhook_routes as alarm_webhooks
 from app.api import health, live
-from app.api.cache import CacheMiddleware, ResponseCache, TokenCache
+from app.api.cache import CacheMiddleware, ResponseCache
+from app.api.deps import require
+from app.api.docs import install_docs
 from app.api.errors import problem
 from app.api.metrics import IngestTotals, WebTotals
+from app.api.security import BodyLimit, OriginGuard, SecureHeaders
 from app.auth import routes as tokens
 from app.auth import session_routes as sessions
 from app.auth import user_routes as users
+from app.auth.lookup import TokenCache
 from app.live.hub import start_hub, stop_hub
 from app.live.notices import Dependencies
 from app.overview import routes as overview
@@ -76,8 +82,15 @@ DEPENDS_ON = Dependencies(
 )  # fmt: skip
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
-    """The API application for `settings` (default: from the environment)."""
+def create_app(
+    settings: Settings | None = None, *, migrate: bool = True, mounts: Sequence[Callable[[FastAPI], None]] = ()
+) -> FastAPI:
+    """The API application for `settings` (default: from the environment), with `mounts` added on it.
+
+    Each mount (the composition root's: the dashboard) adds its routes and middleware before the web security
+    middleware is added around everything, so whatever answers passes the origin rule, the body limit and the
+    secure headers.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -99,8 +112,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         "token (`Authorization: Bearer <token>`): an API token, or the session token that signing in with a username "
         "and password returns; roles: viewer (read), operator (alarms), admin (configuration).",
         lifespan=lifespan,
+        docs_url=None,  # served from local files below (app.api.docs): no CDN
+        redoc_url=None,
     )
     api.state.settings = settings
+    api.state.csp_script_hashes = []  # inline scripts the Content-Security-Policy allows (docs, dashboard)
     api.state.profile = load_profile(settings.profile)
     api.state.engine = engine_from_settings(settings)
     if migrate:
@@ -123,6 +139,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )  # fmt: skip
+    install_docs(api, api.state.csp_script_hashes)
     for router in ROUTERS:
         api.include_router(router)
 
@@ -138,9 +155,23 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     # A registry of the app's own: several apps in one process (tests) must not clash.
     registry = CollectorRegistry()
-    registry.register(IngestTotals(api.state.engine))
+    registry.register(IngestTotals(api.state.engine, api.state.profile.city.id))
     registry.register(WebTotals(api.state.engine, api.state.response_cache))
+    # /metrics takes any valid API token (a viewer one is enough): Prometheus sends it as a bearer token.
     Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(
-        api, include_in_schema=False
+        api, include_in_schema=False, dependencies=[Depends(require("viewer"))]
     )
+    for mount in mounts:  # the composition root's parts on this app (satupintu.web: the single window)
+        mount(api)
+
+    # Web security and transfer, outermost (added last): whatever answers, Dash's routes included, passes them.
+    api.add_middleware(OriginGuard, trusted=settings.csrf_trusted_origins)
+    api.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    tiles = urlsplit(settings.map_tile_url) if settings.map_tile_url else None
+    api.add_middleware(
+        SecureHeaders, script_hashes=api.state.csp_script_hashes, frame_ancestors=settings.frame_ancestors,
+        extra_sources=[f"{tiles.scheme}://{tiles.netloc}"] if tiles else [], allow_eval=tiles is not None,
+    )  # fmt: skip
+    # Text answers over 1 KB compressed; the SSE stream is excluded by the middleware, WebSockets are not HTTP.
+    api.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     return api

@@ -9,6 +9,7 @@ replica and survive restarts.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -20,11 +21,22 @@ from app.storage.models import IngestMinuteRow, SourceRow
 log = logging.getLogger(__name__)
 
 
-class IngestTotals(Collector):
-    """satupintu_messages_{received,stored,quarantined}_total per city, and sources known."""
+UNKNOWN_CITY = "_unknown"
 
-    def __init__(self, engine: Engine) -> None:
+
+class IngestTotals(Collector):
+    """satupintu_messages_{received,stored,quarantined}_total per city, and sources known.
+
+    The `city` label is the profile's city or `_unknown`: city ids come from topics anyone allowed to publish
+    may make up, and each new label value would be a new series for Prometheus to keep.
+    """
+
+    def __init__(self, engine: Engine, *cities: str) -> None:
         self._engine = engine
+        self._cities = frozenset(cities)
+
+    def _label(self, city: str) -> str:
+        return city if city in self._cities else UNKNOWN_CITY
 
     def collect(self):  # noqa: ANN201 - prometheus_client protocol
         received = CounterMetricFamily("satupintu_messages_received", "MQTT messages committed by the ingestors", labels=["city"])
@@ -32,19 +44,26 @@ class IngestTotals(Collector):
         quarantined = CounterMetricFamily("satupintu_messages_quarantined", "Messages quarantined with a reason", labels=["city"])
         sources = GaugeMetricFamily("satupintu_sources", "Sources known", labels=["city"])
         m = IngestMinuteRow
+        totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+        known: dict[str, float] = defaultdict(float)
         try:
             with self._engine.connect() as conn:
                 for city, r, s, q in conn.execute(
                     select(m.city, func.sum(m.received), func.sum(m.stored), func.sum(m.quarantined)).group_by(m.city)
                 ):
-                    received.add_metric([city], float(r or 0))
-                    stored.add_metric([city], float(s or 0))
-                    quarantined.add_metric([city], float(q or 0))
+                    t = totals[self._label(city)]
+                    t[0], t[1], t[2] = t[0] + float(r or 0), t[1] + float(s or 0), t[2] + float(q or 0)
                 for city, n in conn.execute(select(SourceRow.city, func.count()).group_by(SourceRow.city)):
-                    sources.add_metric([city], float(n))
+                    known[self._label(city)] += float(n)
         except SQLAlchemyError as exc:  # a scrape must not fail because the database is away
             log.warning("metrics: database unavailable: %s", str(exc).splitlines()[0][:200])
             return
+        for city, (r, s, q) in totals.items():
+            received.add_metric([city], r)
+            stored.add_metric([city], s)
+            quarantined.add_metric([city], q)
+        for city, n in known.items():
+            sources.add_metric([city], n)
         yield from (received, stored, quarantined, sources)
 
 

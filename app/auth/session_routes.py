@@ -9,10 +9,10 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from app.api.cache import TOKEN_COOKIE
 from app.api.deps import ConnDep, EngineDep, SettingsDep, ViewerDep
 from app.api.timefmt import from_ms
 from app.auth.brake import brake_of
+from app.auth.lookup import TOKEN_COOKIE
 from app.auth.passwords import MAX_LENGTH
 from app.auth.sessions import MAX_USERNAME, Refused, sign_in, sign_out
 from app.auth.tokens import Role
@@ -40,7 +40,7 @@ class LogoutOut(BaseModel):
 
 
 def client_of(request: Request) -> str:
-    """The caller's address (behind a proxy, uvicorn's --forwarded-allow-ips makes it the real one)."""
+    """The caller's address; behind a reverse proxy listed in SATUPINTU_TRUSTED_PROXIES, the one it forwarded."""
     return request.client.host if request.client else "unknown"
 
 

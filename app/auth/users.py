@@ -80,6 +80,11 @@ def get_user(*, conn: Connection, username: str) -> UserRow | None:
     return conn.execute(select(UserRow).where(UserRow.username == normalize(username))).first()
 
 
+def has_users(*, conn: Connection) -> bool:
+    """Whether any user exists (the sign-in form says how to make the first one when none does)."""
+    return conn.execute(select(UserRow.id).limit(1)).first() is not None
+
+
 def list_users(*, conn: Connection) -> list[UserRow]:
     """All users, by name."""
     return list(conn.execute(select(UserRow).order_by(UserRow.username)).all())

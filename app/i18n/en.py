@@ -163,4 +163,15 @@ STRINGS: dict[str, str] = {
     "alarm.priority.normal": "normal",
     "alarm.priority.high": "high",
     "alarm.priority.critical": "critical",
+    # Sign-in safety (dashboards/auth.py).
+    "ui.login.no_users": (
+        "No user exists yet. Create one with `satupintu user add NAME --role admin`, "
+        "or open the sign-in link that `satupintu up` prints."
+    ),
+    "ui.switch.title": "Switch session?",
+    "ui.switch.question": "You are signed in as {name} ({role}). This link carries another token: replace your session with it?",
+    "ui.switch.confirm": "Yes, switch",
+    "ui.switch.keep": "No, stay signed in as {name}",
+    "ui.logout.question": "Sign out of SatuPintu in this browser?",
+    "ui.logout.cancel": "Cancel, back to the window",
 }

@@ -163,4 +163,15 @@ STRINGS: dict[str, str] = {
     "alarm.priority.normal": "normal",
     "alarm.priority.high": "tinggi",
     "alarm.priority.critical": "kritis",
+    # Sign-in safety (dashboards/auth.py).
+    "ui.login.no_users": (
+        "Belum ada pengguna. Buat satu dengan `satupintu user add NAMA --role admin`, "
+        "atau buka tautan masuk yang dicetak oleh `satupintu up`."
+    ),
+    "ui.switch.title": "Ganti sesi?",
+    "ui.switch.question": "Anda sedang masuk sebagai {name} ({role}). Tautan ini membawa token lain: ganti sesi Anda dengannya?",
+    "ui.switch.confirm": "Ya, ganti sesi",
+    "ui.switch.keep": "Tidak, tetap sebagai {name}",
+    "ui.logout.question": "Keluar dari SatuPintu di peramban ini?",
+    "ui.logout.cancel": "Batal, kembali ke jendela",
 }

@@ -4,6 +4,11 @@ Every instant appears twice: `<name>_at` in UTC (ISO 8601, `Z`) for programs,
 and `<name>_local` in the city's time zone (ISO 8601 with its offset, e.g.
 `+09:00` for WIT) for people. Booleans are `true`/`false`; missing values are
 empty cells. UTF-8 without a byte-order mark.
+
+Text that a spreadsheet would run as a formula (a ticket title `=HYPERLINK(...)`
+from an integrator) is defused as OWASP advises: a text cell starting with
+`=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`. Numbers are
+written as numbers, so a real negative value stays `-3.5`.
 """
 
 from __future__ import annotations
@@ -58,11 +63,16 @@ def _iso(dt: datetime) -> str:
     return dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 

@@ -20,12 +20,13 @@ def test_health_needs_no_token_and_says_why_it_is_degraded(client: TestClient) -
     assert body["status"] == "degraded"
 
 
-def test_openapi_and_metrics_are_served(client: TestClient) -> None:
+def test_openapi_and_metrics_are_served(client: TestClient, tokens: dict[str, str]) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/api/health" in schema["paths"]
     client.get("/api/health")
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401  # Prometheus scrapes with a bearer token (README)
+    text = client.get("/metrics", headers=auth(tokens["viewer"])).text
     assert "http_requests_total" in text
     assert 'satupintu_sources{city="morotai"} 31.0' in text  # the profile's sources, from the database
 
@@ -39,10 +40,10 @@ def test_metrics_count_database_statements_and_how_the_cache_answered(settings: 
     with TestClient(create_app(settings.model_copy(update={"api_cache_s": 5}))) as client:
         with client.app.state.engine.begin() as conn:
             token = create_token(conn=conn, name="wall", role="viewer")
-        before = client.get("/metrics").text
+        before = client.get("/metrics", headers=auth(token)).text
         for _ in range(3):
             assert client.get("/api/v1/overview", headers=auth(token)).status_code == 200
-        after = client.get("/metrics").text
+        after = client.get("/metrics", headers=auth(token)).text
     # The first overview was computed (statements sent), the next two came from the cache (none sent).
     assert _metric(after, 'satupintu_api_cache_answers_total{how="computed"}') - _metric(
         before, 'satupintu_api_cache_answers_total{how="computed"}'

@@ -1,4 +1,4 @@
-"""The web process's response and token caches (app.api.cache): roles kept apart, invalidation, errors, single flight."""
+"""The web process's response cache (app.api.cache; the token cache is tested in tests/app/auth/test_lookup.py): roles kept apart, invalidation, errors, single flight."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
-from app.api.cache import Entry, ResponseCache, TokenCache
+from app.api.cache import Entry, ResponseCache
 from app.api.deps import ViewerDep
 from app.api.main import DEPENDS_ON, create_app
 from app.auth.tokens import ROLES, create_token, revoke_token
@@ -165,20 +165,6 @@ def test_writes_through_the_api_clear_answers_and_tokens(cached: TestClient, tok
     assert _get(cached, "/api/v1/tickets-probe", new_token).status_code == 401
     assert _get(cached, "/api/v1/tickets-probe", toks["viewer"]).json()["n"] == 3
     assert _get(cached, "/api/v1/tickets-probe", toks["viewer"]).headers.get("x-cache") == "hit"
-
-
-def test_a_token_revoked_elsewhere_stops_within_the_token_cache_time(engine) -> None:  # noqa: ANN001
-    now = [0.0]
-    tc = TokenCache(5, clock=lambda: now[0])
-    with engine.begin() as conn:
-        token = create_token(conn=conn, name="cli", role="viewer")
-    who = tc.lookup(engine, token)
-    assert who is not None
-    with engine.begin() as conn:
-        revoke_token(conn=conn, token_id=who.token_id)  # as `satupintu token revoke` does, in another process
-    assert tc.lookup(engine, token) == who  # still trusted inside the time
-    now[0] = 5.0
-    assert tc.lookup(engine, token) is None
 
 
 def test_concurrent_identical_misses_are_computed_once(cached: TestClient, toks: dict[str, str]) -> None:

@@ -39,7 +39,10 @@ def test_a_password_sign_in_sets_a_session_cookie_that_lasts_as_long_as_the_sess
     token = r.cookies["satupintu_token"]
     assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     client.cookies.set("satupintu_token", token)
-    out = client.get("/logout")
+    ask = client.get("/logout")  # a link (or an <img> elsewhere) only shows the sign-out button
+    assert ask.status_code == 200 and 'method="post" action="/logout"' in ask.text
+    assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    out = client.post("/logout", headers={"Origin": "http://testserver"})
     assert out.status_code == 303
     assert client.get("/api/v1/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
@@ -57,3 +60,38 @@ def test_an_empty_form_is_refused_without_counting(client: TestClient) -> None:
         r = post(client, username="", password="")
         assert r.status_code == 401 and "Nama pengguna atau kata sandi salah." in r.text
     assert post(client, username="sari", password=PASSWORD).status_code == 303
+
+
+def test_a_token_link_while_signed_in_asks_before_replacing_the_session(client: TestClient) -> None:
+    from app.auth.tokens import create_token
+
+    with client.app.state.engine.begin() as conn:
+        wall = create_token(conn=conn, name="Layar dinding", role="viewer")
+        other = create_token(conn=conn, name="Operator lain", role="operator")
+    r = post(client, username="sari", password=PASSWORD)
+    session = r.cookies["satupintu_token"]
+    client.cookies.set("satupintu_token", session)
+    ask = client.get(f"/?token={wall}")
+    assert ask.status_code == 200 and "set-cookie" not in ask.headers and ask.headers["cache-control"] == "no-store"
+    assert "Anda sedang masuk sebagai sari (operator)" in ask.text and 'id="switch-confirm"' in ask.text
+    assert client.get("/api/v1/overview").status_code == 200  # still sari's session
+    # Confirmed (a POST from this page): the link's token takes over.
+    done = client.post("/login", data={"token": wall, "next": "/"}, headers={"Origin": "http://testserver"})
+    assert done.status_code == 303 and done.cookies["satupintu_token"] == wall
+    # The same token again, or a link while signed out, needs no question.
+    client.cookies.set("satupintu_token", wall)
+    assert client.get(f"/?token={wall}").status_code == 303
+    client.cookies.clear()
+    assert client.get(f"/?token={other}").status_code == 303
+
+
+def test_the_sign_in_form_says_what_to_do_when_no_user_exists(tmp_path) -> None:  # noqa: ANN001
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1")
+    with TestClient(create_app(settings), follow_redirects=False) as c:
+        first = c.get("/")
+        assert first.status_code == 200 and 'id="login-first-run"' in first.text
+        assert "satupintu user add" in first.text and "satupintu up" in first.text
+        assert "satupintu user add" in c.get("/?lang=en").text
+        with c.app.state.engine.begin() as conn:
+            create_user(conn=conn, username="sari", role="admin", password_hash=hash_password(PASSWORD, Cost(16, 8, 1)))
+        assert 'id="login-first-run"' not in c.get("/").text

@@ -73,8 +73,11 @@ def test_a_viewer_user_watches_and_only_an_operator_user_acknowledges(
     acknowledge(o, row, "Dicek di lokasi", by="sari")
     assert stack.api(f"/api/v1/alarms/{alarm['id']}")["acknowledged_by"] == "sari"
 
-    # Signing out ends the viewer's session for the API as well, not just in this browser.
+    # Signing out ends the viewer's session for the API as well, not just in this browser. It is a POST: the
+    # address alone only asks.
     v.get(stack.base + "/logout")
-    assert v.find_element(By.ID, "login-username")
+    assert httpx.get(f"{stack.base}/api/v1/overview", headers={"Authorization": f"Bearer {session}"}, timeout=10).status_code == 200
+    v.find_element(By.ID, "logout-confirm").click()
+    wait_js(v, "return document.getElementById('login-username')", what="the sign-in form")
     r = httpx.get(f"{stack.base}/api/v1/overview", headers={"Authorization": f"Bearer {session}"}, timeout=10)
     assert r.status_code == 401

@@ -1,0 +1,154 @@
+"""Dash's own routes answer bad input with 4xx, not Dash's 500.
+
+Dash turns any exception in its routes into a 500: a callback request from
+someone not signed in, a body that is not a callback's (`{}`, `[]`, `null`,
+not JSON), a callback id it does not have, a component-suite path that is not
+one of its files (`../../etc/passwd`). This ASGI middleware, in front of Dash,
+answers those itself:
+
+- `POST /_dash-update-component`: 401 without a valid session (the cookie, or
+  a bearer token), 400 for a body that is not a callback request of this app;
+  the body it read is handed on to Dash unchanged.
+- `GET /_dash-component-suites/<package>/<path>`: 404 unless it is a file
+  Dash registered for the page (Dash serves nothing else either, but with 500).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from dash.fingerprint import check_fingerprint
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.errors import problem
+from app.auth.lookup import request_token
+
+UPDATE = "/_dash-update-component"
+SUITES = "/_dash-component-suites/"
+
+
+async def _answer(send: Send, status: int, where: str, message: str) -> None:
+    body = orjson.dumps({"detail": [problem(where, message, "dash_request")]})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+def _is_dependency(item: Any) -> bool:
+    """One input or state entry: {id, property, ...}, or a list of them (a pattern-matching wildcard)."""
+    if isinstance(item, list):
+        return all(isinstance(i, dict) and "id" in i and isinstance(i.get("property"), str) for i in item)
+    return isinstance(item, dict) and "id" in item and isinstance(item.get("property"), str)
+
+
+def callback_problem(body: Any, callback_map: dict[str, dict]) -> str | None:
+    """Why `body` is not a callback request of this app; None when it is one."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str) or output not in callback_map:
+        return "'output' must name one of this app's callbacks"
+    inputs, state = body.get("inputs"), body.get("state", [])
+    if not isinstance(inputs, list) or not isinstance(state, list):
+        return "'inputs' and 'state' must be lists"
+    if not all(_is_dependency(i) for i in inputs + state):
+        return "each input and state must be an object with 'id' and 'property'"
+    cb = callback_map[output]
+    if len(inputs) != len(cb.get("inputs", inputs)) or len(state) != len(cb.get("state", state)):
+        return "the inputs and state do not match the callback's"
+    if not isinstance(body.get("changedPropIds", []), list):
+        return "'changedPropIds' must be a list"
+    expected, outputs = cb.get("output"), body.get("outputs")
+    if cb.get("no_output"):
+        return None
+    if isinstance(expected, list):
+        if not isinstance(outputs, list) or len(outputs) != len(expected) or not all(map(_is_dependency, outputs)):
+            return "'outputs' must list the callback's outputs"
+    elif not _is_dependency(outputs):
+        return "'outputs' must be the callback's output"
+    return None
+
+
+class DashGuard:
+    """See the module's docstring. `dash_app`: the Dash app whose routes are guarded; `api`: its FastAPI app."""
+
+    def __init__(self, app: ASGIApp, dash_app: Any, api: Any) -> None:
+        self.app, self.dash, self.api = app, dash_app, api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == UPDATE:
+                return await self._update(scope, receive, send)
+            if path.startswith(SUITES) and not self._registered(path[len(SUITES) :]):
+                return await _answer(send, 404, "path", "not a file of the dashboard's components")
+        await self.app(scope, receive, send)
+
+    def _registered(self, rest: str) -> bool:
+        package, _, fingerprinted = rest.partition("/")
+        path, _ = check_fingerprint(fingerprinted)
+        if ".." in path.split("/") or "\\" in path:
+            return False
+        self.dash._setup_server()  # noqa: SLF001 - idempotent; fills registered_paths before the first page
+        return path in self.dash.registered_paths.get(package, ())
+
+    async def _update(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            return await _answer(send, 405, "method", "callbacks are POSTed")
+        token = request_token(Headers(scope=scope))
+        state = self.api.state
+        if not token or await state.token_cache.alookup(state.engine, token) is None:
+            return await _answer(send, 401, "cookie", "sign in first")
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()  # bounded by the body limit outside (app.api.security.BodyLimit)
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        raw = b"".join(chunks)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return await _answer(send, 400, "body", "the body is not JSON")
+        why = callback_problem(body, self.dash.callback_map)
+        if why is not None:
+            return await _answer(send, 400, "body", why)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()  # after the body: wait for the disconnect as Dash would
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+class AssetCaching:
+    """Cache-Control for the files in assets/: a year when the URL names their version (Dash's `?m=<mtime>`, our
+    `?v=<content hash>`), else revalidated each time (StaticFiles' ETag), so a changed file is never served stale."""
+
+    IMMUTABLE = b"public, max-age=31536000, immutable"
+
+    def __init__(self, app: ASGIApp, prefix: str = "/assets/") -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            return await self.app(scope, receive, send)
+        query = scope.get("query_string", b"")
+        versioned = any(part.startswith((b"m=", b"v=")) for part in query.split(b"&"))
+
+        async def cached(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (200, 304):
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                headers.append((b"cache-control", self.IMMUTABLE if versioned else b"no-cache"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, cached)

@@ -1,0 +1,87 @@
+"""Dash's routes answer bad input with 4xx (dashboards.guard), never Dash's 500, and never a file outside the assets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.main import create_app
+from app.auth.tokens import create_token
+from app.settings import Settings
+
+UPDATE = "/_dash-update-component"
+OWN = {"Origin": "http://testserver", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def client(tmp_path) -> Iterator[TestClient]:  # noqa: ANN001
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1")
+    with TestClient(create_app(settings), follow_redirects=False) as c:
+        with c.app.state.engine.begin() as conn:
+            c.cookies.set("satupintu_token", create_token(conn=conn, name="wall", role="viewer"))
+        yield c
+
+
+def _route_output(c: TestClient) -> str:
+    return next(k for k in c.app.state.dash.callback_map if k.startswith("..header.children"))
+
+
+@pytest.mark.parametrize("body", [b"{}", b"[]", b"null", b"garbage", b"\xff\xfe", b'{"output": 1}', b'"x"', b"12"])
+def test_malformed_callback_bodies_are_400(client: TestClient, body: bytes) -> None:
+    r = client.post(UPDATE, content=body, headers=OWN)
+    assert r.status_code == 400 and r.json()["detail"][0]["where"] == "body"
+
+
+def test_callback_requests_that_do_not_fit_the_callback_are_400(client: TestClient) -> None:
+    out = _route_output(client)
+    good_inputs = [{"id": "url", "property": "pathname", "value": "/"}]
+    good_state = [{"id": "url", "property": "search", "value": ""}, {"id": "rendered-page", "property": "data", "value": None}]
+    for body in (
+        {"output": "nope.children", "inputs": good_inputs, "state": good_state},
+        {"output": out, "inputs": "x", "state": good_state},
+        {"output": out, "inputs": [1], "state": good_state},
+        {"output": out, "inputs": [], "state": good_state},
+        {"output": out, "inputs": good_inputs, "state": good_state, "changedPropIds": "url.pathname"},
+        {"output": out, "outputs": [], "inputs": good_inputs, "state": good_state},
+        {"output": out, "outputs": {"id": "header", "property": "children"}, "inputs": good_inputs, "state": good_state},
+    ):
+        assert client.post(UPDATE, json=body, headers=OWN).status_code == 400, body
+    outputs = [{"id": i, "property": p} for i, p in (("header", "children"), ("page", "children"), ("session", "data"),
+               ("app-root", "className"), ("conn-banner", "children"), ("conn-banner", "className"), ("rendered-page", "data"))]  # fmt: skip
+    ok = {"output": out, "outputs": outputs, "inputs": good_inputs, "state": good_state, "changedPropIds": ["url.pathname"]}
+    r = client.post(UPDATE, json=ok, headers=OWN)  # a real callback request still runs
+    assert r.status_code == 200 and r.json()["response"]["session"]["data"]["role"] == "viewer"
+
+
+def test_an_anonymous_callback_is_401_and_a_get_405(client: TestClient) -> None:
+    assert client.get(UPDATE).status_code == 405
+    client.cookies.clear()
+    assert client.post(UPDATE, content=b"{}", headers=OWN).status_code == 401
+    client.cookies.set("satupintu_token", "sp_not-a-token")
+    assert client.post(UPDATE, content=b"{}", headers=OWN).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_dash-component-suites/dash/../../etc/passwd",
+        "/_dash-component-suites/dash/..%2f..%2f..%2fetc%2fpasswd",
+        "/_dash-component-suites/dash/deps/..%2f..%2f__init__.py",
+        "/_dash-component-suites/dash/__init__.py",
+        "/_dash-component-suites/os/path.py",
+        "/_dash-component-suites/nope/x.js",
+        "/_dash-component-suites/dash",
+    ],
+)
+def test_component_suite_paths_outside_the_registered_files_are_404(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.status_code == 404 and "root:" not in r.text and "import" not in r.text
+
+
+def test_registered_component_files_are_still_served(client: TestClient) -> None:
+    page = client.get("/").text
+    suite = next(p for p in page.split('"') if p.startswith("/_dash-component-suites/dash/dcc/"))
+    r = client.get(suite)
+    assert r.status_code == 200 and len(r.content) > 1000
