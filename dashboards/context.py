@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.api.cache import TOKEN_COOKIE
+from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal
 from app.profile import Profile
 
