@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     feedback_max_outstanding: int = Field(
         5_000, ge=10, description="Rejected-topic notices in flight; past it notices are counted and skipped."
     )
+    feedback_warning_interval_s: float = Field(
+        60.0, ge=0, description="Live warnings (an accepted message that is probably a mistake) are answered on the "
+        "source's rejected topic at most this often per source: a misconfigured device does not flood it."
+    )
+    feedback_time_skew_s: int = Field(
+        3600, ge=1, description="A time stamp further than this from the receive time is accepted with a warning."
+    )
 
     # --- Alarms ------------------------------------------------------------------
     alarm_clock_interval_s: float = Field(

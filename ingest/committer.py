@@ -19,6 +19,7 @@ import traceback
 from typing import Protocol
 
 from app.settings import Settings
+from ingest.feedback import advise
 from ingest.parser import ParseRules, parse
 from ingest.writer import BatchWriter, Item, Stopped, WriteResult
 
@@ -40,7 +41,9 @@ class Committer(Protocol):
 
 def parse_and_write(writer: BatchWriter, rules: ParseRules, raw: list[Raw], stop: threading.Event) -> WriteResult:
     items = [Item(t, p, r, parse(t, p, r, rules)) for t, p, r in raw]
-    return writer.write(items, stop=stop)
+    result = writer.write(items, stop=stop)
+    result.warnings = advise(items, result, rules)  # what was accepted but is probably a mistake
+    return result
 
 
 class InlineCommitter:

@@ -19,6 +19,7 @@ from app.profile import ProfileError, load_profile, load_profile_file
 from app.settings import Settings, get_settings
 from app.storage.engine import engine_from_settings
 from app.storage.migrate import upgrade
+from satupintu.cli_check import check_cli
 from satupintu.cli_integrator import integrator_cli
 from satupintu.cli_user import user_cli
 
@@ -31,6 +32,7 @@ cli.add_typer(profile_cli, name="profile")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(integrator_cli, name="integrator")
 cli.add_typer(user_cli, name="user")
+cli.add_typer(check_cli)  # `satupintu check`
 err = Console(stderr=True)
 log = logging.getLogger("satupintu")
 
@@ -127,7 +129,7 @@ def _actor() -> str:
 
 @token_cli.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="viewer, operator or admin")],
+    role: Annotated[str, typer.Option(help="integrator, viewer, operator or admin")],
     name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'wall display lt.2'")],
 ) -> None:
     """Create a token; prints the token alone on stdout (it is not shown again)."""

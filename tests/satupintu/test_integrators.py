@@ -41,11 +41,16 @@ def test_grant_lines_allow_publishing_and_reading_own_refusals_only() -> None:
     assert Grant("morotai", "agency", "bpbd").lines() == [
         "topic write city/morotai/service/bpbd",
         "topic read city/morotai/rejected/bpbd",
+        "topic write city/morotai/test/service/bpbd",
+        "topic read city/morotai/test-result/bpbd",
     ]
     assert Grant("morotai", "source", "awlr-1").lines() == [
         "topic write city/morotai/sensor/awlr-1",
         "topic write city/morotai/status/awlr-1",
         "topic read city/morotai/rejected/awlr-1",
+        "topic write city/morotai/test/sensor/awlr-1",
+        "topic write city/morotai/test/status/awlr-1",
+        "topic read city/morotai/test-result/awlr-1",
     ]
 
 
@@ -56,15 +61,15 @@ def test_rendered_acl_has_everyone_patterns_platform_users_and_integrators() -> 
         acl.users[name] = UserBlock(name)
     text = render_acl(acl)
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
-    everyone = ["topic read city/+/alarm/#", "topic read city/+/changes"]
+    everyone = ["topic read city/+/alarm/#", "topic read city/+/changes", "topic read city/+/catalogue"]
     assert lines == [
         f"user {INGEST_USER}",
-        "topic read city/+/sensor/#",
-        "topic read city/+/service/#",
-        "topic read city/+/status/#",
+        "topic read city/#",
         "topic write city/+/rejected/#",
         "topic write city/+/alarm/#",
         "topic write city/+/changes",
+        "topic write city/+/test-result/#",
+        "topic write city/+/catalogue",
         *everyone,
         f"user {VIEWER_USER}",
         "topic read city/+/sensor/#",
@@ -74,9 +79,14 @@ def test_rendered_acl_has_everyone_patterns_platform_users_and_integrators() -> 
         "user acme",
         "topic write city/morotai/service/bpbd",
         "topic read city/morotai/rejected/bpbd",
+        "topic write city/morotai/test/service/bpbd",
+        "topic read city/morotai/test-result/bpbd",
         "topic write city/morotai/sensor/s2",
         "topic write city/morotai/status/s2",
         "topic read city/morotai/rejected/s2",
+        "topic write city/morotai/test/sensor/s2",
+        "topic write city/morotai/test/status/s2",
+        "topic read city/morotai/test-result/s2",
         *everyone,
     ]
     assert parse_acl(text) == acl
@@ -103,10 +113,15 @@ def test_all_wildcard_is_one_whole_level_and_listed_once() -> None:
     assert block.lines() == [
         "topic write city/morotai/service/+",
         "topic read city/morotai/rejected/+",
+        "topic write city/morotai/test/service/+",
+        "topic read city/morotai/test-result/+",
         "topic write city/morotai/sensor/+",
         "topic write city/morotai/status/+",
+        "topic write city/morotai/test/sensor/+",
+        "topic write city/morotai/test/status/+",
         "topic read city/+/alarm/#",
         "topic read city/+/changes",
+        "topic read city/+/catalogue",
     ]
 
 
