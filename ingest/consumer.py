@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from app.profile import ID_RE
 from app.settings import Settings
+from app.catalogue.service import catalogue
 from app.profile import load_profile
 from ingest import metrics, sandbox
 from ingest.committer import Committer
@@ -107,7 +108,9 @@ class Ingestor:
         self.connected = threading.Event()
         self.on_committed: list[Callable[[WriteResult], None]] = []
         self.totals = {"messages": 0, "points": 0, "duplicates": 0, "quarantined": 0}
-        self._rules = ParseRules.from_profile(load_profile(settings.profile), settings)  # the sandbox's
+        profile = load_profile(settings.profile)
+        self._rules = ParseRules.from_profile(profile, settings)  # the sandbox's
+        self._catalogue = (f"city/{profile.city.id}/catalogue", orjson.dumps(catalogue(profile)))
         self._warned: dict[tuple[str, str], float] = {}  # (city, target) -> monotonic time of the last live warning
         self._client = self._make_client(client_factory)
 
@@ -149,6 +152,8 @@ class Ingestor:
         # and restores the subscriptions when the broker lost them.
         client.subscribe(subs)
         client.unsubscribe([f"$share/{group}/{f}" if group else f for f in sandbox.LEGACY_FILTERS])
+        # What the city accepts, retained, for integrators who have only MQTT credentials (app.catalogue).
+        client.publish(*self._catalogue, qos=1, retain=True)
         self.connected.set()
         log.info("connected to %s:%s (session present: %s)", self._settings.mqtt.host, self._settings.mqtt.port, _flags.session_present)
 

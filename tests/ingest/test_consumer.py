@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import MQTTErrorCode
 
+from app.catalogue.service import catalogue
 from app.profile import load_profile
 from app.settings import Settings
 from app.storage.engine import make_engine
@@ -82,7 +83,9 @@ def test_messages_are_acked_only_after_their_batch_commits(ingestor: Ingestor) -
     assert ingestor._process(batch)  # noqa: SLF001
     assert ingestor.acks_at_commit == [0]
     assert ingestor._client.acks == [1, 2, 3, 4, 5, 6]  # noqa: SLF001 - the bad one too: it is quarantined
-    notices = [(t, orjson.loads(p)) for t, p in ingestor._client.published]  # noqa: SLF001
+    published = ingestor._client.published  # noqa: SLF001
+    assert published[0] == ("city/morotai/catalogue", orjson.dumps(catalogue(PROFILE)))  # on connect, retained
+    notices = [(t, orjson.loads(p)) for t, p in published[1:]]
     [(topic, refusal)] = [(t, n) for t, n in notices if n["quarantined"]]
     assert topic == "city/morotai/rejected/s6"
     assert refusal["reason"] == "bad_json"

@@ -87,6 +87,11 @@ def test_sandbox_bad_topics_and_live_warnings_through_real_mosquitto(broker: Bro
         wait_until(lambda: db.readings() >= 3, 20, "the live readings")
         assert db.all("SELECT DISTINCT metric FROM series ORDER BY metric") == [("rainfall",), ("waterlevel",)]
 
+        # 5. The catalogue, retained: what the city accepts, for those with MQTT only.
+        wait_until(lambda: notices(sub, "city/morotai/catalogue"), 20, "the retained catalogue")
+        doc = notices(sub, "city/morotai/catalogue")[0][1]
+        assert "water_level_cm" in {m["id"] for m in doc["metrics"]} and "reading" in doc["schemas"]
+
         # 4. Nothing of the dry runs anywhere: readings, tickets, alarms, quarantine, sources.
         assert db.readings() == 3
         assert db.one("SELECT count(*) FROM tickets") == 0
