@@ -232,10 +232,10 @@ def _refuse_collisions(acl: Acl, city: str, grants: set[Grant], agencies: set[st
             if g.city == city:
                 (agencies if g.kind == "agency" else sources).add(g.id)
     for g in sorted(grants):
-        other, taken = ("source", sources) if g.kind == "agency" else ("agency", agencies)
+        other, taken = ("a source", sources) if g.kind == "agency" else ("an agency", agencies)
         if g.id != ALL and g.id in taken:
             raise IntegratorError(
-                f"{g.id!r} is already an {other} id in {city}: a {g.kind} cannot have the same id, because both "
+                f"{g.id!r} is already {other} id in {city}: a {g.kind} cannot have the same id, because both "
                 f"would read city/{city}/rejected/{g.id} (docs/mqtt.md, 'Ids of sources and agencies')"
             )
 
