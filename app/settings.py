@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         description="Broker URL, mqtt://[user:password@]host:port.",
     )
     profile: str = Field("morotai", description="City profile: a shipped profile's name or a path to a YAML file.")
+    mqtt_auth_dir: str = Field(
+        "data/mosquitto",
+        description="Where `satupintu integrator` keeps the broker's passwd and acl; the integrator health page "
+        "reads the acl to know which sources and agencies are each integrator's.",
+    )
 
     # --- MQTT session -------------------------------------------------------
     mqtt_client_id: str = Field(default_factory=_default_client_id, description="Stable per ingestor replica.")

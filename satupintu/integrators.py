@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from app.integrators.grants import GRANT_RE
+
 DEFAULT_DIR = Path("data/mosquitto")
 INGEST_USER = "satupintu-ingest"
 VIEWER_USER = "satupintu-viewer"
@@ -97,7 +99,7 @@ PASSWD_HINT = (
 )
 
 Kind = Literal["agency", "source"]
-_GRANT_RE = re.compile(r"^topic write city/([a-z0-9_-]{1,64})/(sensor|service)/([a-z0-9_-]{1,64}|\+)$")
+_GRANT_RE = GRANT_RE  # the web process reads the same grants (app.integrators.grants)
 
 
 class IntegratorError(ValueError):

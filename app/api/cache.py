@@ -72,7 +72,9 @@ _DEPENDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("/api/v1/quarantine", frozenset({"quarantined"})),
     ("/api/v1/alarms", frozenset({"alarms"})),
 )
-_NEVER = ("/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth")
+# /api/v1/integrators: an integrator token's answer is its own, but the cache keys answers by role.
+_NEVER = ("/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth",
+          "/api/v1/integrators")  # fmt: skip
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
