@@ -213,17 +213,39 @@ def first_sight(source_id: str, book: Book, known: Iterable[str] = ()) -> Warn:
 
 @dataclass(frozen=True, slots=True)
 class Advice:
-    """The warnings of one accepted live message, to answer on its rejected topic (`"quarantined": false`)."""
+    """The warnings of a source's (or agency's) accepted live messages in one batch: answered on its rejected
+    topic with `"quarantined": false`. `warnings` are the first such message's; `count` how many carried one."""
 
     city: str
     target: str  # source or agency id
     topic: str
     received_ms: int
     warnings: tuple[Warn, ...]
+    count: int = 1
+
+
+def _suspect(p: Reading | TicketEvent, received_ms: int, book: Book) -> bool:
+    """Whether `warnings_of` would find anything: the same checks, without building a word of text.
+
+    The live path runs this for every message; the texts are built once per source and batch.
+    """
+    skew = book.skew_ms
+    if type(p) is Reading:
+        known = book.metrics
+        for pt in p.points:
+            if pt.metric not in known or abs(pt.ts_ms - received_ms) > skew:
+                return True
+    else:
+        if p.agency not in book.agencies or abs(p.ts_ms - received_ms) > skew:  # type: ignore[union-attr]
+            return True
+        svc = p.service  # type: ignore[union-attr]
+        if svc is not None and book.services.get(svc) != p.agency:  # type: ignore[union-attr]
+            return True
+    return p.district is not None and p.district not in book.districts
 
 
 def advise(items: Sequence, result: object, rules: object) -> list[Advice]:
-    """The live path's warnings of a committed batch: per accepted message, and a source's first sight.
+    """The live path's warnings of a committed batch: per source or agency, and a source's first sight.
 
     `items` are the writer's Items (topic, received_ms, parsed); `result` its
     WriteResult (for `sources_new`); `rules` the ParseRules (for the book).
@@ -232,7 +254,8 @@ def advise(items: Sequence, result: object, rules: object) -> list[Advice]:
     if book is None:
         return []
     new = {(c, s) for c, s in getattr(result, "sources_new", ())}
-    out: list[Advice] = []
+    found: dict[tuple[str, str], Advice] = {}
+    counts: dict[tuple[str, str], int] = {}
     for it in items:
         p = it.parsed
         tp = type(p)
@@ -242,11 +265,18 @@ def advise(items: Sequence, result: object, rules: object) -> list[Advice]:
             target = p.agency
         else:
             continue
-        warns = warnings_of(p, it.received_ms, book)
         key = (p.city, target)
-        if tp is Reading and key in new and target not in book.sources:
+        fresh = tp is Reading and key in new and target not in book.sources
+        if not fresh and not _suspect(p, it.received_ms, book):
+            continue
+        if key in counts:
+            counts[key] += 1
+            continue
+        warns = warnings_of(p, it.received_ms, book)
+        if fresh:
             new.discard(key)
             warns.append(first_sight(target, book))
         if warns:
-            out.append(Advice(p.city, target, it.topic, it.received_ms, tuple(warns)))
-    return out
+            counts[key] = 1
+            found[key] = Advice(p.city, target, it.topic, it.received_ms, tuple(warns))
+    return [Advice(a.city, a.target, a.topic, a.received_ms, a.warnings, counts[k]) for k, a in found.items()]

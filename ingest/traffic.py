@@ -40,10 +40,10 @@ def counts(items: Sequence, warnings: Sequence) -> dict[tuple[str, str, int], li
         c = out.setdefault((city, target, it.received_ms // BUCKET_MS * BUCKET_MS), [0, 0, 0])
         c[0] += 1
         c[2] = max(c[2], it.received_ms)
-    for a in warnings:
+    for a in warnings:  # a batch is younger than a bucket: its warnings count where its first one was
         c = out.get((a.city, a.target, a.received_ms // BUCKET_MS * BUCKET_MS))
         if c is not None:
-            c[1] += 1
+            c[1] += a.count
     return out
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from app.profile import load_profile
 from app.settings import Settings
 from ingest.feedback import advise, nearest
-from ingest.messages import Reading, Rejected
+from ingest.messages import Reading, Rejected, TicketEvent
 from ingest.parser import ParseRules, parse, parse_all
 from ingest.validate import REASONS_ID, check
 from ingest.writer import Item, WriteResult
@@ -152,15 +152,31 @@ def test_live_advice_of_a_batch_names_each_accepted_message_with_a_warning() -> 
     raw = [
         (SENSOR, orjson.dumps({"values": {"waterlevel": 1}})),
         (SENSOR, orjson.dumps({"values": {"water_level_cm": 1}})),
+        (SENSOR, orjson.dumps({"values": {"waterlevel": 2}})),  # counted with the first: one answer a batch
         ("city/morotai/sensor/new-buoy", orjson.dumps({"values": {"tide_cm": 1}})),
         (SENSOR, b"{nope"),
     ]
     items = [Item(t, p, now, parse(t, p, now, RULES)) for t, p in raw]
     result = WriteResult(sources_new=[("morotai", "new-buoy")])
     advice = advise(items, result, RULES)
-    assert [(a.target, [w.reason for w in a.warnings]) for a in advice] == [
-        ("awlr-sungai-pilowo", ["unknown_metric"]), ("new-buoy", ["first_sight"])
+    assert [(a.target, [w.reason for w in a.warnings], a.count) for a in advice] == [
+        ("awlr-sungai-pilowo", ["unknown_metric"], 2), ("new-buoy", ["first_sight"], 1)
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    topic=st.sampled_from([SENSOR, "city/morotai/service/bpbd", "city/morotai/service/dinkes"]),
+    payload=PAYLOADS,
+    age_s=st.sampled_from([0, 600, 7200, -120]),
+)
+def test_the_live_paths_quick_check_agrees_with_the_warnings(topic: str, payload: object, age_s: int) -> None:
+    from ingest.feedback import _suspect, warnings_of
+
+    recv = NOW + age_s * 1000
+    p = parse(topic, orjson.dumps(payload), NOW, RULES)
+    if isinstance(p, (Reading, TicketEvent)):
+        assert _suspect(p, recv, RULES.book) == bool(warnings_of(p, recv, RULES.book))
 
 
 @pytest.mark.parametrize("reason", sorted(__import__("ingest.messages", fromlist=["REASONS"]).REASONS))
