@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         description="Broker URL, mqtt://[user:password@]host:port.",
     )
     profile: str = Field("morotai", description="City profile: a shipped profile's name or a path to a YAML file.")
+    mqtt_auth_dir: str = Field(
+        "data/mosquitto",
+        description="Where `satupintu integrator` keeps the broker's passwd and acl; the integrator health page "
+        "reads the acl to know which sources and agencies are each integrator's.",
+    )
 
     # --- MQTT session -------------------------------------------------------
     mqtt_client_id: str = Field(
@@ -112,6 +117,13 @@ class Settings(BaseSettings):
     ingest_metrics_port: int | None = Field(None, description="Serve the ingestor's Prometheus metrics here.")
     feedback_max_outstanding: int = Field(
         5_000, ge=10, description="Rejected-topic notices in flight; past it notices are counted and skipped."
+    )
+    feedback_warning_interval_s: float = Field(
+        60.0, ge=0, description="Live warnings (an accepted message that is probably a mistake) are answered on the "
+        "source's rejected topic at most this often per source: a misconfigured device does not flood it."
+    )
+    feedback_time_skew_s: int = Field(
+        3600, ge=1, description="A time stamp further than this from the receive time is accepted with a warning."
     )
 
     # --- Alarms ------------------------------------------------------------------

@@ -31,7 +31,7 @@ from dashboards.data import CityData, Pace
 from dashboards.figures import Tiles
 from dashboards.guard import AssetCaching, DashGuard
 from dashboards.layout import shell
-from dashboards.pages import operator, regent, replay
+from dashboards.pages import integrators, operator, regent, replay
 
 ASSETS = Path(__file__).parent / "assets"
 # Versioned by content, so browsers keep it a year (AssetCaching) and fetch it again only when it changes.
@@ -41,7 +41,7 @@ BASIC_PLOTLY = (
 )
 # The tile map's traces are not in the vendored 'basic' bundle; the plotly package ships the full one.
 FULL_PLOTLY = "/_plotly/plotly.min.js"
-PAGES = {"/": operator, "/regent": regent, "/replay": replay}
+PAGES = {"/": operator, "/regent": regent, "/replay": replay, "/integrators": integrators}
 
 
 def build(api: FastAPI) -> Dash:
@@ -87,13 +87,15 @@ def build(api: FastAPI) -> Dash:
 
     dash_app.layout = shell.skeleton
     dash_app.validation_layout = html.Div(
-        [shell.skeleton(), operator.layout(lang="id", kiosk=False), regent.layout(lang="id"), replay.layout(lang="id")]
+        [shell.skeleton(), operator.layout(lang="id", kiosk=False), regent.layout(lang="id"), replay.layout(lang="id"),
+         integrators.layout(lang="id")]
     )
     _routing(dash_app, c)
     shell.register(dash_app)
     operator.register(dash_app, c)
     regent.register(dash_app, c)
     replay.register(dash_app, c)
+    integrators.register(dash_app, c)
     return dash_app
 
 

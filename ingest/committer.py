@@ -19,7 +19,9 @@ import traceback
 from typing import Protocol
 
 from app.settings import Settings
+from ingest.feedback import advise
 from ingest.parser import ParseRules, parse
+from ingest.traffic import TRAFFIC
 from ingest.writer import BatchWriter, Item, Stopped, WriteResult
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,10 @@ class Committer(Protocol):
 
 def parse_and_write(writer: BatchWriter, rules: ParseRules, raw: list[Raw], stop: threading.Event) -> WriteResult:
     items = [Item(t, p, r, parse(t, p, r, rules)) for t, p, r in raw]
-    return writer.write(items, stop=stop)
+    result = writer.write(items, stop=stop)
+    result.warnings = advise(items, result, rules)  # what was accepted but is probably a mistake
+    TRAFFIC.record(writer, items, result.warnings)  # per source and hour, for the integrator health page
+    return result
 
 
 class InlineCommitter:

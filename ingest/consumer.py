@@ -23,23 +23,38 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from app.profile import ID_RE
 from app.settings import Settings
-from ingest import metrics
+from app.catalogue.service import catalogue
+from app.profile import load_profile
+from ingest import metrics, sandbox
 from ingest.committer import Committer
+from ingest.feedback import Advice
+from ingest.parser import ParseRules
 from ingest.writer import Refusal, Stopped, WriteResult
 
 log = logging.getLogger(__name__)
 
-# Catch-all filters per kind so that a topic breaking the contract (extra or
-# missing levels) is quarantined instead of vanishing unheard.
-TOPIC_FILTERS = ("city/+/sensor/#", "city/+/service/#", "city/+/status/#")
-INVALID = "_invalid"
+# One catch-all filter, so that a topic breaking the contract (another kind, extra or
+# missing levels) is quarantined instead of vanishing unheard; ingest.sandbox sorts what arrives.
+TOPIC_FILTERS = (sandbox.SUBSCRIPTION,)
+INVALID = sandbox.INVALID
+_WARNED_MAX = 10_000  # sources remembered for the live warnings' rate limit
 
 
-def feedback_topic(city: str | None, target: str | None) -> str:
-    """Where the reason for a refusal is published: `city/{city}/rejected/{id}`."""
+def feedback_topic(city: str | None, target: str | None, topic: str = "") -> str:
+    """Where the reason for a refusal is published: `city/{city}/rejected/{id}`.
+
+    A topic that breaks the contract under a valid city (`city/morotai/sensors/x`)
+    is answered on that city's `rejected/_invalid`.
+    """
+    if not city and topic.startswith("city/"):
+        city = topic.split("/", 2)[1]
     c = city if city and ID_RE.match(city) else INVALID
     t = target if target and ID_RE.match(target) else INVALID
     return f"city/{c}/rejected/{t}"
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
 
 
 def feedback_payload(r: Refusal) -> bytes:
@@ -48,8 +63,7 @@ def feedback_payload(r: Refusal) -> bytes:
             "reason": r.rejected.reason,
             "detail": r.rejected.detail[:1000],
             "topic": r.item.topic[:256],
-            "received_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.item.received_ms / 1000))
-            + f".{r.item.received_ms % 1000:03d}Z",
+            "received_at": _iso(r.item.received_ms),
             "quarantined": True,
         }
     )
@@ -87,6 +101,20 @@ class Unreachable:
                      self._clock() - self._since, self._attempts)  # fmt: skip
         self._since = self._said = None
         self._attempts = 0
+def warning_payload(a: Advice) -> bytes:
+    """A live warning on the rejected topic: accepted and stored, but probably a mistake."""
+    first = a.warnings[0]
+    return orjson.dumps(
+        {
+            "reason": first.reason,
+            "detail": first.detail[:1000],
+            "detail_id": first.detail_id[:1000],
+            "warnings": [w.as_dict() for w in a.warnings],
+            "topic": a.topic[:256],
+            "received_at": _iso(a.received_ms),
+            "quarantined": False,
+        }
+    )
 
 
 class Ingestor:
@@ -115,6 +143,10 @@ class Ingestor:
         self.totals = {"messages": 0, "points": 0, "duplicates": 0, "quarantined": 0}
         ep = settings.mqtt
         self.unreachable = Unreachable(f"{ep.host}:{ep.port}", settings.mqtt_unreachable_log_s)
+        profile = load_profile(settings.profile)
+        self._rules = ParseRules.from_profile(profile, settings)  # the sandbox's
+        self._catalogue = (f"city/{profile.city.id}/catalogue", orjson.dumps(catalogue(profile)))
+        self._warned: dict[tuple[str, str], float] = {}  # (city, target) -> monotonic time of the last live warning
         self._client = self._make_client(client_factory)
 
     # --- MQTT ---------------------------------------------------------------
@@ -162,6 +194,9 @@ class Ingestor:
         # Subscribing again on every connect is harmless with a present session
         # and restores the subscriptions when the broker lost them.
         client.subscribe(subs)
+        client.unsubscribe([f"$share/{group}/{f}" if group else f for f in sandbox.LEGACY_FILTERS])
+        # What the city accepts, retained, for integrators who have only MQTT credentials (app.catalogue).
+        client.publish(*self._catalogue, qos=1, retain=True)
         self.connected.set()
         log.info("connected to %s:%s (session present: %s)", self._settings.mqtt.host, self._settings.mqtt.port, _flags.session_present)
 
@@ -257,12 +292,23 @@ class Ingestor:
     def _process(self, batch: list[tuple[mqtt.MQTTMessage, int, int]]) -> bool:
         """Commit, ack, tell. False when stopped before the commit (nothing acked)."""
         raw = []
+        tests = []
         for msg, received_ms, _gen in batch:
             try:
                 topic = msg.topic
             except UnicodeDecodeError:  # the broker should not let this through; refuse it anyway
                 topic = msg._topic.decode("utf-8", "replace")  # noqa: SLF001
-            raw.append((topic, msg.payload, received_ms))
+            way = sandbox.route(topic)
+            if way == "live":
+                raw.append((topic, msg.payload, received_ms))
+            elif way == "test":
+                tests.append((topic, msg.payload, received_ms))
+            # "ours": what we published came back on city/#; acknowledged below, nothing else
+        if tests:
+            self._answer_tests(tests)
+        if not raw:
+            self._ack(batch)
+            return True
         t0 = time.perf_counter()
         try:
             result = self._committer.commit(raw, self._stopping)
@@ -271,17 +317,19 @@ class Ingestor:
             return False
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - t0)
         self._ack(batch)
-        metrics.RECEIVED.inc(len(batch))
+        metrics.RECEIVED.inc(len(raw))
         metrics.POINTS_STORED.inc(result.points_stored)
         metrics.POINTS_DUPLICATE.inc(result.points_duplicate)
         t = self.totals
-        t["messages"] += len(batch)
+        t["messages"] += len(raw)  # our own publishes that came back on city/# are not counted
         t["points"] += result.points_stored
         t["duplicates"] += result.points_duplicate
         t["quarantined"] += len(result.refusals)
         if result.refusals:
             metrics.QUARANTINED.inc(len(result.refusals))
             self._feedback(result.refusals)
+        if result.warnings:
+            self._warn(result.warnings)
         for listener in self.on_committed:
             try:
                 listener(result)
@@ -307,10 +355,39 @@ class Ingestor:
         counts: dict[str, int] = {}
         for r in refusals:
             counts[r.rejected.reason] = counts.get(r.rejected.reason, 0) + 1
-            info = publish(feedback_topic(r.rejected.city, r.rejected.target), feedback_payload(r), qos=1)
+            topic = feedback_topic(r.rejected.city, r.rejected.target, r.item.topic)
+            info = publish(topic, feedback_payload(r), qos=1)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 metrics.FEEDBACK_SKIPPED.inc()
         log.info("quarantined %d: %s", len(refusals), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+
+    def _warn(self, advice: list[Advice]) -> None:
+        """Answer accepted messages that carry warnings on their rejected topic, at most once a period per source."""
+        now = time.monotonic()
+        period = self._settings.feedback_warning_interval_s
+        warned = self._warned
+        if len(warned) > _WARNED_MAX:
+            warned.clear()
+        for a in advice:
+            key = (a.city, a.target)
+            last = warned.get(key)
+            if last is not None and now - last < period:
+                metrics.WARNINGS_SKIPPED.inc()
+                continue
+            warned[key] = now
+            info = self._client.publish(feedback_topic(a.city, a.target), warning_payload(a), qos=1)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                metrics.FEEDBACK_SKIPPED.inc()
+
+    def _answer_tests(self, tests: list[tuple[str, bytes, int]]) -> None:
+        """The MQTT sandbox: check each message as the live path would and answer on test-result; store nothing."""
+        for topic, payload, received_ms in tests:
+            try:
+                to, body = sandbox.answer(topic, payload, received_ms, self._rules)
+            except Exception:  # a dry run must never stop ingestion
+                log.exception("the sandbox could not answer a message on %r", topic[:256])
+                continue
+            self._client.publish(to, body, qos=1)
 
     def _shutdown(self) -> None:
         self._stopping.set()

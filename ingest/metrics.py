@@ -13,3 +13,6 @@ COMMIT_SECONDS = Histogram(
     "Time to commit one batch",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+WARNINGS_SKIPPED = Counter(
+    "satupintu_ingest_warnings_skipped", "Live warnings not sent: the source was warned within the rate limit"
+)

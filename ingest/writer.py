@@ -69,6 +69,7 @@ class WriteResult:
     refusals: list[Refusal] = field(default_factory=list)
     readings_by_source: dict[tuple[str, str], int] = field(default_factory=dict)
     alarm_changes: list[Change] = field(default_factory=list)  # committed after the batch, to publish
+    warnings: list = field(default_factory=list)  # ingest.feedback.Advice of accepted messages, set by the committer
 
     def merge(self, other: WriteResult) -> None:
         self.messages += other.messages

@@ -77,19 +77,28 @@ def add(
     replace: Annotated[
         bool, typer.Option("--replace", help="Set its grants in this city to exactly these (default: add to them).")
     ] = False,
+    token: Annotated[
+        bool, typer.Option("--token", help="Also create and print an API token with the integrator role.")
+    ] = False,
     directory: DirOption = DEFAULT_DIR,
 ) -> None:
-    """Create or update an integrator; prints its password once, when it is new or changed."""
+    """Create or update an integrator; prints its password once, when it is new or changed.
+
+    Example: satupintu integrator add bpbd-awlr --agency bpbd --source awlr-sungai-pilowo --token
+    """
     profile = _profile()
     city = city or (profile.city.id if profile else None)
     if city is None:
         err.print("[red]give --city (the configured profile could not be loaded)[/red]")
         raise typer.Exit(2)
     store = CredentialStore(directory)
+    same_city = profile is not None and profile.city.id == city
     try:
         result = store.add_integrator(
             name, city=city, agencies=agency, sources=source,
             password=password, new_password=new_password, replace=replace,
+            known_agencies=[a.id for a in profile.agencies] if same_city else (),
+            known_sources=[s.id for s in profile.sources] if same_city else (),
         )  # fmt: skip
     except IntegratorError as exc:
         raise _fail(exc) from exc
@@ -116,6 +125,30 @@ def add(
     if INGEST_USER not in store.users_with_password():
         typer.echo("The platform users have no password yet: run `satupintu integrator init` once.")
     _enable_hint(store)
+    if token:
+        typer.echo(f"API token (role integrator: dry runs, the catalogue, its sources' health): {_api_token(name)}")
+        typer.echo("  (shown only now; revoke with `satupintu token revoke ID`)")
+
+
+def _api_token(name: str) -> str:
+    """A new API token with the integrator role, named after the integrator (its sources' health is its own)."""
+    import getpass
+
+    from app.auth.audit import record
+    from app.auth.tokens import create_token
+    from app.settings import get_settings
+    from app.storage.engine import engine_from_settings
+    from app.storage.migrate import upgrade
+
+    engine = engine_from_settings(get_settings())
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            token = create_token(conn=conn, name=name, role="integrator")
+            record(conn=conn, actor=f"cli:{getpass.getuser()}", role="admin", action="token.create", target=name, detail="integrator")
+    finally:
+        engine.dispose()
+    return token
 
 
 @integrator_cli.command("remove", epilog=examples("satupintu integrator remove bpbd-awlr"))

@@ -8,9 +8,17 @@ The scheme (documented for integrators in docs/mqtt.md, "Credentials and access"
 
       agency A:  topic write city/{city}/service/A
                  topic read  city/{city}/rejected/A
+                 topic write city/{city}/test/service/A      (the sandbox: a dry run)
+                 topic read  city/{city}/test-result/A
       source S:  topic write city/{city}/sensor/S
                  topic write city/{city}/status/S
                  topic read  city/{city}/rejected/S
+                 topic write city/{city}/test/sensor/S
+                 topic write city/{city}/test/status/S
+                 topic read  city/{city}/test-result/S
+
+  A source and an agency never share an id in one city (the grant is refused):
+  they would read each other's refusals.
 
   Mosquitto ACL topics know only the MQTT wildcards, each a whole topic level,
   so a prefix such as `awlr-*` cannot be expressed: sources are listed one by
@@ -50,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from app.integrators.grants import GRANT_RE
+
 DEFAULT_DIR = Path("data/mosquitto")
 INGEST_USER = "satupintu-ingest"
 VIEWER_USER = "satupintu-viewer"
@@ -63,15 +73,16 @@ HEADER = """\
 # mosquitto/acl.example. Change grants with the command; lines it does not
 # produce are kept in their user's block. Reload the broker (SIGHUP) after a change.
 """
-EVERYONE_LINES = ("topic read city/+/alarm/#", "topic read city/+/changes")
+EVERYONE_LINES = ("topic read city/+/alarm/#", "topic read city/+/changes", "topic read city/+/catalogue")
 PLATFORM_LINES: dict[str, tuple[str, ...]] = {
     INGEST_USER: (
-        "topic read city/+/sensor/#",
-        "topic read city/+/service/#",
-        "topic read city/+/status/#",
+        # All of city/#: a topic that breaks the contract is quarantined as bad_topic, the sandbox is answered.
+        "topic read city/#",
         "topic write city/+/rejected/#",
         "topic write city/+/alarm/#",
         "topic write city/+/changes",
+        "topic write city/+/test-result/#",
+        "topic write city/+/catalogue",
     ),
     VIEWER_USER: (
         "topic read city/+/sensor/#",
@@ -79,6 +90,8 @@ PLATFORM_LINES: dict[str, tuple[str, ...]] = {
         "topic read city/+/status/#",
     ),
 }
+# Lines earlier versions produced, superseded by the ones above (dropped when an ACL is rewritten).
+LEGACY_LINES = {INGEST_USER: ("topic read city/+/sensor/#", "topic read city/+/service/#", "topic read city/+/status/#")}
 PASSWD_HINT = (
     "mosquitto_passwd was not found; it hashes the passwords and comes with Mosquitto:\n"
     "  sudo apt-get install -y mosquitto      (Debian/Ubuntu)\n"
@@ -86,7 +99,7 @@ PASSWD_HINT = (
 )
 
 Kind = Literal["agency", "source"]
-_GRANT_RE = re.compile(r"^topic write city/([a-z0-9_-]{1,64})/(sensor|service)/([a-z0-9_-]{1,64}|\+)$")
+_GRANT_RE = GRANT_RE  # the web process reads the same grants (app.integrators.grants)
 
 
 class IntegratorError(ValueError):
@@ -104,11 +117,19 @@ class Grant:
     def lines(self) -> list[str]:
         base = f"city/{self.city}"
         if self.kind == "agency":
-            return [f"topic write {base}/service/{self.id}", f"topic read {base}/rejected/{self.id}"]
+            return [
+                f"topic write {base}/service/{self.id}",
+                f"topic read {base}/rejected/{self.id}",
+                f"topic write {base}/test/service/{self.id}",
+                f"topic read {base}/test-result/{self.id}",
+            ]
         return [
             f"topic write {base}/sensor/{self.id}",
             f"topic write {base}/status/{self.id}",
             f"topic read {base}/rejected/{self.id}",
+            f"topic write {base}/test/sensor/{self.id}",
+            f"topic write {base}/test/status/{self.id}",
+            f"topic read {base}/test-result/{self.id}",
         ]
 
 
@@ -180,8 +201,8 @@ def parse_acl(text: str) -> Acl:
             current.grants.add(Grant(city, "agency" if what == "service" else "source", ident))
         elif line not in current.extra:
             current.extra.append(line)
-    for block in acl.users.values():  # drop what the grants (re)produce; keep the rest
-        produced = {*PLATFORM_LINES.get(block.name, ()), *EVERYONE_LINES}
+    for block in acl.users.values():  # drop what the grants (re)produce, and what they used to; keep the rest
+        produced = {*PLATFORM_LINES.get(block.name, ()), *EVERYONE_LINES, *LEGACY_LINES.get(block.name, ())}
         for g in block.grants:
             produced.update(g.lines())
         block.extra = [x for x in block.extra if x not in produced]
@@ -204,6 +225,21 @@ def render_acl(acl: Acl) -> str:
         out += block.lines()
         out.append("")
     return "\n".join(out)
+
+
+def _refuse_collisions(acl: Acl, city: str, grants: set[Grant], agencies: set[str], sources: set[str]) -> None:
+    """A source and an agency with one id would share their feedback topics (`rejected/{id}`): refuse the grant."""
+    for block in acl.users.values():
+        for g in block.grants:
+            if g.city == city:
+                (agencies if g.kind == "agency" else sources).add(g.id)
+    for g in sorted(grants):
+        other, taken = ("a source", sources) if g.kind == "agency" else ("an agency", agencies)
+        if g.id != ALL and g.id in taken:
+            raise IntegratorError(
+                f"{g.id!r} is already {other} id in {city}: a {g.kind} cannot have the same id, because both "
+                f"would read city/{city}/rejected/{g.id} (docs/mqtt.md, 'Ids of sources and agencies')"
+            )
 
 
 def conf_lines(passwd: Path, acl: Path) -> list[str]:
@@ -291,10 +327,14 @@ class CredentialStore:
         password: str | None = None,
         new_password: bool = False,
         replace: bool = False,
+        known_agencies: Iterable[str] = (),
+        known_sources: Iterable[str] = (),
     ) -> AddResult:
         """Create or update an integrator. Grants are added to its existing ones (replace=True: set exactly).
 
-        An existing integrator keeps its password unless one is given or new_password is set.
+        An existing integrator keeps its password unless one is given or new_password is set. A source id
+        equal to an agency id (granted to anyone in this city, or in `known_agencies` from the profile),
+        or the reverse, is refused: both would read the same `rejected/{id}` and `test-result/{id}`.
         """
         check_id(name, "integrator name")
         if name in PLATFORM_USERS:
@@ -305,6 +345,7 @@ class CredentialStore:
         if password is not None:
             check_password(password)
         acl = self.read_acl()
+        _refuse_collisions(acl, city, grants, set(known_agencies), set(known_sources))
         self._ensure_platform_blocks(acl)
         exists = name in acl.users or name in self.users_with_password()
         block = acl.users.setdefault(name, UserBlock(name))

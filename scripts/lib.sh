@@ -50,6 +50,20 @@ ensure_compose_client() {
   apt_install docker-compose
 }
 
+# The integrator examples (tests/examples/): mosquitto_pub/mosquitto_rr, and Node with MQTT.js from the
+# committed package-lock.json (npm ci; node_modules is not committed).
+ensure_node_examples() {
+  command -v mosquitto_rr >/dev/null 2>&1 || apt_install mosquitto-clients
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  local lock=examples/node/package-lock.json stamp=examples/node/node_modules/.satupintu-installed want
+  want=$(sha1sum "$lock" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing the Node example's dependencies (npm ci)"
+    (cd examples/node && npm ci --no-audit --no-fund >/dev/null) || die "npm ci failed in examples/node"
+    echo "$want" > "$stamp"
+  fi
+}
+
 ensure_chromium() {
   if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return; fi
   apt_install chromium chromium-driver

@@ -9,6 +9,7 @@ ensure_mosquitto
 ensure_compose_client
 ensure_postgres
 ensure_chromium
+ensure_node_examples
 say "PostgreSQL for tests: $SATUPINTU_TEST_PG_URL"
 say "lint, format, types and import contracts"
 bash scripts/lint.sh

@@ -58,7 +58,11 @@ MAX_ENTRIES = 2048
 MAX_REFRESH = 64  # stale answers recomputed ahead per notice; past it they are dropped (computed when next read)
 MAX_BODY = 8 * 2**20  # bigger answers are served, not kept
 
-_NEVER = ("/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth")
+# /api/v1/integrators: an integrator token's answer is its own, but the cache keys answers by role.
+_NEVER = (
+    "/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth",
+    "/api/v1/integrators",
+)  # fmt: skip
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -414,3 +414,16 @@ class WebhookDeliveryRow(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     done_ms: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (Index(None, "status", "next_ms"),)
+
+
+class TrafficRow(Base):
+    """Messages and live warnings per source or agency and 5 minutes: the integrator health page's counts."""
+
+    __tablename__ = "integrator_traffic"
+    city: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target: Mapped[str] = mapped_column(String(64), primary_key=True, doc="source or agency id")
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, doc="start of the 5 minutes, epoch ms")
+    messages: Mapped[int] = mapped_column(Integer, default=0, doc="messages received (stored or refused)")
+    warnings: Mapped[int] = mapped_column(Integer, default=0, doc="accepted messages that carried a warning")
+    last_ms: Mapped[int] = mapped_column(BigInteger, doc="the last message of the 5 minutes, epoch ms")
+    __table_args__ = (Index(None, "bucket"),)

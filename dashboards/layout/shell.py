@@ -52,7 +52,8 @@ def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str,
     """The header's children: brand, navigation, clock, language, sound, who is signed in."""
     nav = [
         dcc.Link(t(f"ui.nav.{key}", lang), href=href, className="nav-link" + (" active" if path == href else ""))
-        for key, href in (("operator", "/"), ("regent", "/regent"), ("replay", "/replay"))
+        for key, href in (("operator", "/"), ("regent", "/regent"), ("replay", "/replay"),
+                          *((("integrators", "/integrators"),) if role in ("operator", "admin") else ()))
     ]
     other = "en" if lang == "id" else "id"
     controls = [] if kiosk else [

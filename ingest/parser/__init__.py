@@ -27,15 +27,25 @@ status payloads are `online` / `offline`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from ingest.messages import Parsed, Rejected
-from ingest.parser.common import _ID, _Bad, _clip
+from ingest.messages import Parsed, Reading, Rejected
+from ingest.parser.common import _ID, _Bad, _clip, _entries
 from ingest.parser.rules import MetricRule, ParseRules
 from ingest.parser.sensor import _sensor
 from ingest.parser.service import _service
 from ingest.parser.status import _status
 
-__all__ = ["MetricRule", "ParseRules", "parse"]
+__all__ = ["Fault", "MetricRule", "ParseRules", "parse", "parse_all"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One fault of a message: its reason code, a detail for people, and the JSON path of the field (if one)."""
+
+    reason: str
+    detail: str
+    path: str | None = None
 
 _HANDLERS = {"sensor": _sensor, "service": _service, "status": _status}
 _TOPICS: dict[str, tuple[str, Callable[..., Parsed], str]] = {}  # valid topic -> (city, handler, id)
@@ -67,7 +77,7 @@ def _topic(topic: str) -> tuple[str, Callable[..., Parsed], str] | Rejected:
     return t
 
 
-def _parse(topic: str, payload: bytes, received_ms: int, rules: ParseRules) -> Parsed:
+def _parse(topic: str, payload: bytes, received_ms: int, rules: ParseRules, faults: list[_Bad] | None = None) -> Parsed:
     t = _TOPICS.get(topic) if type(topic) is str else None
     if t is None:
         t = _topic(topic)
@@ -90,6 +100,8 @@ def _parse(topic: str, payload: bytes, received_ms: int, rules: ParseRules) -> P
     try:
         return handler(payload, city, ident, received_ms, rules)
     except _Bad as b:
+        if faults is not None:
+            faults.extend(b.errors)
         return Rejected(b.reason, b.detail, city, ident)
 
 
@@ -109,3 +121,28 @@ def parse(topic: str, payload: bytes, received_ms: int, rules: ParseRules) -> Pa
             t[0] if t else None,
             t[2] if t else None,
         )
+
+
+def parse_all(topic: str, payload: bytes, received_ms: int, rules: ParseRules) -> tuple[Parsed, list[Fault]]:
+    """`parse()`, plus every fault it found (a refusal reports only the first): what a dry run shows.
+
+    The verdict is exactly `parse()`'s; the faults of an accepted Reading are
+    its refused entries (stored as `partial`).
+    """
+    bads: list[_Bad] = []
+    try:
+        parsed = _parse(topic, payload, received_ms, rules, bads)
+    except Exception:  # noqa: BLE001 - the same safety net as parse()
+        parsed, bads = parse(topic, payload, received_ms, rules), []
+    if type(parsed) is Rejected and not bads:
+        return parsed, [Fault(parsed.reason, parsed.detail)]
+    if type(parsed) is Reading and parsed.refused:
+        bads = _entries(list(parsed.refused), [r.split(": ", 2)[1] for r in parsed.refused])
+    return parsed, [Fault(b.reason, b.detail, _json_path(b.path)) for b in bads]
+
+
+def _json_path(path: str | None) -> str | None:
+    """A field path of the parser (`values.x`, `[3]`, `ts`) -> a JSONPath (`$.values.x`, `$[3]`, `$.ts`)."""
+    if path is None:
+        return None
+    return "$" + path if path.startswith("[") else "$." + path

@@ -35,11 +35,25 @@ _CLIP = 80  # longest piece of input echoed in a detail string
 
 
 class _Bad(Exception):
-    """The whole message is refused: carries a reason code and a detail for people."""
+    """The whole message is refused: carries a reason code, a detail for people and the field's JSON path.
 
-    def __init__(self, reason: str, detail: str) -> None:
+    `errors` lists every fault found when the parser went on past the first
+    (a dry run shows them all); the live path reports the first one.
+    """
+
+    def __init__(self, reason: str, detail: str, path: str | None = None) -> None:
         self.reason = reason
         self.detail = detail
+        self.path = path
+        self.errors: list[_Bad] = [self]
+
+
+def _raise_all(errors: list[_Bad]) -> None:
+    """Refuse the message with the first of `errors`, carrying all of them; nothing when empty."""
+    if errors:
+        first = errors[0]
+        first.errors = errors
+        raise first
 
 
 class _Refuse(Exception):
@@ -48,6 +62,21 @@ class _Refuse(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
         self.detail = detail
+
+
+def _entries(refused: list[str], codes: list[str]) -> list[_Bad]:
+    """Refused entries (`"<where>: <reason>: <detail>"`) -> one _Bad each, with the entry's JSON path."""
+    out = []
+    for text, code in zip(refused, codes, strict=True):
+        where = text.split(": ", 1)[0]
+        if where.startswith("entry "):  # SenML record `entry 3 (metric)`
+            path = f"[{where[6:].split(' ', 1)[0]}]"
+        elif where.startswith("attribute "):  # NGSI `attribute relativeHumidity (relative_humidity)`
+            path = where[10:].split(" (", 1)[0]
+        else:  # reading object `values.water_level_cm`
+            path = where
+        out.append(_Bad(code, text, path))
+    return out
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from ingest.feedback import Book
+
 if TYPE_CHECKING:
     from app.profile import Profile
     from app.settings import Settings
@@ -31,6 +33,8 @@ class ParseRules:
     max_payload_bytes: int = 65536
     max_future_ms: int = 300_000
     max_age_ms: int = 30 * 86_400_000
+    # The profile's names for warnings (ingest.feedback); not used by parse() itself.
+    book: Book | None = field(default=None, repr=False, compare=False)
     # Derived once in __post_init__: a private snapshot of the catalogue's lookup
     # (so a caller mutating the mapping later cannot skew a running parser).
     _get: Callable[[str], MetricRule | None] = field(init=False, repr=False, compare=False)
@@ -53,4 +57,5 @@ class ParseRules:
             max_payload_bytes=settings.ingest_max_payload_bytes,
             max_future_ms=settings.ingest_max_future_s * 1000,
             max_age_ms=settings.retention_raw_days * 86_400_000,
+            book=Book.from_profile(profile, settings),
         )

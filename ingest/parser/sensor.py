@@ -11,6 +11,7 @@ from ingest.parser.common import (
     _bare,
     _clip,
     _district,
+    _entries,
     _geojson,
     _iso_ms,
     _kind,
@@ -18,6 +19,7 @@ from ingest.parser.common import (
     _load,
     _metric_key,
     _num,
+    _raise_all,
     _Refuse,
     _senml_metric,
     _snake,
@@ -67,7 +69,9 @@ def _finish(
         first = codes[0]
         reason = first if all(c == first for c in codes) else "no_values"
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        raise _Bad(reason, f"no storable value: {refused[0]}{more}")
+        bad = _Bad(reason, f"no storable value: {refused[0]}{more}")
+        bad.errors = _entries(refused, codes)
+        raise bad
     raise _Bad("no_values", empty)
 
 
@@ -79,22 +83,38 @@ def _reading_object(obj: dict, values: Any, city: str, source: str, received_ms:
         raise _Bad("bad_field", f"'values' must be an object of metric: number, not {_kind(values)}")
     if not values:
         raise _Bad("no_values", "'values' is empty")
+    # A fault in ts, district or lat/lon refuses the message; the other fields
+    # and the values are still checked so that the refusal names every fault.
+    errors: list[_Bad] | None = None
     ts = obj.get("ts")
     if ts is None:
         ts = received_ms
     else:
-        ts = _iso_ms(ts, "ts") if type(ts) is str else _to_ms(ts, "ts")
-        if not received_ms - rules.max_age_ms <= ts <= received_ms + rules.max_future_ms:
-            raise _Bad("bad_time", _window(ts, received_ms, rules, "ts") or "ts")
+        try:
+            ts = _iso_ms(ts, "ts") if type(ts) is str else _to_ms(ts, "ts")
+            if not received_ms - rules.max_age_ms <= ts <= received_ms + rules.max_future_ms:
+                raise _Bad("bad_time", _window(ts, received_ms, rules, "ts") or "ts")
+        except _Bad as b:
+            b.path = "ts"
+            errors = [b]
+            ts = received_ms
     district = obj.get("district")
     if district is not None and (type(district) is not str or district not in _DISTRICTS):
-        district = _district(district)
+        try:
+            district = _district(district)
+        except _Bad as b:
+            b.path = "district"
+            errors = [*(errors or ()), b]
     lat = obj.get("lat")
     lon = obj.get("lon")
     if (lat is not None or lon is not None) and not (
         type(lat) is float and type(lon) is float and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
     ):
-        lat, lon = _latlon(lat, lon)
+        try:
+            lat, lon = _latlon(lat, lon)
+        except _Bad as b:
+            b.path = "lat" if lat is not None else "lon"
+            errors = [*(errors or ()), b]
     get = rules._get
     points: list[Point] = []
     refused = codes = None
@@ -131,6 +151,8 @@ def _reading_object(obj: dict, values: Any, city: str, source: str, received_ms:
                 seen.add(p.metric)
                 kept.append(p)
         points = kept
+    if errors is not None:
+        _raise_all(errors + _entries(refused or [], codes or []))
     return _finish(city, source, points, refused, codes, district, lat, lon, "'values' is empty")
 
 

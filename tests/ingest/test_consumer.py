@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import MQTTErrorCode
 
+from app.catalogue.service import catalogue
 from app.profile import load_profile
 from app.settings import Settings
 from app.storage.engine import make_engine
@@ -82,9 +83,16 @@ def test_messages_are_acked_only_after_their_batch_commits(ingestor: Ingestor) -
     assert ingestor._process(batch)  # noqa: SLF001
     assert ingestor.acks_at_commit == [0]
     assert ingestor._client.acks == [1, 2, 3, 4, 5, 6]  # noqa: SLF001 - the bad one too: it is quarantined
-    [(topic, payload)] = ingestor._client.published  # noqa: SLF001
+    published = ingestor._client.published  # noqa: SLF001
+    assert published[0] == ("city/morotai/catalogue", orjson.dumps(catalogue(PROFILE)))  # on connect, retained
+    notices = [(t, orjson.loads(p)) for t, p in published[1:]]
+    [(topic, refusal)] = [(t, n) for t, n in notices if n["quarantined"]]
     assert topic == "city/morotai/rejected/s6"
-    assert orjson.loads(payload)["reason"] == "bad_json"
+    assert refusal["reason"] == "bad_json"
+    # The five new sources are stored and told of their first sight (a warning: not quarantined).
+    assert sorted((t, n["reason"]) for t, n in notices if not n["quarantined"]) == [
+        (f"city/morotai/rejected/s{i}", "first_sight") for i in range(1, 6)
+    ]
 
 
 def test_messages_from_an_earlier_connection_are_not_acked(ingestor: Ingestor) -> None:
@@ -160,8 +168,11 @@ def test_pipeline_stores_valid_and_quarantines_bad_through_real_mosquitto(
         )  # fmt: skip
         assert db.all("SELECT ticket_id, status, priority FROM tickets") == [("112-2026-000123", "open", "critical")]
         wait_until(lambda: db.one("SELECT status FROM sources WHERE source_id = 'src-1'") == "offline", 10, "status")
-        wait_until(lambda: len(feedback.messages) >= len(bad) + 1, 10, "rejected notices")
-        topics = {t for t, _ in feedback.messages}
+        def refusals() -> list[tuple[str, bytes]]:  # first-sight warnings of the new sources come here too
+            return [(t, p) for t, p in feedback.messages if orjson.loads(p)["quarantined"]]
+
+        wait_until(lambda: len(refusals()) >= len(bad) + 1, 10, "rejected notices")
+        topics = {t for t, _ in refusals()}
         assert "city/morotai/rejected/s1" in topics and "city/morotai/rejected/buoy-selat-rao" in topics
         assert "city/jakarta/rejected/s1" in topics and "city/morotai/rejected/_invalid" in topics
         assert ing.poll() is None, "the ingestor must survive every bad message"

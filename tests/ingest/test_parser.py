@@ -677,7 +677,8 @@ def test_rules_from_profile() -> None:
 
     profile = load_profile("morotai")
     s = SimpleNamespace(
-        ingest_unknown_metric="quarantine", ingest_max_payload_bytes=1024, ingest_max_future_s=60, retention_raw_days=7
+        ingest_unknown_metric="quarantine", ingest_max_payload_bytes=1024, ingest_max_future_s=60, retention_raw_days=7,
+        feedback_time_skew_s=600,
     )
     rules = ParseRules.from_profile(profile, s)  # type: ignore[arg-type]
     assert rules.cities == frozenset({"morotai"})
@@ -686,6 +687,7 @@ def test_rules_from_profile() -> None:
     assert (rules.unknown_metric, rules.max_payload_bytes, rules.max_future_ms, rules.max_age_ms) == (
         "quarantine", 1024, 60_000, 7 * 86_400_000,
     )  # fmt: skip
+    assert rules.book is not None and rules.book.skew_ms == 600_000 and "dinas-kesehatan" in rules.book.agencies
     with pytest.raises(TypeError):
         rules.metrics["x"] = MetricRule("x", 0, 1)  # type: ignore[index]
     with pytest.raises(ValueError, match="unknown_metric"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -41,11 +42,16 @@ def test_grant_lines_allow_publishing_and_reading_own_refusals_only() -> None:
     assert Grant("morotai", "agency", "bpbd").lines() == [
         "topic write city/morotai/service/bpbd",
         "topic read city/morotai/rejected/bpbd",
+        "topic write city/morotai/test/service/bpbd",
+        "topic read city/morotai/test-result/bpbd",
     ]
     assert Grant("morotai", "source", "awlr-1").lines() == [
         "topic write city/morotai/sensor/awlr-1",
         "topic write city/morotai/status/awlr-1",
         "topic read city/morotai/rejected/awlr-1",
+        "topic write city/morotai/test/sensor/awlr-1",
+        "topic write city/morotai/test/status/awlr-1",
+        "topic read city/morotai/test-result/awlr-1",
     ]
 
 
@@ -56,15 +62,15 @@ def test_rendered_acl_has_everyone_patterns_platform_users_and_integrators() -> 
         acl.users[name] = UserBlock(name)
     text = render_acl(acl)
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
-    everyone = ["topic read city/+/alarm/#", "topic read city/+/changes"]
+    everyone = ["topic read city/+/alarm/#", "topic read city/+/changes", "topic read city/+/catalogue"]
     assert lines == [
         f"user {INGEST_USER}",
-        "topic read city/+/sensor/#",
-        "topic read city/+/service/#",
-        "topic read city/+/status/#",
+        "topic read city/#",
         "topic write city/+/rejected/#",
         "topic write city/+/alarm/#",
         "topic write city/+/changes",
+        "topic write city/+/test-result/#",
+        "topic write city/+/catalogue",
         *everyone,
         f"user {VIEWER_USER}",
         "topic read city/+/sensor/#",
@@ -74,9 +80,14 @@ def test_rendered_acl_has_everyone_patterns_platform_users_and_integrators() -> 
         "user acme",
         "topic write city/morotai/service/bpbd",
         "topic read city/morotai/rejected/bpbd",
+        "topic write city/morotai/test/service/bpbd",
+        "topic read city/morotai/test-result/bpbd",
         "topic write city/morotai/sensor/s2",
         "topic write city/morotai/status/s2",
         "topic read city/morotai/rejected/s2",
+        "topic write city/morotai/test/sensor/s2",
+        "topic write city/morotai/test/status/s2",
+        "topic read city/morotai/test-result/s2",
         *everyone,
     ]
     assert parse_acl(text) == acl
@@ -103,10 +114,15 @@ def test_all_wildcard_is_one_whole_level_and_listed_once() -> None:
     assert block.lines() == [
         "topic write city/morotai/service/+",
         "topic read city/morotai/rejected/+",
+        "topic write city/morotai/test/service/+",
+        "topic read city/morotai/test-result/+",
         "topic write city/morotai/sensor/+",
         "topic write city/morotai/status/+",
+        "topic write city/morotai/test/sensor/+",
+        "topic write city/morotai/test/status/+",
         "topic read city/+/alarm/#",
         "topic read city/+/changes",
+        "topic read city/+/catalogue",
     ]
 
 
@@ -434,12 +450,70 @@ def test_the_ingestor_works_with_its_credentials_and_feeds_back_to_the_integrato
         assert bpbd.publish("city/morotai/sensor/awlr-1", orjson.dumps({"ts": now, "values": {"water_level_cm": 120}})) == 0
         assert bpbd.publish("city/morotai/sensor/awlr-2", orjson.dumps({"ts": now, "values": {"water_level_cm": 99999}})) == 0
         wait_until(lambda: db.readings() >= 1, 30, "the reading stored")
-        wait_until(lambda: bpbd.messages, 30, "the refusal delivered to its integrator")
-        topic, payload = bpbd.messages[0]
-        assert topic == "city/morotai/rejected/awlr-2" and orjson.loads(payload)["reason"] == "out_of_range"
+        def refusals() -> list[tuple[str, dict]]:  # awlr-1's first sight is a warning on its rejected topic too
+            return [(t, n) for t, n in ((t, orjson.loads(p)) for t, p in bpbd.messages) if n.get("quarantined")]
+
+        wait_until(refusals, 30, "the refusal delivered to its integrator")
+        topic, notice = refusals()[0]
+        assert topic == "city/morotai/rejected/awlr-2" and notice["reason"] == "out_of_range"
         stored = "SELECT s.source_id FROM readings r JOIN series x ON x.id = r.series_id JOIN sources s ON s.id = x.source_pk"
         assert db.all(stored) == [("awlr-1",)]
+        # The sandbox with the integrator's own credentials: its test topics, answered on its test-result only.
+        tests = auth_broker.client("bpbd-awlr").subscribe("city/morotai/test-result/#")
+        assert tests.publish("city/morotai/test/sensor/awlr-1", '{"values": {"waterlevel": 1}}') == 0
+        assert tests.publish("city/morotai/test/service/bpbd", '{"ticket_id": "t1", "status": "open"}') == 0
+        assert tests.publish("city/morotai/test/sensor/ecg-1", '{"values": {"water_level_cm": 1}}') == NOT_AUTHORIZED
+        wait_until(lambda: len(tests.messages) >= 2, 30, "two sandbox answers")
+        assert sorted(tests.topics()) == ["city/morotai/test-result/awlr-1", "city/morotai/test-result/bpbd"]
+        assert db.readings() == 1
     finally:
         db.close()
         ing.terminate()
         assert ing.wait(15) == 0
+
+
+# --- ids of sources and agencies never collide (issue 16, part 8) -----------------
+
+
+def test_a_source_id_equal_to_an_agency_id_is_refused_and_the_reverse(tmp_path: Path) -> None:
+    store = CredentialStore(tmp_path)
+    store.add_integrator("pupr", city="morotai", agencies=["dinas-pupr"])
+    with pytest.raises(IntegratorError, match="already an agency id"):
+        store.add_integrator("vendor", city="morotai", sources=["dinas-pupr"])
+    store.add_integrator("vendor", city="morotai", sources=["awlr-1"])
+    with pytest.raises(IntegratorError, match="already a source id"):
+        store.add_integrator("other", city="morotai", agencies=["awlr-1"])
+    with pytest.raises(IntegratorError, match="already an agency id"):  # the profile's agencies count too
+        store.add_integrator("x", city="morotai", sources=["bpbd"], known_agencies=["bpbd"])
+    with pytest.raises(IntegratorError, match="already a source id"):
+        store.add_integrator("x", city="morotai", agencies=["arg-daruba"], known_sources=["arg-daruba"])
+    store.add_integrator("ternate-gw", city="ternate", sources=["dinas-pupr"])  # another city: other topics
+    store.add_integrator("gw", city="morotai", sources=["+"], agencies=["+"])  # `+` is no id
+    acl = store.read_acl()
+    assert "x" not in acl.users and "other" not in acl.users
+
+
+def test_cli_add_refuses_a_profile_agency_as_a_source_and_prints_an_integrator_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.api.main import create_app
+    from app.settings import get_settings
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("SATUPINTU_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    get_settings.cache_clear()
+    runner, d = CliRunner(), str(tmp_path / "auth")
+    bad = runner.invoke(integrator_cli, ["add", "acme", "-s", "dinas-kesehatan", "--dir", d])
+    assert bad.exit_code == 2 and "already an agency id" in bad.output
+    out = runner.invoke(integrator_cli, ["add", "acme", "-s", "awlr-x", "--token", "--dir", d])
+    assert out.exit_code == 0, out.output
+    token = re.search(r"API token .*: (sp_\S+)", out.output).group(1)
+    try:
+        with TestClient(create_app(get_settings())) as c:
+            h = {"Authorization": f"Bearer {token}"}
+            ok = c.post("/api/v1/validate", params={"topic": "city/morotai/sensor/awlr-x"}, content=b"online", headers=h)
+            assert ok.status_code == 200
+            assert c.get("/api/v1/catalogue", headers=h).status_code == 200
+            assert c.get("/api/v1/sources", headers=h).status_code == 403
+    finally:
+        get_settings.cache_clear()

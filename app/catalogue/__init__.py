@@ -1,0 +1,1 @@
+"""What the city accepts, readable by integrators: the catalogue document and the payloads' JSON Schemas."""
