@@ -40,11 +40,13 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             html.Div(
                 [
                     html.H1(t("dash.regent.title", lang)),
-                    html.Label(t("dash.regent.period", lang)),
-                    dcc.Dropdown(
-                        id=ids.REGENT_PERIOD, value=30, clearable=False, searchable=False, className="period",
-                        options=[{"label": t("dash.regent.days", lang, n=n), "value": n} for n in PERIODS],
-                    ),
+                    # Radio buttons, not a dropdown: three choices in one click, and Dash's dropdown keeps a
+                    # focusable input under aria-hidden (axe: aria-hidden-focus).
+                    html.Fieldset([
+                        html.Legend(t("dash.regent.period", lang)),
+                        dcc.RadioItems(id=ids.REGENT_PERIOD, value=30, inline=True, className="period",
+                                       options=[{"label": t("dash.regent.days", lang, n=n), "value": n} for n in PERIODS]),
+                    ], className="choice"),
                     html.Div(id=ids.REGENT_EXPORT, className="exports"),
                 ],
                 className="regent-bar",
@@ -60,7 +62,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             panel("rtrend", t("dash.regent.trend", lang),
                   dcc.Graph(id=ids.REGENT_TREND, config={"displayModeBar": False}, className="fill-graph"), max_age_s=600),
             panel("bysvc", t("dash.regent.by_service", lang), html.Div(id=ids.REGENT_TABLE), max_age_s=600),
-            panel("overdue", t("dash.regent.overdue", lang), html.Ul(id=ids.REGENT_OVERDUE, className="feed"), max_age_s=600),
+            panel("overdue", t("dash.regent.overdue", lang), html.Ul(id=ids.REGENT_OVERDUE, className="feed fit"), max_age_s=600),
         ],
     )  # fmt: skip
 
