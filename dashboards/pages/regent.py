@@ -23,12 +23,14 @@ from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
+from dashboards.layout import choice
 from dashboards.figures import LIGHT, agency_bars, pillar_figure, sla_colour
 from dashboards.fmt import number, to_ms, when
 from dashboards.panels import panel
 from dashboards.pillars import pillar_scores
 
 PERIODS = (7, 30, 90)
+DEFAULT_DAYS = 30
 CACHE_S = 60.0
 
 
@@ -40,13 +42,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             html.Div(
                 [
                     html.H1(t("dash.regent.title", lang)),
-                    # Radio buttons, not a dropdown: three choices in one click, and Dash's dropdown keeps a
-                    # focusable input under aria-hidden (axe: aria-hidden-focus).
-                    html.Fieldset([
-                        html.Legend(t("dash.regent.period", lang)),
-                        dcc.RadioItems(id=ids.REGENT_PERIOD, value=30, inline=True, className="period",
-                                       options=[{"label": t("dash.regent.days", lang, n=n), "value": n} for n in PERIODS]),
-                    ], className="choice"),
+                    choice.group(ids.REGENT_PERIOD, t("dash.regent.period", lang), _periods(lang), DEFAULT_DAYS),
                     html.Div(id=ids.REGENT_EXPORT, className="exports"),
                 ],
                 className="regent-bar",
@@ -67,6 +63,14 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
     )  # fmt: skip
 
 
+def _periods(lang: str) -> list[tuple[int, str]]:
+    return [(n, t("dash.regent.days", lang, n=n)) for n in PERIODS]
+
+
+def _lang(cookies: dict) -> str:
+    return cookies.get(LANG_COOKIE, "id") if cookies.get(LANG_COOKIE) in ("id", "en") else "id"
+
+
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
 
@@ -77,6 +81,7 @@ def register(app: Any, c: Ctx) -> None:
     tz = profile.tz
     cache: dict[tuple, tuple[float, dict]] = {}
     lock = asyncio.Lock()
+    choice.register(app, ids.REGENT_PERIOD, _periods, _lang)
 
     async def load(token: str, days: int, lang: str) -> dict:
         key = (days, lang)
@@ -118,7 +123,7 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.REGENT_OVERDUE, "children"),
         Output(ids.REGENT_EXPORT, "children"),
         Output(ids.FRESH, "data", allow_duplicate=True),
-        Input(ids.REGENT_PERIOD, "value"),
+        Input(ids.REGENT_DAYS, "data"),
         Input(ids.page_tick("regent"), "data"),
         prevent_initial_call="initial_duplicate",
     )
@@ -127,8 +132,8 @@ def register(app: Any, c: Ctx) -> None:
         token = c.token(cookies)
         if token is None or await c.who(cookies) is None:
             raise PreventUpdate
-        lang = cookies.get(LANG_COOKIE, "id") if cookies.get(LANG_COOKIE) in ("id", "en") else "id"
-        days = days if days in PERIODS else 30
+        lang = _lang(cookies)
+        days = days if days in PERIODS else DEFAULT_DAYS
         try:
             d = await load(token, days, lang)
         except ApiError as exc:
