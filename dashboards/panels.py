@@ -180,30 +180,54 @@ def feed_items(
     ]  # fmt: skip
 
 
-def service_table(status: Mapping[str, Any] | None, profile: Profile, lang: str, *, columns: int = 2) -> Any:
+OTHER = "other"  # the services table's row of every agency the profile does not know
+
+
+def service_table(
+    status: Mapping[str, Any] | None,
+    profile: Profile,
+    lang: str,
+    *,
+    open_tickets: Sequence[Mapping[str, Any]] | None = None,
+    columns: int = 2,
+) -> Any:
     """Open, overdue and SLA % per agency of the profile, the SLA cell in the report's colours.
 
     Tickets of agencies the profile does not know are summed in one last row
-    ("other / unregistered"), so the rows add up to the KPI tiles. The rows are
-    laid out in `columns` side-by-side tables, so that every agency fits the
-    panel on a 1920x1080 wall.
+    ("other / unregistered"), so the rows add up to the KPI tiles. `open_tickets`
+    (every open ticket, re-read on each ticket notice like the tiles) gives the
+    open and overdue columns when the caller holds it; the SLA % comes from the
+    slower `status`. The rows are laid out in `columns` side-by-side tables, so
+    that every agency fits the panel on a 1920x1080 wall.
     """
-    agencies = (status or {}).get("agencies", [])
-    by_agency = {a["agency"]: a for a in agencies if a.get("agency_registered", True)}
-    rows = [(ag.id, ag.short, ag.name, by_agency.get(ag.id, {})) for ag in profile.agencies]
-    unknown = [a for a in agencies if not a.get("agency_registered", True)]
+    known = {ag.id for ag in profile.agencies}
+    rows: dict[str, dict[str, Any]] = {ag.id: {} for ag in profile.agencies}
+    unknown = [a for a in (status or {}).get("agencies", []) if a["agency"] not in known]
+    for a in (status or {}).get("agencies", []):
+        if a["agency"] in known:
+            rows[a["agency"]] = dict(a)
     if unknown:
-        total = {k: sum(int(a.get(k) or 0) for a in unknown) for k in ("open", "overdue", "resolved_with_due",
-                                                                        "resolved_within_sla")}  # fmt: skip
-        with_due = total["resolved_with_due"]
-        total["sla_pct"] = round(100 * total["resolved_within_sla"] / with_due, 1) if with_due else None
-        names = ", ".join(a["agency"] for a in unknown)
-        rows.append(("other", t("dash.services.other", lang), names, total))
+        rows[OTHER] = {k: sum(int(a.get(k) or 0) for a in unknown)
+                       for k in ("open", "overdue", "resolved_with_due", "resolved_within_sla")}  # fmt: skip
+        with_due = rows[OTHER]["resolved_with_due"]
+        rows[OTHER]["sla_pct"] = round(100 * rows[OTHER]["resolved_within_sla"] / with_due, 1) if with_due else None
+    if open_tickets is not None:
+        for r in rows.values():
+            r["open"] = r["overdue"] = 0
+        for tk in open_tickets:
+            r = rows.setdefault(tk.get("agency") if tk.get("agency") in known else OTHER, {"open": 0, "overdue": 0})
+            r["open"] += 1
+            r["overdue"] += int(bool(tk.get("overdue")))
+    if OTHER in rows and not any(rows[OTHER].get(k) for k in ("open", "overdue", "resolved_with_due")):
+        del rows[OTHER]  # nothing of an unknown agency: no row for it
+    names = {ag.id: (ag.short, ag.name) for ag in profile.agencies}
+    strangers = {a["agency"] for a in unknown} | {tk.get("agency") for tk in open_tickets or () if tk.get("agency") not in known}
+    names[OTHER] = (t("dash.services.other", lang), ", ".join(sorted(str(a) for a in strangers)))
 
-    def row(key: str, short: str, title: str, a: Mapping[str, Any]) -> html.Tr:
+    def row(key: str, a: Mapping[str, Any]) -> html.Tr:
         pct = a.get("sla_pct")
         return html.Tr(
-            [html.Td(short, title=title), html.Td(number(a.get("open", 0), lang), className="num svc-open"),
+            [html.Td(names[key][0], title=names[key][1]), html.Td(number(a.get("open", 0), lang), className="num svc-open"),
              html.Td(number(a.get("overdue", 0), lang), className="num svc-overdue" + (" bad" if a.get("overdue") else "")),
              html.Td(html.Span("–" if pct is None else f"{number(pct, lang)}%", className="sla",
                                style={"background": sla_colour(pct)}))],
@@ -212,10 +236,11 @@ def service_table(status: Mapping[str, Any] | None, profile: Profile, lang: str,
 
     head = html.Thead(html.Tr([html.Th(t(k, lang), scope="col") for k in ("col.agency", "col.open", "col.overdue",
                                                                            "col.sla_pct")]))  # fmt: skip
-    per = -(-len(rows) // max(1, columns))
+    items = list(rows.items())
+    per = -(-len(items) // max(1, columns))
     tables = [
-        html.Table([head, html.Tbody([row(*r) for r in rows[i : i + per]])], className="svc-table")
-        for i in range(0, len(rows), per)
+        html.Table([head, html.Tbody([row(k, a) for k, a in items[i : i + per]])], className="svc-table")
+        for i in range(0, len(items), per)
     ]
     return html.Div(tables, className="svc-tables")
 

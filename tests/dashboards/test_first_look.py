@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.dashboards.conftest import Stack, wait_js
+from tests.dashboards.conftest import Stack, exact_viewport, wait_js
 from tests.dashboards.test_window import PANELS_FILLED, open_window
 
 pytestmark = pytest.mark.slow
@@ -121,8 +121,10 @@ def _seeded(stack: Stack) -> None:
 
 @pytest.mark.parametrize("query", ["", "kiosk=1"], ids=["operator", "kiosk"])
 def test_every_panel_fits_and_the_tiles_add_up(stack: Stack, browser: Callable[..., WebDriver], query: str) -> None:
-    d = browser(width=1920, height=1080)
+    d = browser()
+    exact_viewport(d, 1920, 1080)
     open_window(d, stack, "viewer", query=query)
+    assert d.execute_script("return [window.innerWidth, window.innerHeight]") == [1920, 1080]
     wait_js(d, PANELS_FILLED.replace("=== 12", ">= 12"), what="every panel filled")
     wait_js(d, "return document.getElementById('svc-other') !== null", timeout=60,
             what="the row of the agency the profile does not know")  # fmt: skip

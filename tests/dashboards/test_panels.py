@@ -136,6 +136,13 @@ def test_services_table_sums_unregistered_agencies_in_one_row_so_rows_add_up_to_
     assert rows["svc-other"] == ["Lainnya / belum terdaftar", "3", "1", "75%"], "summed, SLA % from the summed counts"
     assert sum(int(r[1]) for r in rows.values()) == 7 and sum(int(r[2]) for r in rows.values()) == 2
     assert "svc-other" not in _rows(service_table({"agencies": status["agencies"][:1]}, PROFILE, "en"))
+    # Given the open tickets (read as often as the tiles), they count open and overdue; the SLA % stays the period's.
+    live = [{"agency": "bpbd", "overdue": True}, {"agency": "bpbd", "overdue": False}, {"agency": "pdam", "overdue": False},
+            {"agency": "dinas-baru", "overdue": True}]  # fmt: skip
+    rows = _rows(service_table(status, PROFILE, "id", open_tickets=live))
+    assert rows["svc-bpbd"] == ["BPBD", "2", "1", "80%"] and rows["svc-pdam"][1:3] == ["1", "0"]
+    assert rows["svc-other"] == ["Lainnya / belum terdaftar", "1", "1", "75%"]
+    assert sum(int(r[1]) for r in rows.values()) == 4 and sum(int(r[2]) for r in rows.values()) == 2
 
 
 def test_replay_clock() -> None:
