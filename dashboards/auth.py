@@ -40,7 +40,7 @@ LANG_COOKIE = "satupintu_lang"
 # Inline: Dash loads every stylesheet in assets/ into the window, so the form keeps its own.
 LOGIN_CSS = (
     'body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: #0b2540; font-family: "DejaVu Sans", Arial, sans-serif; } .login { background: #fff; padding: 32px 36px; border-radius: 10px; width: 380px; display: flex; flex-direction: column; gap: 12px; } .login h1 { margin: 0; color: #0'
-    'b2540; } .login label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; } .login input { padding: 8px; font-size: 16px; } .login button { padding: 10px; background: #0a84ff; color: #fff; border: 0; border-radius: 5px; font-size: 16px; font-weight: 700; cursor: pointer; } .err { color: #c0392b; font-weight: 600; } '
+    'b2540; } .login label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; } .login input { padding: 8px; font-size: 16px; } .login button { padding: 10px; background: #0062cc; color: #fff; border: 0; border-radius: 5px; font-size: 16px; font-weight: 700; cursor: pointer; } .err { color: #c0392b; font-weight: 600; } '
     '.login details { margin-top: 4px; } .login summary { cursor: pointer; color: #0a5fb8; } .login details label { margin-top: 8px; } '
 )
 
@@ -127,14 +127,14 @@ def login_page(
     body = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>SatuPintu · {e("ui.login.title")}</title>
 <style>{LOGIN_CSS}</style></head>
-<body><form method="post" action="/login" class="login">
+<body><main><form method="post" action="/login" class="login">
 <h1>SatuPintu</h1><p>{e("ui.login.hint")}</p>{msg}
 <input type="hidden" name="next" value="{html.escape(next_path)}">
 <label>{e("ui.login.username")}<input name="username" id="login-username" value="{html.escape(username)}" autocomplete="username" autocapitalize="none" spellcheck="false"{"" if username else " autofocus"}></label>
 <label>{e("ui.login.password")}<input name="password" id="login-password" type="password" autocomplete="current-password"{" autofocus" if username else ""}></label>
 <details><summary>{e("ui.login.or_token")}</summary>
 <label>{e("ui.login.token")}<input name="token" id="login-token" type="password" autocomplete="off"></label></details>
-<button type="submit" id="login-submit">{e("ui.login.submit")}</button></form></body></html>"""
+<button type="submit" id="login-submit">{e("ui.login.submit")}</button></form></main></body></html>"""
     return HTMLResponse(body, status_code=status_code or (401 if error else 200))
 
 

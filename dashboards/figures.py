@@ -262,7 +262,8 @@ def trends_figure(
 ) -> go.Figure:
     """Small multiples of key metrics, each with its alarm thresholds drawn as dashed lines.
 
-    `series`: [{"title", "unit", "x": [datetime], "y": [float], "thresholds": [(value, severity)]}].
+    `series`: [{"title", "unit", "x": [datetime], "y": [float], "thresholds": [(value, severity)], "range": [x0, x1]}];
+    `range` (optional) is the x axis's window, so a chart whose data covers only its last minutes spans the same time.
     `marker_x`: a vertical line on every chart (the replay's instant).
     Built as one layout (not make_subplots and add_hline per line): it is redrawn on every live update.
     """
@@ -277,11 +278,15 @@ def trends_figure(
         k = "" if i == 0 else str(i + 1)
         x0, y1 = c * (w + hgap), 1 - r * (h + vgap)
         layout[f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": f"y{k}", "type": "date", "showgrid": False,
-                               "tickformat": "%H.%M", "color": th.text, "nticks": 4}  # fmt: skip
+                               "tickformat": "%H.%M", "color": th.text, "nticks": 4,
+                               **({"range": list(s["range"])} if s.get("range") else {})}  # fmt: skip
         layout[f"yaxis{k}"] = {"domain": [y1 - h, y1], "anchor": f"x{k}", "gridcolor": th.grid, "color": th.text,
                                "nticks": 4, "zeroline": False}  # fmt: skip
-        data.append({"type": "scatter", "x": list(s["x"]), "y": list(s["y"]), "mode": "lines", "xaxis": f"x{k}",
-                     "yaxis": f"y{k}", "line": {"width": 2, "color": "#0a84ff"}, "name": s["title"], "showlegend": False,
+        # One bucket draws no line: a first reading shows as a dot until the second bucket comes.
+        mode = "lines" if len(s["x"]) > 1 else "markers"
+        data.append({"type": "scatter", "x": list(s["x"]), "y": list(s["y"]), "mode": mode, "xaxis": f"x{k}",
+                     "yaxis": f"y{k}", "line": {"width": 2, "color": "#0a84ff"}, "marker": {"size": 7, "color": "#0a84ff"},
+                     "name": s["title"], "showlegend": False,
                      "hovertemplate": "%{x|%H.%M}: %{y}<extra></extra>"})  # fmt: skip
         for value, severity in s.get("thresholds", ()):
             shapes.append({"type": "line", "xref": f"x{k} domain", "x0": 0, "x1": 1, "yref": f"y{k}", "y0": value,

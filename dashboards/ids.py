@@ -36,7 +36,8 @@ ACK_RESULT = "ack-result"
 ACK_BUTTON = "ack-button"  # pattern-matching: {"type": ACK_BUTTON, "alarm": id}
 
 # Regent view.
-REGENT_PERIOD = "regent-period"
+REGENT_PERIOD = "regent-period"  # a choice group (layout/choice.py): the chosen days in "regent-period-value"
+REGENT_DAYS = "regent-period-value"
 REGENT_TABLE = "regent-table"
 REGENT_AGENCY_FIG = "regent-agency-fig"
 REGENT_PILLARS = "regent-pillars"
@@ -46,7 +47,8 @@ REGENT_EXPORT = "regent-export"
 
 # Replay.
 REPLAY_AT = "replay-at"
-REPLAY_SPEED = "replay-speed"
+REPLAY_SPEED = "replay-speed"  # a choice group (layout/choice.py): the chosen speed in "replay-speed-value"
+REPLAY_SPEED_VALUE = "replay-speed-value"
 REPLAY_PLAY = "replay-play"
 REPLAY_CLOCK = "replay-clock"  # {"at_ms", "playing", "speed", "wall_ms"}
 REPLAY_TIMER = "replay-timer"

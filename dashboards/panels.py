@@ -136,8 +136,9 @@ def alarm_rows(
                 id=f"alarm-{a['id']}",
             )
         )  # fmt: skip
-    if len(ordered) > limit:
-        rows.append(html.Div(f"+{len(ordered) - limit}", className="more"))
+    # How many rows are not shown: those past `limit`, and (assets/fit.js) those the panel has no room for.
+    extra = max(0, len(ordered) - limit)
+    rows.append(html.Div(f"+{extra}" if extra else "", className="more", hidden=not extra, **{"data-extra": str(extra)}))
     return rows
 
 
@@ -179,25 +180,69 @@ def feed_items(
     ]  # fmt: skip
 
 
-def service_table(status: Mapping[str, Any] | None, profile: Profile, lang: str) -> Any:
-    """Open, overdue and SLA % per agency of the profile, the SLA cell in the report's colours."""
-    by_agency = {a["agency"]: a for a in (status or {}).get("agencies", [])}
-    head = html.Tr([html.Th(t("col.agency", lang)), html.Th(t("col.open", lang)), html.Th(t("col.overdue", lang)),
-                    html.Th(t("col.sla_pct", lang))])  # fmt: skip
-    body = []
-    for ag in profile.agencies:
-        a = by_agency.get(ag.id, {})
+OTHER = "other"  # the services table's row of every agency the profile does not know
+
+
+def service_table(
+    status: Mapping[str, Any] | None,
+    profile: Profile,
+    lang: str,
+    *,
+    open_tickets: Sequence[Mapping[str, Any]] | None = None,
+    columns: int = 2,
+) -> Any:
+    """Open, overdue and SLA % per agency of the profile, the SLA cell in the report's colours.
+
+    Tickets of agencies the profile does not know are summed in one last row
+    ("other / unregistered"), so the rows add up to the KPI tiles. `open_tickets`
+    (every open ticket, re-read on each ticket notice like the tiles) gives the
+    open and overdue columns when the caller holds it; the SLA % comes from the
+    slower `status`. The rows are laid out in `columns` side-by-side tables, so
+    that every agency fits the panel on a 1920x1080 wall.
+    """
+    known = {ag.id for ag in profile.agencies}
+    rows: dict[str, dict[str, Any]] = {ag.id: {} for ag in profile.agencies}
+    unknown = [a for a in (status or {}).get("agencies", []) if a["agency"] not in known]
+    for a in (status or {}).get("agencies", []):
+        if a["agency"] in known:
+            rows[a["agency"]] = dict(a)
+    if unknown:
+        rows[OTHER] = {k: sum(int(a.get(k) or 0) for a in unknown)
+                       for k in ("open", "overdue", "resolved_with_due", "resolved_within_sla")}  # fmt: skip
+        with_due = rows[OTHER]["resolved_with_due"]
+        rows[OTHER]["sla_pct"] = round(100 * rows[OTHER]["resolved_within_sla"] / with_due, 1) if with_due else None
+    if open_tickets is not None:
+        for r in rows.values():
+            r["open"] = r["overdue"] = 0
+        for tk in open_tickets:
+            r = rows.setdefault(tk.get("agency") if tk.get("agency") in known else OTHER, {"open": 0, "overdue": 0})
+            r["open"] += 1
+            r["overdue"] += int(bool(tk.get("overdue")))
+    if OTHER in rows and not any(rows[OTHER].get(k) for k in ("open", "overdue", "resolved_with_due")):
+        del rows[OTHER]  # nothing of an unknown agency: no row for it
+    names = {ag.id: (ag.short, ag.name) for ag in profile.agencies}
+    strangers = {a["agency"] for a in unknown} | {tk.get("agency") for tk in open_tickets or () if tk.get("agency") not in known}
+    names[OTHER] = (t("dash.services.other", lang), ", ".join(sorted(str(a) for a in strangers)))
+
+    def row(key: str, a: Mapping[str, Any]) -> html.Tr:
         pct = a.get("sla_pct")
-        body.append(
-            html.Tr(
-                [html.Td(ag.short, title=ag.name), html.Td(number(a.get("open", 0), lang)),
-                 html.Td(number(a.get("overdue", 0), lang), className="bad" if a.get("overdue") else ""),
-                 html.Td(html.Span("–" if pct is None else f"{number(pct, lang)}%", className="sla",
-                                   style={"background": sla_colour(pct)}))],
-                id=f"svc-{ag.id}",
-            )
+        return html.Tr(
+            [html.Td(names[key][0], title=names[key][1]), html.Td(number(a.get("open", 0), lang), className="num svc-open"),
+             html.Td(number(a.get("overdue", 0), lang), className="num svc-overdue" + (" bad" if a.get("overdue") else "")),
+             html.Td(html.Span("–" if pct is None else f"{number(pct, lang)}%", className="sla",
+                               style={"background": sla_colour(pct)}))],
+            id=f"svc-{key}",
         )  # fmt: skip
-    return html.Table([html.Thead(head), html.Tbody(body)], className="svc-table")
+
+    head = html.Thead(html.Tr([html.Th(t(k, lang), scope="col") for k in ("col.agency", "col.open", "col.overdue",
+                                                                           "col.sla_pct")]))  # fmt: skip
+    items = list(rows.items())
+    per = -(-len(items) // max(1, columns))
+    tables = [
+        html.Table([head, html.Tbody([row(k, a) for k, a in items[i : i + per]])], className="svc-table")
+        for i in range(0, len(items), per)
+    ]
+    return html.Div(tables, className="svc-tables")
 
 
 def map_points(
@@ -265,7 +310,10 @@ def trend_series(trends: Mapping[str, Any], profile: Profile, lang: str) -> list
             continue
         body = (trends or {}).get(m.id) or {}
         items = body.get("items", [])
+        # The window asked for (the API's aligned start and end), not just the span the data covers.
+        span = [parse_iso(body.get(k)) for k in ("start", "end")]
         out.append({
+            "range": [d.astimezone(tz).replace(tzinfo=None) for d in span] if all(span) else None,
             "title": m.name.id if lang == "id" else m.name.en,
             "unit": m.unit,
             "x": [parse_iso(i["bucket_start"]).astimezone(tz).replace(tzinfo=None) for i in items],

@@ -68,6 +68,7 @@ STRINGS: dict[str, str] = {
     "dash.map.alarms": "alarms",
     "dash.map.focus": "Focus: {district}",
     "dash.map.all": "Whole regency",
+    "dash.services.other": "Other / unregistered",
     "dash.services.none": "No tickets in the last 24 h.",
     "dash.trends.none": "No data yet.",
     "dash.regent.title": "Public service performance",

@@ -68,6 +68,7 @@ STRINGS: dict[str, str] = {
     "dash.map.alarms": "alarm",
     "dash.map.focus": "Fokus: {district}",
     "dash.map.all": "Seluruh wilayah",
+    "dash.services.other": "Lainnya / belum terdaftar",
     "dash.services.none": "Belum ada tiket dalam 24 jam.",
     "dash.trends.none": "Belum ada data.",
     "dash.regent.title": "Kinerja layanan publik",

@@ -41,8 +41,9 @@ def skeleton(
             dcc.Interval(id=ids.POLL, interval=POLL_MS),
             dcc.Store(id=ids.FRESH, data=fresh),  # {panel: as-of ms}, from whichever page is shown
             dcc.Store(id=ids.SINK),  # where clientside side effects "return" (they return no_update)
-            html.Header(header, id="header", className="header"),
-            html.Div(id=ids.BANNER, className="banner hidden"),
+            # The banner sits in the header landmark: every part of the page is in a landmark (axe: region).
+            html.Header([html.Div(header, id="header", className="header"),
+                         html.Div(id=ids.BANNER, className="banner hidden", role="status")], className="top"),
             html.Main(page, id=ids.PAGE, className="page"),
         ],
     )
@@ -63,8 +64,10 @@ def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str,
         html.Span(f"{name} · {t(f'ui.role.{role}', lang)}", className="who", id="who", **{"data-role": role}),
         html.A(t("ui.logout", lang), href="/logout", className="logout"),
     ]  # fmt: skip
+    # The page's level-one heading: the window's own name where the page has no title of its own (regent, replay do).
+    heading = html.H1 if path == "/" else html.Div
     return [
-        html.Div([html.Span("SatuPintu", className="brand"), html.Span(city, className="city")], className="brand-box"),
+        heading([html.Span("SatuPintu", className="brand"), html.Span(city, className="city")], className="brand-box"),
         *controls,
         html.Span(
             "",
@@ -91,6 +94,13 @@ def register(app: Any) -> None:
         "function(f){ if (window.spFresh) { window.spFresh(f); } return window.dash_clientside.no_update; }",
         Output(ids.SINK, "data"),
         Input(ids.FRESH, "data"),  # also on load: a filled first layout carries its stamps
+    )
+    # <html lang> follows the language the page is shown in (screen readers and hyphenation read it).
+    app.clientside_callback(
+        "function(s){ if (s && s.lang) { document.documentElement.lang = s.lang; } return window.dash_clientside.no_update; }",
+        Output(ids.SINK, "data", allow_duplicate=True),
+        Input(ids.SESSION, "data"),
+        prevent_initial_call="initial_duplicate",
     )
     # The live tick (and the fallback poll) relayed into whichever page is shown: a
     # callback may only name components that exist, and pages come and go.

@@ -36,6 +36,7 @@ from dashboards.panels import (
 
 ROTATE_MS = 20_000  # kiosk: how long the map dwells on each district
 FOCUS_SPAN_DEG = 0.14
+LISTED_TICKETS = 2000  # dashboards.data reads at most this many open tickets (the map's): a longer list is cut
 MAP_CELLS = 16  # clusters across the view: coarse enough that markers do not pile up at 2,000 sources  # kiosk: half-width of a district's view
 
 
@@ -53,8 +54,8 @@ def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dic
                   [dcc.Graph(id=ids.MAP, config=graph_cfg, className="map-graph", responsive=True, **fig.get(ids.MAP, {})),
                    legend(lang)],
                   extra=[html.Span("", id=ids.FOCUS, className="focus")]),
-            panel("alarms", t("dash.panel.alarms", lang), html.Div(f.get(ids.ALARMS), id=ids.ALARMS, className="alarm-list")),
-            panel("feed", t("dash.panel.feed", lang), html.Ul(f.get(ids.FEED), id=ids.FEED, className="feed")),
+            panel("alarms", t("dash.panel.alarms", lang), html.Div(f.get(ids.ALARMS), id=ids.ALARMS, className="alarm-list fit")),
+            panel("feed", t("dash.panel.feed", lang), html.Ul(f.get(ids.FEED), id=ids.FEED, className="feed fit")),
             panel("trends", t("dash.panel.trends", lang),
                   dcc.Graph(id=ids.TRENDS, config={"displayModeBar": False}, className="trend-graph", responsive=True,
                             **fig.get(ids.TRENDS, {})),
@@ -225,7 +226,7 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     c.city.listen(c.api)
     read = c.city.read_now if not seen else c.city.read
     try:
-        parts = await read(token, lang, ("overview", "alarms", "recent_tickets", "services", "trends"))
+        parts = await read(token, lang, ("overview", "alarms", "recent_tickets", "services", "trends", "tickets"))
     except ApiError as exc:
         if exc.status in (401, 403):
             raise PreventUpdate from exc
@@ -236,7 +237,9 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
         "kpi": min(c.city.as_of(parts[p], p) for p in ("overview",) if p in parts) if "overview" in parts else 0,
         "alarms": c.city.as_of(parts["alarms"], "alarms") if "alarms" in parts else 0,
         "feed": min(c.city.as_of(parts[p], p) for p in ("recent_tickets", "alarms") if p in parts) if parts else 0,
-        "services": c.city.as_of(parts["services"], "services") if "services" in parts else 0,
+        "services": min(c.city.as_of(parts[p], p) for p in ("services", "tickets") if p in parts)
+        if "services" in parts
+        else 0,
         "trends": c.city.as_of(parts["trends"], "trends") if "trends" in parts else 0,
     }
     seen_key = f"{lang}|{role}|{kiosk}"
@@ -258,7 +261,15 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
         if changed("recent_tickets", "alarms") or c.city.notices != seen.get("_notices")
         else no_update
     )  # fmt: skip
-    out_services = service_table(data.get("services"), profile, lang) if changed("services") else no_update
+    # Open and overdue per agency from the open tickets, re-read on every ticket notice as the tiles are: the rows
+    # add up to the tiles at once, not only after the slower services status (its SLA %) is read again.
+    listed = data.get("tickets")
+    live = listed if listed is not None and len(listed) < LISTED_TICKETS else None
+    out_services = (
+        service_table(data.get("services"), profile, lang, open_tickets=live)
+        if changed("services", "tickets")
+        else no_update
+    )
     out_trends = (
         trends_figure(trend_series(data.get("trends") or {}, profile, lang), th=theme(kiosk))
         if changed("trends")

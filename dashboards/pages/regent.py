@@ -23,12 +23,14 @@ from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
+from dashboards.layout import choice
 from dashboards.figures import LIGHT, agency_bars, pillar_figure, sla_colour
 from dashboards.fmt import number, to_ms, when
 from dashboards.panels import panel
 from dashboards.pillars import pillar_scores
 
 PERIODS = (7, 30, 90)
+DEFAULT_DAYS = 30
 CACHE_S = 60.0
 
 
@@ -40,11 +42,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             html.Div(
                 [
                     html.H1(t("dash.regent.title", lang)),
-                    html.Label(t("dash.regent.period", lang)),
-                    dcc.Dropdown(
-                        id=ids.REGENT_PERIOD, value=30, clearable=False, searchable=False, className="period",
-                        options=[{"label": t("dash.regent.days", lang, n=n), "value": n} for n in PERIODS],
-                    ),
+                    choice.group(ids.REGENT_PERIOD, t("dash.regent.period", lang), _periods(lang), DEFAULT_DAYS),
                     html.Div(id=ids.REGENT_EXPORT, className="exports"),
                 ],
                 className="regent-bar",
@@ -60,9 +58,17 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             panel("rtrend", t("dash.regent.trend", lang),
                   dcc.Graph(id=ids.REGENT_TREND, config={"displayModeBar": False}, className="fill-graph"), max_age_s=600),
             panel("bysvc", t("dash.regent.by_service", lang), html.Div(id=ids.REGENT_TABLE), max_age_s=600),
-            panel("overdue", t("dash.regent.overdue", lang), html.Ul(id=ids.REGENT_OVERDUE, className="feed"), max_age_s=600),
+            panel("overdue", t("dash.regent.overdue", lang), html.Ul(id=ids.REGENT_OVERDUE, className="feed fit"), max_age_s=600),
         ],
     )  # fmt: skip
+
+
+def _periods(lang: str) -> list[tuple[int, str]]:
+    return [(n, t("dash.regent.days", lang, n=n)) for n in PERIODS]
+
+
+def _lang(cookies: dict) -> str:
+    return cookies.get(LANG_COOKIE, "id") if cookies.get(LANG_COOKIE) in ("id", "en") else "id"
 
 
 def _iso(dt: datetime) -> str:
@@ -75,6 +81,7 @@ def register(app: Any, c: Ctx) -> None:
     tz = profile.tz
     cache: dict[tuple, tuple[float, dict]] = {}
     lock = asyncio.Lock()
+    choice.register(app, ids.REGENT_PERIOD, _periods, _lang)
 
     async def load(token: str, days: int, lang: str) -> dict:
         key = (days, lang)
@@ -116,7 +123,7 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.REGENT_OVERDUE, "children"),
         Output(ids.REGENT_EXPORT, "children"),
         Output(ids.FRESH, "data", allow_duplicate=True),
-        Input(ids.REGENT_PERIOD, "value"),
+        Input(ids.REGENT_DAYS, "data"),
         Input(ids.page_tick("regent"), "data"),
         prevent_initial_call="initial_duplicate",
     )
@@ -125,8 +132,8 @@ def register(app: Any, c: Ctx) -> None:
         token = c.token(cookies)
         if token is None or await c.who(cookies) is None:
             raise PreventUpdate
-        lang = cookies.get(LANG_COOKIE, "id") if cookies.get(LANG_COOKIE) in ("id", "en") else "id"
-        days = days if days in PERIODS else 30
+        lang = _lang(cookies)
+        days = days if days in PERIODS else DEFAULT_DAYS
         try:
             d = await load(token, days, lang)
         except ApiError as exc:

@@ -23,11 +23,13 @@ from dashboards.auth import LANG_COOKIE
 from dashboards.cluster import cluster
 from dashboards.context import Ctx
 from dashboards.data import key_metrics, trend_agg
+from dashboards.layout import choice
 from dashboards.figures import LIGHT, bounds, map_figure, trends_figure
 from dashboards.fmt import number, when
 from dashboards.panels import alarm_rows, feed_items, kpi_tiles, legend, located_alarms, map_points, panel, ticket_points, trend_series
 
 SPEEDS = (1, 5, 10, 30, 60)
+DEFAULT_SPEED = 10
 FRAME_MS = 1000
 TREND_HOURS = 6
 
@@ -63,9 +65,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
                     html.H1(t("dash.replay.title", lang)),
                     html.Label(t("dash.replay.at", lang), htmlFor=ids.REPLAY_AT),
                     dcc.Input(id=ids.REPLAY_AT, type="text", debounce=True, placeholder="YYYY-MM-DD HH:MM", className="at"),
-                    html.Label(t("dash.replay.speed", lang)),
-                    dcc.Dropdown(id=ids.REPLAY_SPEED, value=10, clearable=False, searchable=False, className="speed",
-                                 options=[{"label": f"{s}x", "value": s} for s in SPEEDS]),
+                    choice.group(ids.REPLAY_SPEED, t("dash.replay.speed", lang), _speeds(lang), DEFAULT_SPEED),
                     html.Button(t("dash.replay.play", lang), id=ids.REPLAY_PLAY, n_clicks=0, className="primary"),
                     html.Div(id=ids.REPLAY_NOW, className="replay-now"),
                 ],
@@ -75,8 +75,8 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             panel("rmap", t("dash.panel.map", lang),
                   [dcc.Graph(id=ids.REPLAY_MAP, config={"displayModeBar": False, "scrollZoom": True}, className="map-graph"),
                    legend(lang)], max_age_s=10**9),
-            panel("ralarms", t("dash.panel.alarms", lang), html.Div(id=ids.REPLAY_ALARMS, className="alarm-list"), max_age_s=10**9),
-            panel("rfeed", t("dash.panel.feed", lang), html.Ul(id=ids.REPLAY_FEED, className="feed"), max_age_s=10**9),
+            panel("ralarms", t("dash.panel.alarms", lang), html.Div(id=ids.REPLAY_ALARMS, className="alarm-list fit"), max_age_s=10**9),
+            panel("rfeed", t("dash.panel.feed", lang), html.Ul(id=ids.REPLAY_FEED, className="feed fit"), max_age_s=10**9),
             panel("rtrends", t("dash.panel.trends", lang),
                   dcc.Graph(id=ids.REPLAY_TRENDS, config={"displayModeBar": False}, className="trend-graph"), max_age_s=10**9),
             dcc.Store(id=ids.REPLAY_CLOCK),
@@ -90,6 +90,7 @@ def register(app: Any, c: Ctx) -> None:
     profile = c.profile
     tz = profile.tz
     trend_cache: dict[tuple, tuple[float, dict]] = {}
+    choice.register(app, ids.REPLAY_SPEED, _speeds, _lang)
 
     @app.callback(
         Output(ids.REPLAY_CLOCK, "data"),
@@ -97,7 +98,7 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.REPLAY_PLAY, "children"),
         Output(ids.REPLAY_AT, "value"),
         Input(ids.REPLAY_AT, "value"),
-        Input(ids.REPLAY_SPEED, "value"),
+        Input(ids.REPLAY_SPEED_VALUE, "data"),
         Input(ids.REPLAY_PLAY, "n_clicks"),
         Input(ids.REPLAY_TIMER, "n_intervals"),
         State(ids.REPLAY_CLOCK, "data"),
@@ -108,7 +109,7 @@ def register(app: Any, c: Ctx) -> None:
         trig = dash_ctx.triggered_id
         if clock_ is None:
             start = now - 3_600_000
-            clock_ = {"at_ms": start, "playing": False, "speed": speed or 10, "wall_ms": now}
+            clock_ = {"at_ms": start, "playing": False, "speed": speed or DEFAULT_SPEED, "wall_ms": now}
             return clock_, True, t("dash.replay.play", lang), _fmt_input(start, tz)
         clock_ = advance(clock_, now)
         text_out: Any = no_update
@@ -117,8 +118,8 @@ def register(app: Any, c: Ctx) -> None:
             if at is None:
                 raise PreventUpdate
             clock_ = {**clock_, "at_ms": min(at, now), "wall_ms": now}
-        elif trig == ids.REPLAY_SPEED:
-            clock_ = {**clock_, "speed": speed if speed in SPEEDS else 10}
+        elif trig == ids.REPLAY_SPEED_VALUE:
+            clock_ = {**clock_, "speed": speed if speed in SPEEDS else DEFAULT_SPEED}
         elif trig == ids.REPLAY_PLAY:
             clock_ = {**clock_, "playing": not clock_.get("playing"), "wall_ms": now}
         if trig == ids.REPLAY_TIMER:
@@ -201,6 +202,10 @@ def register(app: Any, c: Ctx) -> None:
             trend_cache.clear()
         trend_cache[key] = (time.monotonic(), out)
         return out
+
+
+def _speeds(lang: str) -> list[tuple[int, str]]:  # the same in every language
+    return [(s, f"{s}x") for s in SPEEDS]
 
 
 def _lang(cookies: dict) -> str:

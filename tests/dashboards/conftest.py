@@ -126,6 +126,12 @@ def new_driver(width: int = 1920, height: int = 1080) -> WebDriver:
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
 
+def exact_viewport(driver: WebDriver, width: int = 1920, height: int = 1080) -> None:
+    """Make the page's viewport exactly `width` x `height` (--window-size counts the window, not the page: 1080 -> 937)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+
+
 @pytest.fixture
 def browser() -> Iterator[Callable[..., WebDriver]]:
     """A factory of headless browsers, all quit at the end of the test (chromedriver with them)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dashboards.cluster import Cluster, Point
 from dashboards.figures import (
@@ -73,6 +73,21 @@ def test_trends_draw_each_metric_with_its_thresholds() -> None:
     assert sorted(s.y0 for s in lines) == [180, 250]
     assert {s.line.dash for s in lines} == {"dash"}
     assert [a.text for a in fig.layout.annotations] == ["Tinggi muka air (cm)", "Curah hujan (mm/h)"]
+
+
+def test_a_trend_spans_its_window_and_shows_a_single_bucket() -> None:
+    t0, t1 = datetime(2026, 11, 23, 5, 10), datetime(2026, 11, 23, 11, 15)
+    series = [
+        {"title": "Tinggi muka air", "unit": "cm", "x": [datetime(2026, 11, 23, 11, 10)], "y": [182.5], "thresholds": [],
+         "range": [t0, t1]},
+        {"title": "Curah hujan", "unit": "mm/h", "x": [t1 - timedelta(minutes=m) for m in (10, 5)], "y": [1, 2],
+         "thresholds": []},
+    ]  # fmt: skip
+    fig = trends_figure(series, th=LIGHT, cols=2)
+    assert list(fig.layout.xaxis.range) == [t0, t1], "six hours wide though the data covers five minutes"
+    assert fig.layout.xaxis2.range is None, "without a window: plotly's own range"
+    assert fig.data[0].mode == "markers", "one bucket is a dot, not an empty line"
+    assert fig.data[1].mode == "lines"
 
 
 def test_agency_bars_and_pillars() -> None:

@@ -10,7 +10,16 @@ from dashboards import ids
 from dashboards.fmt import clock, number, when
 from dashboards.pages.operator import rotation_view
 from dashboards.pages.replay import advance, parse_local
-from dashboards.panels import alarm_counts, alarm_rows, feed_items, kpi_tiles, map_points, sorted_alarms, trend_series
+from dashboards.panels import (
+    alarm_counts,
+    alarm_rows,
+    feed_items,
+    kpi_tiles,
+    map_points,
+    service_table,
+    sorted_alarms,
+    trend_series,
+)
 
 PROFILE = load_profile("morotai")
 TZ = ZoneInfo("Asia/Jayapura")
@@ -52,12 +61,13 @@ def test_kpis_take_alarm_counts_from_the_overview_or_the_list() -> None:
 def test_alarm_rows_sort_and_offer_acknowledge_to_operators_only() -> None:
     alarms = [_alarm(1, "minor"), _alarm(2, "critical", "acknowledged", acknowledged_by="Sari"), _alarm(3, "critical")]
     assert [a["id"] for a in sorted_alarms(alarms)] == [3, 1, 2], "unacknowledged first, then by severity"
-    rows = alarm_rows(alarms, lang="id", tz=TZ, can_ack=True)
+    *rows, more = alarm_rows(alarms, lang="id", tz=TZ, can_ack=True)
+    assert more.className == "more" and more.hidden, "the count of rows not shown: none left out"
     buttons = [r.children[2] for r in rows if getattr(r.children[2], "id", None)]
     assert [b.id for b in buttons] == [{"type": ids.ACK_BUTTON, "alarm": 3}, {"type": ids.ACK_BUTTON, "alarm": 1}]
     assert not any(b.disabled for b in buttons)
     assert "diakui oleh Sari" in _text(rows)
-    viewer = alarm_rows(alarms, lang="en", tz=TZ, can_ack=False)
+    *viewer, _ = alarm_rows(alarms, lang="en", tz=TZ, can_ack=False)
     assert all(r.children[2].disabled for r in viewer if getattr(r.children[2], "id", None))
     assert "Tidak ada alarm" in _text(alarm_rows([], lang="id", tz=TZ, can_ack=True))
 
@@ -89,12 +99,50 @@ def test_map_points_state_and_latest_values() -> None:
 
 
 def test_trend_series_carry_the_profile_thresholds_on_local_time() -> None:
-    trends = {"water_level_cm": {"items": [{"bucket_start": "2026-11-23T02:10:00Z", "value": 200.0, "count": 3}]}}
+    trends = {"water_level_cm": {"start": "2026-11-22T20:10:00Z", "end": "2026-11-23T02:15:00Z",
+                                 "items": [{"bucket_start": "2026-11-23T02:10:00Z", "value": 200.0, "count": 3}]}}  # fmt: skip
     series = trend_series(trends, PROFILE, "en")
     water = next(s for s in series if s["unit"] == "cm" and s["title"] == "Water level")
     assert water["y"] == [200.0] and water["x"][0].hour == 11
     assert (250.0, "critical") in water["thresholds"]
     assert len(series) == sum(1 for m in PROFILE.metrics if m.key)
+    # The axis spans the window asked for (on the city's clock), not the one bucket there is.
+    assert [(x.hour, x.minute) for x in water["range"]] == [(5, 10), (11, 15)]
+    assert next(s for s in series if s["title"] == "Rainfall")["range"] is None, "no answer: no window to show"
+
+
+def test_alarms_past_the_limit_are_counted() -> None:
+    alarms = [_alarm(i, "major") for i in range(20)]
+    *rows, more = alarm_rows(alarms, lang="id", tz=TZ, can_ack=True, limit=14)
+    assert len(rows) == 14 and _text(more) == "+6" and more.hidden is False and more.to_plotly_json()["props"]["data-extra"] == "6"
+
+
+def _rows(table: object) -> dict[str, list[str]]:
+    return {r.id: [_text(c) for c in r.children] for t in table.children for r in t.children[1].children}
+
+
+def test_services_table_sums_unregistered_agencies_in_one_row_so_rows_add_up_to_the_tiles() -> None:
+    status = {"agencies": [
+        {"agency": "bpbd", "agency_registered": True, "open": 4, "overdue": 1, "sla_pct": 80.0},
+        {"agency": "dinas-pariwisata", "agency_registered": False, "open": 2, "overdue": 1, "resolved_with_due": 2,
+         "resolved_within_sla": 1, "sla_pct": 50.0},
+        {"agency": "dinas-sosial", "agency_registered": False, "open": 1, "overdue": 0, "resolved_with_due": 2,
+         "resolved_within_sla": 2, "sla_pct": 100.0},
+    ]}  # fmt: skip
+    table = service_table(status, PROFILE, "id")
+    rows = _rows(table)
+    assert len(table.children) == 2, "two tables side by side: every agency fits the panel"
+    assert list(rows)[:-1] == [f"svc-{a.id}" for a in PROFILE.agencies]
+    assert rows["svc-other"] == ["Lainnya / belum terdaftar", "3", "1", "75%"], "summed, SLA % from the summed counts"
+    assert sum(int(r[1]) for r in rows.values()) == 7 and sum(int(r[2]) for r in rows.values()) == 2
+    assert "svc-other" not in _rows(service_table({"agencies": status["agencies"][:1]}, PROFILE, "en"))
+    # Given the open tickets (read as often as the tiles), they count open and overdue; the SLA % stays the period's.
+    live = [{"agency": "bpbd", "overdue": True}, {"agency": "bpbd", "overdue": False}, {"agency": "pdam", "overdue": False},
+            {"agency": "dinas-baru", "overdue": True}]  # fmt: skip
+    rows = _rows(service_table(status, PROFILE, "id", open_tickets=live))
+    assert rows["svc-bpbd"] == ["BPBD", "2", "1", "80%"] and rows["svc-pdam"][1:3] == ["1", "0"]
+    assert rows["svc-other"] == ["Lainnya / belum terdaftar", "1", "1", "75%"]
+    assert sum(int(r[1]) for r in rows.values()) == 4 and sum(int(r[2]) for r in rows.values()) == 2
 
 
 def test_replay_clock() -> None:
