@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.datastructures import Headers
 
-from app.api.main import create_app
+from satupintu.web import create_app
 from app.api.security import parse_origin, script_hashes
 from app.auth.tokens import create_token
 from app.settings import Settings

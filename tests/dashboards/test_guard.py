@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
+from satupintu.web import create_app
 from app.auth.tokens import create_token
 from app.settings import Settings
 

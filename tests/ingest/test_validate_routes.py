@@ -9,7 +9,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
+from satupintu.web import create_app
 from app.auth.tokens import ROLES, create_token
 from app.settings import Settings
 
