@@ -52,7 +52,7 @@ bench_ingest = _load_harness()
 
 from app.profile import load_profile  # noqa: E402
 from app.storage.engine import make_engine, writing  # noqa: E402
-from app.storage.seed import sync_profile  # noqa: E402
+from app.seed import sync_profile  # noqa: E402
 
 console = bench_ingest.console
 

@@ -8,7 +8,7 @@ a redirect to the same address without the token, so the token does not linger
 in the address bar or the history.
 
 Either way the cookie holds an API token (`satupintu_token`, read by
-`app.api.deps`), so every panel's read and every acknowledge goes through the
+`app.auth.deps`), so every panel's read and every acknowledge goes through the
 API's role checks. Signing out (a POST: a link elsewhere cannot sign anybody
 out) revokes a session token; an API token stays valid (revoke it as admin),
 only the cookie goes. A `?token=` address opened by a browser that is already

@@ -22,7 +22,7 @@ from dash.fingerprint import check_fingerprint
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import problem
+from app.http.errors import problem
 from app.auth.lookup import request_token
 
 UPDATE = "/_dash-update-component"

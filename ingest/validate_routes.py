@@ -13,7 +13,8 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
-from app.api.deps import ConnDep, IntegratorDep
+from app.auth.deps import IntegratorDep
+from app.http.deps import ConnDep
 from app.storage.models import SourceRow
 from ingest.parser import ParseRules
 from ingest.validate import check

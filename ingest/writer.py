@@ -27,7 +27,7 @@ from app.storage.dialect import insert_for
 from app.storage.maintenance import optimize
 from app.storage.models import IngestMinuteRow, MetricRow, QuarantineRow, SeriesRow, SourceRow
 from app.storage.retention import prune
-from app.storage.seed import sync_profile
+from app.seed import sync_profile
 from ingest.bulk import bulk_for
 from ingest.ticket_events import apply_ticket_events
 from ingest.messages import Parsed, Reading, Rejected, SourceStatus, TicketEvent

@@ -47,7 +47,7 @@ def token_list() -> None:
     """List tokens (names and roles; secrets are never stored)."""
     from rich.table import Table
 
-    from app.api.timefmt import from_ms
+    from app.http.timefmt import from_ms
     from app.auth.tokens import list_tokens
 
     engine = migrated_engine()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.api.timefmt import from_ms
+from app.http.timefmt import from_ms
 from app.auth.audit import record
 from app.auth.tokens import ROLES
 from app.auth.users import (

@@ -21,10 +21,11 @@ from app.alarms.commands import Action, operate
 from app.alarms.messages import message
 from app.alarms.rules import RULE_ID_PATTERN
 from app.alarms.store import OPEN_STATES, AlarmNotFound, AlarmStateConflict, Lifecycle
-from app.api.deps import ConnDep, OperatorDep, ProfileDep, SettingsDep, ViewerDep
-from app.api.errors import unprocessable
-from app.api.paging import Limit, Offset, Page
-from app.api.timefmt import from_ms, now_ms, to_ms
+from app.auth.deps import OperatorDep, ViewerDep
+from app.http.deps import ConnDep, ProfileDep, SettingsDep
+from app.http.errors import unprocessable
+from app.http.paging import Limit, Offset, Page
+from app.http.timefmt import from_ms, now_ms, to_ms
 from app.auth.audit import record
 from app.auth.tokens import Principal
 from app.live.hub import announce

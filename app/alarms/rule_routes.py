@@ -19,9 +19,10 @@ from app.alarms.commands import clear_rule_alarms
 from app.alarms.rule_store import RuleKindChanged
 from app.alarms.rules import RULE_ID_PATTERN, parse_rule
 from app.alarms.store import Change, Lifecycle
-from app.api.deps import AdminDep, ConnDep, ProfileDep, SettingsDep, ViewerDep
-from app.api.errors import unprocessable
-from app.api.timefmt import from_ms, now_ms
+from app.auth.deps import AdminDep, ViewerDep
+from app.http.deps import ConnDep, ProfileDep, SettingsDep
+from app.http.errors import unprocessable
+from app.http.timefmt import from_ms, now_ms
 from app.auth.audit import record
 from app.live.hub import announce
 

@@ -12,9 +12,10 @@ from sqlalchemy import RowMapping
 from app.alarms import shelves
 from app.alarms.rule_store import rule_exists
 from app.alarms.rules import RULE_ID_PATTERN
-from app.api.deps import AdminDep, ConnDep, ProfileDep, ViewerDep
-from app.api.errors import unprocessable
-from app.api.timefmt import from_ms, now_ms
+from app.auth.deps import AdminDep, ViewerDep
+from app.http.deps import ConnDep, ProfileDep
+from app.http.errors import unprocessable
+from app.http.timefmt import from_ms, now_ms
 from app.auth.audit import record
 from app.profile import ID_PATTERN
 

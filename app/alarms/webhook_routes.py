@@ -9,9 +9,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 
 from app.alarms import webhooks
-from app.api.deps import AdminDep, ConnDep
-from app.api.paging import Limit, Offset, Page
-from app.api.timefmt import from_ms, now_ms
+from app.auth.deps import AdminDep
+from app.http.deps import ConnDep
+from app.http.paging import Limit, Offset, Page
+from app.http.timefmt import from_ms, now_ms
 from app.auth.audit import record
 
 router = APIRouter(prefix="/api/v1/alarm-webhooks", tags=["alarms"])

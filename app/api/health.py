@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.deps import EngineDep, SettingsDep
-from app.api.timefmt import from_ms
+from app.http.deps import EngineDep, SettingsDep
+from app.http.timefmt import from_ms
 from app.storage.models import IngestMinuteRow
 
 router = APIRouter(tags=["health"])

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
-from app.api.deps import ViewerDep
+from app.auth.deps import ViewerDep
 from app.api.security import origin_allowed, trusted_origins
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal

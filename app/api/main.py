@@ -29,9 +29,9 @@ from app.alarms import shelf_routes as alarm_shelves
 from app.alarms import webhook_routes as alarm_webhooks
 from app.api import health, live
 from app.api.cache import CacheMiddleware, ResponseCache
-from app.api.deps import require
+from app.auth.deps import require
 from app.api.docs import install_docs
-from app.api.errors import problem
+from app.http.errors import problem
 from app.api.metrics import IngestTotals, WebTotals
 from app.api.security import BodyLimit, OriginGuard, SecureHeaders
 from app.auth import routes as tokens
@@ -52,7 +52,7 @@ from app.sources import routes as sources
 from app.storage.engine import engine_from_settings
 from app.storage.maintenance import optimize
 from app.storage.migrate import upgrade
-from app.storage.seed import sync_profile
+from app.seed import sync_profile
 from app.tickets import routes as tickets
 
 # Every router of the API, in the order requests are matched against them.

@@ -32,7 +32,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import problem
+from app.http.errors import problem
 from app.auth.lookup import bearer_token, cookie_token
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -11,11 +11,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from app.api.deps import AdminDep, ConnDep
-from app.api.errors import unprocessable
-from app.api.fields import LABEL_PATTERN
-from app.api.paging import Limit, Offset, Page
-from app.api.timefmt import from_ms
+from app.auth.deps import AdminDep
+from app.http.deps import ConnDep
+from app.http.errors import unprocessable
+from app.http.fields import LABEL_PATTERN
+from app.http.paging import Limit, Offset, Page
+from app.http.timefmt import from_ms
 from app.auth.audit import record
 from app.auth.tokens import SESSION_PREFIX, Role, create_token, list_tokens, revoke_token
 from app.storage.models import AuditRow, TokenRow

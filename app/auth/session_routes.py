@@ -9,8 +9,9 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import ConnDep, EngineDep, SettingsDep, ViewerDep
-from app.api.timefmt import from_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep, EngineDep, SettingsDep
+from app.http.timefmt import from_ms
 from app.auth.brake import brake_of
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.passwords import MAX_LENGTH

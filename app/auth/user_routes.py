@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import AdminDep, ConnDep
-from app.api.errors import unprocessable
-from app.api.timefmt import from_ms
+from app.auth.deps import AdminDep
+from app.http.deps import ConnDep
+from app.http.errors import unprocessable
+from app.http.timefmt import from_ms
 from app.auth.audit import record
 from app.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from app.auth.tokens import Role

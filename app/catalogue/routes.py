@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from app.api.deps import IntegratorDep, ProfileDep
+from app.auth.deps import IntegratorDep
+from app.http.deps import ProfileDep
 from app.catalogue.payloads import schema
 from app.catalogue.service import catalogue
 

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import ConnDep, ProfileDep, SettingsDep, get_principal
-from app.api.timefmt import from_ms, now_ms
+from app.auth.deps import get_principal
+from app.http.deps import ConnDep, ProfileDep, SettingsDep
+from app.http.timefmt import from_ms, now_ms
 from app.auth.tokens import Principal
 from app.integrators.grants import read_grants
 from app.integrators.service import HOURS, health

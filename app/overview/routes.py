@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from app.api.deps import ConnDep, ProfileDep, ViewerDep
-from app.api.timefmt import from_ms, now_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep, ProfileDep
+from app.http.timefmt import from_ms, now_ms
 from app.alarms.queries import open_counts
 from app.overview import queries
 from app.profile import ID_PATTERN

@@ -9,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.deps import ConnDep, ViewerDep
-from app.api.timefmt import from_ms, now_ms, to_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep
+from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
 from app.profile import ID_PATTERN
 from app.quarantine import queries
 from app.quarantine.queries import Quarantined
-from app.api.errors import unprocessable
-from app.api.paging import Limit, Offset, Page
+from app.http.errors import unprocessable
+from app.http.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["quarantine"])
 depends_on = DependsOn("/api/v1/quarantine", frozenset({"quarantined"}))  # what its answers change with

@@ -12,14 +12,15 @@ from fastapi import Depends, APIRouter, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection
 
-from app.api.deps import ConnDep, ProfileDep, ViewerDep
-from app.api.timefmt import from_ms, now_ms, to_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep, ProfileDep
+from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
 from app.profile import ID_PATTERN, Profile
 from app.readings import queries
 from app.readings.queries import MAX_POINTS, Agg, Bucket, Latest, MetricInfo
-from app.api.errors import unprocessable
-from app.api.paging import Limit, Offset, Page
+from app.http.errors import unprocessable
+from app.http.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 depends_on = DependsOn("/api/v1/readings/", frozenset({"readings", "sources_new"}))  # what its answers change with

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.deps import ConnDep, ProfileDep, ViewerDep
-from app.api.errors import unprocessable
-from app.api.timefmt import from_ms, now_ms, to_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep, ProfileDep
+from app.http.errors import unprocessable
+from app.http.timefmt import from_ms, now_ms, to_ms
 from app.replay import queries as q
 from app.tickets.lifecycle import TERMINAL
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from app.api.timefmt import from_ms
+from app.http.timefmt import from_ms
 from app.profile import Profile
 from app.readings.queries import BucketValue
 from app.services.queries import ServiceStatus

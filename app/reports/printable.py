@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from html import escape
 
-from app.api.timefmt import from_ms
+from app.http.timefmt import from_ms
 from app.i18n import t
 from app.profile import Profile
 from app.services.queries import AgencyBlock, ServiceLine, ServiceStatus, Tally

@@ -8,8 +8,9 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from app.api.deps import ConnDep, EngineDep, ProfileDep, ViewerDep
-from app.api.timefmt import from_ms, now_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep, EngineDep, ProfileDep
+from app.http.timefmt import from_ms, now_ms
 from app.i18n import DEFAULT_LANG
 from app.profile import Profile
 from app.readings.routes import SeriesDep

@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.deps import ConnDep, ProfileDep, ViewerDep
-from app.api.timefmt import from_ms, now_ms, to_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep, ProfileDep
+from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
 from app.services import queries as q
 from app.services import rollup
 from app.tickets.queries import id_in_tickets
-from app.api.errors import unprocessable
+from app.http.errors import unprocessable
 from app.profile import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["services"])

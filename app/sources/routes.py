@@ -8,15 +8,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from app.api.deps import AdminDep, ConnDep, ProfileDep, ViewerDep
-from app.api.fields import LABEL_PATTERN
-from app.api.timefmt import from_ms, now_ms
+from app.auth.deps import AdminDep, ViewerDep
+from app.http.deps import ConnDep, ProfileDep
+from app.http.fields import LABEL_PATTERN
+from app.http.timefmt import from_ms, now_ms
 from app.live.notices import DependsOn
 from app.profile import ID_PATTERN
 from app.auth.audit import record
 from app.sources import queries
 from app.sources.queries import HEALTH_RULE, SourceHealth
-from app.api.paging import Limit, Offset, Page
+from app.http.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["sources"])
 depends_on = DependsOn("/api/v1/sources", frozenset({"readings", "sources_new", "status"}))  # what its answers change with

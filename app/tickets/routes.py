@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, APIRouter, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.deps import ConnDep, ProfileDep, ViewerDep
-from app.api.timefmt import from_ms, now_ms, to_ms
+from app.auth.deps import ViewerDep
+from app.http.deps import ConnDep, ProfileDep
+from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
 from app.tickets import queries as q
-from app.api.errors import unprocessable
-from app.api.paging import Limit, Offset, Page
+from app.http.errors import unprocessable
+from app.http.paging import Limit, Offset, Page
 from app.profile import ID_PATTERN
 
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"  # as ingest.parser accepts them

@@ -51,7 +51,7 @@ def test_an_admin_registers_a_source_ahead_of_its_first_message(client: TestClie
 
 def test_an_admin_registration_survives_a_restart_with_the_profile_sync(client: TestClient, tokens: dict[str, str]) -> None:
     from app.profile import load_profile
-    from app.storage.seed import sync_profile
+    from app.seed import sync_profile
 
     client.put("/api/v1/sources/awlr-baru", json={"district": "morotai-timur"}, headers=auth(tokens["admin"]))
     with client.app.state.engine.begin() as conn:

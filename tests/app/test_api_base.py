@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from app.api.deps import AdminDep, OperatorDep, ViewerDep
+from app.auth.deps import AdminDep, OperatorDep, ViewerDep
 from app.api.main import create_app
 from app.auth.tokens import Principal, create_token
 from app.settings import Settings

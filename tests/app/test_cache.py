@@ -14,7 +14,7 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from app.api.cache import Entry, ResponseCache
-from app.api.deps import ViewerDep
+from app.auth.deps import ViewerDep
 from app.api.main import DEPENDS_ON, create_app
 from app.auth.tokens import ROLES, create_token, revoke_token
 from app.live import events

@@ -7,7 +7,7 @@ import io
 
 from fastapi.testclient import TestClient
 
-from app.api.timefmt import now_ms
+from app.http.timefmt import now_ms
 from app.reports.csvexport import csv_text
 from ingest.writer import BatchWriter
 from tests.app.conftest import auth

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
-from app.api.timefmt import now_ms, to_ms
+from app.http.timefmt import now_ms, to_ms
 from app.profile import load_profile
 from ingest.messages import Point, Reading, Rejected, TicketEvent
 from ingest.writer import BatchWriter, Item

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
-from app.api.timefmt import from_ms, now_ms
+from app.http.timefmt import from_ms, now_ms
 from ingest.messages import Point, Reading, Rejected
 from ingest.writer import BatchWriter, Item
 from tests.app.conftest import auth

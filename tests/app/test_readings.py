@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from app.api.timefmt import from_ms, now_ms
+from app.http.timefmt import from_ms, now_ms
 from app.readings.queries import plan_buckets
 from app.storage.models import MetricRow
 from app.profile import load_profile

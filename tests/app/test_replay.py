@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from app.api.timefmt import now_ms
+from app.http.timefmt import now_ms
 from ingest.messages import Point, Reading, TicketEvent
 from ingest.writer import BatchWriter, Item
 from tests.app.conftest import auth

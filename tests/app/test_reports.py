@@ -9,7 +9,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.timefmt import now_ms
+from app.http.timefmt import now_ms
 from app.i18n import CATALOGUES, LANGS, t
 from ingest.messages import Point, Reading
 from ingest.writer import BatchWriter, Item

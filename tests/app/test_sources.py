@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi.testclient import TestClient
 
-from app.api.timefmt import from_ms, now_ms
+from app.http.timefmt import from_ms, now_ms
 from app.profile import load_profile
 from app.sources.queries import classify, expected_interval_s, health_counts, source_health
 from ingest.messages import Point, Reading, SourceStatus

@@ -7,7 +7,7 @@ from typing import get_args
 
 from fastapi.testclient import TestClient
 
-from app.api.timefmt import from_ms, now_ms
+from app.http.timefmt import from_ms, now_ms
 from app.tickets import queries, routes
 from ingest.messages import TICKET_PRIORITIES, TicketEvent
 from ingest.writer import BatchWriter, Item

@@ -17,7 +17,7 @@ from app.profile import load_profile
 from app.settings import Settings
 from app.storage.engine import writing
 from app.storage.migrate import upgrade
-from app.storage.seed import sync_profile
+from app.seed import sync_profile
 
 PROFILE = load_profile("morotai")
 

@@ -1,9 +1,14 @@
-"""Bring the registry in line with the city profile: its sources, metric catalogue and alarm rules."""
+"""Bring the registry in line with the city profile: its sources, metric catalogue and alarm rules.
+
+It sits above storage and the alarms domain (it writes both), so that neither imports the other's way back;
+the web process and the ingestor call it at start.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, update
 
+from app.alarms.rule_store import sync_rules
 from app.profile import Profile
 from app.storage.dialect import insert_for
 from app.storage.models import MetricRow, SourceRow
@@ -55,6 +60,4 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
         [{"metric": m.id, "unit": m.unit, "registered": True} for m in profile.metrics],
     )
     # The profile's alarm rules seed the rule table once; an admin's edits and deletions stand.
-    from app.alarms.rule_store import sync_rules  # the alarm rules read this module's tables: import late
-
     sync_rules(conn=conn, profile=profile)

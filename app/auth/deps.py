@@ -1,48 +1,17 @@
-"""Dependencies every route uses: settings, profile, a database connection, and the caller's role."""
+"""The caller of a route and their role, as dependencies: `who: ViewerDep`, `OperatorDep`, `AdminDep`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection, Engine
 
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal, Role
-from app.profile import Profile
-from app.settings import Settings
 
-__all__ = [
-    "AdminDep", "ConnDep", "EngineDep", "OperatorDep", "ProfileDep", "SettingsDep", "ViewerDep", "get_conn",
-    "get_principal", "require",
-]  # fmt: skip
+__all__ = ["AdminDep", "IntegratorDep", "OperatorDep", "ViewerDep", "get_principal", "require"]
 _bearer = HTTPBearer(auto_error=False, description="An API token (`satupintu token create`)")
-
-
-async def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-async def get_profile(request: Request) -> Profile:
-    return request.app.state.profile
-
-
-async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
-
-
-def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
-    """A connection for the request; a route that writes opens `with conn.begin():` itself."""
-    with engine.connect() as conn:
-        yield conn
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-ProfileDep = Annotated[Profile, Depends(get_profile)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
-ConnDep = Annotated[Connection, Depends(get_conn)]
 
 
 async def get_principal(

@@ -1,0 +1,38 @@
+"""Dependencies every route uses: settings, profile, and a database connection (the caller's role: app.auth.deps)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine
+
+from app.profile import Profile
+from app.settings import Settings
+
+__all__ = ["ConnDep", "EngineDep", "ProfileDep", "SettingsDep", "get_conn", "get_engine"]
+
+
+async def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_profile(request: Request) -> Profile:
+    return request.app.state.profile
+
+
+async def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+    """A connection for the request; a route that writes opens `with conn.begin():` itself."""
+    with engine.connect() as conn:
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+ProfileDep = Annotated[Profile, Depends(get_profile)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ConnDep = Annotated[Connection, Depends(get_conn)]
