@@ -61,7 +61,7 @@ async def _body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise HTTPException(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                status.HTTP_413_CONTENT_TOO_LARGE,
                 detail=f"the payload is over {limit} bytes: the ingestor would refuse it as too_large",
             )
         chunks.append(chunk)

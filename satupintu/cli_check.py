@@ -15,21 +15,25 @@ from app.profile import ProfileError, load_profile
 from app.settings import get_settings
 from ingest.parser import ParseRules
 from ingest.validate import check as dry_run
+from satupintu.clikit import examples
 
 check_cli = typer.Typer()
 out = Console(highlight=False, soft_wrap=True)
 
 
-@check_cli.command("check")
+@check_cli.command(
+    "check",
+    epilog=examples(
+        "satupintu check --topic city/morotai/sensor/awlr-x payload.json",
+        "echo '{\"values\": {\"water_level_cm\": 120}}' | satupintu check --topic city/morotai/sensor/awlr-x --json",
+    ),
+)
 def check(
     topic: Annotated[str, typer.Option(help="The topic you would publish on, e.g. city/morotai/sensor/awlr-x.")],
     file: Annotated[str, typer.Argument(help="The payload file; - (the default) reads standard input.")] = "-",
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (the API's and sandbox's).")] = False,
 ) -> None:
-    """Check one payload as the ingestor would, storing nothing; exit 0 when it would be stored, 1 when refused.
-
-    Example: satupintu check --topic city/morotai/sensor/awlr-x payload.json
-    """
+    """Check one payload as the ingestor would, storing nothing; exit 0 when it would be stored, 1 when refused."""
     try:
         payload = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:

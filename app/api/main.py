@@ -40,6 +40,8 @@ from app.auth import user_routes as users
 from app.auth.lookup import TokenCache
 from app.live.hub import start_hub, stop_hub
 from app.live.notices import Dependencies
+from app.catalogue import routes as catalogue
+from app.integrators import routes as integrators
 from app.overview import routes as overview
 from app.profile import load_profile
 from app.quarantine import routes as quarantine
@@ -62,6 +64,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     alarm_rules.router,
     alarm_shelves.router,
     alarm_webhooks.router,
+    catalogue.router,
+    integrators.router,
     tokens.router,
     sessions.router,
     users.router,

@@ -20,7 +20,7 @@ from dash._utils import to_json
 from dash.fingerprint import check_fingerprint
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
+from satupintu.web import create_app
 from app.settings import Settings
 
 

@@ -496,7 +496,7 @@ def test_a_source_id_equal_to_an_agency_id_is_refused_and_the_reverse(tmp_path: 
 def test_cli_add_refuses_a_profile_agency_as_a_source_and_prints_an_integrator_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.api.main import create_app
+    from satupintu.web import create_app
     from app.settings import get_settings
     from fastapi.testclient import TestClient
 
