@@ -16,6 +16,7 @@ from app.settings import Settings
 from app.storage.engine import writing
 from app.storage.migrate import upgrade
 from ingest.messages import Point, Reading, TicketEvent
+from ingest.committer import WritePath
 from ingest.writer import BatchWriter, Item
 
 PROFILE = load_profile("morotai")
@@ -47,7 +48,7 @@ def settings(db_url: str) -> Settings:
 @pytest.fixture
 def writer(engine: Engine, settings: Settings) -> BatchWriter:
     upgrade(engine)
-    w = BatchWriter(engine, PROFILE, settings)
+    w = WritePath(BatchWriter(engine, PROFILE, settings))  # with its post-commit alarm step
     yield w
     w.close()
 
@@ -92,7 +93,7 @@ def test_ten_thousand_flapping_readings_raise_exactly_one_alarm(writer: BatchWri
 
 def test_two_writers_sharing_one_sources_readings_raise_one_alarm(engine: Engine, settings: Settings) -> None:
     upgrade(engine)
-    a, b = BatchWriter(engine, PROFILE, settings), BatchWriter(engine, PROFILE, settings)
+    a, b = WritePath(BatchWriter(engine, PROFILE, settings)), WritePath(BatchWriter(engine, PROFILE, settings))
     try:
         for i in range(20):
             (a if i % 2 else b).write([reading(RIVER, NOW - (30 - i) * 1000, water_level_cm=200 + i)])
@@ -111,7 +112,7 @@ def test_a_minimum_duration_is_kept_between_batches_in_the_database(engine: Engi
             {"p": orjson.dumps({"op": "above", "levels": [{"severity": "major", "value": 180}], "hysteresis": 10,
                                 "duration_s": 120, "reraise_after_s": None, "metric": "water_level_cm"}).decode()},
         )  # fmt: skip
-    w = BatchWriter(engine, PROFILE, Settings(database_url=db_url, alarm_rules_refresh_s=0))
+    w = WritePath(BatchWriter(engine, PROFILE, Settings(database_url=db_url, alarm_rules_refresh_s=0)))
     try:
         w.write([reading(RIVER, NOW - 5 * MIN, water_level_cm=200)])
         w.write([reading(RIVER, NOW - 4 * MIN, water_level_cm=200)])
