@@ -311,6 +311,7 @@ class Subscriber:
         self.client.loop_stop()
 
 
+@pytest.mark.slow  # a real broker, end to end
 def test_round_trip_through_mosquitto_delivers_every_message(broker) -> None:  # noqa: ANN001
     settings = Settings(mqtt_url=broker.url, database_url="sqlite:///:memory:")
     sub = Subscriber(broker.port)
@@ -333,6 +334,7 @@ def test_round_trip_through_mosquitto_delivers_every_message(broker) -> None:  #
         late.close()
 
 
+@pytest.mark.slow  # a real broker, end to end
 def test_sigterm_stops_the_run_cleanly_after_draining(broker, caplog, record_property) -> None:  # noqa: ANN001
     caplog.set_level(logging.INFO, logger="ingest.simulator.publisher")
     settings = Settings(mqtt_url=broker.url, database_url="sqlite:///:memory:")
