@@ -13,4 +13,4 @@ say "PostgreSQL for tests: $SATUPINTU_TEST_PG_URL"
 say "import contracts"
 .venv/bin/lint-imports
 say "pytest"
-exec .venv/bin/pytest -n "${SATUPINTU_TEST_WORKERS:-2}" --dist loadfile "$@"
+exec .venv/bin/pytest -n "${SATUPINTU_TEST_WORKERS:-2}" --dist loadgroup "$@"

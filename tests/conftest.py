@@ -162,3 +162,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("measured")
         for nodeid, name, value in rows:
             terminalreporter.write_line(f"{name} = {value}  ({nodeid})")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`) the browser tests share one worker: two headless Chromiums,
+    each with its own pipeline, are more than a 2-core machine runs reliably; the rest spread per test."""
+    browser = pytest.mark.xdist_group("browser")
+    for item in items:
+        if item.nodeid.startswith("tests/dashboards/"):
+            item.add_marker(browser)
