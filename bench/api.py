@@ -93,8 +93,16 @@ from app.storage.models import IngestMinuteRow, TicketDayHistRow, TicketDayRow, 
 from app.tickets.lifecycle import derive_ticket  # noqa: E402
 from ingest.bulk import bulk_for  # noqa: E402
 from ingest.messages import Point, Reading  # noqa: E402
-from ingest.simulator.model import _KIND_SHORT  # noqa: E402
-from ingest.simulator.tickets import _DISTRICT_WEIGHT, _PLACES, _PRIORITY, _TICKETS_PER_DAY, _TITLES  # noqa: E402
+from ingest.committer import WritePath  # noqa: E402
+from ingest.simulator import (  # noqa: E402
+    district_weights,
+    draw_place,
+    draw_priority,
+    draw_title,
+    is_emergency,
+    service_weights,
+    synthetic_sources,
+)
 from ingest.writer import BatchWriter, Item  # noqa: E402
 from satupintu.broker import free_port, start_broker  # noqa: E402
 
@@ -151,16 +159,10 @@ def build_sources(n: int, rng: random.Random) -> list[Src]:
     for s in templates[:n]:
         iv = s.interval_s or min(PROFILE.metric(m).expected_interval_s for m in s.metrics)
         out.append(Src(s.id, s.kind, s.district, dix[s.district], s.lat, s.lon, tuple(s.metrics), iv, True))
-    extra = n - len(out)
-    width = max(4, len(str(extra)))
-    for i in range(extra):
-        t = templates[i % len(templates)]
-        d = PROFILE.districts[(i * 7 + i // len(templates)) % len(PROFILE.districts)]
-        short = _KIND_SHORT.get(t.kind, "src")
+    for x in synthetic_sources(PROFILE, n - len(out), rng):  # the simulator's own synthetic sources
+        t = x.template
         iv = t.interval_s or min(PROFILE.metric(m).expected_interval_s for m in t.metrics)
-        lat = round(d.center.lat + rng.gauss(0, 0.025), 5)
-        lon = round(d.center.lon + rng.gauss(0, 0.025), 5)
-        out.append(Src(f"sim-{short}-{i + 1:0{width}d}", t.kind, d.id, dix[d.id], lat, lon, tuple(t.metrics), iv, False))
+        out.append(Src(x.id, t.kind, x.district.id, dix[x.district.id], x.lat, x.lon, tuple(t.metrics), iv, False))
     for s in out:
         s.ph = rng.uniform(0, TAU)
         s.base = {
@@ -389,7 +391,7 @@ def _item(city: City, s: Src, k: int) -> Item:
 def fill_readings(url: str, city: City, loader: str) -> dict[str, float]:
     """Store the city's readings; returns phase -> seconds."""
     eng = fill_engine(url)
-    writer = BatchWriter(eng, PROFILE, Settings(database_url=url))
+    writer = WritePath(BatchWriter(eng, PROFILE, Settings(database_url=url)))  # as the ingestor: reading alarms too
     times: dict[str, float] = {}
     try:
         with _progress() as prog:
@@ -406,7 +408,7 @@ def fill_readings(url: str, city: City, loader: str) -> dict[str, float]:
     return times
 
 
-def _fill_through_writer(writer: BatchWriter, city: City, prog: Progress, task: int, batch: int = 10_000) -> None:
+def _fill_through_writer(writer: WritePath, city: City, prog: Progress, task: int, batch: int = 10_000) -> None:
     """Every message through BatchWriter.write, in time order (as an ingestor would have seen them)."""
     heap = [(s.ts(0, city.start_ms), i, 0) for i, s in enumerate(city.sources)]
     heapq.heapify(heap)
@@ -425,7 +427,7 @@ def _fill_through_writer(writer: BatchWriter, city: City, prog: Progress, task: 
             items = []
 
 
-def _fill_bulk(eng: Engine, writer: BatchWriter, city: City, prog: Progress, task: int, batch: int = 250_000) -> None:
+def _fill_bulk(eng: Engine, writer: WritePath, city: City, prog: Progress, task: int, batch: int = 250_000) -> None:
     """First and last message of each source through BatchWriter (registration, first/last seen); the rest with
     ingest.bulk's set-based SQL, series by series, which fills the rollups and latest values in the same statements."""
     srcs = city.sources
@@ -495,7 +497,6 @@ def _add_ingest_minutes(conn, minutes: dict[int, int]) -> None:  # noqa: ANN001
 
 _EVENT_COLS = [c.name for c in TicketEventRow.__table__.columns if c.name != "id"]
 _TICKET_COLS = [c.name for c in TicketRow.__table__.columns]
-_EMERGENCY = frozenset({"layanan-112", "damkar", "bpbd"})
 
 
 def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tuple[dict, list[dict]]]:
@@ -505,9 +506,9 @@ def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tupl
     Events after `end` have not happened yet, so recent tickets are still open."""
     rng = random.Random(seed + 1)
     services = list(PROFILE.services)
-    svc_cum = _cumulative([_TICKETS_PER_DAY.get(s.id, 1.0) for s in services])
+    svc_cum = _cumulative(service_weights(PROFILE))
     districts = list(PROFILE.districts)
-    dist_cum = _cumulative([_DISTRICT_WEIGHT.get(d.id, 1.0) for d in districts])
+    dist_cum = _cumulative(district_weights(PROFILE))
     agencies = {a.id: a for a in PROFILE.agencies}
     counters: dict[str, int] = {}
     opened_all = []
@@ -528,15 +529,14 @@ def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tupl
         counters[prefix] = counters.get(prefix, 0) + 1
         year = time.gmtime(opened / 1000 + TZ_S).tm_year
         tid = f"{prefix}-{year}-{counters[prefix]:06d}"
-        choices = _PRIORITY.get(svc.id, (("normal", 1),))
-        priority = rng.choices([c for c, _ in choices], [w for _, w in choices])[0]
-        place = rng.choice(_PLACES.get(d.id, (d.name,)))
-        title = rng.choice(_TITLES.get(svc.id, (svc.name.id + " di {p}",))).format(p=place)
+        priority = draw_priority(rng, svc.id)
+        place = draw_place(rng, d)
+        title = draw_title(rng, svc, place)
         lat = round(d.center.lat + rng.gauss(0, 0.02), 5)
         lon = round(d.center.lon + rng.gauss(0, 0.02), 5)
         sla_ms = svc.sla_minutes * 60_000
         resolve = int(sla_ms * rng.lognormvariate(-0.55, 0.55))
-        open311 = agency.id not in _EMERGENCY and rng.random() < 0.3
+        open311 = not is_emergency(agency.id) and rng.random() < 0.3
         steps: list[tuple[int, str]] = [(0, "open")]
         if open311:
             steps.append((resolve, "closed"))

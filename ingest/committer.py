@@ -1,4 +1,14 @@
-"""Where a batch is parsed and committed: in this process, or in a writer process of its own.
+"""Where a batch is parsed and committed, and what follows each commit, in this process or a writer process.
+
+The path of one batch, top to bottom:
+
+1. parse each raw message (ingest.parser);
+2. commit the batch in one transaction, retried and bisected (ingest.writer);
+3. post-commit: the threshold and rate alarm rules over its readings, in a
+   transaction of their own (`ReadingAlarms`);
+4. the consumer acknowledges, answers refusals and publishes the change
+   notices (ingest.consumer, ingest.notices);
+5. between batches: retention and planner statistics (`Retention`).
 
 The consumer hands over raw messages `(topic, payload, received_ms)` and gets
 back the WriteResult once they are committed. In production the work runs in
@@ -15,14 +25,26 @@ import logging
 import multiprocessing as mp
 import signal
 import threading
+import time
 import traceback
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.synchronize import Event as MpEvent
+from typing import Any, Protocol, cast
 
+from sqlalchemy import Engine
+
+from app.alarms.reading_rules import Observed, evaluate_readings
+from app.alarms.rulebook import RuleBook
+from app.alarms.store import Change, Lifecycle
 from app.settings import Settings
+from app.storage.maintenance import optimize
+from app.storage.retention import prune
 from ingest.feedback import advise
+from ingest.messages import Reading
 from ingest.parser import ParseRules, parse
 from ingest.traffic import TRAFFIC
-from ingest.writer import BatchWriter, Item, Stopped, WriteResult
+from ingest.writer import TRANSIENT, BatchWriter, Item, Stopped, WriteResult, short
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +62,111 @@ class Committer(Protocol):
     def close(self) -> None: ...
 
 
-def parse_and_write(writer: BatchWriter, rules: ParseRules, raw: list[Raw], stop: threading.Event) -> WriteResult:
+class ReadingAlarms:
+    """Post-commit step: threshold and rate rules over a committed batch's readings, in a transaction after the batch's own.
+
+    The readings are committed whatever happens here. A failure is logged and
+    costs nothing lasting: rule state is levels, not edges, so the next
+    reading of the same source raises or clears what this batch would have.
+    """
+
+    def __init__(self, writer: BatchWriter) -> None:
+        self._writer = writer
+        self._book = RuleBook(writer.settings.alarm_rules_refresh_s)
+        # Severity -> URL; Lifecycle types the keys as plain str.
+        self._life = Lifecycle(writer.profile, cast("Mapping[str, str]", writer.settings.alarm_webhooks))
+
+    def __call__(self, items: Sequence[Item]) -> list[Change]:
+        """The alarm transitions the batch's readings caused, committed; [] when none or on failure."""
+        try:
+            conn = self._writer.connection()
+            now_ms = int(time.time() * 1000)
+            observed: list[Observed] = []
+            cities: dict[str, bool] = {}  # city -> has reading rules
+            with conn.begin():
+                for it in items:
+                    p = it.parsed
+                    if type(p) is not Reading:
+                        continue
+                    ruled = cities.get(p.city)
+                    if ruled is None:
+                        rules = self._book.get(conn, p.city, now_ms)
+                        ruled = cities[p.city] = bool(rules.threshold or rules.rate)
+                    if ruled:
+                        observed.append((p.city, p.source_id, p.points))
+                if not observed:
+                    return []
+                return evaluate_readings(conn, book=self._book, life=self._life, observed=observed, now_ms=now_ms)
+        except Exception as exc:  # noqa: BLE001 - alarms must never cost the data
+            self._writer.drop_connection()
+            log.error(
+                "alarm evaluation skipped for %d messages: %s", len(items), short(exc), exc_info=not isinstance(exc, TRANSIENT)
+            )
+            return []
+
+
+class Retention:
+    """Between batches: prune what is past retention and refresh planner statistics, at most once per retention interval."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine, self._settings = engine, settings
+        self._next_prune = 0.0
+
+    def __call__(self) -> None:
+        """Take the turn when it is due; a failure waits for the next turn."""
+        now = time.time()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self._settings.retention_interval_s
+        optimize(self._engine)  # planner statistics (SQLite), on the same turn
+        s = self._settings
+        try:
+            pruned = prune(
+                engine=self._engine,
+                now_ms=int(now * 1000),
+                raw_days=s.retention_raw_days,
+                rollup_days=s.retention_rollup_days,
+            )
+        except TRANSIENT as exc:
+            log.warning("pruning skipped: %s", short(exc))
+            return
+        if pruned.readings or pruned.rollup_1m or pruned.rollup_1h:
+            log.info(
+                "pruned %d readings, %d minute and %d hour rollups past retention",
+                pruned.readings,
+                pruned.rollup_1m,
+                pruned.rollup_1h,
+            )
+
+
+class WritePath:
+    """One writer's work on a batch: the transaction (ingest.writer), then the post-commit steps of this module."""
+
+    def __init__(self, writer: BatchWriter) -> None:
+        self.writer = writer
+        self._reading_alarms = ReadingAlarms(writer)
+        self._retention = Retention(writer.engine, writer.settings)
+
+    def write(self, items: Sequence[Item], stop: threading.Event | MpEvent | None = None) -> WriteResult:
+        """Commit `items`, then evaluate the reading alarms over them; raise Stopped as BatchWriter.write does."""
+        result = self.writer.write(items, stop=stop)
+        result.alarm_changes = self._reading_alarms(items)
+        return result
+
+    def maintain(self) -> None:
+        """Retention's turn: between batches, never between a commit and its acks."""
+        self._retention()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def parse_and_write(path: WritePath, rules: ParseRules, raw: list[Raw], stop: threading.Event | MpEvent) -> WriteResult:
+    """Parse `raw` and take it down the write path."""
     items = [Item(t, p, r, parse(t, p, r, rules)) for t, p, r in raw]
-    result = writer.write(items, stop=stop)
+    result = path.write(items, stop=stop)
     result.warnings = advise(items, result, rules)  # what was accepted but is probably a mistake
-    TRAFFIC.record(writer, items, result.warnings)  # per source and hour, for the integrator health page
+    TRAFFIC.record(path.writer, items, result.warnings)  # per source and hour, for the integrator health page
     return result
 
 
@@ -52,15 +174,15 @@ class InlineCommitter:
     """Parse and commit in the calling thread."""
 
     def __init__(self, writer: BatchWriter, rules: ParseRules) -> None:
-        self._writer, self._rules = writer, rules
+        self._path, self._rules = WritePath(writer), rules
 
     def commit(self, raw: list[Raw], stop: threading.Event) -> WriteResult:
         # Retention before the new batch, never between a commit and its acks.
-        self._writer.maintain()
-        return parse_and_write(self._writer, self._rules, raw, stop)
+        self._path.maintain()
+        return parse_and_write(self._path, self._rules, raw, stop)
 
     def close(self) -> None:
-        self._writer.close()
+        self._path.close()
 
 
 class ProcessCommitter:
@@ -91,7 +213,7 @@ class ProcessCommitter:
         except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
             raise WriterCrashed(f"lost the writer process: {exc}") from exc
         if kind == "ok":
-            return value
+            return cast(WriteResult, value)
         if kind == "stopped":
             raise Stopped
         raise WriterCrashed(value)
@@ -108,7 +230,7 @@ class ProcessCommitter:
             self._proc.join(timeout=5)
 
 
-def _serve(conn, give_up, settings_data: dict, log_level: int) -> None:  # noqa: ANN001 - mp objects
+def _serve(conn: Pipe, give_up: MpEvent, settings_data: dict[str, Any], log_level: int) -> None:
     """The writer process: receive raw batches, parse, commit, answer."""
     from app.profile import load_profile
     from app.storage.engine import engine_from_settings
@@ -120,7 +242,7 @@ def _serve(conn, give_up, settings_data: dict, log_level: int) -> None:  # noqa:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = Settings(**settings_data)
     profile = load_profile(settings.profile)
-    writer = BatchWriter(engine_from_settings(settings), profile, settings)
+    path = WritePath(BatchWriter(engine_from_settings(settings), profile, settings))
     rules = ParseRules.from_profile(profile, settings)
     try:
         while True:
@@ -131,7 +253,7 @@ def _serve(conn, give_up, settings_data: dict, log_level: int) -> None:  # noqa:
             if raw is None:
                 break
             try:
-                result = parse_and_write(writer, rules, raw, give_up)
+                result = parse_and_write(path, rules, raw, give_up)
             except Stopped:
                 conn.send(("stopped", None))
                 continue
@@ -141,8 +263,8 @@ def _serve(conn, give_up, settings_data: dict, log_level: int) -> None:  # noqa:
             for r in result.refusals:
                 r.item.payload = b""  # stored in quarantine already; the notice does not carry it
             conn.send(("ok", result))
-            writer.maintain()  # retention while the consumer acks: it never delays an acknowledgement
+            path.maintain()  # retention while the consumer acks: it never delays an acknowledgement
     except (BrokenPipeError, OSError):
         pass
     finally:
-        writer.close()
+        path.close()

@@ -17,6 +17,7 @@ from app.integrators.service import BUCKET_MS, HOUR_MS
 from app.storage.dialect import insert_for
 from app.storage.models import TrafficRow
 from ingest.messages import Reading, Rejected, SourceStatus, TicketEvent
+from ingest.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,12 @@ class TrafficLog:
     def __init__(self) -> None:
         self._pruned_hour = 0
 
-    def record(self, writer, items: Sequence, warnings: Sequence) -> None:  # noqa: ANN001 - ingest.writer.BatchWriter
+    def record(self, writer: BatchWriter, items: Sequence, warnings: Sequence) -> None:
         rows = counts(items, warnings)
         if not rows:
             return
         try:
-            conn = writer._connection()  # noqa: SLF001 - the writer's one connection, after its own commit
+            conn = writer.connection()  # the writer's one connection, after its own commit
             tbl = TrafficRow.__table__
             with conn.begin():
                 stmt = insert_for(conn, tbl)
@@ -79,7 +80,7 @@ class TrafficLog:
                     conn.execute(tbl.delete().where(tbl.c.bucket < hour * HOUR_MS - KEEP_MS))
                     self._pruned_hour = hour
         except Exception as exc:  # noqa: BLE001 - counts must never cost the data
-            writer._drop_connection()  # noqa: SLF001
+            writer.drop_connection()
             log.error("traffic counts skipped for %d messages: %s", len(items), exc)
 
 

@@ -14,4 +14,4 @@ say "PostgreSQL for tests: $SATUPINTU_TEST_PG_URL"
 say "lint, format, types and import contracts"
 bash scripts/lint.sh
 say "pytest"
-exec .venv/bin/pytest "$@"
+exec .venv/bin/pytest -n "${SATUPINTU_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -153,3 +153,21 @@ def wait_for_log(proc: subprocess.Popen, log: Path, text: str, timeout: float = 
             raise AssertionError(f"process exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.05)
     raise AssertionError(f"{log.name} never said {text!r}:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures tests measured (`record_property`): timings are reported, never asserted."""
+    rows = [(r.nodeid, k, v) for r in terminalreporter.stats.get("passed", []) for k, v in r.user_properties]
+    if rows:
+        terminalreporter.section("measured")
+        for nodeid, name, value in rows:
+            terminalreporter.write_line(f"{name} = {value}  ({nodeid})")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`) the browser tests share one worker: two headless Chromiums,
+    each with its own pipeline, are more than a 2-core machine runs reliably; the rest spread per test."""
+    browser = pytest.mark.xdist_group("browser")
+    for item in items:
+        if item.nodeid.startswith("tests/dashboards/"):
+            item.add_marker(browser)

@@ -6,7 +6,7 @@ instead of (status, due_ms): 50-60 ms instead of a few on 200k tickets.
 PostgreSQL's autovacuum keeps its statistics current, so nothing is done there.
 
 `optimize` runs when a web process starts and on the writer's maintenance turn
-(ingest.writer.BatchWriter.maintain). It analyzes every table but the raw
+(ingest.committer.Retention). It analyzes every table but the raw
 readings and the series rollups, which are only ever read by their primary key
 and are too big to scan (a sampled ANALYZE, `PRAGMA analysis_limit`, is no
 substitute: on `tickets` it guessed 1,000 rows per status and the planner went

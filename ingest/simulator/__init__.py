@@ -32,11 +32,28 @@ increasing per source, so (source, metric, ts) never repeats).
 
 Modules: `model` (CityModel), `physics` (sources and their metrics),
 `tickets` (service desks), `bad` (deliberately bad messages), `publisher`
-(run_simulator, SimStats), `clock` (TIME_SCALE and time units).
+(run_simulator, SimStats), `clock` (TIME_SCALE and time units). The names
+exported here are the public API (bench/api.py builds its backfilled city
+from the same sources and ticket draws); the rest is private.
 """
 
 from .clock import TIME_SCALE
-from .model import CityModel
+from .model import CityModel, SyntheticSource, synthetic_sources
 from .publisher import Publisher, SimStats, run_simulator
+from .tickets import district_weights, draw_place, draw_priority, draw_title, is_emergency, service_weights
 
-__all__ = ["TIME_SCALE", "CityModel", "Publisher", "SimStats", "run_simulator"]
+__all__ = [
+    "TIME_SCALE",
+    "CityModel",
+    "Publisher",
+    "SimStats",
+    "SyntheticSource",
+    "district_weights",
+    "draw_place",
+    "draw_priority",
+    "draw_title",
+    "is_emergency",
+    "run_simulator",
+    "service_weights",
+    "synthetic_sources",
+]

@@ -7,13 +7,15 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from app.profile import Profile
+from app.profile import District, Profile
+from app.profile import Source as ProfileSource
 
 from .bad import bad_message
 from .clock import DAY, HOUR, TIME_SCALE
@@ -28,6 +30,34 @@ _KIND_SHORT = {
     "water_level": "awlr", "rain_gauge": "arg", "buoy": "buoy", "air_quality": "aqms", "weather": "aws",
     "streetlight": "pju", "waste_bin": "tps", "hospital": "faskes", "water_mains": "pdam", "traffic": "atcs",
 }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticSource:
+    """A source beyond the profile's, modelled on one of them (`template`) and placed in a district."""
+
+    id: str
+    template: ProfileSource
+    district: District
+    lat: float
+    lon: float
+
+
+def synthetic_sources(profile: Profile, extra: int, r: random.Random) -> Iterator[SyntheticSource]:
+    """`extra` sources modelled on the profile's in turn, spread over its districts (ids `sim-awlr-0001`, ...).
+
+    Lazy, and two `r.gauss` draws each (the position around the district's
+    centre), so a caller may draw from `r` between them and keep its stream.
+    """
+    templates, districts = profile.sources, profile.districts
+    width = max(4, len(str(extra)))
+    for i in range(extra):
+        t = templates[i % len(templates)]
+        d = districts[(i * 7 + i // len(templates)) % len(districts)]
+        short = _KIND_SHORT.get(t.kind, re.sub(r"[^a-z0-9]", "", t.kind.lower())[:12] or "src")
+        lat = round(d.center.lat + r.gauss(0, 0.025), 5)
+        lon = round(d.center.lon + r.gauss(0, 0.025), 5)
+        yield SyntheticSource(f"sim-{short}-{i + 1:0{width}d}", t, d, lat, lon)
 
 
 class CityModel:
@@ -95,18 +125,11 @@ class CityModel:
             s = Source(sid=src.id, kind=src.kind, named=True, di=dix[src.district], district=src.district, lat=src.lat,
                        lon=src.lon, interval=iv, city=self.city)
             self._attach(s, src.metrics)
-        templates = p.sources
-        width = max(4, len(str(extra)))
-        for i in range(extra):
-            t = templates[i % len(templates)]
-            d = p.districts[(i * 7 + i // len(templates)) % len(p.districts)]
-            short = _KIND_SHORT.get(t.kind, re.sub(r"[^a-z0-9]", "", t.kind.lower())[:12] or "src")
-            sid = f"sim-{short}-{i + 1:0{width}d}"
-            lat = round(d.center.lat + r.gauss(0, 0.025), 5)
-            lon = round(d.center.lon + r.gauss(0, 0.025), 5)
+        for x in synthetic_sources(p, extra, r):
+            t = x.template
             iv = t.interval_s or min(self.metrics[m].expected_interval_s for m in t.metrics)
-            s = Source(sid=sid, kind=t.kind, named=False, di=dix[d.id], district=d.id, lat=lat, lon=lon, interval=iv,
-                       city=self.city)
+            s = Source(sid=x.id, kind=t.kind, named=False, di=dix[x.district.id], district=x.district.id, lat=x.lat,
+                       lon=x.lon, interval=iv, city=self.city)
             self._attach(s, t.metrics)
 
     def _attach(self, s: Source, metrics: list[str]) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from app.profile import Profile
+from app.profile import District, Profile, Service
 
 from .clock import DAY
 
@@ -74,6 +74,37 @@ _OPEN311_NOTES = {
 _EMERGENCY_AGENCIES = frozenset({"layanan-112", "damkar", "bpbd"})
 # Where tickets come from: the regency seat dominates.
 _DISTRICT_WEIGHT = {"morotai-selatan": 5.0, "morotai-selatan-barat": 1.5, "morotai-utara": 1.5}
+
+
+def service_weights(profile: Profile) -> list[float]:
+    """Simulated tickets a day of each of the profile's services, in profile order (relative weights)."""
+    return [_TICKETS_PER_DAY.get(svc.id, 1.0) for svc in profile.services]
+
+
+def district_weights(profile: Profile) -> list[float]:
+    """How often tickets come from each of the profile's districts, in profile order (relative weights)."""
+    return [_DISTRICT_WEIGHT.get(d.id, 1.0) for d in profile.districts]
+
+
+def is_emergency(agency_id: str) -> bool:
+    """Emergency desks take calls only, never Open311 requests."""
+    return agency_id in _EMERGENCY_AGENCIES
+
+
+def draw_priority(r: random.Random, service_id: str) -> str:
+    """A ticket's priority, drawn from its service's mix (one draw)."""
+    choices = _PRIORITY.get(service_id, (("normal", 1),))
+    return r.choices([c for c, _ in choices], [w for _, w in choices])[0]
+
+
+def draw_place(r: random.Random, district: District) -> str:
+    """A place in the district that a ticket's title names (one draw)."""
+    return r.choice(_PLACES.get(district.id, (district.name,)))
+
+
+def draw_title(r: random.Random, service: Service, place: str) -> str:
+    """A ticket's title for its service at `place` (one draw)."""
+    return r.choice(_TITLES.get(service.id, (service.name.id + " di {p}",))).format(p=place)
 
 
 def _cumulative(weights: list[float]) -> list[float]:
@@ -141,14 +172,14 @@ class TicketDesk:
             a = agencies[svc.agency]
             prefix = re.sub(r"[^A-Za-z0-9]", "", a.short).upper() or svc.agency.upper()
             self._services[svc.id] = (svc, a, prefix)
-        rates = [(svc.id, _TICKETS_PER_DAY.get(svc.id, 1.0)) for svc in profile.services]
+        rates = list(zip((svc.id for svc in profile.services), service_weights(profile)))
         total = sum(w for _, w in rates) or 1.0
         self._svc_ids = [sid for sid, _ in rates]
         self._svc_cum = _cumulative([w for _, w in rates])
         # Real seconds between new tickets: the simulated daily count, compressed,
         # grown with the number of sources (a bigger synthetic city has more people).
         self._gap = DAY / (total * scale * max(1.0, size))
-        self._dist_cum = _cumulative([_DISTRICT_WEIGHT.get(d.id, 1.0) for d in profile.districts])
+        self._dist_cum = _cumulative(district_weights(profile))
         self._counters: dict[str, int] = {}
         self._counter_base = 1
 
@@ -178,17 +209,16 @@ class TicketDesk:
         tk.tid = f"{prefix}-{year}-{n % 1_000_000:06d}"
         tk.agency, tk.service, tk.agency_name = agency.id, svc.id, agency.name
         tk.name = svc.name.id
-        choices = _PRIORITY.get(svc.id, (("normal", 1),))
-        tk.priority = r.choices([c for c, _ in choices], [w for _, w in choices])[0]
+        tk.priority = draw_priority(r, svc.id)
         tk.di = di
         d = self._profile.districts[di]
         tk.district = d.id
         tk.lat = round(d.center.lat + r.gauss(0, 0.02), 5)
         tk.lon = round(d.center.lon + r.gauss(0, 0.02), 5)
-        tk.place = r.choice(_PLACES.get(d.id, (d.name,)))
-        tk.title = r.choice(_TITLES.get(svc.id, (svc.name.id + " di {p}",))).format(p=tk.place)
+        tk.place = draw_place(r, d)
+        tk.title = draw_title(r, svc, tk.place)
         tk.sla = max(1, round(svc.sla_minutes / self._scale))  # the SLA on the compressed clock
-        tk.open311 = agency.id not in _EMERGENCY_AGENCIES and r.random() < 0.3
+        tk.open311 = not is_emergency(agency.id) and r.random() < 0.3
         tk.topic = f"city/{self._city}/service/{agency.id}"
         tk.opened_ms = tk.last_ms = 0
         # Durations on the compressed clock, relative to the SLA: resolution is

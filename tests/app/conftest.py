@@ -12,6 +12,7 @@ from app.api.main import create_app
 from app.auth.tokens import ROLES, create_token
 from app.profile import load_profile
 from app.settings import Settings
+from ingest.committer import WritePath
 from ingest.writer import BatchWriter
 
 
@@ -41,8 +42,8 @@ def auth(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def writer(engine: Engine, settings: Settings) -> Iterator[BatchWriter]:
-    """The ingestor's own batch writer, to put realistic data in the database."""
-    w = BatchWriter(engine, load_profile("morotai"), settings)
+def writer(engine: Engine, settings: Settings) -> Iterator[WritePath]:
+    """The ingestor's own batch writer with its post-commit alarm step, to put realistic data in the database."""
+    w = WritePath(BatchWriter(engine, load_profile("morotai"), settings))
     yield w
     w.close()

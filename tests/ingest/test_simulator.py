@@ -3,17 +3,20 @@ its bad messages are refused, tickets live forward, storms flood, and a broker r
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt import publish
 from paho.mqtt.enums import CallbackAPIVersion
 
 from app.profile import load_profile
@@ -23,6 +26,7 @@ from ingest.messages import Reading, Rejected, SourceStatus, TicketEvent
 from ingest.parser import ParseRules, parse
 from ingest.simulator import TIME_SCALE, CityModel, run_simulator
 from ingest.simulator.bad import BAD_KINDS
+from tests.mqtt_helpers import wait_until
 
 PROFILE = load_profile("morotai")
 RULES = ParseRules.from_profile(PROFILE, Settings(database_url="sqlite:///:memory:"))
@@ -272,6 +276,7 @@ class Subscriber:
     """A subscriber on city/# that counts what arrives."""
 
     def __init__(self, port: int, topic: str = "city/#") -> None:
+        self.port, self.topic = port, topic
         self.msgs: list[mqtt.MQTTMessage] = []
         self.lock = threading.Lock()
         self.ready = threading.Event()
@@ -289,17 +294,24 @@ class Subscriber:
             self.msgs.append(msg)
 
     def wait_for(self, n: int, timeout: float = 10.0) -> int:
+        """Wait for `n` messages, then count all that arrived ahead of a marker published behind them."""
         deadline = time.monotonic() + timeout
         while len(self.msgs) < n and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.1)  # and nothing more
-        return len(self.msgs)
+        # Nothing more: the broker forwards what it took before the marker ahead of the marker.
+        marker = self.topic.replace("#", f"fence-{uuid.uuid4().hex[:12]}")
+        publish.single(marker, b"", qos=1, hostname="127.0.0.1", port=self.port)
+        wait_until(lambda: any(m.topic == marker for m in self.msgs), timeout, f"the marker on {marker}")
+        with self.lock:
+            self.msgs = [m for m in self.msgs if m.topic != marker]
+            return len(self.msgs)
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
 
 
+@pytest.mark.slow  # a real broker, end to end
 def test_round_trip_through_mosquitto_delivers_every_message(broker) -> None:  # noqa: ANN001
     settings = Settings(mqtt_url=broker.url, database_url="sqlite:///:memory:")
     sub = Subscriber(broker.port)
@@ -322,7 +334,9 @@ def test_round_trip_through_mosquitto_delivers_every_message(broker) -> None:  #
         late.close()
 
 
-def test_sigterm_stops_the_run_cleanly_after_draining(broker) -> None:  # noqa: ANN001
+@pytest.mark.slow  # a real broker, end to end
+def test_sigterm_stops_the_run_cleanly_after_draining(broker, caplog, record_property) -> None:  # noqa: ANN001
+    caplog.set_level(logging.INFO, logger="ingest.simulator.publisher")
     settings = Settings(mqtt_url=broker.url, database_url="sqlite:///:memory:")
     sub = Subscriber(broker.port)
     before = signal.getsignal(signal.SIGTERM)
@@ -334,9 +348,10 @@ def test_sigterm_stops_the_run_cleanly_after_draining(broker) -> None:  # noqa: 
     killer = threading.Thread(target=terminate_once_flowing, daemon=True)
     killer.start()
     try:
-        stats = run_simulator(settings, PROFILE, rate=2000, duration=120, seed=1)
+        stats = run_simulator(settings, PROFILE, rate=2000, seed=1)  # no duration, no count: only a signal ends it
         killer.join(5)
-        assert stats.sent >= 50 and stats.elapsed_s < 120  # stopped by the signal, not by the duration
+        record_property("simulator_ran_s", round(stats.elapsed_s, 2))
+        assert stats.sent >= 50 and "received SIGTERM: draining" in caplog.text  # stopped by the signal
         assert stats.undelivered == 0
         assert sub.wait_for(stats.sent + stats.statuses) == stats.sent + stats.statuses
         assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back

@@ -19,6 +19,7 @@ from app.profile import load_profile
 from app.settings import Settings
 from app.storage.engine import writing
 from app.storage.migrate import upgrade
+from ingest.committer import WritePath
 from ingest.messages import Point, Reading, TicketEvent
 from ingest.writer import BatchWriter, Item
 
@@ -38,7 +39,7 @@ def ticket(tid: str, status: str, ts: int, **kw) -> Item:  # noqa: ANN003
     return Item("city/morotai/service/bpbd", b"{}", NOW, ev)
 
 
-def level(writer: BatchWriter, value: float, ts: int) -> None:
+def level(writer: WritePath, value: float, ts: int) -> None:
     """One water level reading of the river gauge, written (and evaluated) at once."""
     r = Reading("morotai", RIVER, (Point("water_level_cm", ts, value),))
     writer.write([Item(f"city/morotai/sensor/{RIVER}", b"{}", NOW, r)])
@@ -55,9 +56,9 @@ def evaluating_settings(db_url: str) -> Settings:
 
 
 @pytest.fixture(name="writer")
-def evaluating_writer(engine: Engine, settings: Settings) -> Iterator[BatchWriter]:
+def evaluating_writer(engine: Engine, settings: Settings) -> Iterator[WritePath]:
     upgrade(engine)
-    w = BatchWriter(engine, PROFILE, settings)
+    w = WritePath(BatchWriter(engine, PROFILE, settings))
     yield w
     w.close()
 

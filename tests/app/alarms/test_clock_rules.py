@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from app.alarms.store import Lifecycle
 from app.storage.engine import writing
+from ingest.committer import WritePath
 from ingest.writer import BatchWriter
 from tests.app.alarms.evaluation import (
     MIN,
@@ -26,7 +27,7 @@ from tests.app.alarms.evaluation import (
 __all__ = ["evaluating_settings", "evaluating_writer"]  # the `settings` and `writer` fixtures of this module
 
 
-def test_a_silent_source_goes_stale_then_offline_then_clears_when_it_reports(writer: BatchWriter, engine: Engine) -> None:
+def test_a_silent_source_goes_stale_then_offline_then_clears_when_it_reports(writer: WritePath, engine: Engine) -> None:
     writer.write([reading(RIVER, NOW, water_level_cm=50)])
     interval = 60_000  # the profile's expected interval for water_level_cm
     assert clock(engine, NOW + interval) == []
@@ -46,7 +47,7 @@ def test_a_silent_source_goes_stale_then_offline_then_clears_when_it_reports(wri
     assert q(engine, "SELECT state FROM alarms WHERE rule_id = 'silence.sources'") == [("cleared",)]
 
 
-def test_an_overdue_ticket_raises_an_sla_alarm_until_it_is_resolved(writer: BatchWriter, engine: Engine) -> None:
+def test_an_overdue_ticket_raises_an_sla_alarm_until_it_is_resolved(writer: WritePath, engine: Engine) -> None:
     writer.write([ticket("T-1", "open", NOW - 10 * MIN, service="banjir", priority="critical", sla_minutes=5)])
     changes = clock(engine, NOW)
     assert [(c.action, orjson.loads(c.payload)["severity"]) for c in changes] == [("raised", "critical")]
@@ -55,7 +56,7 @@ def test_an_overdue_ticket_raises_an_sla_alarm_until_it_is_resolved(writer: Batc
     assert [c.action for c in clock(engine, NOW + 2000)] == ["cleared"]
 
 
-def test_more_than_n_critical_tickets_in_a_district_raise_one_alarm_for_the_district(writer: BatchWriter, engine: Engine) -> None:
+def test_more_than_n_critical_tickets_in_a_district_raise_one_alarm_for_the_district(writer: WritePath, engine: Engine) -> None:
     for i in range(4):
         writer.write([ticket(f"K-{i}", "open", NOW - MIN, service="banjir", priority="critical", district="morotai-utara")])
     clock(engine, NOW - MIN + 1000)  # before any SLA is due
@@ -64,7 +65,7 @@ def test_more_than_n_critical_tickets_in_a_district_raise_one_alarm_for_the_dist
     ]
 
 
-def test_two_clocks_at_once_raise_each_alarm_once(writer: BatchWriter, engine: Engine) -> None:
+def test_two_clocks_at_once_raise_each_alarm_once(writer: WritePath, engine: Engine) -> None:
     for i in range(6):
         writer.write([ticket(f"S-{i}", "open", NOW - 60 * MIN, service="banjir", priority="high", sla_minutes=5)])
     results: list[list] = []
@@ -86,7 +87,7 @@ def test_two_clocks_at_once_raise_each_alarm_once(writer: BatchWriter, engine: E
     assert q(engine, "SELECT count(*) FROM alarms WHERE rule_id = 'sla.overdue'") == [(6,)]
 
 
-def test_an_acknowledged_alarm_that_outlasts_its_rule_is_active_again(writer: BatchWriter, engine: Engine) -> None:
+def test_an_acknowledged_alarm_that_outlasts_its_rule_is_active_again(writer: WritePath, engine: Engine) -> None:
     for i in range(4):
         writer.write([ticket(f"R-{i}", "open", NOW - MIN, service="banjir", priority="critical", district="morotai-timur")])
     clock(engine, NOW - MIN + 1000)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from app.auth.tokens import create_token
 from app.settings import Settings
 from app.storage.engine import make_engine
-from tests.app.test_live import WebServer
+from tests.app.live.test_live import WebServer
 from tests.conftest import Broker, spawn_satupintu, wait_for_log
 from tests.mqtt_helpers import Publisher, Subscriber, wait_until
 

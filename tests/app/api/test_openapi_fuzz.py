@@ -22,6 +22,7 @@ from schemathesis.checks import not_a_server_error
 from ingest.messages import Point, Reading, TicketEvent
 from ingest.writer import BatchWriter, Item
 
+pytestmark = pytest.mark.slow  # every operation of the API, generated requests, both databases
 NOW = int(time.time() * 1000)
 IN_CI = os.environ.get("CI") == "true"
 

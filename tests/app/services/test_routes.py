@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from app.services.queries import percentile
 from ingest.writer import BatchWriter
 from tests.app.conftest import auth
-from tests.app.test_tickets import D, H, M, iso, seed_tickets
+from tests.app.tickets.test_routes import D, H, M, iso, seed_tickets
 
 FIGURES = (
     "opened", "resolved", "resolved_with_due", "resolved_within_sla", "cancelled", "open", "overdue", "sla_pct",

@@ -14,8 +14,8 @@ from app.i18n import CATALOGUES, LANGS, t
 from ingest.messages import Point, Reading
 from ingest.writer import BatchWriter, Item
 from tests.app.conftest import auth
-from tests.app.test_services import AMBULANS, FIGURES, OVERALL
-from tests.app.test_tickets import ALL, H, M, iso, seed_tickets
+from tests.app.services.test_routes import AMBULANS, FIGURES, OVERALL
+from tests.app.tickets.test_routes import ALL, H, M, iso, seed_tickets
 
 
 def _csv(r) -> list[dict[str, str]]:  # noqa: ANN001 - an httpx response
