@@ -20,7 +20,7 @@ from ingest.messages import TICKET_PRIORITIES, TICKET_STATUSES, Rejected
 from ingest.parser import ParseRules, parse
 from tests.app.conftest import auth
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples" / "payloads"
 INDEX = json.loads((EXAMPLES / "index.json").read_text())
 BAD = json.loads((REPO / "tests" / "ingest" / "bad_payloads.json").read_text())
