@@ -50,7 +50,12 @@ def ingest_settings(db_url: str, broker: Broker, client_id: str, **extra: str) -
 def start_ingestor(tmp_path: Path, name: str, settings: dict[str, str]):  # noqa: ANN201
     log = tmp_path / f"{name}.log"
     proc = spawn_satupintu(["ingest"], log, **settings)
-    wait_for_log(proc, log, "subscribed", timeout=HANG_S)
+    try:
+        wait_for_log(proc, log, "subscribed", timeout=HANG_S)
+    except BaseException:
+        proc.kill()  # the caller never gets it to stop: do not leave an ingestor behind
+        proc.wait(10)
+        raise
     return proc, log
 
 
