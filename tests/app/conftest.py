@@ -19,7 +19,7 @@ from ingest.writer import BatchWriter
 @pytest.fixture
 def settings(db_url: str) -> Settings:
     # No response cache: these tests write through the ingestor's writer and read again at once, with no
-    # change notice in between (tests/app/test_cache.py tests the cache itself).
+    # change notice in between (tests/app/api/test_cache.py tests the cache itself).
     return Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=0)
 
 

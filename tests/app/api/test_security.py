@@ -186,7 +186,7 @@ def test_headers_helper_reads_bearer_case_insensitively() -> None:
 def test_the_live_stream_is_neither_compressed_nor_held_back_while_text_is(broker, db_url: str) -> None:  # noqa: ANN001
     import http.client
 
-    from tests.app.test_live import WebServer
+    from tests.app.live.test_live import WebServer
 
     server = WebServer(Settings(database_url=db_url, mqtt_url=broker.url))
     try:

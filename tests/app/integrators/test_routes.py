@@ -13,7 +13,7 @@ from app.api.main import create_app
 from app.auth.tokens import create_token
 from app.integrators.grants import grants_by_user
 from app.settings import Settings
-from ingest.committer import parse_and_write
+from ingest.committer import WritePath, parse_and_write
 from ingest.parser import ParseRules
 from ingest.writer import BatchWriter
 from app.profile import load_profile
@@ -48,7 +48,7 @@ def city(db_url: str, tmp_path: Path):  # noqa: ANN201
     s = Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=0, mqtt_auth_dir=str(tmp_path))
     with TestClient(create_app(s)) as c:
         profile = load_profile("morotai")
-        w = BatchWriter(c.app.state.engine, profile, s)
+        w = WritePath(BatchWriter(c.app.state.engine, profile, s))
         rules = ParseRules.from_profile(profile, s)
         now = int(time.time() * 1000)
         raw = [
