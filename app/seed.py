@@ -31,7 +31,8 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
                 "lon": s.lon,
                 "registered": True,
                 "registered_by": "profile",
-                "interval_s": s.interval_s or min(by_id[m].expected_interval_s for m in s.metrics),  # profile-checked ids
+                "interval_s": s.interval_s
+                or min(by_id[m].expected_interval_s for m in s.metrics),  # profile-checked ids
             }
             for s in profile.sources
         ]
@@ -56,7 +57,9 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
     met = MetricRow.__table__
     stmt = insert_for(conn, met)
     conn.execute(
-        stmt.on_conflict_do_update(index_elements=[met.c.metric], set_={"unit": stmt.excluded.unit, "registered": True}),
+        stmt.on_conflict_do_update(
+            index_elements=[met.c.metric], set_={"unit": stmt.excluded.unit, "registered": True}
+        ),
         [{"metric": m.id, "unit": m.unit, "registered": True} for m in profile.metrics],
     )
     # The profile's alarm rules seed the rule table once; an admin's edits and deletions stand.

@@ -92,7 +92,10 @@ class Settings(BaseSettings):
         1000, ge=1, le=50_000, description="Commit when this many messages wait. Bigger: more throughput, more latency."
     )
     ingest_batch_max_age_ms: int = Field(
-        100, ge=1, le=10_000, description="Commit a partial batch after this long. Smaller: lower latency, more commits."
+        100,
+        ge=1,
+        le=10_000,
+        description="Commit a partial batch after this long. Smaller: lower latency, more commits.",
     )
     ingest_max_unacked: int = Field(
         10_000,
@@ -119,8 +122,10 @@ class Settings(BaseSettings):
         5_000, ge=10, description="Rejected-topic notices in flight; past it notices are counted and skipped."
     )
     feedback_warning_interval_s: float = Field(
-        60.0, ge=0, description="Live warnings (an accepted message that is probably a mistake) are answered on the "
-        "source's rejected topic at most this often per source: a misconfigured device does not flood it."
+        60.0,
+        ge=0,
+        description="Live warnings (an accepted message that is probably a mistake) are answered on the "
+        "source's rejected topic at most this often per source: a misconfigured device does not flood it.",
     )
     feedback_time_skew_s: int = Field(
         3600, ge=1, description="A time stamp further than this from the receive time is accepted with a warning."
@@ -128,10 +133,12 @@ class Settings(BaseSettings):
 
     # --- Alarms ------------------------------------------------------------------
     alarm_clock_interval_s: float = Field(
-        10.0, gt=0, le=3600,
+        10.0,
+        gt=0,
+        le=3600,
         description="How often the ingestor evaluates time rules (silence, SLA, ticket counts) and sends webhooks. "
         "Shorter: alarms sooner, more queries.",
-    )  # fmt: skip
+    )
     alarm_rules_refresh_s: float = Field(
         5.0, ge=0, le=600, description="How long an evaluator keeps rules and shelves before re-reading them."
     )
@@ -213,20 +220,25 @@ class Settings(BaseSettings):
         "plotly.js bundle of the installed plotly package, served locally).",
     )
     map_tile_attribution: str = Field(
-        "", description="Attribution shown on the tile map, as the tile provider asks (e.g. '© OpenStreetMap contributors')."
+        "",
+        description="Attribution shown on the tile map, as the tile provider asks (e.g. '© OpenStreetMap contributors').",
     )
 
     # --- Sign-in ----------------------------------------------------------------
     session_hours: float = Field(
-        12.0, gt=0, le=24 * 90,
+        12.0,
+        gt=0,
+        le=24 * 90,
         description="How long a sign-in with a username and password lasts (one shift by default); "
         "API tokens do not expire.",
-    )  # fmt: skip
+    )
     login_free_attempts: int = Field(
-        5, ge=1, le=1000,
+        5,
+        ge=1,
+        le=1000,
         description="Failed sign-ins of one username from one client before each further try waits "
         "(the wait doubles per failure); see app/auth/brake.py for the per-client and per-username allowances.",
-    )  # fmt: skip
+    )
     login_lockout_s: float = Field(1.0, gt=0, le=3600, description="The first wait after the free attempts.")
     login_lockout_max_s: float = Field(
         900.0, gt=0, le=86_400, description="The longest wait between sign-in attempts after repeated failures."
@@ -234,15 +246,19 @@ class Settings(BaseSettings):
 
     # --- Operations: clear failures -------------------------------------------
     mqtt_unreachable_log_s: float = Field(
-        60.0, gt=0, le=3600,
+        60.0,
+        gt=0,
+        le=3600,
         description="While the broker cannot be reached the ingestor says so (host:port and why) at once and then "
         "every this many seconds, until it connects.",
-    )  # fmt: skip
+    )
     database_connect_timeout_s: int = Field(
-        10, ge=1, le=600,
+        10,
+        ge=1,
+        le=600,
         description="How long a PostgreSQL connection attempt may take before it fails (and the command says which "
         "database did not answer); a connect_timeout in the URL wins.",
-    )  # fmt: skip
+    )
 
     # --- Web security ------------------------------------------------------------
     csrf_trusted_origins: list[str] = Field(
@@ -257,10 +273,12 @@ class Settings(BaseSettings):
         '["https://portal.example.go.id"]. Empty (the default): nobody may frame it.',
     )
     max_body_bytes: int = Field(
-        2**20, ge=1024, le=2**30,
+        2**20,
+        ge=1024,
+        le=2**30,
         description="Largest request body the web process reads; a bigger one is refused with 413 before it is read. "
         "The dashboard's callbacks send a few KB.",
-    )  # fmt: skip
+    )
     trusted_proxies: str = Field(
         "",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto headers are believed "
@@ -268,10 +286,12 @@ class Settings(BaseSettings):
         "(the sign-in brake counts per client).",
     )
     token_cookie_days: float = Field(
-        30.0, gt=0, le=400,
+        30.0,
+        gt=0,
+        le=400,
         description="How long the window keeps a token typed or passed as ?token= (a wall display) before asking again. "
         "Sign-ins with a password last `session_hours` instead.",
-    )  # fmt: skip
+    )
 
     @field_validator("csrf_trusted_origins", "frame_ancestors")
     @classmethod
@@ -279,7 +299,14 @@ class Settings(BaseSettings):
         # They go into a security decision and a CSP header: only plain origins, nothing that could add a directive.
         for origin in v:
             u = urlsplit(origin)
-            if u.scheme not in ("http", "https") or not u.hostname or u.path not in ("", "/") or u.query or " " in origin or ";" in origin:
+            if (
+                u.scheme not in ("http", "https")
+                or not u.hostname
+                or u.path not in ("", "/")
+                or u.query
+                or " " in origin
+                or ";" in origin
+            ):
                 raise ValueError(f"{origin!r} is not an origin like https://portal.example.go.id")
         return [o.rstrip("/") for o in v]
 
@@ -329,7 +356,7 @@ class Settings(BaseSettings):
 class MqttEndpoint:
     """Where the broker is and how to log in."""
 
-    __slots__ = ("host", "port", "username", "password")
+    __slots__ = ("host", "password", "port", "username")
 
     def __init__(self, host: str, port: int, username: str | None, password: str | None) -> None:
         self.host, self.port, self.username, self.password = host, port, username, password

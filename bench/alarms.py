@@ -50,9 +50,9 @@ def _load_harness():  # noqa: ANN202
 
 bench_ingest = _load_harness()
 
-from app.profile import load_profile  # noqa: E402
-from app.storage.engine import make_engine, writing  # noqa: E402
-from app.seed import sync_profile  # noqa: E402
+from app.profile import load_profile
+from app.seed import sync_profile
+from app.storage.engine import make_engine, writing
 
 console = bench_ingest.console
 
@@ -152,15 +152,27 @@ def main(argv: list[str] | None = None) -> None:
             if len(listener.raised) < len(triggers):
                 log = (workdir / "ingest-paced.log").read_text(errors="replace").splitlines()
                 console.print("[red]not every trigger raised an alarm; the ingestor said:[/red]")
-                console.print("\n".join([line for line in log if "alarm" in line or "ERROR" in line or "Error" in line][-20:]))
+                console.print(
+                    "\n".join([line for line in log if "alarm" in line or "ERROR" in line or "Error" in line][-20:])
+                )
             sent = paced["sent_at"]
-            lat = sorted(listener.raised[s] - sent[i] for i, s in triggers.items() if s in listener.raised and i < len(sent))
+            lat = sorted(
+                listener.raised[s] - sent[i] for i, s in triggers.items() if s in listener.raised and i < len(sent)
+            )
             row = {
-                "db": kind, "off": off, "on": on, "cost": 1 - on / off, "raised": len(lat), "triggers": len(triggers),
-                "a50": bench_ingest._pct(lat, 50), "a95": bench_ingest._pct(lat, 95),  # noqa: SLF001
-                "amax": lat[-1] if lat else float("nan"), "c50": paced["p50"], "c95": paced["p95"],
+                "db": kind,
+                "off": off,
+                "on": on,
+                "cost": 1 - on / off,
+                "raised": len(lat),
+                "triggers": len(triggers),
+                "a50": bench_ingest._pct(lat, 50),
+                "a95": bench_ingest._pct(lat, 95),  # noqa: SLF001
+                "amax": lat[-1] if lat else float("nan"),
+                "c50": paced["p50"],
+                "c95": paced["p95"],
                 "rate": paced["sent_rate"],
-            }  # fmt: skip
+            }
             rows.append(row)
             console.print(
                 f"rules cost {row['cost']:.1%} of the ingest rate ({off:,.0f} -> {on:,.0f} msg/s); "
@@ -170,14 +182,30 @@ def main(argv: list[str] | None = None) -> None:
                 f"at {row['rate']:,.0f} msg/s"
             )
     table = Table(title="alarm benchmark")
-    for col in ("db", "ingest w/o rules", "with rules", "cost", "alarms", "pub->alarm p50", "p95", "max", "pub->commit p95"):
+    for col in (
+        "db",
+        "ingest w/o rules",
+        "with rules",
+        "cost",
+        "alarms",
+        "pub->alarm p50",
+        "p95",
+        "max",
+        "pub->commit p95",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
-            r["db"], f"{r['off']:,.0f}", f"{r['on']:,.0f}", f"{r['cost']:.1%}", f"{r['raised']}/{r['triggers']}",
-            f"{r['a50'] * 1000:.0f} ms", f"{r['a95'] * 1000:.0f} ms", f"{r['amax'] * 1000:.0f} ms",
+            r["db"],
+            f"{r['off']:,.0f}",
+            f"{r['on']:,.0f}",
+            f"{r['cost']:.1%}",
+            f"{r['raised']}/{r['triggers']}",
+            f"{r['a50'] * 1000:.0f} ms",
+            f"{r['a95'] * 1000:.0f} ms",
+            f"{r['amax'] * 1000:.0f} ms",
             f"{r['c95'] * 1000:.0f} ms",
-        )  # fmt: skip
+        )
     console.print(table)
 
 

@@ -83,18 +83,18 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.auth.tokens import create_token  # noqa: E402
-from app.profile import load_profile  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from app.storage.engine import make_engine  # noqa: E402
-from app.storage.migrate import upgrade  # noqa: E402
-from app.services.rollup import TICKET_COLUMNS, Delta  # noqa: E402
-from app.storage.models import IngestMinuteRow, TicketDayHistRow, TicketDayRow, TicketEventRow, TicketRow  # noqa: E402
-from app.tickets.lifecycle import derive_ticket  # noqa: E402
-from ingest.bulk import bulk_for  # noqa: E402
-from ingest.messages import Point, Reading  # noqa: E402
-from ingest.committer import WritePath  # noqa: E402
-from ingest.simulator import (  # noqa: E402
+from app.auth.tokens import create_token
+from app.profile import load_profile
+from app.services.rollup import TICKET_COLUMNS, Delta
+from app.settings import Settings
+from app.storage.engine import make_engine
+from app.storage.migrate import upgrade
+from app.storage.models import IngestMinuteRow, TicketDayHistRow, TicketDayRow, TicketEventRow, TicketRow
+from app.tickets.lifecycle import derive_ticket
+from ingest.bulk import bulk_for
+from ingest.committer import WritePath
+from ingest.messages import Point, Reading
+from ingest.simulator import (
     district_weights,
     draw_place,
     draw_priority,
@@ -103,8 +103,8 @@ from ingest.simulator import (  # noqa: E402
     service_weights,
     synthetic_sources,
 )
-from ingest.writer import BatchWriter, Item  # noqa: E402
-from satupintu.broker import free_port, start_broker  # noqa: E402
+from ingest.writer import BatchWriter, Item
+from satupintu.broker import free_port, start_broker
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 PROFILE = load_profile("morotai")
@@ -166,9 +166,11 @@ def build_sources(n: int, rng: random.Random) -> list[Src]:
     for s in out:
         s.ph = rng.uniform(0, TAU)
         s.base = {
-            "water_level": rng.uniform(60, 140), "air_quality": rng.uniform(10, 24), "streetlight": rng.uniform(90, 250),
+            "water_level": rng.uniform(60, 140),
+            "air_quality": rng.uniform(10, 24),
+            "streetlight": rng.uniform(90, 250),
             "hospital": rng.uniform(55, 85),
-        }.get(s.kind, 0.0)  # fmt: skip
+        }.get(s.kind, 0.0)
         s.period_s = rng.uniform(1.0, 3.0) * 86400
         s.cap = rng.choice((10, 20, 40, 120))
         s.broken = rng.random() < 0.03
@@ -216,12 +218,18 @@ def value_models(w: Weather, rng: random.Random) -> dict[str, Callable[[Src, flo
         return s.base + 8 * math.sin(TAU * t / (7 * 86400) + s.ph)
 
     models: dict[str, Callable[[Src, float, float, int], float]] = {
-        "water_level_cm": lambda s, t, hl, hi: s.base + 12 * math.sin(TAU * t / 44712 + s.ph) + 0.7 * w.wet[s.di][hi] + g(0, 1.5),
+        "water_level_cm": lambda s, t, hl, hi: (
+            s.base + 12 * math.sin(TAU * t / 44712 + s.ph) + 0.7 * w.wet[s.di][hi] + g(0, 1.5)
+        ),
         "rain_mm_h": lambda s, t, hl, hi: (
             w.rain[s.di][hi] * (0.7 + 0.6 * rnd()) if w.rain[s.di][hi] > 0 else (rnd() * 2 if rnd() < 0.03 else 0.0)
         ),
-        "tide_cm": lambda s, t, hl, hi: 95 * math.sin(TAU * t / 44712 + s.ph) + 20 * math.sin(TAU * t / 1276128) + g(0, 3),
-        "wave_height_m": lambda s, t, hl, hi: 0.7 + 0.25 * math.sin(TAU * t / 267840 + s.ph) + 0.02 * w.rain[s.di][hi] + g(0, 0.08),
+        "tide_cm": lambda s, t, hl, hi: (
+            95 * math.sin(TAU * t / 44712 + s.ph) + 20 * math.sin(TAU * t / 1276128) + g(0, 3)
+        ),
+        "wave_height_m": lambda s, t, hl, hi: (
+            0.7 + 0.25 * math.sin(TAU * t / 267840 + s.ph) + 0.02 * w.rain[s.di][hi] + g(0, 0.08)
+        ),
         "pm25_ugm3": lambda s, t, hl, hi: s.base + 9 * day(hl, 20) + g(0, 2.5),
         "pm10_ugm3": lambda s, t, hl, hi: 1.7 * (s.base + 9 * day(hl, 20)) + g(0, 4),
         "air_temp_c": lambda s, t, hl, hi: 27.3 + 3.2 * day(hl, 14) - 0.05 * w.rain[s.di][hi] + g(0, 0.3),
@@ -234,12 +242,14 @@ def value_models(w: Weather, rng: random.Random) -> dict[str, Callable[[Src, flo
         "bin_fill_pct": lambda s, t, hl, hi: (t + s.ph * 1e5) % s.period_s / s.period_s * 105 + g(0, 1),
         "bed_occupancy_pct": lambda s, t, hl, hi: occ(s, t) + g(0, 2),
         "beds_available": lambda s, t, hl, hi: float(round(s.cap * (1 - occ(s, t) / 100))),
-        "water_pressure_bar": lambda s, t, hl, hi: 2.7 - 0.5 * max(0.0, day(hl, 7)) - 0.4 * max(0.0, day(hl, 18)) + g(0, 0.06),
-        "vehicle_count": lambda s, t, hl, hi: float(round(
-            160 * max(0.0, day(hl, 8)) ** 2 + 190 * max(0.0, day(hl, 17)) ** 2 + 25 + g(0, 12)
-        )),
+        "water_pressure_bar": lambda s, t, hl, hi: (
+            2.7 - 0.5 * max(0.0, day(hl, 7)) - 0.4 * max(0.0, day(hl, 18)) + g(0, 0.06)
+        ),
+        "vehicle_count": lambda s, t, hl, hi: float(
+            round(160 * max(0.0, day(hl, 8)) ** 2 + 190 * max(0.0, day(hl, 17)) ** 2 + 25 + g(0, 12))
+        ),
         "battery_v": lambda s, t, hl, hi: 12.6 + 0.5 * max(0.0, day(hl, 13)) + g(0, 0.05),
-    }  # fmt: skip
+    }
     # Clamp to the catalogue's valid range (the ingestor would refuse anything outside it).
     clamped = {}
     for m, fn in models.items():
@@ -383,7 +393,7 @@ def fill_engine(url: str) -> Engine:
 
 def _item(city: City, s: Src, k: int) -> Item:
     ts, values = city.message(s, k)
-    pts = tuple(Point(m, ts, v) for m, v in zip(s.metrics, values))
+    pts = tuple(Point(m, ts, v) for m, v in zip(s.metrics, values, strict=False))
     reading = Reading(CITY, s.sid, pts, district=s.district, lat=s.lat, lon=s.lon)
     return Item(f"city/{CITY}/sensor/{s.sid}", b"", ts + _delay_ms(k), reading)
 
@@ -456,7 +466,7 @@ def _fill_bulk(eng: Engine, writer: WritePath, city: City, prog: Progress, task:
             per: list[list[tuple[int, int, float]]] = [[] for _ in ids]
             for k in range(1, s.count - 1):
                 ts, values = city.message(s, k)
-                for lst, sid, v in zip(per, ids, values):
+                for lst, sid, v in zip(per, ids, values, strict=False):
                     lst.append((sid, ts, v))
                 b = (ts + _delay_ms(k)) // 60_000 * 60
                 minutes[b] = minutes.get(b, 0) + 1
@@ -473,7 +483,9 @@ def _fill_bulk(eng: Engine, writer: WritePath, city: City, prog: Progress, task:
 
 
 def _series_ids(conn) -> dict[tuple[str, str], int]:  # noqa: ANN001
-    q = text("SELECT so.source_id, se.metric, se.id FROM series se JOIN sources so ON so.id = se.source_pk WHERE so.city = :c")
+    q = text(
+        "SELECT so.source_id, se.metric, se.id FROM series se JOIN sources so ON so.id = se.source_pk WHERE so.city = :c"
+    )
     return {(sid, m): pk for sid, m, pk in conn.execute(q, {"c": CITY})}
 
 
@@ -487,7 +499,9 @@ def _add_ingest_minutes(conn, minutes: dict[int, int]) -> None:  # noqa: ANN001
         index_elements=[tbl.c.city, tbl.c.bucket],
         set_={"received": tbl.c.received + stmt.excluded.received, "stored": tbl.c.stored + stmt.excluded.stored},
     )
-    rows = [{"city": CITY, "bucket": b, "received": n, "stored": n, "quarantined": 0} for b, n in sorted(minutes.items())]
+    rows = [
+        {"city": CITY, "bucket": b, "received": n, "stored": n, "quarantined": 0} for b, n in sorted(minutes.items())
+    ]
     for i in range(0, len(rows), 5000):
         conn.execute(stmt, rows[i : i + 5000])
 
@@ -562,8 +576,15 @@ def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tupl
                 break
             last = ts
             ev = dict.fromkeys(_EVENT_COLS)
-            ev.update(ticket_pk=pk, status=status, ts_ms=ts, received_ms=ts + _delay_ms(pk + ts), agency=agency.id,
-                      service=svc.id, district=d.id)  # fmt: skip
+            ev.update(
+                ticket_pk=pk,
+                status=status,
+                ts_ms=ts,
+                received_ms=ts + _delay_ms(pk + ts),
+                agency=agency.id,
+                service=svc.id,
+                district=d.id,
+            )
             if not open311:
                 ev["priority"] = priority
             if status == "open" and dt == 0:
@@ -595,9 +616,16 @@ def rebuild_ticket_rollup(eng: Engine) -> None:
         conn.execute(TicketDayRow.__table__.delete())
         conn.execute(TicketDayHistRow.__table__.delete())
         last, day = 0, Delta()
-        while rows := conn.execute(
-            select(TicketRow.__table__.c.id, *cols).where(TicketRow.__table__.c.id > last).order_by("id").limit(20_000)
-        ).mappings().all():
+        while (
+            rows := conn.execute(
+                select(TicketRow.__table__.c.id, *cols)
+                .where(TicketRow.__table__.c.id > last)
+                .order_by("id")
+                .limit(20_000)
+            )
+            .mappings()
+            .all()
+        ):
             for r in rows:
                 day.add(r)
             day.write(conn)
@@ -641,7 +669,9 @@ def fill_tickets(url: str, n: int, start_ms: int, end_ms: int, seed: int) -> tup
                 flush(conn)
             _add_ingest_minutes(conn, minutes)
             if conn.dialect.name == "postgresql":  # ids were given: move the sequence past them
-                conn.execute(text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))"))
+                conn.execute(
+                    text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))")
+                )
         prog.update(task, completed=n)
     eng.dispose()
     return time.perf_counter() - t0, n_events
@@ -658,7 +688,13 @@ def settle(url: str) -> float:
 
 def fill(kind: str, workdir: Path, args: argparse.Namespace) -> tuple[str, dict]:
     """A filled database of `kind`, fresh or (with --reuse) kept from before; returns (url, meta)."""
-    want = {"readings": args.readings, "tickets": args.tickets, "sources": args.sources, "days": args.days, "seed": args.seed}
+    want = {
+        "readings": args.readings,
+        "tickets": args.tickets,
+        "sources": args.sources,
+        "days": args.days,
+        "seed": args.seed,
+    }
     if args.reuse:
         meta = read_meta(kind, workdir)
         if meta and all(meta.get(k) == v for k, v in want.items()):
@@ -666,7 +702,9 @@ def fill(kind: str, workdir: Path, args: argparse.Namespace) -> tuple[str, dict]
             console.print(f"reusing the {kind} database filled before (data ends {age:,.0f} min ago)")
             eng = make_engine(db_url(kind, workdir))
             t0 = time.perf_counter()
-            upgrade(eng)  # migrations added since the fill (with their backfills), as an upgrade in the field would run them
+            upgrade(
+                eng
+            )  # migrations added since the fill (with their backfills), as an upgrade in the field would run them
             if not meta.get("ticket_rollup"):  # filled before fill_tickets kept the per-day ticket rollup
                 rebuild_ticket_rollup(eng)
                 write_meta(db_url(kind, workdir), {**meta, "ticket_rollup": True})
@@ -689,10 +727,19 @@ def fill(kind: str, workdir: Path, args: argparse.Namespace) -> tuple[str, dict]
     t_settle = settle(url)
     total = time.perf_counter() - t0
     meta = {
-        **want, "end_ms": end_ms, "start_ms": city.start_ms, "readings_stored": city.readings, "events": n_events,
-        "loader": args.loader, "t_readings": times["readings"], "t_tickets": t_tickets, "t_settle": t_settle,
-        "t_total": total, "t_setup": t0 - t_gen, "ticket_rollup": True,
-    }  # fmt: skip
+        **want,
+        "end_ms": end_ms,
+        "start_ms": city.start_ms,
+        "readings_stored": city.readings,
+        "events": n_events,
+        "loader": args.loader,
+        "t_readings": times["readings"],
+        "t_tickets": t_tickets,
+        "t_settle": t_settle,
+        "t_total": total,
+        "t_setup": t0 - t_gen,
+        "ticket_rollup": True,
+    }
     write_meta(url, meta)
     return url, meta
 
@@ -745,9 +792,20 @@ def serving(url: str, workdir: Path, mqtt_url: str | None = None) -> Iterator[tu
         env["SATUPINTU_API_CACHE_S"] = os.environ["SATUPINTU_API_CACHE_S"]
     log = workdir / "uvicorn.log"
     cmd = [
-        sys.executable, "-m", "uvicorn", "--app-dir", str(REPO / "bench"), "_api_app:app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(REPO / "bench"),
+        "_api_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -816,8 +874,11 @@ def live_feed(url: str, workdir: Path, rate: float) -> Iterator[Feed]:
         sub.connect("127.0.0.1", port)
         sub.loop_start()
         for args in (["ingest", "--log-level", "WARNING"], ["simulate", "--rate", str(rate), "--seed", "1"]):
-            procs.append(subprocess.Popen([sys.executable, "-m", "satupintu", *args], env=env, cwd=REPO,
-                                          stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "satupintu", *args], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
         deadline = time.monotonic() + 60
         while feed.notices == 0:
             if any(p.poll() is not None for p in procs):
@@ -825,7 +886,9 @@ def live_feed(url: str, workdir: Path, rate: float) -> Iterator[Feed]:
             if time.monotonic() > deadline:
                 raise SystemExit(f"no change notice within 60 s of starting the feed; see {workdir / 'live-feed.log'}")
             time.sleep(0.2)
-        console.print(f"live feed: the simulator at {rate:g} msg/s through `satupintu ingest`, notices on {feed.mqtt_url}")
+        console.print(
+            f"live feed: the simulator at {rate:g} msg/s through `satupintu ingest`, notices on {feed.mqtt_url}"
+        )
         yield feed
     finally:
         sub.loop_stop()
@@ -955,7 +1018,7 @@ class HttpConn:
             body = b"".join(p[:-2] for p in parts)
         else:
             body = await self.reader.read()
-        if b"connection: close" in low or i < 0 and b"chunked" not in low:
+        if b"connection: close" in low or (i < 0 and b"chunked" not in low):
             self.close()
         return status, body, low
 
@@ -965,8 +1028,18 @@ class HttpConn:
         self.reader = self.writer = None
 
 
-async def _load(base: str, route: Route, token: str, clients: int, seconds: float, warmup: float, prog: Progress,
-                server: psutil.Process, pg: bool = False, feed: Feed | None = None) -> Result:  # fmt: skip
+async def _load(
+    base: str,
+    route: Route,
+    token: str,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    prog: Progress,
+    server: psutil.Process,
+    pg: bool = False,
+    feed: Feed | None = None,
+) -> Result:
     """`clients` workers, each on its own connection, each sending the next request as soon as the last is answered."""
     res = Result(route)
     host, port = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
@@ -1009,8 +1082,11 @@ async def _load(base: str, route: Route, token: str, clients: int, seconds: floa
 
     async def ticker(t_start: float, until: float, label: str) -> None:
         while time.perf_counter() < until:
-            prog.update(task, completed=min(warmup + seconds + 2, time.perf_counter() - t_start),
-                        description=f"{route.name}: {label}")  # fmt: skip
+            prog.update(
+                task,
+                completed=min(warmup + seconds + 2, time.perf_counter() - t_start),
+                description=f"{route.name}: {label}",
+            )
             await asyncio.sleep(0.25)
 
     t_start = time.perf_counter()
@@ -1113,9 +1189,25 @@ def report(kind: str, results: list[Result], args: argparse.Namespace) -> list[t
         caption="vs trivial: req/s against the async trivial route. 1 client p50: one client alone, no queueing. "
         "CPU: share of one core (2 in all) of the uvicorn process, the PostgreSQL backends and this load client.",
     )
-    for col in ("route", "req/s", "vs trivial", "p50 ms", "p95 ms", "p99 ms", "latency 1 ms…≥1 s (log)", "1 client p50",
-                "server CPU", "db CPU", "client CPU", "cache hit/stale/computed", "errors", "goal"):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("route", "vs trivial", "latency 1 ms…≥1 s (log)", "goal") else "right")
+    for col in (
+        "route",
+        "req/s",
+        "vs trivial",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "latency 1 ms…≥1 s (log)",
+        "1 client p50",
+        "server CPU",
+        "db CPU",
+        "client CPU",
+        "cache hit/stale/computed",
+        "errors",
+        "goal",
+    ):
+        table.add_column(
+            col, justify="left" if col in ("route", "vs trivial", "latency 1 ms…≥1 s (log)", "goal") else "right"
+        )
     goals = []
     for r in results:
         ratio = r.rate / base_rate if base_rate else float("nan")
@@ -1130,19 +1222,30 @@ def report(kind: str, results: list[Result], args: argparse.Namespace) -> list[t
             goals.append((kind, f"{r.route.name}: {ratio:.0%} of trivial req/s >= 30%", ok, ""))
         goal = " ".join(f"[{'green' if ok else 'red'}]{name} {'met' if ok else 'UNMET'}[/]" for name, ok in verdicts)
         table.add_row(
-            r.route.name, f"{r.rate:,.0f}", f"{bar(ratio)} {ratio:.0%}", f"{r.pct(50):.1f}", f"{r.pct(95):.1f}",
-            f"{r.pct(99):.1f}", histogram(r.latencies), f"{r.pct(50, alone=True):.1f}", f"{r.server_cpu:.0%}",
-            "in server" if r.db_cpu is None else f"{r.db_cpu:.0%}", f"{r.client_cpu:.0%}", cache_mix(r),
-            str(r.errors) if not r.first_error else f"[red]{r.errors}[/red]", goal,
-        )  # fmt: skip
+            r.route.name,
+            f"{r.rate:,.0f}",
+            f"{bar(ratio)} {ratio:.0%}",
+            f"{r.pct(50):.1f}",
+            f"{r.pct(95):.1f}",
+            f"{r.pct(99):.1f}",
+            histogram(r.latencies),
+            f"{r.pct(50, alone=True):.1f}",
+            f"{r.server_cpu:.0%}",
+            "in server" if r.db_cpu is None else f"{r.db_cpu:.0%}",
+            f"{r.client_cpu:.0%}",
+            cache_mix(r),
+            str(r.errors) if not r.first_error else f"[red]{r.errors}[/red]",
+            goal,
+        )
     console.print(table)
     for r in results:
         if r.first_error:
             console.print(f"[red]{r.route.name}: {r.first_error}[/red]")
     detail = ", ".join(
         f"{r.route.name} {r.body_bytes / 1024:.1f} KiB" + (f"/{r.items} items" if r.items is not None else "")
-        for r in results if not r.route.path.startswith("/bench")
-    )  # fmt: skip
+        for r in results
+        if not r.route.path.startswith("/bench")
+    )
     console.print(f"[dim]response sizes: {detail}[/dim]")
     fed = [r for r in results if r.notices_per_s is not None]
     if fed:
@@ -1188,18 +1291,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clients", type=int, default=20, help="concurrent requests")
     ap.add_argument("--seconds", type=float, default=10, help="measured time per route")
     ap.add_argument("--warmup", type=float, default=2, help="unmeasured load before each route's measurement")
-    ap.add_argument("--loader", choices=("writer", "bulk"), default="writer",
-                    help="bulk: registration through BatchWriter, readings through ingest.bulk; writer: all through BatchWriter")  # fmt: skip
-    ap.add_argument("--reuse", action="store_true", help="keep the filled databases and use them again when sizes match")
-    ap.add_argument("--only", default="", help="comma-separated substrings of route names to measure")
     ap.add_argument(
-        "--cache-s", type=float, default=None, help="the server's response cache (seconds; 0: off, every request computed)"
+        "--loader",
+        choices=("writer", "bulk"),
+        default="writer",
+        help="bulk: registration through BatchWriter, readings through ingest.bulk; writer: all through BatchWriter",
     )
     ap.add_argument(
-        "--live", type=float, default=0, metavar="RATE",
+        "--reuse", action="store_true", help="keep the filled databases and use them again when sizes match"
+    )
+    ap.add_argument("--only", default="", help="comma-separated substrings of route names to measure")
+    ap.add_argument(
+        "--cache-s",
+        type=float,
+        default=None,
+        help="the server's response cache (seconds; 0: off, every request computed)",
+    )
+    ap.add_argument(
+        "--live",
+        type=float,
+        default=0,
+        metavar="RATE",
         help="measure while the simulator publishes RATE msg/s through a private Mosquitto and `satupintu ingest` "
         "into the benchmark database (the simulator's default is 20); 0: the city at rest",
-    )  # fmt: skip
+    )
     ap.add_argument("--fill-only", action="store_true", help="fill (and report sizes), do not measure")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)

@@ -52,10 +52,10 @@ from selenium.webdriver.chrome.service import Service
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.auth.tokens import create_token  # noqa: E402
-from app.storage.engine import make_engine  # noqa: E402
-from app.storage.migrate import upgrade  # noqa: E402
-from satupintu.broker import free_port, start_broker  # noqa: E402
+from app.auth.tokens import create_token
+from app.storage.engine import make_engine
+from app.storage.migrate import upgrade
+from satupintu.broker import free_port, start_broker
 
 FILLED = """
     var q = function (s) { return document.querySelector(s); };
@@ -65,8 +65,10 @@ FILLED = """
         && document.querySelectorAll('#services tbody tr').length > 0 && trends && trends.data && trends.data.length > 0;
 """
 # Stamps, in the page, when every panel first holds data (relative to navigation start).
-WATCH_FILLED = "(function w(){ try { if ((function(){" + FILLED + "})()) { window.__filled = performance.now(); return; } }" \
-               " catch (e) {} setTimeout(w, 20); })();"  # fmt: skip
+WATCH_FILLED = (
+    "(function w(){ try { if ((function(){" + FILLED + "})()) { window.__filled = performance.now(); return; } }"
+    " catch (e) {} setTimeout(w, 20); })();"
+)
 # --timeline: when each step of the first load happened (ms since navigation start), to see where the time goes.
 WATCH_STEPS = """
 (function () {
@@ -126,14 +128,22 @@ if (!window.__obs) {
 
 
 def spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "satupintu", *args], env=env, cwd=REPO,
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "satupintu", *args], env=env, cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT
+    )
 
 
 def driver(wait_load: bool = True) -> webdriver.Chrome:
     o = webdriver.ChromeOptions()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1920,1080",
-              "--enable-precise-memory-info", "--js-flags=--expose-gc"):  # fmt: skip
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1920,1080",
+        "--enable-precise-memory-info",
+        "--js-flags=--expose-gc",
+    ):
         o.add_argument(a)
     if not wait_load:
         o.page_load_strategy = "none"  # get() returns at once; the caller waits for the window to fill
@@ -190,8 +200,12 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=5)
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--browsers", type=int, default=20)
-    ap.add_argument("--heap-first", type=float, default=5.0, help="minutes: the first heap sample (0: skip the heap part)")
-    ap.add_argument("--heap-minutes", type=float, default=60.0, help="minutes: the last heap sample (0: skip the heap part)")
+    ap.add_argument(
+        "--heap-first", type=float, default=5.0, help="minutes: the first heap sample (0: skip the heap part)"
+    )
+    ap.add_argument(
+        "--heap-minutes", type=float, default=60.0, help="minutes: the last heap sample (0: skip the heap part)"
+    )
     ap.add_argument("--db-url", default=None, help="default: a fresh SQLite file")
     ap.add_argument("--timeline", action="store_true", help="print where the time of each first load goes")
     args = ap.parse_args()
@@ -223,8 +237,11 @@ def main() -> None:
         wait(lambda: _up(base), 90, "the web process")
         pub.connect("127.0.0.1", port)
         pub.loop_start()
-        procs.append(spawn(["simulate", "--rate", str(args.rate), "--extra-sources", str(args.extra_sources)],
-                           tmp / "sim.log", env))  # fmt: skip
+        procs.append(
+            spawn(
+                ["simulate", "--rate", str(args.rate), "--extra-sources", str(args.extra_sources)], tmp / "sim.log", env
+            )
+        )
         print(f"simulator at {args.rate:g} msg/s with {args.extra_sources} extra sources; warming up 30 s", flush=True)
         time.sleep(30)
 
@@ -239,16 +256,23 @@ def main() -> None:
                 d.get(f"{base}/?token={token}")
                 wait(lambda d=d: d.execute_script("return window.__filled"), 60, "every panel filled")
                 full.append(d.execute_script("return window.__filled") / 1000)
-                fcp.append(d.execute_script(
-                    "var e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : null") / 1000)
+                fcp.append(
+                    d.execute_script(
+                        "var e = performance.getEntriesByName('first-contentful-paint')[0]; return e ? e.startTime : null"
+                    )
+                    / 1000
+                )
                 if args.timeline:
                     time.sleep(0.5)
                     _timeline(d)
             finally:
                 d.quit()
-        print(f"first paint over {args.loads} loads (fresh browser, 1920x1080): first contentful paint "
-              f"median {statistics.median(fcp):.2f} s; every panel with data median {statistics.median(full):.2f} s, "
-              f"max {max(full):.2f} s", flush=True)  # fmt: skip
+        print(
+            f"first paint over {args.loads} loads (fresh browser, 1920x1080): first contentful paint "
+            f"median {statistics.median(fcp):.2f} s; every panel with data median {statistics.median(full):.2f} s, "
+            f"max {max(full):.2f} s",
+            flush=True,
+        )
 
         # 2. Live update latency.
         d = driver()
@@ -263,17 +287,25 @@ def main() -> None:
             shown = f"{1000 + i:,}".replace(",", ".") + ",5"  # the map's Indonesian number format
             d.execute_script("window.__want.push(arguments[0], arguments[1]);", tid, shown)
             t0 = time.time()
-            pub.publish("city/morotai/service/layanan-112", orjson.dumps(
-                {"ticket_id": tid, "service": "ambulans", "status": "open", "title": "bench", "ts": t0}), qos=1)
-            pub.publish("city/morotai/sensor/awlr-bench", orjson.dumps(
-                {"ts": t0, "values": {"water_level_cm": value}, "district": "pulau-rao", "lat": 2.66, "lon": 128.08}),
-                qos=1)  # fmt: skip
+            pub.publish(
+                "city/morotai/service/layanan-112",
+                orjson.dumps({"ticket_id": tid, "service": "ambulans", "status": "open", "title": "bench", "ts": t0}),
+                qos=1,
+            )
+            pub.publish(
+                "city/morotai/sensor/awlr-bench",
+                orjson.dumps(
+                    {"ts": t0, "values": {"water_level_cm": value}, "district": "pulau-rao", "lat": 2.66, "lon": 128.08}
+                ),
+                qos=1,
+            )
             # One source alone in the map's north-west corner (at sea): no cluster hides its hover text.
             end = time.monotonic() + 10
             seen = [None, None]
             while time.monotonic() < end and None in seen:
-                seen = d.execute_script("var s = window.__seen; return [s[arguments[0]] || null, s[arguments[1]] || null]",
-                                        tid, shown)  # fmt: skip
+                seen = d.execute_script(
+                    "var s = window.__seen; return [s[arguments[0]] || null, s[arguments[1]] || null]", tid, shown
+                )
                 time.sleep(0.05)
             missed += sum(1 for x in seen if x is None)
             if seen[0]:
@@ -283,8 +315,11 @@ def main() -> None:
             time.sleep(1.0)
         for name, xs in (("ticket -> feed", lat_t), ("reading -> map", lat_r)):
             if xs:
-                print(f"live update, publish -> on screen ({name}, {len(xs)} samples): p50 {pct(xs, 50):.2f} s, "
-                      f"p95 {pct(xs, 95):.2f} s, max {max(xs):.2f} s", flush=True)
+                print(
+                    f"live update, publish -> on screen ({name}, {len(xs)} samples): p50 {pct(xs, 50):.2f} s, "
+                    f"p95 {pct(xs, 95):.2f} s, max {max(xs):.2f} s",
+                    flush=True,
+                )
         print(f"updates not on screen within 10 s: {missed}", flush=True)
 
         # 3. Cost per browser.
@@ -308,9 +343,12 @@ def main() -> None:
                         pass  # too busy to answer: ask again
                     time.sleep(1)
             many = cost(base, wproc, 60)
-            print(f"behind the windows, per second: 1 browser {one[0]:.1f} API requests, {one[1]:.1f} SQL statements "
-                  f"(web CPU {one[2]:.0f}%); {args.browsers} browsers ({filled} of them filled within 300 s) "
-                  f"{many[0]:.1f} API requests, {many[1]:.1f} SQL statements (web CPU {many[2]:.0f}%)", flush=True)
+            print(
+                f"behind the windows, per second: 1 browser {one[0]:.1f} API requests, {one[1]:.1f} SQL statements "
+                f"(web CPU {one[2]:.0f}%); {args.browsers} browsers ({filled} of them filled within 300 s) "
+                f"{many[0]:.1f} API requests, {many[1]:.1f} SQL statements (web CPU {many[2]:.0f}%)",
+                flush=True,
+            )
             for extra in drivers[1:]:
                 extra.quit()
             del drivers[1:]
@@ -323,9 +361,11 @@ def main() -> None:
             print(f"JS heap after {args.heap_first:g} min of live updates: {first:.1f} MB", flush=True)
             time.sleep(max(0.0, (args.heap_minutes - args.heap_first) * 60))
             last = heap_mb(d)
-            print(f"JS heap after {args.heap_minutes:g} min: {last:.1f} MB ({(last / first - 1) * 100:+.1f}% vs "
-                  f"{args.heap_first:g} min); notices seen {d.execute_script('return window.spLastTick && window.spLastTick.seq')}",
-                  flush=True)  # fmt: skip
+            print(
+                f"JS heap after {args.heap_minutes:g} min: {last:.1f} MB ({(last / first - 1) * 100:+.1f}% vs "
+                f"{args.heap_first:g} min); notices seen {d.execute_script('return window.spLastTick && window.spLastTick.seq')}",
+                flush=True,
+            )
     finally:
         for d in drivers:
             d.quit()

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,14 +50,14 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.profile import load_profile  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from app.storage.engine import make_engine  # noqa: E402
-from app.storage.migrate import upgrade  # noqa: E402
-from ingest.messages import Reading  # noqa: E402
-from ingest.parser import ParseRules, parse  # noqa: E402
-from ingest.simulator import CityModel, Publisher, SimStats  # noqa: E402
-from satupintu.broker import free_port, start_broker  # noqa: E402
+from app.profile import load_profile
+from app.settings import Settings
+from app.storage.engine import make_engine
+from app.storage.migrate import upgrade
+from ingest.messages import Reading
+from ingest.parser import ParseRules, parse
+from ingest.simulator import CityModel, Publisher, SimStats
+from satupintu.broker import free_port, start_broker
 
 console = Console()
 PROFILE = load_profile("morotai")
@@ -186,8 +186,11 @@ def spawn_ingestor(url: str, port: int, log: Path) -> subprocess.Popen:
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "satupintu", "ingest"],
-        env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, cwd=REPO,
-    )  # fmt: skip
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
     return proc
 
 
@@ -211,9 +214,13 @@ def publish_all(port: int, messages: list[tuple[str, bytes]], label: str) -> flo
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True,
-    )  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def bare_subscriber_rate(port: int, messages: list[tuple[str, bytes]]) -> float:
@@ -280,7 +287,9 @@ def drain_run(port: int, url: str, work: Workload, workdir: Path) -> dict:
     }
 
 
-def paced_run(port: int, url: str, work: Workload, rate: float, seconds: float, workdir: Path, soak: bool = False) -> dict:
+def paced_run(
+    port: int, url: str, work: Workload, rate: float, seconds: float, workdir: Path, soak: bool = False
+) -> dict:
     """Live load at `rate`: publish-to-committed latency per message, and the ingestor's memory."""
     log = workdir / "ingest-paced.log"
     poller = CommitPoller(url)
@@ -330,19 +339,23 @@ def _paced(ing, log, poller, port, work, rate, seconds, soak) -> dict:  # noqa: 
     lat = _latencies(sent_at, samples)
     return {
         "sent_rate": total / (sent_at[-1] - wall0) if sent_at else 0,
-        "p50": _pct(lat, 50), "p95": _pct(lat, 95), "p99": _pct(lat, 99), "max": max(lat) if lat else float("nan"),
-        "committed": samples[-1][1] if samples else 0, "total": total, "rss": rss, "sent_at": sent_at,
-    }  # fmt: skip
+        "p50": _pct(lat, 50),
+        "p95": _pct(lat, 95),
+        "p99": _pct(lat, 99),
+        "max": max(lat) if lat else float("nan"),
+        "committed": samples[-1][1] if samples else 0,
+        "total": total,
+        "rss": rss,
+        "sent_at": sent_at,
+    }
 
 
 def _tree_rss(proc: psutil.Process) -> int:
     """Resident memory of the ingestor and its writer process together."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with suppress(psutil.NoSuchProcess):
             total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total
 
 
@@ -482,9 +495,15 @@ def main(argv: list[str] | None = None) -> None:
         table.add_column(col, justify="right")
     for r in results:
         table.add_row(
-            r["db"], f"{r['rate_steady']:,.0f}", f"{r['rate_steady'] / r['bare']:.0%}", str(r["lost"]), str(r["dup"]),
-            f"{r['p50'] * 1000:.0f} ms", f"{r['p95'] * 1000:.0f} ms", f"{r['p99'] * 1000:.0f} ms",
-        )  # fmt: skip
+            r["db"],
+            f"{r['rate_steady']:,.0f}",
+            f"{r['rate_steady'] / r['bare']:.0%}",
+            str(r["lost"]),
+            str(r["dup"]),
+            f"{r['p50'] * 1000:.0f} ms",
+            f"{r['p95'] * 1000:.0f} ms",
+            f"{r['p99'] * 1000:.0f} ms",
+        )
     console.print(table)
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import orjson  # noqa: E402
+import contextlib
 
-from ingest.messages import Reading, Rejected, TicketEvent  # noqa: E402
-from ingest.parser import MetricRule, ParseRules, parse  # noqa: E402
+import orjson
+
+from ingest.messages import Reading, Rejected, TicketEvent
+from ingest.parser import MetricRule, ParseRules, parse
 
 RECV = 1_795_302_900_000  # 2026-11-22T08:15:00+09:00
 RULES = ParseRules(
@@ -94,10 +96,8 @@ def main() -> None:
 
         def bare(k: int, loads=orjson.loads, p=payload) -> None:
             for _ in range(k):
-                try:
+                with contextlib.suppress(orjson.JSONDecodeError):
                     loads(p)
-                except orjson.JSONDecodeError:
-                    pass
 
         def full(k: int, f=parse, t=topic, p=payload, r=RULES) -> None:
             for _ in range(k):

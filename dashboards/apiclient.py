@@ -8,9 +8,8 @@ hidden button. No socket is opened; the request runs through the ASGI stack.
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
+from typing import Any
 
 import httpx
 
@@ -32,9 +31,11 @@ class ApiClient:
 
     def __init__(self, asgi_app: Any) -> None:
         self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=asgi_app), base_url="http://satupintu.internal", timeout=30.0,
+            transport=httpx.ASGITransport(app=asgi_app),
+            base_url="http://satupintu.internal",
+            timeout=30.0,
             headers={"Accept-Encoding": "identity"},  # in-process: compressing for ourselves would only cost CPU
-        )  # fmt: skip
+        )
 
     async def get(self, path: str, token: str, **params: Any) -> Any:
         """GET `path` as the holder of `token`; the JSON body, or ApiError."""

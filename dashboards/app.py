@@ -22,7 +22,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
 from app.i18n import t
-
 from dashboards import ids
 from dashboards.apiclient import ApiClient
 from dashboards.auth import LANG_COOKIE, Sessions, install
@@ -87,8 +86,13 @@ def build(api: FastAPI) -> Dash:
 
     dash_app.layout = shell.skeleton
     dash_app.validation_layout = html.Div(
-        [shell.skeleton(), operator.layout(lang="id", kiosk=False), regent.layout(lang="id"), replay.layout(lang="id"),
-         integrators.layout(lang="id")]
+        [
+            shell.skeleton(),
+            operator.layout(lang="id", kiosk=False),
+            regent.layout(lang="id"),
+            replay.layout(lang="id"),
+            integrators.layout(lang="id"),
+        ]
     )
     _routing(dash_app, c)
     shell.register(dash_app)
@@ -187,17 +191,32 @@ async def _render(c: Ctx, who: Any, token: str, cookies: dict, path: str | None,
     page = PAGES[path]
     fresh = None
     if page is operator:
-        body, fresh = await operator.filled_layout(c, token=token, lang=lang, role=who.role, kiosk=kiosk,
-                                                   rotate_s=_rotate_s(search))  # fmt: skip
+        body, fresh = await operator.filled_layout(
+            c, token=token, lang=lang, role=who.role, kiosk=kiosk, rotate_s=_rotate_s(search)
+        )
     else:
         body = page.layout(lang=lang)
     head = shell.header(
-        lang=lang, role=who.role, name=who.name, city=profile.city.name, city_id=profile.city.id, tz=profile.city.timezone, path=path,
+        lang=lang,
+        role=who.role,
+        name=who.name,
+        city=profile.city.name,
+        city_id=profile.city.id,
+        tz=profile.city.timezone,
+        path=path,
         kiosk=kiosk,
-    )  # fmt: skip
-    session = {"role": who.role, "name": who.name, "lang": lang, "kiosk": kiosk, "city": profile.city.id,
-               "tz": profile.city.timezone, "lost": t("ui.conn.lost", lang), "stale": t("ui.fresh.stale", lang),
-               "live": t("ui.fresh.live", lang)}  # fmt: skip
+    )
+    session = {
+        "role": who.role,
+        "name": who.name,
+        "lang": lang,
+        "kiosk": kiosk,
+        "city": profile.city.id,
+        "tz": profile.city.timezone,
+        "lost": t("ui.conn.lost", lang),
+        "stale": t("ui.fresh.stale", lang),
+        "live": t("ui.fresh.live", lang),
+    }
     return head, body, session, "app kiosk" if kiosk else "app", fresh
 
 
@@ -243,8 +262,11 @@ async def render_first(c: Ctx, cookies: dict, path: str, search: str) -> str:
     if who is None:
         return to_json(shell.skeleton())
     head, body, session, root, fresh = await _render(c, who, c.token(cookies) or "", cookies, path, search)
-    return to_json(shell.skeleton(header=head, page=body, session=session, root_class=root, fresh=fresh,
-                                  rendered=_rendered_key(path, search)))  # fmt: skip
+    return to_json(
+        shell.skeleton(
+            header=head, page=body, session=session, root_class=root, fresh=fresh, rendered=_rendered_key(path, search)
+        )
+    )
 
 
 def _first_layout(c: Ctx, firsts: FirstLayouts) -> Any:

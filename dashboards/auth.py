@@ -40,8 +40,8 @@ LANG_COOKIE = "satupintu_lang"
 # Inline: Dash loads every stylesheet in assets/ into the window, so the form keeps its own.
 LOGIN_CSS = (
     'body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; background: #0b2540; font-family: "DejaVu Sans", Arial, sans-serif; } .login { background: #fff; padding: 32px 36px; border-radius: 10px; width: 380px; display: flex; flex-direction: column; gap: 12px; } .login h1 { margin: 0; color: #0'
-    'b2540; } .login label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; } .login input { padding: 8px; font-size: 16px; } .login button { padding: 10px; background: #0062cc; color: #fff; border: 0; border-radius: 5px; font-size: 16px; font-weight: 700; cursor: pointer; } .err { color: #c0392b; font-weight: 600; } '
-    '.login details { margin-top: 4px; } .login summary { cursor: pointer; color: #0a5fb8; } .login details label { margin-top: 8px; } '
+    "b2540; } .login label { display: flex; flex-direction: column; gap: 4px; font-weight: 600; } .login input { padding: 8px; font-size: 16px; } .login button { padding: 10px; background: #0062cc; color: #fff; border: 0; border-radius: 5px; font-size: 16px; font-weight: 700; cursor: pointer; } .err { color: #c0392b; font-weight: 600; } "
+    ".login details { margin-top: 4px; } .login summary { cursor: pointer; color: #0a5fb8; } .login details label { margin-top: 8px; } "
 )
 
 
@@ -68,8 +68,15 @@ def lang_of(request: Request) -> str:
 
 def set_session(resp: Response, request: Request, token: str, max_age_s: float) -> None:
     """The session cookie: script cannot read it, no other site sends it, and over HTTPS it never travels in clear."""
-    resp.set_cookie(TOKEN_COOKIE, token, max_age=max(1, int(max_age_s)), httponly=True, samesite="strict", path="/",
-                    secure=request.url.scheme == "https")  # fmt: skip
+    resp.set_cookie(
+        TOKEN_COOKIE,
+        token,
+        max_age=max(1, int(max_age_s)),
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=request.url.scheme == "https",
+    )
 
 
 def _page(lang: str, title_key: str, body: str, status_code: int = 200) -> HTMLResponse:
@@ -87,19 +94,27 @@ def _page(lang: str, title_key: str, body: str, status_code: int = 200) -> HTMLR
 def replace_page(lang: str, who: Principal, token: str, next_path: str) -> HTMLResponse:
     """`?token=` opened while signed in: ask before the token's session replaces the current one."""
     e = lambda key, **v: html.escape(t(key, lang, **v))  # noqa: E731
-    return _page(lang, "ui.switch.title", f"""<p id="switch-question">{e("ui.switch.question", name=who.name, role=who.role)}</p>
+    return _page(
+        lang,
+        "ui.switch.title",
+        f"""<p id="switch-question">{e("ui.switch.question", name=who.name, role=who.role)}</p>
 <form method="post" action="/login" class="login-inline"><input type="hidden" name="token" value="{html.escape(token)}">
 <input type="hidden" name="next" value="{html.escape(next_path)}">
 <button type="submit" id="switch-confirm">{e("ui.switch.confirm")}</button></form>
-<p><a href="{html.escape(next_path)}" id="switch-keep">{e("ui.switch.keep", name=who.name)}</a></p>""")
+<p><a href="{html.escape(next_path)}" id="switch-keep">{e("ui.switch.keep", name=who.name)}</a></p>""",
+    )
 
 
 def logout_page(lang: str) -> HTMLResponse:
     """GET /logout: a button that signs out; following a link alone signs nobody out."""
     e = lambda key: html.escape(t(key, lang))  # noqa: E731
-    return _page(lang, "ui.logout", f"""<p>{e("ui.logout.question")}</p>
+    return _page(
+        lang,
+        "ui.logout",
+        f"""<p>{e("ui.logout.question")}</p>
 <form method="post" action="/logout"><button type="submit" id="logout-confirm">{e("ui.logout")}</button></form>
-<p><a href="/">{e("ui.logout.cancel")}</a></p>""")
+<p><a href="/">{e("ui.logout.cancel")}</a></p>""",
+    )
 
 
 def _no_users(api: FastAPI) -> bool:
@@ -113,7 +128,12 @@ def _without(request: Request, name: str) -> str:
 
 
 def login_page(
-    lang: str, *, error: str | None = None, next_path: str = "/", username: str = "", status_code: int | None = None,
+    lang: str,
+    *,
+    error: str | None = None,
+    next_path: str = "/",
+    username: str = "",
+    status_code: int | None = None,
     first_run: bool = False,
 ) -> HTMLResponse:
     """A plain form: no scripts, so it works before anything else has loaded. `error`: a catalogue key.
@@ -176,7 +196,12 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
         body = await request.body()
         form = parse_qs(body[:8192].decode("utf-8", "replace"))
         field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
-        token, username, password, next = field("token").strip(), field("username"), field("password"), field("next") or "/"  # noqa: A001
+        token, username, password, next = (
+            field("token").strip(),
+            field("username"),
+            field("password"),
+            field("next") or "/",
+        )
         lang = lang_of(request)
         target = next if next.startswith("/") and not next.startswith("//") else "/"
         if token and not username.strip():
@@ -189,17 +214,30 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
             return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64])
         settings = api.state.settings
         got = await run_in_threadpool(
-            lambda: sign_in(engine=api.state.engine, brake=brake_of(api.state, settings), username=username,
-                            password=password, client=client_of(request), session_s=settings.session_hours * 3600)  # fmt: skip
+            lambda: sign_in(
+                engine=api.state.engine,
+                brake=brake_of(api.state, settings),
+                username=username,
+                password=password,
+                client=client_of(request),
+                session_s=settings.session_hours * 3600,
+            )
         )
         if isinstance(got, Refused):
             if got.busy:
-                return login_page(lang, error=t("ui.login.busy", lang), next_path=target, username=username[:64], status_code=503)
+                return login_page(
+                    lang, error=t("ui.login.busy", lang), next_path=target, username=username[:64], status_code=503
+                )
             if got.retry_after_s > 0:
                 error = t("ui.login.braked", lang, seconds=math.ceil(got.retry_after_s))
                 return login_page(lang, error=error, next_path=target, username=username[:64], status_code=429)
-            return login_page(lang, error=t("ui.login.failed_password", lang), next_path=target, username=username[:64],
-                              first_run=await first_run())  # fmt: skip
+            return login_page(
+                lang,
+                error=t("ui.login.failed_password", lang),
+                next_path=target,
+                username=username[:64],
+                first_run=await first_run(),
+            )
         resp = RedirectResponse(target, status_code=303)
         set_session(resp, request, got.token, (got.expires_ms - int(time.time() * 1000)) / 1000)
         return resp
@@ -218,7 +256,9 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
         if token:
             sessions.forget(token)
         resp = RedirectResponse("/", status_code=303)
-        resp.delete_cookie(TOKEN_COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        resp.delete_cookie(
+            TOKEN_COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        )
         return resp
 
     async def logout_form(request: Request) -> Response:

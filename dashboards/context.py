@@ -8,7 +8,6 @@ from typing import Any
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal
 from app.profile import Profile
-
 from dashboards.apiclient import ApiClient
 from dashboards.auth import Sessions
 from dashboards.data import CityData

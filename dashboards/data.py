@@ -24,7 +24,6 @@ from app.live.hub import start_hub
 from app.live.notices import KINDS, Dependencies, Kind, changed_kinds
 from app.profile import Profile
 from app.settings import Settings
-
 from dashboards.apiclient import ApiClient, ApiError
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,10 @@ class Pace:
         """The pace the `dashboard_*` settings ask for."""
         slow = {p: p in SLOW_PARTS for p in PARTS}
         return cls(
-            {p: settings.dashboard_slow_reread_gap_s if s else settings.dashboard_reread_gap_s for p, s in slow.items()},
+            {
+                p: settings.dashboard_slow_reread_gap_s if s else settings.dashboard_reread_gap_s
+                for p, s in slow.items()
+            },
             {p: settings.dashboard_slow_max_age_s if s else settings.dashboard_max_age_s for p, s in slow.items()},
         )
 
@@ -136,7 +138,9 @@ class CityData:
         self.changed(changed_kinds(body))
         at = body.get("at")
         for s in body.get("status") or []:
-            self.status_events.appendleft({"kind": "status", "at": at, "source_id": s["source_id"], "online": s["online"]})
+            self.status_events.appendleft(
+                {"kind": "status", "at": at, "source_id": s["source_id"], "online": s["online"]}
+            )
 
     def touched(self, kinds: frozenset[Kind]) -> tuple[str, ...]:
         """The parts whose API answers depend on any of `kinds`."""
@@ -168,7 +172,9 @@ class CityData:
         held = {p: self._parts.get(self._key(p, lang)) for p in want}
         missing = tuple(p for p, part in held.items() if part is None)
         if len(missing) < len(want):
-            task = asyncio.get_running_loop().create_task(self.read(token, lang, tuple(p for p in want if p not in missing)))
+            task = asyncio.get_running_loop().create_task(
+                self.read(token, lang, tuple(p for p in want if p not in missing))
+            )
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         got = await self.read(token, lang, missing) if missing else {}
@@ -250,9 +256,14 @@ class CityData:
         out: dict[str, Any] = {}
         for m in key_metrics(self.profile):
             out[m.id] = await self.client.get(
-                PATHS["trends"], token, metric=m.id, bucket="5m", agg=trend_agg(m),
-                start=start.isoformat(), end=end.isoformat(),
-            )  # fmt: skip
+                PATHS["trends"],
+                token,
+                metric=m.id,
+                bucket="5m",
+                agg=trend_agg(m),
+                start=start.isoformat(),
+                end=end.isoformat(),
+            )
         return out
 
 

@@ -10,12 +10,10 @@ hover text.
 from __future__ import annotations
 
 import html
-
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import math
 
 import plotly.graph_objects as go
 
@@ -90,7 +88,9 @@ def sla_colour(pct: float | None) -> str:
     return "#ff3b30"
 
 
-def bounds(rings: Sequence[Sequence[Sequence[float]]], pad: float = 0.04) -> tuple[tuple[float, float], tuple[float, float]]:
+def bounds(
+    rings: Sequence[Sequence[Sequence[float]]], pad: float = 0.04
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """(lon range, lat range) around [lat, lon] rings, padded."""
     lats = [p[0] for r in rings for p in r]
     lons = [p[1] for r in rings for p in r]
@@ -120,58 +120,113 @@ def map_figure(
     """
     labels = labels or {}
     data: list[dict] = [
-        {"type": "scatter", "x": [p[1] for p in ring], "y": [p[0] for p in ring], "mode": "lines", "fill": "toself",
-         "fillcolor": th.land, "line": {"color": th.coast, "width": 1.5}, "hoverinfo": "skip", "showlegend": False}
+        {
+            "type": "scatter",
+            "x": [p[1] for p in ring],
+            "y": [p[0] for p in ring],
+            "mode": "lines",
+            "fill": "toself",
+            "fillcolor": th.land,
+            "line": {"color": th.coast, "width": 1.5},
+            "hoverinfo": "skip",
+            "showlegend": False,
+        }
         for ring in outline
-    ]  # fmt: skip
+    ]
     if districts:
-        data.append({"type": "scatter", "x": [d["lon"] for d in districts], "y": [d["lat"] for d in districts],
-                     "mode": "text", "text": [esc(d["name"]) for d in districts], "hoverinfo": "skip", "showlegend": False,
-                     "textfont": {"color": th.coast, "size": th.font_size}, "name": "districts"})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "x": [d["lon"] for d in districts],
+                "y": [d["lat"] for d in districts],
+                "mode": "text",
+                "text": [esc(d["name"]) for d in districts],
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "textfont": {"color": th.coast, "size": th.font_size},
+                "name": "districts",
+            }
+        )
     if clusters:
-        data.append({
-            "type": "scatter", "x": [c.lon for c in clusters], "y": [c.lat for c in clusters], "mode": "markers+text",
-            "marker": {"size": [11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5) for c in clusters],
-                       "color": [STATE_COLOURS.get(c.state, "#8e8e93") for c in clusters],
-                       "line": {"color": th.paper, "width": 1.5}, "opacity": 0.95},
-            "text": ["" if c.count == 1 else str(c.count) for c in clusters],
-            "textfont": {"color": "#000000", "size": max(10, th.font_size - 2)},
-            "hovertext": [_cluster_hover(c, labels) for c in clusters], "hoverinfo": "text",
-            "customdata": [[c.members[0].key if c.count == 1 else "", c.state, c.count] for c in clusters],
-            "name": labels.get("sources", "sources"), "showlegend": False,
-        })  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "x": [c.lon for c in clusters],
+                "y": [c.lat for c in clusters],
+                "mode": "markers+text",
+                "marker": {
+                    "size": [11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5) for c in clusters],
+                    "color": [STATE_COLOURS.get(c.state, "#8e8e93") for c in clusters],
+                    "line": {"color": th.paper, "width": 1.5},
+                    "opacity": 0.95,
+                },
+                "text": ["" if c.count == 1 else str(c.count) for c in clusters],
+                "textfont": {"color": "#000000", "size": max(10, th.font_size - 2)},
+                "hovertext": [_cluster_hover(c, labels) for c in clusters],
+                "hoverinfo": "text",
+                "customdata": [[c.members[0].key if c.count == 1 else "", c.state, c.count] for c in clusters],
+                "name": labels.get("sources", "sources"),
+                "showlegend": False,
+            }
+        )
     if tickets:
-        data.append({
-            "type": "scatter", "x": [c.lon for c in tickets], "y": [c.lat for c in tickets], "mode": "markers+text",
-            "marker": {"symbol": "diamond", "size": [9 if c.count == 1 else min(30, 12 + 3 * c.count**0.5) for c in tickets],
-                       "line": {"color": th.paper, "width": 1}, "opacity": 0.9,
-                       "color": [TICKET_COLOURS.get(c.state, "#0a84ff") for c in tickets]},
-            "text": ["" if c.count == 1 else str(c.count) for c in tickets],
-            "textfont": {"color": "#ffffff", "size": max(9, th.font_size - 3)},
-            "hovertext": [_cluster_hover(c, labels) for c in tickets], "hoverinfo": "text",
-            "name": labels.get("tickets", "tickets"), "showlegend": False,
-        })  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "x": [c.lon for c in tickets],
+                "y": [c.lat for c in tickets],
+                "mode": "markers+text",
+                "marker": {
+                    "symbol": "diamond",
+                    "size": [9 if c.count == 1 else min(30, 12 + 3 * c.count**0.5) for c in tickets],
+                    "line": {"color": th.paper, "width": 1},
+                    "opacity": 0.9,
+                    "color": [TICKET_COLOURS.get(c.state, "#0a84ff") for c in tickets],
+                },
+                "text": ["" if c.count == 1 else str(c.count) for c in tickets],
+                "textfont": {"color": "#ffffff", "size": max(9, th.font_size - 3)},
+                "hovertext": [_cluster_hover(c, labels) for c in tickets],
+                "hoverinfo": "text",
+                "name": labels.get("tickets", "tickets"),
+                "showlegend": False,
+            }
+        )
     if alarms:
-        data.append({
-            "type": "scatter", "x": [a["lon"] for a in alarms], "y": [a["lat"] for a in alarms], "mode": "markers",
-            "marker": {"symbol": "star", "size": 18, "line": {"color": th.paper, "width": 1},
-                       "color": [SEVERITY_COLOURS.get(a.get("severity"), "#ff3b30") for a in alarms]},
-            "hovertext": [esc(a.get("message") or a.get("rule")) for a in alarms], "hoverinfo": "text",
-            "name": labels.get("alarms", "alarms"), "showlegend": False,
-        })  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "x": [a["lon"] for a in alarms],
+                "y": [a["lat"] for a in alarms],
+                "mode": "markers",
+                "marker": {
+                    "symbol": "star",
+                    "size": 18,
+                    "line": {"color": th.paper, "width": 1},
+                    "color": [SEVERITY_COLOURS.get(a.get("severity"), "#ff3b30") for a in alarms],
+                },
+                "hovertext": [esc(a.get("message") or a.get("rule")) for a in alarms],
+                "hoverinfo": "text",
+                "name": labels.get("alarms", "alarms"),
+                "showlegend": False,
+            }
+        )
     xr, yr = view or bounds(outline)
     if tiles is not None:
         return _tile_map(data, xr, yr, th=th, tiles=tiles, view=None if keep_view else view, height=height)
     layout = {
-        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": th.sea, "plot_bgcolor": th.sea,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": th.sea,
+        "plot_bgcolor": th.sea,
         "font": {"color": th.text, "size": th.font_size},
         "xaxis": {"range": list(xr), "visible": False, "fixedrange": False},
         "yaxis": {"range": list(yr), "visible": False, "scaleanchor": "x", "scaleratio": 1.0},
         "dragmode": "pan",
         # A new view (the kiosk's rotation, a zoom) is a new UI revision; live updates keep the current one.
         "uirevision": f"map:{view}" if view else "map",
-        "hovermode": "closest", "showlegend": False, **({"height": height} if height else {}),
-    }  # fmt: skip
+        "hovermode": "closest",
+        "showlegend": False,
+        **({"height": height} if height else {}),
+    }
     # Plain data of known shape: plotly's per-property validation is skipped (most of the build time).
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
@@ -181,6 +236,7 @@ def view_zoom(xr: tuple[float, float], yr: tuple[float, float], px: tuple[int, i
 
     MapLibre's zoom counts 512-pixel worlds (zoom 0: the world 512 px wide), not 256 as raster tiles do.
     """
+
     def merc(lat: float) -> float:
         lat = max(-85.0, min(85.0, lat))
         return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
@@ -193,17 +249,31 @@ def view_zoom(xr: tuple[float, float], yr: tuple[float, float], px: tuple[int, i
 
 def tile_style(tiles: Tiles, th: Theme) -> dict:
     """An inline MapLibre style: the sea colour under the raster tiles. No glyphs or sprites: nothing else to fetch."""
-    source = {"type": "raster", "tiles": [tiles.url], "tileSize": 256, **({"attribution": tiles.attribution} if tiles.attribution else {})}
+    source = {
+        "type": "raster",
+        "tiles": [tiles.url],
+        "tileSize": 256,
+        **({"attribution": tiles.attribution} if tiles.attribution else {}),
+    }
     return {
         "version": 8,
         "sources": {"tiles": source},
-        "layers": [{"id": "sea", "type": "background", "paint": {"background-color": th.sea}},
-                   {"id": "tiles", "type": "raster", "source": "tiles"}],
-    }  # fmt: skip
+        "layers": [
+            {"id": "sea", "type": "background", "paint": {"background-color": th.sea}},
+            {"id": "tiles", "type": "raster", "source": "tiles"},
+        ],
+    }
 
 
 def _tile_map(
-    flat: list[dict], xr: tuple[float, float], yr: tuple[float, float], *, th: Theme, tiles: Tiles, view: Any, height: int | None
+    flat: list[dict],
+    xr: tuple[float, float],
+    yr: tuple[float, float],
+    *,
+    th: Theme,
+    tiles: Tiles,
+    view: Any,
+    height: int | None,
 ) -> go.Figure:
     """The cartesian traces of map_figure redrawn as scattermap traces over raster tiles.
 
@@ -217,29 +287,59 @@ def _tile_map(
     for tr in flat:
         lon, lat = tr["x"], tr["y"]
         if tr.get("fill"):
-            data.append({"type": "scattermap", "lon": lon, "lat": lat, "mode": "lines", "hoverinfo": "skip",
-                         "line": {"color": th.coast, "width": 2}, "showlegend": False})  # fmt: skip
+            data.append(
+                {
+                    "type": "scattermap",
+                    "lon": lon,
+                    "lat": lat,
+                    "mode": "lines",
+                    "hoverinfo": "skip",
+                    "line": {"color": th.coast, "width": 2},
+                    "showlegend": False,
+                }
+            )
             continue
         if "markers" not in tr["mode"]:
             continue  # district names: text needs glyphs
         m = tr["marker"]
         sizes = m["size"] if isinstance(m["size"], list) else [m["size"]] * len(lon)
-        data.append({"type": "scattermap", "lon": lon, "lat": lat, "mode": "markers", "hoverinfo": "skip",
-                     "marker": {"size": [z + 2 * m["line"]["width"] for z in sizes], "color": th.paper},
-                     "showlegend": False, "name": tr["name"] + " halo"})  # fmt: skip
-        data.append({
-            "type": "scattermap", "lon": lon, "lat": lat, "mode": "markers", "name": tr["name"], "showlegend": False,
-            "marker": {"size": sizes, "color": m["color"], "opacity": m.get("opacity", 1.0)},
-            "hovertext": tr["hovertext"], "hoverinfo": "text", **({"customdata": tr["customdata"]} if "customdata" in tr else {}),
-        })  # fmt: skip
+        data.append(
+            {
+                "type": "scattermap",
+                "lon": lon,
+                "lat": lat,
+                "mode": "markers",
+                "hoverinfo": "skip",
+                "marker": {"size": [z + 2 * m["line"]["width"] for z in sizes], "color": th.paper},
+                "showlegend": False,
+                "name": tr["name"] + " halo",
+            }
+        )
+        data.append(
+            {
+                "type": "scattermap",
+                "lon": lon,
+                "lat": lat,
+                "mode": "markers",
+                "name": tr["name"],
+                "showlegend": False,
+                "marker": {"size": sizes, "color": m["color"], "opacity": m.get("opacity", 1.0)},
+                "hovertext": tr["hovertext"],
+                "hoverinfo": "text",
+                **({"customdata": tr["customdata"]} if "customdata" in tr else {}),
+            }
+        )
     center, zoom = view_zoom(xr, yr)
     layout = {
-        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "paper_bgcolor": th.sea,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": th.sea,
         "font": {"color": th.text, "size": th.font_size},
         "map": {"style": tile_style(tiles, th), "center": center, "zoom": zoom},
         "uirevision": f"map:{view}" if view else "map",
-        "hovermode": "closest", "showlegend": False, **({"height": height} if height else {}),
-    }  # fmt: skip
+        "hovermode": "closest",
+        "showlegend": False,
+        **({"height": height} if height else {}),
+    }
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
@@ -277,37 +377,97 @@ def trends_figure(
         r, c = i // cols, i % cols
         k = "" if i == 0 else str(i + 1)
         x0, y1 = c * (w + hgap), 1 - r * (h + vgap)
-        layout[f"xaxis{k}"] = {"domain": [x0, x0 + w], "anchor": f"y{k}", "type": "date", "showgrid": False,
-                               "tickformat": "%H.%M", "color": th.text, "nticks": 4,
-                               **({"range": list(s["range"])} if s.get("range") else {})}  # fmt: skip
-        layout[f"yaxis{k}"] = {"domain": [y1 - h, y1], "anchor": f"x{k}", "gridcolor": th.grid, "color": th.text,
-                               "nticks": 4, "zeroline": False}  # fmt: skip
+        layout[f"xaxis{k}"] = {
+            "domain": [x0, x0 + w],
+            "anchor": f"y{k}",
+            "type": "date",
+            "showgrid": False,
+            "tickformat": "%H.%M",
+            "color": th.text,
+            "nticks": 4,
+            **({"range": list(s["range"])} if s.get("range") else {}),
+        }
+        layout[f"yaxis{k}"] = {
+            "domain": [y1 - h, y1],
+            "anchor": f"x{k}",
+            "gridcolor": th.grid,
+            "color": th.text,
+            "nticks": 4,
+            "zeroline": False,
+        }
         # One bucket draws no line: a first reading shows as a dot until the second bucket comes.
         mode = "lines" if len(s["x"]) > 1 else "markers"
-        data.append({"type": "scatter", "x": list(s["x"]), "y": list(s["y"]), "mode": mode, "xaxis": f"x{k}",
-                     "yaxis": f"y{k}", "line": {"width": 2, "color": "#0a84ff"}, "marker": {"size": 7, "color": "#0a84ff"},
-                     "name": s["title"], "showlegend": False,
-                     "hovertemplate": "%{x|%H.%M}: %{y}<extra></extra>"})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "x": list(s["x"]),
+                "y": list(s["y"]),
+                "mode": mode,
+                "xaxis": f"x{k}",
+                "yaxis": f"y{k}",
+                "line": {"width": 2, "color": "#0a84ff"},
+                "marker": {"size": 7, "color": "#0a84ff"},
+                "name": s["title"],
+                "showlegend": False,
+                "hovertemplate": "%{x|%H.%M}: %{y}<extra></extra>",
+            }
+        )
         for value, severity in s.get("thresholds", ()):
-            shapes.append({"type": "line", "xref": f"x{k} domain", "x0": 0, "x1": 1, "yref": f"y{k}", "y0": value,
-                           "y1": value, "line": {"color": SEVERITY_COLOURS.get(severity, "#ff3b30"), "dash": "dash",
-                                                 "width": 1.5}})  # fmt: skip
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": f"x{k} domain",
+                    "x0": 0,
+                    "x1": 1,
+                    "yref": f"y{k}",
+                    "y0": value,
+                    "y1": value,
+                    "line": {"color": SEVERITY_COLOURS.get(severity, "#ff3b30"), "dash": "dash", "width": 1.5},
+                }
+            )
         if marker_x is not None:
-            shapes.append({"type": "line", "xref": f"x{k}", "x0": marker_x, "x1": marker_x, "yref": f"y{k} domain",
-                           "y0": 0, "y1": 1, "line": {"color": "#5e3bd8", "width": 2}})  # fmt: skip
-        notes.append({"text": f"{s['title']} ({s['unit']})", "x": x0 + w / 2, "y": y1, "xref": "paper", "yref": "paper",
-                      "xanchor": "center", "yanchor": "bottom", "showarrow": False,
-                      "font": {"size": th.font_size, "color": th.text}})  # fmt: skip
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": f"x{k}",
+                    "x0": marker_x,
+                    "x1": marker_x,
+                    "yref": f"y{k} domain",
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": "#5e3bd8", "width": 2},
+                }
+            )
+        notes.append(
+            {
+                "text": f"{s['title']} ({s['unit']})",
+                "x": x0 + w / 2,
+                "y": y1,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": th.font_size, "color": th.text},
+            }
+        )
     layout.update(
-        shapes=shapes, annotations=notes, margin={"l": 36, "r": 8, "t": 28, "b": 20}, paper_bgcolor=th.paper,
-        plot_bgcolor=th.paper, font={"color": th.text, "size": th.font_size - 1}, uirevision="trends",
+        shapes=shapes,
+        annotations=notes,
+        margin={"l": 36, "r": 8, "t": 28, "b": 20},
+        paper_bgcolor=th.paper,
+        plot_bgcolor=th.paper,
+        font={"color": th.text, "size": th.font_size - 1},
+        uirevision="trends",
         **({"height": height} if height else {}),
-    )  # fmt: skip
+    )
     # Built from plain data of known shape: plotly's per-property validation is skipped (it cost ~0.3 s a redraw).
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
-def agency_bars(rows: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, labels: Mapping[str, str] | None = None) -> go.Figure:
+def agency_bars(
+    rows: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, labels: Mapping[str, str] | None = None
+) -> go.Figure:
     """SLA % per agency as horizontal bars in the SLA colours, open and overdue counts beside them.
 
     `rows`: [{"label", "sla_pct", "open", "overdue"}].
@@ -330,10 +490,13 @@ def agency_bars(rows: Sequence[Mapping[str, Any]], *, th: Theme = LIGHT, labels:
         )
     )
     fig.update_layout(
-        margin={"l": 8, "r": 8, "t": 8, "b": 24}, xaxis={"range": [0, 100], "ticksuffix": "%", "color": th.text},
-        yaxis={"automargin": True, "color": th.text}, paper_bgcolor=th.paper, plot_bgcolor=th.paper,
+        margin={"l": 8, "r": 8, "t": 8, "b": 24},
+        xaxis={"range": [0, 100], "ticksuffix": "%", "color": th.text},
+        yaxis={"automargin": True, "color": th.text},
+        paper_bgcolor=th.paper,
+        plot_bgcolor=th.paper,
         font={"color": th.text, "size": th.font_size},
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -352,8 +515,12 @@ def pillar_figure(scores: Mapping[str, float | None], names: Mapping[str, str], 
         )
     )
     fig.update_layout(
-        xaxis={"range": [0, 110], "visible": False}, yaxis={"automargin": True, "color": th.text},
-        margin={"l": 8, "r": 8, "t": 8, "b": 8}, paper_bgcolor=th.paper, plot_bgcolor=th.paper,
-        font={"color": th.text, "size": th.font_size + 1}, showlegend=False,
-    )  # fmt: skip
+        xaxis={"range": [0, 110], "visible": False},
+        yaxis={"automargin": True, "color": th.text},
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        paper_bgcolor=th.paper,
+        plot_bgcolor=th.paper,
+        font={"color": th.text, "size": th.font_size + 1},
+        showlegend=False,
+    )
     return fig

@@ -22,8 +22,8 @@ from dash.fingerprint import check_fingerprint
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.http.errors import problem
 from app.auth.lookup import request_token
+from app.http.errors import problem
 
 UPDATE = "/_dash-update-component"
 SUITES = "/_dash-component-suites/"
@@ -31,8 +31,13 @@ SUITES = "/_dash-component-suites/"
 
 async def _answer(send: Send, status: int, where: str, message: str) -> None:
     body = orjson.dumps({"detail": [problem(where, message, "dash_request")]})
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

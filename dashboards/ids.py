@@ -69,6 +69,7 @@ def page_tick(page: str) -> dict:
     """The id of a page's own copy of the live tick (callbacks may only name what is on the page)."""
     return {"type": PAGE_TICK, "page": page}
 
+
 # The integrator health page (/integrators).
 INTEGRATORS_SUMMARY = "integrators-summary"
 INTEGRATORS_TABLE = "integrators-table"

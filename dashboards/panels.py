@@ -14,7 +14,6 @@ from dash import html
 
 from app.i18n import t
 from app.profile import Profile
-
 from dashboards import ids
 from dashboards.cluster import RANK, Point, worst
 from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, esc, sla_colour
@@ -44,10 +43,13 @@ def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, 
 
     def tile(key: str, value: Any, cls: str = "") -> html.Div:
         return html.Div(
-            [html.Div(number(value, lang) if isinstance(value, int | float) else value, className="kpi-value"),
-             html.Div(t(f"dash.kpi.{key}", lang), className="kpi-label")],
-            className=f"kpi {cls}", id=f"kpi-{key}",
-        )  # fmt: skip
+            [
+                html.Div(number(value, lang) if isinstance(value, int | float) else value, className="kpi-value"),
+                html.Div(t(f"dash.kpi.{key}", lang), className="kpi-label"),
+            ],
+            className=f"kpi {cls}",
+            id=f"kpi-{key}",
+        )
 
     sev_chips = html.Div(
         [
@@ -109,7 +111,9 @@ def alarm_rows(
         acked = a.get("state") == "acknowledged"
         where = " · ".join(x for x in (a.get("source_id"), a.get("district"), a.get("ticket_id")) if x)
         if acked:
-            action: Any = html.Span(t("dash.alarm.acked_by", lang, by=a.get("acknowledged_by") or "?"), className="acked")
+            action: Any = html.Span(
+                t("dash.alarm.acked_by", lang, by=a.get("acknowledged_by") or "?"), className="acked"
+            )
         elif not actions:
             action = html.Span(t(f"dash.alarm.state.{a.get('state', 'active')}", lang), className="acked")
         else:
@@ -126,8 +130,10 @@ def alarm_rows(
                 [
                     html.Span(t(f"dash.sev.{sev}", lang), className=f"sev sev-{sev}"),
                     html.Div(
-                        [html.Div(a.get("message") or a.get("rule"), className="alarm-msg"),
-                         html.Div(f"{clock(to_ms(a.get('raised_at')), tz, lang)} · {where}", className="alarm-meta")],
+                        [
+                            html.Div(a.get("message") or a.get("rule"), className="alarm-msg"),
+                            html.Div(f"{clock(to_ms(a.get('raised_at')), tz, lang)} · {where}", className="alarm-meta"),
+                        ],
                         className="alarm-text",
                     ),
                     action,
@@ -135,10 +141,12 @@ def alarm_rows(
                 className=f"alarm-row state-{a.get('state')}" + (" blink" if sev == "critical" and not acked else ""),
                 id=f"alarm-{a['id']}",
             )
-        )  # fmt: skip
+        )
     # How many rows are not shown: those past `limit`, and (assets/fit.js) those the panel has no room for.
     extra = max(0, len(ordered) - limit)
-    rows.append(html.Div(f"+{extra}" if extra else "", className="more", hidden=not extra, **{"data-extra": str(extra)}))
+    rows.append(
+        html.Div(f"+{extra}" if extra else "", className="more", hidden=not extra, **{"data-extra": str(extra)})
+    )
     return rows
 
 
@@ -158,26 +166,36 @@ def feed_items(
     for tk in tickets:
         at = to_ms(tk.get("updated_at") or tk.get("opened_at")) or 0
         text = t(
-            "dash.feed.ticket", lang, id=tk.get("ticket_id"), service=service_name(tk.get("service"), lang),
-            district=district_names.get(tk.get("district") or "", tk.get("district") or "–"), title=tk.get("title") or "",
-        )  # fmt: skip
+            "dash.feed.ticket",
+            lang,
+            id=tk.get("ticket_id"),
+            service=service_name(tk.get("service"), lang),
+            district=district_names.get(tk.get("district") or "", tk.get("district") or "–"),
+            title=tk.get("title") or "",
+        )
         items.append((at, "overdue" if tk.get("overdue") else f"prio-{tk.get('priority', 'normal')}", text))
     for a in alarms:
         at = to_ms(a.get("updated_at") or a.get("raised_at")) or 0
         sev = a.get("severity", "warning")
-        text = t("dash.feed.alarm", lang, severity=t(f"dash.sev.{sev}", lang), message=a.get("message") or a.get("rule"))
+        text = t(
+            "dash.feed.alarm", lang, severity=t(f"dash.sev.{sev}", lang), message=a.get("message") or a.get("rule")
+        )
         items.append((at, f"sev-{sev}", text))
     for e in status_events:
         key = "dash.feed.source_online" if e.get("online") else "dash.feed.source_offline"
-        items.append((to_ms(e.get("at")) or 0, "online" if e.get("online") else "offline", t(key, lang, source=e["source_id"])))
+        items.append(
+            (to_ms(e.get("at")) or 0, "online" if e.get("online") else "offline", t(key, lang, source=e["source_id"]))
+        )
     items.sort(key=lambda x: -x[0])
     if not items:
         return [html.Li(t("dash.feed.empty", lang), className="empty")]
     return [
-        html.Li([html.Span(clock(at, tz, lang, seconds=True), className="feed-time"), html.Span(text)],
-                className=f"feed-item {cls}")
+        html.Li(
+            [html.Span(clock(at, tz, lang, seconds=True), className="feed-time"), html.Span(text)],
+            className=f"feed-item {cls}",
+        )
         for at, cls, text in items[:limit]
-    ]  # fmt: skip
+    ]
 
 
 OTHER = "other"  # the services table's row of every agency the profile does not know
@@ -207,8 +225,10 @@ def service_table(
         if a["agency"] in known:
             rows[a["agency"]] = dict(a)
     if unknown:
-        rows[OTHER] = {k: sum(int(a.get(k) or 0) for a in unknown)
-                       for k in ("open", "overdue", "resolved_with_due", "resolved_within_sla")}  # fmt: skip
+        rows[OTHER] = {
+            k: sum(int(a.get(k) or 0) for a in unknown)
+            for k in ("open", "overdue", "resolved_with_due", "resolved_within_sla")
+        }
         with_due = rows[OTHER]["resolved_with_due"]
         rows[OTHER]["sla_pct"] = round(100 * rows[OTHER]["resolved_within_sla"] / with_due, 1) if with_due else None
     if open_tickets is not None:
@@ -221,21 +241,35 @@ def service_table(
     if OTHER in rows and not any(rows[OTHER].get(k) for k in ("open", "overdue", "resolved_with_due")):
         del rows[OTHER]  # nothing of an unknown agency: no row for it
     names = {ag.id: (ag.short, ag.name) for ag in profile.agencies}
-    strangers = {a["agency"] for a in unknown} | {tk.get("agency") for tk in open_tickets or () if tk.get("agency") not in known}
+    strangers = {a["agency"] for a in unknown} | {
+        tk.get("agency") for tk in open_tickets or () if tk.get("agency") not in known
+    }
     names[OTHER] = (t("dash.services.other", lang), ", ".join(sorted(str(a) for a in strangers)))
 
     def row(key: str, a: Mapping[str, Any]) -> html.Tr:
         pct = a.get("sla_pct")
         return html.Tr(
-            [html.Td(names[key][0], title=names[key][1]), html.Td(number(a.get("open", 0), lang), className="num svc-open"),
-             html.Td(number(a.get("overdue", 0), lang), className="num svc-overdue" + (" bad" if a.get("overdue") else "")),
-             html.Td(html.Span("–" if pct is None else f"{number(pct, lang)}%", className="sla",
-                               style={"background": sla_colour(pct)}))],
+            [
+                html.Td(names[key][0], title=names[key][1]),
+                html.Td(number(a.get("open", 0), lang), className="num svc-open"),
+                html.Td(
+                    number(a.get("overdue", 0), lang),
+                    className="num svc-overdue" + (" bad" if a.get("overdue") else ""),
+                ),
+                html.Td(
+                    html.Span(
+                        "–" if pct is None else f"{number(pct, lang)}%",
+                        className="sla",
+                        style={"background": sla_colour(pct)},
+                    )
+                ),
+            ],
             id=f"svc-{key}",
-        )  # fmt: skip
+        )
 
-    head = html.Thead(html.Tr([html.Th(t(k, lang), scope="col") for k in ("col.agency", "col.open", "col.overdue",
-                                                                           "col.sla_pct")]))  # fmt: skip
+    head = html.Thead(
+        html.Tr([html.Th(t(k, lang), scope="col") for k in ("col.agency", "col.open", "col.overdue", "col.sla_pct")])
+    )
     items = list(rows.items())
     per = -(-len(items) // max(1, columns))
     tables = [
@@ -273,9 +307,12 @@ def map_points(
         sid = s["source_id"]
         state = worst([s.get("status", "offline"), *alarm_sev.get(sid, [])])
         label = "<br>".join(
-            [f"<b>{esc(s.get('name') or sid)}</b>", f"{t('dash.state.' + s.get('status', 'offline'), lang)}"
-             f" · {clock(to_ms(s.get('last_seen')), tz, lang)}", *values.get(sid, [])[:4]]
-        )  # fmt: skip
+            [
+                f"<b>{esc(s.get('name') or sid)}</b>",
+                f"{t('dash.state.' + s.get('status', 'offline'), lang)} · {clock(to_ms(s.get('last_seen')), tz, lang)}",
+                *values.get(sid, [])[:4],
+            ]
+        )
         out.append(Point(lon=s["lon"], lat=s["lat"], state=state, key=sid, label=label))
     return out
 
@@ -288,8 +325,10 @@ def ticket_points(tickets: Sequence[Mapping[str, Any]], *, lang: str, service_na
             continue
         prio = tk.get("priority")
         state = "critical" if tk.get("overdue") else "major" if prio in ("high", "critical") else "warning"
-        label = (f"<b>{esc(tk['ticket_id'])}</b><br>{esc(service_name(tk.get('service'), lang))} · {esc(tk.get('status'))}"
-                 f"<br>{esc(tk.get('title'))}")  # fmt: skip
+        label = (
+            f"<b>{esc(tk['ticket_id'])}</b><br>{esc(service_name(tk.get('service'), lang))} · {esc(tk.get('status'))}"
+            f"<br>{esc(tk.get('title'))}"
+        )
         out.append(Point(lon=tk["lon"], lat=tk["lat"], state=state, key=tk["ticket_id"], label=label))
     return out
 
@@ -312,14 +351,16 @@ def trend_series(trends: Mapping[str, Any], profile: Profile, lang: str) -> list
         items = body.get("items", [])
         # The window asked for (the API's aligned start and end), not just the span the data covers.
         span = [parse_iso(body.get(k)) for k in ("start", "end")]
-        out.append({
-            "range": [d.astimezone(tz).replace(tzinfo=None) for d in span] if all(span) else None,
-            "title": m.name.id if lang == "id" else m.name.en,
-            "unit": m.unit,
-            "x": [parse_iso(i["bucket_start"]).astimezone(tz).replace(tzinfo=None) for i in items],
-            "y": [i["value"] for i in items],
-            "thresholds": [(th.above if th.above is not None else th.below, th.severity) for th in m.thresholds],
-        })  # fmt: skip
+        out.append(
+            {
+                "range": [d.astimezone(tz).replace(tzinfo=None) for d in span] if all(span) else None,
+                "title": m.name.id if lang == "id" else m.name.en,
+                "unit": m.unit,
+                "x": [parse_iso(i["bucket_start"]).astimezone(tz).replace(tzinfo=None) for i in items],
+                "y": [i["value"] for i in items],
+                "thresholds": [(th.above if th.above is not None else th.below, th.severity) for th in m.thresholds],
+            }
+        )
     return out
 
 
@@ -327,8 +368,15 @@ def legend(lang: str) -> html.Div:
     """The map's colour key."""
     order = sorted(STATE_COLOURS, key=lambda s: RANK[s])
     return html.Div(
-        [html.Span([html.I(style={"background": STATE_COLOURS[s]}),
-                    t(f"dash.sev.{s}" if s in SEVERITY_COLOURS else f"dash.state.{s}", lang)], className="key")
-         for s in order],
+        [
+            html.Span(
+                [
+                    html.I(style={"background": STATE_COLOURS[s]}),
+                    t(f"dash.sev.{s}" if s in SEVERITY_COLOURS else f"dash.state.{s}", lang),
+                ],
+                className="key",
+            )
+            for s in order
+        ],
         className="legend",
-    )  # fmt: skip
+    )

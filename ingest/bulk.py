@@ -136,7 +136,7 @@ class PostgresBulk:
 
     def touch_sources(self, conn: Connection, seen: Sequence[tuple[int, int]]) -> None:
         # One statement for the batch: executemany would pay a server round of work per source.
-        pks, ms = zip(*seen)
+        pks, ms = zip(*seen, strict=False)
         with conn.connection.driver_connection.cursor() as cur:
             cur.execute(
                 "UPDATE sources SET last_seen_ms = v.ms FROM unnest(%s::bigint[], %s::bigint[]) AS v(pk, ms) "

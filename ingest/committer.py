@@ -21,6 +21,7 @@ same in-process, for tests and debugging.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import signal
@@ -97,10 +98,13 @@ class ReadingAlarms:
                 if not observed:
                     return []
                 return evaluate_readings(conn, book=self._book, life=self._life, observed=observed, now_ms=now_ms)
-        except Exception as exc:  # noqa: BLE001 - alarms must never cost the data
+        except Exception as exc:
             self._writer.drop_connection()
             log.error(
-                "alarm evaluation skipped for %d messages: %s", len(items), short(exc), exc_info=not isinstance(exc, TRANSIENT)
+                "alarm evaluation skipped for %d messages: %s",
+                len(items),
+                short(exc),
+                exc_info=not isinstance(exc, TRANSIENT),
             )
             return []
 
@@ -219,10 +223,8 @@ class ProcessCommitter:
         raise WriterCrashed(value)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, OSError):
             self._conn.send(None)
-        except (BrokenPipeError, OSError):
-            pass
         self._proc.join(timeout=30)
         if self._proc.is_alive():
             log.warning("the writer process did not exit; terminating it")

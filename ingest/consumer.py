@@ -21,10 +21,9 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from app.profile import ID_RE
-from app.settings import Settings
 from app.catalogue.service import catalogue
-from app.profile import load_profile
+from app.profile import ID_RE, load_profile
+from app.settings import Settings
 from ingest import metrics, sandbox
 from ingest.committer import Committer
 from ingest.feedback import Advice
@@ -90,17 +89,26 @@ class Unreachable:
         elif now - self._said >= self._every_s:
             log.warning(
                 "still cannot reach the broker at %s after %.0f s (%d attempts): %s; retrying",
-                self._where, now - self._since, self._attempts, why,
-            )  # fmt: skip
+                self._where,
+                now - self._since,
+                self._attempts,
+                why,
+            )
             self._said = now
 
     def reached(self) -> None:
         """Connected: the next failure is a new outage."""
         if self._since is not None:
-            log.info("reached the broker at %s after %.0f s (%d failed attempts)", self._where,
-                     self._clock() - self._since, self._attempts)  # fmt: skip
+            log.info(
+                "reached the broker at %s after %.0f s (%d failed attempts)",
+                self._where,
+                self._clock() - self._since,
+                self._attempts,
+            )
         self._since = self._said = None
         self._attempts = 0
+
+
 def warning_payload(a: Advice) -> bytes:
     """A live warning on the rejected topic: accepted and stored, but probably a mistake."""
     first = a.warnings[0]
@@ -167,7 +175,9 @@ class Ingestor:
         ep = s.mqtt
         if ep.username:
             c.username_pw_set(ep.username, ep.password)
-        c.reconnect_delay_set(min_delay=max(1, int(s.mqtt_reconnect_min_s)), max_delay=max(1, int(s.mqtt_reconnect_max_s)))
+        c.reconnect_delay_set(
+            min_delay=max(1, int(s.mqtt_reconnect_min_s)), max_delay=max(1, int(s.mqtt_reconnect_max_s))
+        )
         c.max_queued_messages_set(s.feedback_max_outstanding)
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail
@@ -198,7 +208,12 @@ class Ingestor:
         # What the city accepts, retained, for integrators who have only MQTT credentials (app.catalogue).
         client.publish(*self._catalogue, qos=1, retain=True)
         self.connected.set()
-        log.info("connected to %s:%s (session present: %s)", self._settings.mqtt.host, self._settings.mqtt.port, _flags.session_present)
+        log.info(
+            "connected to %s:%s (session present: %s)",
+            self._settings.mqtt.host,
+            self._settings.mqtt.port,
+            _flags.session_present,
+        )
 
     def _on_subscribe(self, _client, _ud, _mid, reason_codes, _props) -> None:  # noqa: ANN001
         failed = [rc for rc in reason_codes if rc.is_failure]
@@ -403,5 +418,8 @@ class Ingestor:
         t = self.totals
         log.info(
             "ingestor stopped after %d messages: %d readings stored, %d duplicates ignored, %d quarantined",
-            t["messages"], t["points"], t["duplicates"], t["quarantined"],
+            t["messages"],
+            t["points"],
+            t["duplicates"],
+            t["quarantined"],
         )

@@ -101,10 +101,18 @@ def _skew(ts_ms: int, received_ms: int, book: Book, path: str) -> Warn | None:
     h = abs(d) / 3_600_000
     span, span_id = (f"{h / 24:.1f} days", f"{h / 24:.1f} hari") if h >= 48 else (f"{h:.1f} h", f"{h:.1f} jam")
     if d < 0:
-        return Warn("time_skew", f"{path} is {span} before we received it; is the device clock right?",
-                    f"{path} {span_id} sebelum pesan diterima; apakah jam perangkat benar?", f"$.{path}")  # fmt: skip
-    return Warn("time_skew", f"{path} is {span} after we received it; is the device clock right?",
-                f"{path} {span_id} setelah pesan diterima; apakah jam perangkat benar?", f"$.{path}")  # fmt: skip
+        return Warn(
+            "time_skew",
+            f"{path} is {span} before we received it; is the device clock right?",
+            f"{path} {span_id} sebelum pesan diterima; apakah jam perangkat benar?",
+            f"$.{path}",
+        )
+    return Warn(
+        "time_skew",
+        f"{path} is {span} after we received it; is the device clock right?",
+        f"{path} {span_id} setelah pesan diterima; apakah jam perangkat benar?",
+        f"$.{path}",
+    )
 
 
 def _district(district: str | None, book: Book) -> Warn | None:
@@ -115,8 +123,9 @@ def _district(district: str | None, book: Book) -> Warn | None:
         "unknown_district",
         f"district {district!r} is not one of the city's; nearest: {_or_none(near)}",
         f"kecamatan {district!r} tidak dikenal; yang terdekat: {_or_none(near)}",
-        "$.district", tuple(near),
-    )  # fmt: skip
+        "$.district",
+        tuple(near),
+    )
 
 
 def _reading(r: Reading, received_ms: int, book: Book) -> list[Warn]:
@@ -125,20 +134,26 @@ def _reading(r: Reading, received_ms: int, book: Book) -> list[Warn]:
     for p in r.points:
         if p.metric not in known:
             near = nearest(p.metric, known)
-            out.append(Warn(
-                "unknown_metric",
-                f"metric {p.metric!r} is not in the catalogue (stored as a new metric); nearest: {_or_none(near)}",
-                f"metrik {p.metric!r} tidak ada di katalog (disimpan sebagai metrik baru); yang terdekat: "
-                f"{_or_none(near)}",
-                f"$.values.{p.metric}", tuple(near),
-            ))  # fmt: skip
+            out.append(
+                Warn(
+                    "unknown_metric",
+                    f"metric {p.metric!r} is not in the catalogue (stored as a new metric); nearest: {_or_none(near)}",
+                    f"metrik {p.metric!r} tidak ada di katalog (disimpan sebagai metrik baru); yang terdekat: "
+                    f"{_or_none(near)}",
+                    f"$.values.{p.metric}",
+                    tuple(near),
+                )
+            )
             if near and p.unit is not None and p.unit != known[near[0]]:
-                out.append(Warn(
-                    "unit",
-                    f"unit {p.unit!r} of {p.metric!r} differs from {known[near[0]]!r} of {near[0]!r}",
-                    f"satuan {p.unit!r} untuk {p.metric!r} berbeda dari {known[near[0]]!r} milik {near[0]!r}",
-                    f"$.values.{p.metric}", (near[0],),
-                ))  # fmt: skip
+                out.append(
+                    Warn(
+                        "unit",
+                        f"unit {p.unit!r} of {p.metric!r} differs from {known[near[0]]!r} of {near[0]!r}",
+                        f"satuan {p.unit!r} untuk {p.metric!r} berbeda dari {known[near[0]]!r} milik {near[0]!r}",
+                        f"$.values.{p.metric}",
+                        (near[0],),
+                    )
+                )
     if r.points:  # one warning for the point furthest from the receive time
         worst = max(r.points, key=lambda p: abs(p.ts_ms - received_ms))
         out += filter(None, (_skew(worst.ts_ms, received_ms, book, "ts"),))
@@ -152,33 +167,42 @@ def _ticket(t: TicketEvent, received_ms: int, book: Book) -> list[Warn]:
         near = book._agency_names.get(t.agency.lower())
         near_list = [near] if near else [book._agency_names[n] for n in nearest(t.agency, book._agency_names)]
         near_list = list(dict.fromkeys(near_list))
-        out.append(Warn(
-            "unknown_agency",
-            f"agency {t.agency!r} (the topic's) is not in the city profile: the ticket counts as unregistered; "
-            f"nearest: {_or_none(near_list)}",
-            f"OPD {t.agency!r} (dari topik) tidak ada di profil kota: tiket dihitung tidak terdaftar; yang "
-            f"terdekat: {_or_none(near_list)}",
-            None, tuple(near_list),
-        ))  # fmt: skip
+        out.append(
+            Warn(
+                "unknown_agency",
+                f"agency {t.agency!r} (the topic's) is not in the city profile: the ticket counts as unregistered; "
+                f"nearest: {_or_none(near_list)}",
+                f"OPD {t.agency!r} (dari topik) tidak ada di profil kota: tiket dihitung tidak terdaftar; yang "
+                f"terdekat: {_or_none(near_list)}",
+                None,
+                tuple(near_list),
+            )
+        )
     if t.service is not None:
         owner = book.services.get(t.service)
         if owner is None:
             near = nearest(t.service, book.services)
-            out.append(Warn(
-                "unknown_service",
-                f"service {t.service!r} is not in the city profile (no SLA from the profile); nearest: "
-                f"{_or_none(near)}",
-                f"layanan {t.service!r} tidak ada di profil kota (tanpa SLA dari profil); yang terdekat: "
-                f"{_or_none(near)}",
-                "$.service", tuple(near),
-            ))  # fmt: skip
+            out.append(
+                Warn(
+                    "unknown_service",
+                    f"service {t.service!r} is not in the city profile (no SLA from the profile); nearest: "
+                    f"{_or_none(near)}",
+                    f"layanan {t.service!r} tidak ada di profil kota (tanpa SLA dari profil); yang terdekat: "
+                    f"{_or_none(near)}",
+                    "$.service",
+                    tuple(near),
+                )
+            )
         elif owner != t.agency:
-            out.append(Warn(
-                "service_agency",
-                f"service {t.service!r} belongs to agency {owner!r}, not {t.agency!r} (the topic's)",
-                f"layanan {t.service!r} milik OPD {owner!r}, bukan {t.agency!r} (dari topik)",
-                "$.service", (owner,),
-            ))  # fmt: skip
+            out.append(
+                Warn(
+                    "service_agency",
+                    f"service {t.service!r} belongs to agency {owner!r}, not {t.agency!r} (the topic's)",
+                    f"layanan {t.service!r} milik OPD {owner!r}, bukan {t.agency!r} (dari topik)",
+                    "$.service",
+                    (owner,),
+                )
+            )
     w = _district(t.district, book)
     if w is not None:
         out.append(w)
@@ -207,8 +231,9 @@ def first_sight(source_id: str, book: Book, known: Iterable[str] = ()) -> Warn:
         f"admin adds it; nearest known: {_or_none(near)}",
         f"sumber {source_id!r} baru pertama terlihat: didaftarkan otomatis dan tampil belum terdaftar sampai admin "
         f"menambahkannya; yang terdekat: {_or_none(near)}",
-        None, tuple(near),
-    )  # fmt: skip
+        None,
+        tuple(near),
+    )
 
 
 @dataclass(frozen=True, slots=True)

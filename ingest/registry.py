@@ -85,7 +85,9 @@ class Registry:
         moved = []
         for key, (d, lat, lon) in where.items():
             info = self.source(key, pending)
-            if info is not None and (d is not None and d != info.district or lat is not None and (lat, lon) != (info.lat, info.lon)):
+            if info is not None and (
+                (d is not None and d != info.district) or (lat is not None and (lat, lon) != (info.lat, info.lon))
+            ):
                 nd = d if d is not None else info.district
                 nlat, nlon = (lat, lon) if lat is not None else (info.lat, info.lon)
                 moved.append(Moved(info.pk, nd, nlat, nlon))

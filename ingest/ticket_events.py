@@ -35,7 +35,14 @@ def apply_ticket_events(
     conn.execute(
         insert_for(conn, tt).on_conflict_do_nothing(index_elements=[tt.c.city, tt.c.ticket_id]),
         [
-            {"city": c, "ticket_id": t, "agency": e.agency, "status": e.status, "opened_ms": e.ts_ms, "updated_ms": e.ts_ms}
+            {
+                "city": c,
+                "ticket_id": t,
+                "agency": e.agency,
+                "status": e.status,
+                "opened_ms": e.ts_ms,
+                "updated_ms": e.ts_ms,
+            }
             for (c, t), e in first.items()
         ],
     )

@@ -72,9 +72,11 @@ class TrafficLog:
                             "last_ms": stmt.excluded.last_ms,
                         },
                     ),
-                    [{"city": c, "target": t, "bucket": b, "messages": v[0], "warnings": v[1], "last_ms": v[2]}
-                     for (c, t, b), v in rows.items()],
-                )  # fmt: skip
+                    [
+                        {"city": c, "target": t, "bucket": b, "messages": v[0], "warnings": v[1], "last_ms": v[2]}
+                        for (c, t, b), v in rows.items()
+                    ],
+                )
                 hour = int(time.time() * 1000) // HOUR_MS
                 if hour != self._pruned_hour:
                     conn.execute(tbl.delete().where(tbl.c.bucket < hour * HOUR_MS - KEEP_MS))

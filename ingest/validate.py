@@ -78,12 +78,20 @@ def _would_store(parsed: object) -> list[dict]:
     if isinstance(parsed, TicketEvent):
         return [
             {
-                "ticket_id": parsed.ticket_id, "agency": parsed.agency, "status": parsed.status,
-                "ts": _iso(parsed.ts_ms), "service": parsed.service, "priority": parsed.priority,
-                "district": parsed.district, "title": parsed.title, "lat": parsed.lat, "lon": parsed.lon,
-                "sla_minutes": parsed.sla_minutes, "due": None if parsed.due_ms is None else _iso(parsed.due_ms),
+                "ticket_id": parsed.ticket_id,
+                "agency": parsed.agency,
+                "status": parsed.status,
+                "ts": _iso(parsed.ts_ms),
+                "service": parsed.service,
+                "priority": parsed.priority,
+                "district": parsed.district,
+                "title": parsed.title,
+                "lat": parsed.lat,
+                "lon": parsed.lon,
+                "sla_minutes": parsed.sla_minutes,
+                "due": None if parsed.due_ms is None else _iso(parsed.due_ms),
             }
-        ]  # fmt: skip
+        ]
     if isinstance(parsed, SourceStatus):
         return [{"source_id": parsed.source_id, "online": parsed.online}]
     return []

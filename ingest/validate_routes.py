@@ -84,9 +84,11 @@ async def validate(
     rules = _rules(request)
     payload = await _body(request, rules.max_payload_bytes)
     return check(
-        topic, payload, rules,
+        topic,
+        payload,
+        rules,
         known_source=lambda city, source_id: source_known(conn=conn, city=city, source_id=source_id),
-    )  # fmt: skip
+    )
 
 
 def mount(api: FastAPI) -> None:

@@ -20,16 +20,15 @@ from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as MpEvent
 from typing import cast
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import Connection, Engine, exc as sa_exc
 
 from app.alarms.store import Change
 from app.overview.store import Counts, add_ingest_counts
 from app.profile import Profile
 from app.quarantine.store import Refused, quarantine
+from app.seed import sync_profile
 from app.settings import Settings
 from app.sources.store import Place, SourceKey, StatusWord, set_status
-from app.seed import sync_profile
 from ingest.bulk import bulk_for
 from ingest.messages import Parsed, Reading, Rejected, SourceStatus, TicketEvent
 from ingest.registry import Pending, Registry
@@ -130,7 +129,7 @@ class BatchWriter:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone either way
+            except Exception:
                 log.debug("closing a broken connection failed", exc_info=True)
             self._conn = None
         # A rolled-back registration may have left ids in no table: forget them.
@@ -269,10 +268,14 @@ class BatchWriter:
         result.points_stored = inserted
         result.points_duplicate = len(rows) - inserted
 
-    def _apply_statuses(self, conn: Connection, statuses: list[SourceStatus], pending: Pending, result: WriteResult) -> None:
+    def _apply_statuses(
+        self, conn: Connection, statuses: list[SourceStatus], pending: Pending, result: WriteResult
+    ) -> None:
         words = []
         for s in statuses:
-            words.append(StatusWord(self._pk((s.city, s.source_id), pending), "online" if s.online else "offline", s.ts_ms))
+            words.append(
+                StatusWord(self._pk((s.city, s.source_id), pending), "online" if s.online else "offline", s.ts_ms)
+            )
             result.status_changes.append((s.city, s.source_id, s.online))
         set_status(conn=conn, words=words)
 

@@ -48,7 +48,11 @@ def auth_files(directory: Path) -> tuple[Path, Path] | None:
 
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto") if Path(p).exists()),
+        (
+            p
+            for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
+            if Path(p).exists()
+        ),
         None,
     )
 

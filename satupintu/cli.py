@@ -174,7 +174,14 @@ def web(
     engine.dispose()
     # create_app(migrate=True) also registers the profile's sources; migrations are idempotent.
     err.print(f"[green]SatuPintu web on http://{host}:{port}[/green] (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(s), host=host, port=port, log_level="warning", proxy_headers=bool(s.trusted_proxies), forwarded_allow_ips=s.trusted_proxies or None)  # proxy headers only from SATUPINTU_TRUSTED_PROXIES
+    uvicorn.run(
+        create_app(s),
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(s.trusted_proxies),
+        forwarded_allow_ips=s.trusted_proxies or None,
+    )  # proxy headers only from SATUPINTU_TRUSTED_PROXIES
 
 
 @cli.command(
@@ -237,9 +244,12 @@ def ingest(
     clock.start()
     _stop_on_signals(ingestor.stop)
     log.info(  # the broker as host:port: its URL may hold a password
-        "ingesting for %s into %s from %s:%s", profile.city.id, engine.url.render_as_string(hide_password=True),
-        s.mqtt.host, s.mqtt.port,
-    )  # fmt: skip
+        "ingesting for %s into %s from %s:%s",
+        profile.city.id,
+        engine.url.render_as_string(hide_password=True),
+        s.mqtt.host,
+        s.mqtt.port,
+    )
     try:
         ingestor.run()
     except WriterCrashed as exc:
@@ -332,9 +342,17 @@ def up(
     admin_token = create_first_admin(engine)  # printed below with the URL; `web` then finds an admin and stays quiet
     engine.dispose()
     plan = Plan(
-        host=host, port=port, base_url=f"http://{probe}:{port}", demo=demo, rate=rate, demo_mqtt_url=demo_mqtt_url,
-        auth_dir=auth_dir, ready_timeout=ready_timeout, secure=secure, city=profile.city.id,
-    )  # fmt: skip
+        host=host,
+        port=port,
+        base_url=f"http://{probe}:{port}",
+        demo=demo,
+        rate=rate,
+        demo_mqtt_url=demo_mqtt_url,
+        auth_dir=auth_dir,
+        ready_timeout=ready_timeout,
+        secure=secure,
+        city=profile.city.id,
+    )
     ok = supervise(s, plan, admin_token, t0)
     err.print("SatuPintu stopped.")
     if not ok:

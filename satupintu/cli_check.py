@@ -25,13 +25,15 @@ out = Console(highlight=False, soft_wrap=True)
     "check",
     epilog=examples(
         "satupintu check --topic city/morotai/sensor/awlr-x payload.json",
-        "echo '{\"values\": {\"water_level_cm\": 120}}' | satupintu check --topic city/morotai/sensor/awlr-x --json",
+        'echo \'{"values": {"water_level_cm": 120}}\' | satupintu check --topic city/morotai/sensor/awlr-x --json',
     ),
 )
 def check(
     topic: Annotated[str, typer.Option(help="The topic you would publish on, e.g. city/morotai/sensor/awlr-x.")],
     file: Annotated[str, typer.Argument(help="The payload file; - (the default) reads standard input.")] = "-",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON (the API's and sandbox's).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the answer as JSON (the API's and sandbox's).")
+    ] = False,
 ) -> None:
     """Check one payload as the ingestor would, storing nothing; exit 0 when it would be stored, 1 when refused."""
     try:

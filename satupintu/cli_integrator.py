@@ -54,7 +54,8 @@ Agencies = Annotated[
     list[str], typer.Option("--agency", "-a", help="Agency whose tickets it publishes (repeatable; + = all).")
 ]
 Sources = Annotated[
-    list[str], typer.Option("--source", "-s", help="Source id it publishes readings and status for (repeatable; + = all).")
+    list[str],
+    typer.Option("--source", "-s", help="Source id it publishes readings and status for (repeatable; + = all)."),
 ]
 
 
@@ -95,11 +96,16 @@ def add(
     same_city = profile is not None and profile.city.id == city
     try:
         result = store.add_integrator(
-            name, city=city, agencies=agency, sources=source,
-            password=password, new_password=new_password, replace=replace,
+            name,
+            city=city,
+            agencies=agency,
+            sources=source,
+            password=password,
+            new_password=new_password,
+            replace=replace,
             known_agencies=[a.id for a in profile.agencies] if same_city else (),
             known_sources=[s.id for s in profile.sources] if same_city else (),
-        )  # fmt: skip
+        )
     except IntegratorError as exc:
         raise _fail(exc) from exc
     if profile is not None and profile.city.id == city:
@@ -110,7 +116,9 @@ def add(
                 err.print(f"[yellow]note: agency {a} is not in the {city} profile (shown as unregistered)[/yellow]")
         for s in source:
             if s != "+" and s not in known_sources:
-                err.print(f"[yellow]note: source {s} is not in the {city} profile (registered on first reading)[/yellow]")
+                err.print(
+                    f"[yellow]note: source {s} is not in the {city} profile (registered on first reading)[/yellow]"
+                )
     typer.echo(f"{'created' if result.created else 'updated'} integrator {name}: {result.block.describe()}")
     typer.echo(f"  username: {name}")
     if result.password is not None:
@@ -145,7 +153,14 @@ def _api_token(name: str) -> str:
         upgrade(engine)
         with engine.begin() as conn:
             token = create_token(conn=conn, name=name, role="integrator")
-            record(conn=conn, actor=f"cli:{getpass.getuser()}", role="admin", action="token.create", target=name, detail="integrator")
+            record(
+                conn=conn,
+                actor=f"cli:{getpass.getuser()}",
+                role="admin",
+                action="token.create",
+                target=name,
+                detail="integrator",
+            )
     finally:
         engine.dispose()
     return token
@@ -180,9 +195,7 @@ def list_(directory: DirOption = DEFAULT_DIR) -> None:
         typer.echo(f"{block.name}\t{block.describe()}{'' if has_password else '  [NO PASSWORD: cannot log in]'}")
 
 
-@integrator_cli.command(
-    "init", epilog=examples("satupintu integrator init", "satupintu integrator init --reset")
-)
+@integrator_cli.command("init", epilog=examples("satupintu integrator init", "satupintu integrator init --reset"))
 def init(
     reset: Annotated[bool, typer.Option("--reset", help="Give the platform users new passwords.")] = False,
     directory: DirOption = DEFAULT_DIR,

@@ -16,7 +16,7 @@ token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is
 @token_cli.command(
     "create",
     epilog=examples(
-        "satupintu token create --role viewer --name \"wall display lt.2\"",
+        'satupintu token create --role viewer --name "wall display lt.2"',
         "satupintu token create --role admin --name admin",
     ),
 )
@@ -47,16 +47,21 @@ def token_list() -> None:
     """List tokens (names and roles; secrets are never stored)."""
     from rich.table import Table
 
-    from app.http.timefmt import from_ms
     from app.auth.tokens import list_tokens
+    from app.http.timefmt import from_ms
 
     engine = migrated_engine()
     with engine.connect() as conn:
         rows = list_tokens(conn=conn)
     table = Table("id", "name", "role", "created (UTC)", "revoked (UTC)")
     for r in rows:
-        table.add_row(str(r.id), r.name, r.role, f"{from_ms(r.created_ms):%Y-%m-%d %H:%M}",
-                      f"{from_ms(r.revoked_ms):%Y-%m-%d %H:%M}" if r.revoked_ms else "")  # fmt: skip
+        table.add_row(
+            str(r.id),
+            r.name,
+            r.role,
+            f"{from_ms(r.created_ms):%Y-%m-%d %H:%M}",
+            f"{from_ms(r.revoked_ms):%Y-%m-%d %H:%M}" if r.revoked_ms else "",
+        )
     Console().print(table)
 
 

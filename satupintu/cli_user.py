@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.http.timefmt import from_ms
 from app.auth.audit import record
 from app.auth.tokens import ROLES
 from app.auth.users import (
@@ -23,6 +22,7 @@ from app.auth.users import (
     set_password,
     set_role,
 )
+from app.http.timefmt import from_ms
 from app.storage.engine import writing
 from satupintu.clikit import actor, examples, migrated_engine
 
@@ -64,7 +64,7 @@ def _password_hash(from_stdin: bool) -> str:
     "add",
     epilog=examples(
         "satupintu user add sari --role operator",
-        "echo \"$PASSWORD\" | satupintu user add budi --role viewer --password-stdin",
+        'echo "$PASSWORD" | satupintu user add budi --role viewer --password-stdin',
     ),
 )
 def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False) -> None:
@@ -78,7 +78,9 @@ def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False) -
             record(conn=conn, actor=actor(), role="admin", action="user.create", target=user.username, detail=role)
     except UserError as exc:
         raise _fail(str(exc)) from exc
-    err.print(f"user [bold]{escape(user.username)}[/bold] created ({role}); they sign in at the window or POST /api/v1/auth/login")
+    err.print(
+        f"user [bold]{escape(user.username)}[/bold] created ({role}); they sign in at the window or POST /api/v1/auth/login"
+    )
 
 
 @user_cli.command("list", epilog=examples("satupintu user list"))
@@ -89,9 +91,13 @@ def user_list() -> None:
         rows = list_users(conn=conn)
     table = Table("username", "role", "created (UTC)", "last sign-in (UTC)", "disabled (UTC)")
     for u in rows:
-        table.add_row(u.username, u.role, f"{from_ms(u.created_ms):%Y-%m-%d %H:%M}",
-                      f"{from_ms(u.last_login_ms):%Y-%m-%d %H:%M}" if u.last_login_ms else "",
-                      f"{from_ms(u.disabled_ms):%Y-%m-%d %H:%M}" if u.disabled_ms else "")  # fmt: skip
+        table.add_row(
+            u.username,
+            u.role,
+            f"{from_ms(u.created_ms):%Y-%m-%d %H:%M}",
+            f"{from_ms(u.last_login_ms):%Y-%m-%d %H:%M}" if u.last_login_ms else "",
+            f"{from_ms(u.disabled_ms):%Y-%m-%d %H:%M}" if u.disabled_ms else "",
+        )
     Console().print(table)
 
 
@@ -111,7 +117,9 @@ def _change(name: str, action: str, change, detail: str | None = None) -> int:  
 def user_passwd(name: str, password_stdin: StdinOption = False) -> None:
     """Set a user's password; their open sessions end."""
     password_hash = _password_hash(password_stdin)
-    ended = _change(name, "user.password", lambda conn: set_password(conn=conn, username=name, password_hash=password_hash))
+    ended = _change(
+        name, "user.password", lambda conn: set_password(conn=conn, username=name, password_hash=password_hash)
+    )
     err.print(f"password of {escape(normalize(name))} changed; {ended} session(s) ended")
 
 

@@ -91,7 +91,9 @@ PLATFORM_LINES: dict[str, tuple[str, ...]] = {
     ),
 }
 # Lines earlier versions produced, superseded by the ones above (dropped when an ACL is rewritten).
-LEGACY_LINES = {INGEST_USER: ("topic read city/+/sensor/#", "topic read city/+/service/#", "topic read city/+/status/#")}
+LEGACY_LINES = {
+    INGEST_USER: ("topic read city/+/sensor/#", "topic read city/+/service/#", "topic read city/+/status/#")
+}
 PASSWD_HINT = (
     "mosquitto_passwd was not found; it hashes the passwords and comes with Mosquitto:\n"
     "  sudo apt-get install -y mosquitto      (Debian/Ubuntu)\n"

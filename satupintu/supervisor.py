@@ -138,12 +138,16 @@ def start_or_find_broker(s: Settings, auth_dir: Path, *, secure: bool = False, c
         )
         raise typer.Exit(2)
     if secure and not files:
-        err.print(f"[red]--secure: {auth_dir}/passwd and acl are missing[/red] (SATUPINTU_MQTT_URL names a login: "
-                  "create them with `satupintu integrator init`, or drop the login from the URL).")  # fmt: skip
+        err.print(
+            f"[red]--secure: {auth_dir}/passwd and acl are missing[/red] (SATUPINTU_MQTT_URL names a login: "
+            "create them with `satupintu integrator init`, or drop the login from the URL)."
+        )
         raise typer.Exit(2)
     passwd, acl = files if files else (None, None)
     try:
-        proc = start_broker(port=ep.port, data_dir=Path("data/mosquitto"), password_file=passwd, acl_file=acl, popen=spawn)
+        proc = start_broker(
+            port=ep.port, data_dir=Path("data/mosquitto"), password_file=passwd, acl_file=acl, popen=spawn
+        )
     except BrokerError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -158,7 +162,7 @@ def start_or_find_broker(s: Settings, auth_dir: Path, *, secure: bool = False, c
         note = (
             f"[yellow]Broker: mosquitto on 127.0.0.1:{ep.port} accepts anonymous publishers[/yellow] (a laptop demo: "
             "any program on this machine may publish as any source). For login and ACL: `satupintu up --secure`, "
-            "or docker compose (README, \"The broker: anonymous or with login and ACL\")."
+            'or docker compose (README, "The broker: anonymous or with login and ACL").'
         )
     return BrokerPlan(proc, note, platform_url, demo_url)
 

@@ -18,13 +18,15 @@ class Publisher:
     def __init__(self, port: int, client_id: str = "test-pub", window: int = 500) -> None:
         self.acked = 0
         self._outstanding = threading.Semaphore(window)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=False)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=False
+        )
         self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(1, 2)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
-    def _on_publish(self, *_a) -> None:  # noqa: ANN002
+    def _on_publish(self, *_a) -> None:
         self.acked += 1
         self._outstanding.release()
 

@@ -66,15 +66,26 @@ def _apply(tick: Tick, rule: Rule, wanted: dict[str, str], shelved: set[str], bu
     for subject, step in reconcile({k: v[1] for k, v in opened.items()}, wanted, shelved):
         if step.action == "raise":
             ch = life.raise_(
-                conn, city=tick.city, rule_id=rule.rule_id, kind=rule.kind, subject=subject, severity=step.severity,
-                now_ms=now_ms, **build(subject),
-            )  # fmt: skip
+                conn,
+                city=tick.city,
+                rule_id=rule.rule_id,
+                kind=rule.kind,
+                subject=subject,
+                severity=step.severity,
+                now_ms=now_ms,
+                **build(subject),
+            )
         elif step.action == "clear":
             ch = life.clear(conn, opened[subject][0], now_ms=now_ms)
         else:
             args = build(subject)
             ch = life.change_severity(
-                conn, opened[subject][0], severity=step.severity, value=args["value"], detail=args["detail"], now_ms=now_ms
+                conn,
+                opened[subject][0],
+                severity=step.severity,
+                value=args["value"],
+                detail=args["detail"],
+                now_ms=now_ms,
             )
         if ch is not None:
             changes.append(ch)
@@ -98,9 +109,13 @@ def _silence(tick: Tick, rule: SilenceRule) -> list[Change]:
     def build(sid: str) -> dict[str, Any]:
         s = health[sid]
         return {
-            "value": None, "source_id": sid, "district": s.district, "lat": s.lat, "lon": s.lon,
+            "value": None,
+            "source_id": sid,
+            "district": s.district,
+            "lat": s.lat,
+            "lon": s.lon,
             "detail": {"health": s.status, "source_id": sid, "source_name": s.name, "last_seen_ms": s.last_seen_ms},
-        }  # fmt: skip
+        }
 
     return _apply(tick, rule, wanted, shelved, build)
 
@@ -120,10 +135,20 @@ def _sla(tick: Tick, rule: SlaRule) -> list[Change]:
     def build(tid: str) -> dict[str, Any]:
         r = rows[tid]
         return {
-            "value": None, "ticket_id": tid, "district": r.district, "lat": r.lat, "lon": r.lon,
-            "detail": {"ticket_id": tid, "agency": r.agency, "service": r.service, "priority": r.priority,
-                       "title": r.title, "due_ms": r.due_ms},
-        }  # fmt: skip
+            "value": None,
+            "ticket_id": tid,
+            "district": r.district,
+            "lat": r.lat,
+            "lon": r.lon,
+            "detail": {
+                "ticket_id": tid,
+                "agency": r.agency,
+                "service": r.service,
+                "priority": r.priority,
+                "title": r.title,
+                "due_ms": r.due_ms,
+            },
+        }
 
     return _apply(tick, rule, wanted, shelved, build)
 
@@ -145,10 +170,12 @@ def _ticket_count(tick: Tick, rule: TicketCountRule) -> list[Change]:
     def build(district: str) -> dict[str, Any]:
         c = centers.get(district)
         return {
-            "value": float(counts[district]), "district": district, "lat": c.lat if c else None,
+            "value": float(counts[district]),
+            "district": district,
+            "lat": c.lat if c else None,
             "lon": c.lon if c else None,
             "detail": {"district": district, "count": counts[district], "priority": rule.priority, "limit": rule.count},
-        }  # fmt: skip
+        }
 
     return _apply(tick, rule, wanted, shelved, build)
 

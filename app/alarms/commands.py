@@ -19,9 +19,16 @@ Action = Literal["ack", "clear", "comment"]
 
 
 def operate(
-    *, conn: Connection, life: Lifecycle, city: str, alarm_id: int, action: Action, by: str, comment: str | None,
+    *,
+    conn: Connection,
+    life: Lifecycle,
+    city: str,
+    alarm_id: int,
+    action: Action,
+    by: str,
+    comment: str | None,
     now_ms: int,
-) -> Change:  # fmt: skip
+) -> Change:
     """An operator's `action` on the city's alarm; AlarmNotFound, or AlarmStateConflict when its state forbids it."""
     if get_alarm(conn=conn, city=city, alarm_id=alarm_id) is None:
         raise AlarmNotFound(alarm_id)

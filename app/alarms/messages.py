@@ -62,7 +62,13 @@ def message(kind: str, detail: dict, lang: str, profile: Profile) -> str:
     if kind == "sla":
         svc = profile.service(d.get("service") or "")
         service = (svc.name.id if lang == "id" else svc.name.en) if svc else (d.get("service") or "")
-        return t("alarm.msg.sla", lang, ticket=d.get("ticket_id", ""), service=service, due=_local(d.get("due_ms"), lang, profile))
+        return t(
+            "alarm.msg.sla",
+            lang,
+            ticket=d.get("ticket_id", ""),
+            service=service,
+            due=_local(d.get("due_ms"), lang, profile),
+        )
     if kind == "ticket_count":
         names = {x.id: x.name for x in profile.districts}
         return t(

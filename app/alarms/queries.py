@@ -47,9 +47,7 @@ def _where(f: AlarmFilter) -> list:
     return w
 
 
-def list_alarms(
-    *, conn: Connection, f: AlarmFilter, order: str, limit: int, offset: int
-) -> tuple[list[Mapping], int]:
+def list_alarms(*, conn: Connection, f: AlarmFilter, order: str, limit: int, offset: int) -> tuple[list[Mapping], int]:
     """A page of alarms and the total; `order` is `recent` (newest first) or `severity` (worst, then newest)."""
     where = _where(f)
     total = conn.execute(select(func.count()).select_from(A).where(*where)).scalar_one()

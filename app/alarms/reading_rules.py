@@ -54,15 +54,27 @@ class CityPass:
     pending: dict[Key, RowMapping]
     source_info: Callable[[str], Mapping[Any, Any]]  # name, district, lat, lon of a source
 
-    def raise_(self, rule_id: str, kind: str, source_id: str, severity: str, value: float, detail: dict[str, Any],
-               metric: str) -> Change | None:  # fmt: skip
+    def raise_(
+        self, rule_id: str, kind: str, source_id: str, severity: str, value: float, detail: dict[str, Any], metric: str
+    ) -> Change | None:
         """Raise a reading rule's alarm for `source_id`, placed where the source is."""
         src = self.source_info(source_id)
         return self.life.raise_(
-            self.conn, city=self.city, rule_id=rule_id, kind=kind, subject=source_id, severity=severity, value=value,
-            detail=detail, now_ms=self.now_ms, source_id=source_id, district=src.get("district"), metric=metric,
-            lat=src.get("lat"), lon=src.get("lon"),
-        )  # fmt: skip
+            self.conn,
+            city=self.city,
+            rule_id=rule_id,
+            kind=kind,
+            subject=source_id,
+            severity=severity,
+            value=value,
+            detail=detail,
+            now_ms=self.now_ms,
+            source_id=source_id,
+            district=src.get("district"),
+            metric=metric,
+            lat=src.get("lat"),
+            lon=src.get("lon"),
+        )
 
 
 @dataclass(slots=True)
@@ -79,7 +91,9 @@ class SourceInfo:
             ids = sorted({sid for keys in self.wanted for sid, _ in keys})
             s = SourceRow.__table__.c
             rows = self.conn.execute(
-                select(s.id, s.source_id, s.name, s.district, s.lat, s.lon).where(s.city == self.city, s.source_id.in_(ids))
+                select(s.id, s.source_id, s.name, s.district, s.lat, s.lon).where(
+                    s.city == self.city, s.source_id.in_(ids)
+                )
             ).mappings()
             self._rows = {r["source_id"]: r for r in rows}
         return self._rows.get(source_id, {})
@@ -106,9 +120,7 @@ def evaluate_readings(
             )
         ).all()
         open_by = {(r.rule_id, r.subject): (r.id, r.severity) for r in open_rows}
-        pending = {
-            (r.rule_id, r.subject): r for r in conn.execute(select(P).where(P.c.city == city)).mappings().all()
-        }
+        pending = {(r.rule_id, r.subject): r for r in conn.execute(select(P).where(P.c.city == city)).mappings().all()}
         # Only what can change something is looked at point by point: a subject with an open or pending
         # condition, a value at or past a rule's first level, and each rate metric's latest value.
         # (The hot loop of the ingest path: ~1 us a point, measured with bench/alarms.py.)
@@ -187,15 +199,22 @@ def _threshold(ctx: CityPass, rule: ThresholdRule, source_id: str, points: list[
         else:
             alarm_id = ctx.open_by[key][0]
             detail = _threshold_detail(ctx, rule, source_id, value, step.severity)
-            ch = ctx.life.change_severity(conn, alarm_id, severity=step.severity, value=value, detail=detail, now_ms=ctx.now_ms)
+            ch = ctx.life.change_severity(
+                conn, alarm_id, severity=step.severity, value=value, detail=detail, now_ms=ctx.now_ms
+            )
             ctx.open_by[key] = (alarm_id, step.severity)
             if ch is not None:
                 changes.append(ch)
     if state.pending_since_ms is not None:
         pending_row = {
-            "city": ctx.city, "rule_id": rule.rule_id, "subject": source_id, "since_ms": state.pending_since_ms,
-            "last_ms": state.pending_last_ms, "severity": state.pending_severity, "value": last_value,
-        }  # fmt: skip
+            "city": ctx.city,
+            "rule_id": rule.rule_id,
+            "subject": source_id,
+            "since_ms": state.pending_since_ms,
+            "last_ms": state.pending_last_ms,
+            "severity": state.pending_severity,
+            "value": last_value,
+        }
         ins = insert_for(conn, P).values(**pending_row)
         conn.execute(
             ins.on_conflict_do_update(
@@ -222,26 +241,30 @@ def _reaches(rule: ThresholdRule, points: list[tuple[int, float]]) -> bool:
     return min(v for _, v in points) <= max(lv.value for lv in rule.levels)
 
 
-def _threshold_detail(ctx: CityPass, rule: ThresholdRule, source_id: str, value: float, severity: str) -> dict[str, Any]:
+def _threshold_detail(
+    ctx: CityPass, rule: ThresholdRule, source_id: str, value: float, severity: str
+) -> dict[str, Any]:
     level = next(lv.value for lv in rule.levels if lv.severity == severity)
     m = ctx.life.profile.metric(rule.metric)
     return {
-        "metric": rule.metric, "op": rule.op, "value": value, "level": level, "unit": m.unit if m else None,
-        "source_id": source_id, "source_name": ctx.source_info(source_id).get("name"),
-    }  # fmt: skip
+        "metric": rule.metric,
+        "op": rule.op,
+        "value": value,
+        "level": level,
+        "unit": m.unit if m else None,
+        "source_id": source_id,
+        "source_name": ctx.source_info(source_id).get("name"),
+    }
 
 
 # Per (source, metric): the lowest and highest value over a window, from the minute rollups (which already
 # hold the batch just committed). A plain statement with expanding IN lists: compiled once, cached.
-_WINDOW_EXTREMES = (
-    text(
-        "SELECT src.source_id, se.metric, min(r.min), max(r.max) FROM sources src "
-        "JOIN series se ON se.source_pk = src.id JOIN rollup_1m r ON r.series_id = se.id "
-        "WHERE src.city = :city AND src.source_id IN :sids AND se.metric IN :metrics AND r.bucket >= :since "
-        "GROUP BY src.source_id, se.metric"
-    )
-    .bindparams(bindparam("sids", expanding=True), bindparam("metrics", expanding=True))
-)
+_WINDOW_EXTREMES = text(
+    "SELECT src.source_id, se.metric, min(r.min), max(r.max) FROM sources src "
+    "JOIN series se ON se.source_pk = src.id JOIN rollup_1m r ON r.series_id = se.id "
+    "WHERE src.city = :city AND src.source_id IN :sids AND se.metric IN :metrics AND r.bucket >= :since "
+    "GROUP BY src.source_id, se.metric"
+).bindparams(bindparam("sids", expanding=True), bindparam("metrics", expanding=True))
 
 
 def _rates(ctx: CityPass, latest: dict[tuple[str, str], tuple[int, float]]) -> list[Change]:
@@ -284,10 +307,15 @@ def _rate(ctx: CityPass, rule: RateRule, sid: str, value: float, window: tuple[f
         return None
     m = ctx.life.profile.metric(rule.metric)
     detail = {
-        "metric": rule.metric, "direction": rule.direction, "move": round(move, 3), "value": value,
-        "window_s": rule.window_s, "unit": m.unit if m else None, "source_id": sid,
+        "metric": rule.metric,
+        "direction": rule.direction,
+        "move": round(move, 3),
+        "value": value,
+        "window_s": rule.window_s,
+        "unit": m.unit if m else None,
+        "source_id": sid,
         "source_name": ctx.source_info(sid).get("name"),
-    }  # fmt: skip
+    }
     ch = ctx.raise_(rule.rule_id, "rate", sid, rule.severity, value, detail, rule.metric)
     if ch is not None:
         ctx.open_by[key] = (ch.alarm_id, rule.severity)

@@ -21,13 +21,13 @@ from app.alarms.commands import Action, operate
 from app.alarms.messages import message
 from app.alarms.rules import RULE_ID_PATTERN
 from app.alarms.store import OPEN_STATES, AlarmNotFound, AlarmStateConflict, Lifecycle
+from app.auth.audit import record
 from app.auth.deps import OperatorDep, ViewerDep
+from app.auth.tokens import Principal
 from app.http.deps import ConnDep, ProfileDep, SettingsDep
 from app.http.errors import unprocessable
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms, now_ms, to_ms
-from app.auth.audit import record
-from app.auth.tokens import Principal
 from app.live.hub import announce
 from app.live.notices import DependsOn
 from app.profile import ID_PATTERN, Profile, Severity
@@ -139,7 +139,9 @@ def list_alarms(
     lang: Annotated[Lang, Query(description="Language of `message`")] = "id",
 ) -> Page[Alarm]:
     if district is not None and not profile.has_district(district):
-        raise unprocessable("district", f"unknown district {district!r}; the profile lists {sorted(d.id for d in profile.districts)}")
+        raise unprocessable(
+            "district", f"unknown district {district!r}; the profile lists {sorted(d.id for d in profile.districts)}"
+        )
     if at is not None and state == "cleared":
         raise unprocessable("state", "alarms open at an instant are active or acknowledged, never cleared")
     states = OPEN_STATES if state == "open" else (state,) if state else ()
@@ -163,9 +165,13 @@ def _detail(conn: Connection, profile: Profile, alarm_id: int, lang: str) -> Ala
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alarm {alarm_id}")
     events = [
         AlarmEvent(
-            at=from_ms(e["at_ms"]), action=e["action"], by=e["actor"], comment=e["comment"],
-            severity=e["severity"], value=e["value"],
-        )  # fmt: skip
+            at=from_ms(e["at_ms"]),
+            action=e["action"],
+            by=e["actor"],
+            comment=e["comment"],
+            severity=e["severity"],
+            value=e["value"],
+        )
         for e in q.history(conn=conn, alarm_id=alarm_id)
     ]
     return AlarmDetail(**_alarm(row, profile, lang).model_dump(), history=events)
@@ -207,10 +213,18 @@ def _operate(desk: Desk, who: Principal, alarm_id: int, action: Action, comment:
     try:
         with conn.begin():
             ch = operate(
-                conn=conn, life=life, city=profile.city.id, alarm_id=alarm_id, action=action, by=who.name,
-                comment=comment, now_ms=now_ms(),
-            )  # fmt: skip
-            record(conn=conn, actor=who.name, role=who.role, action=f"alarm.{action}", target=str(alarm_id), detail=comment)
+                conn=conn,
+                life=life,
+                city=profile.city.id,
+                alarm_id=alarm_id,
+                action=action,
+                by=who.name,
+                comment=comment,
+                now_ms=now_ms(),
+            )
+            record(
+                conn=conn, actor=who.name, role=who.role, action=f"alarm.{action}", target=str(alarm_id), detail=comment
+            )
     except AlarmNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alarm {alarm_id}") from None
     except AlarmStateConflict as exc:
@@ -219,13 +233,22 @@ def _operate(desk: Desk, who: Principal, alarm_id: int, action: Action, comment:
     return _detail(conn, profile, alarm_id, lang)
 
 
-_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "No such alarm"}, 409: {"description": "The alarm is not in a state this leaves"}}
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such alarm"},
+    409: {"description": "The alarm is not in a state this leaves"},
+}
 
 
-@router.post("/{alarm_id}/ack", response_model=AlarmDetail, summary="Acknowledge (operator)", responses=_WRITE_RESPONSES)
+@router.post(
+    "/{alarm_id}/ack", response_model=AlarmDetail, summary="Acknowledge (operator)", responses=_WRITE_RESPONSES
+)
 def ack_alarm(
-    who: OperatorDep, desk: DeskDep, alarm_id: AlarmId, body: CommentIn | None = None, lang: Annotated[Lang, Query()] = "id",
-) -> AlarmDetail:  # fmt: skip
+    who: OperatorDep,
+    desk: DeskDep,
+    alarm_id: AlarmId,
+    body: CommentIn | None = None,
+    lang: Annotated[Lang, Query()] = "id",
+) -> AlarmDetail:
     return _operate(desk, who, alarm_id, "ack", body.comment if body else None, lang)
 
 
@@ -236,13 +259,23 @@ def ack_alarm(
     responses=_WRITE_RESPONSES,
 )
 def clear_alarm(
-    who: OperatorDep, desk: DeskDep, alarm_id: AlarmId, body: CommentIn | None = None, lang: Annotated[Lang, Query()] = "id",
-) -> AlarmDetail:  # fmt: skip
+    who: OperatorDep,
+    desk: DeskDep,
+    alarm_id: AlarmId,
+    body: CommentIn | None = None,
+    lang: Annotated[Lang, Query()] = "id",
+) -> AlarmDetail:
     return _operate(desk, who, alarm_id, "clear", body.comment if body else None, lang)
 
 
-@router.post("/{alarm_id}/comment", response_model=AlarmDetail, summary="Comment (operator)", responses=_WRITE_RESPONSES)
+@router.post(
+    "/{alarm_id}/comment", response_model=AlarmDetail, summary="Comment (operator)", responses=_WRITE_RESPONSES
+)
 def comment_alarm(
-    who: OperatorDep, desk: DeskDep, alarm_id: AlarmId, body: CommentRequired, lang: Annotated[Lang, Query()] = "id",
-) -> AlarmDetail:  # fmt: skip
+    who: OperatorDep,
+    desk: DeskDep,
+    alarm_id: AlarmId,
+    body: CommentRequired,
+    lang: Annotated[Lang, Query()] = "id",
+) -> AlarmDetail:
     return _operate(desk, who, alarm_id, "comment", body.comment, lang)

@@ -19,11 +19,11 @@ from app.alarms.commands import clear_rule_alarms
 from app.alarms.rule_store import RuleKindChanged
 from app.alarms.rules import RULE_ID_PATTERN, parse_rule
 from app.alarms.store import Change, Lifecycle
+from app.auth.audit import record
 from app.auth.deps import AdminDep, ViewerDep
 from app.http.deps import ConnDep, ProfileDep, SettingsDep
 from app.http.errors import unprocessable
 from app.http.timefmt import from_ms, now_ms
-from app.auth.audit import record
 from app.live.hub import announce
 
 router = APIRouter(prefix="/api/v1/alarm-rules", tags=["alarms"])
@@ -44,10 +44,17 @@ class RuleOut(BaseModel):
 
 def _rule_out(row: RowMapping) -> RuleOut:
     return RuleOut(
-        rule_id=row["rule_id"], kind=row["kind"], metric=row["metric"], enabled=row["enabled"],
-        webhook_url=row["webhook_url"], params=orjson.loads(row["params"]), origin=row["origin"],
-        version=row["version"], updated_at=from_ms(row["updated_ms"]), updated_by=row["updated_by"],
-    )  # fmt: skip
+        rule_id=row["rule_id"],
+        kind=row["kind"],
+        metric=row["metric"],
+        enabled=row["enabled"],
+        webhook_url=row["webhook_url"],
+        params=orjson.loads(row["params"]),
+        origin=row["origin"],
+        version=row["version"],
+        updated_at=from_ms(row["updated_ms"]),
+        updated_by=row["updated_by"],
+    )
 
 
 RuleId = Annotated[str, Path(pattern=RULE_ID_PATTERN)]
@@ -61,11 +68,22 @@ def list_rules(_who: ViewerDep, conn: ConnDep, profile: ProfileDep) -> list[Rule
 class RuleIn(BaseModel):
     """A rule's body: `kind`, the kind's parameters, and optionally `enabled`, `webhook_url`, `reraise_after_s`."""
 
-    model_config = {"extra": "allow", "json_schema_extra": {"examples": [
-        {"kind": "threshold", "metric": "water_level_cm", "op": "above", "hysteresis": 10, "duration_s": 60,
-         "levels": [{"severity": "major", "value": 180}, {"severity": "critical", "value": 250}]},
-        {"kind": "rate", "metric": "water_level_cm", "direction": "rise", "delta": 40, "window_s": 900},
-    ]}}  # fmt: skip
+    model_config = {
+        "extra": "allow",
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "kind": "threshold",
+                    "metric": "water_level_cm",
+                    "op": "above",
+                    "hysteresis": 10,
+                    "duration_s": 60,
+                    "levels": [{"severity": "major", "value": 180}, {"severity": "critical", "value": 250}],
+                },
+                {"kind": "rate", "metric": "water_level_cm", "direction": "rise", "delta": 40, "window_s": 900},
+            ]
+        },
+    }
     kind: Literal["threshold", "rate", "silence", "sla", "ticket_count"]
 
 
@@ -75,9 +93,14 @@ class RuleIn(BaseModel):
     summary="Create or replace a rule (admin); its version goes up and the audit log keeps the body",
 )
 def put_rule(
-    request: Request, who: AdminDep, conn: ConnDep, profile: ProfileDep, settings: SettingsDep,
-    rule_id: RuleId, body: RuleIn,
-) -> RuleOut:  # fmt: skip
+    request: Request,
+    who: AdminDep,
+    conn: ConnDep,
+    profile: ProfileDep,
+    settings: SettingsDep,
+    rule_id: RuleId,
+    body: RuleIn,
+) -> RuleOut:
     data = body.model_dump()
     data["rule_id"] = rule_id
     try:
@@ -123,6 +146,8 @@ def delete_rule(
         if not rule_store.delete_rule(conn=conn, city=city, rule_id=rule_id, by=who.name, now_ms=t):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no rule {rule_id!r}")
         life = Lifecycle(profile, settings.alarm_webhooks)
-        changes = clear_rule_alarms(conn=conn, life=life, city=city, rule_id=rule_id, by=who.name, why="rule deleted", now_ms=t)
+        changes = clear_rule_alarms(
+            conn=conn, life=life, city=city, rule_id=rule_id, by=who.name, why="rule deleted", now_ms=t
+        )
         record(conn=conn, actor=who.name, role=who.role, action="alarm_rule.delete", target=rule_id)
     announce(request.app, changes)

@@ -29,7 +29,9 @@ class RuleKindChanged(ValueError):
         super().__init__(f"rule {rule_id!r} is a {old_kind} rule; delete it to reuse its id")
 
 
-def rule_row(city: str, rule: Rule, *, origin: Literal["profile", "admin"], now_ms: int, by: str | None) -> dict[str, Any]:
+def rule_row(
+    city: str, rule: Rule, *, origin: Literal["profile", "admin"], now_ms: int, by: str | None
+) -> dict[str, Any]:
     """The `alarm_rules` row of `rule`, at version 1."""
     return {
         "city": city,
@@ -71,12 +73,18 @@ def sync_rules(*, conn: Connection, profile: Profile, now_ms: int | None = None)
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=[R.c.city, R.c.rule_id],
-            set_={"kind": ins.excluded.kind, "metric": ins.excluded.metric, "params": ins.excluded.params,
-                  "updated_ms": ins.excluded.updated_ms},
-            where=and_(R.c.origin == "profile", R.c.version == 1, R.c.deleted_ms.is_(None), R.c.params != ins.excluded.params),
+            set_={
+                "kind": ins.excluded.kind,
+                "metric": ins.excluded.metric,
+                "params": ins.excluded.params,
+                "updated_ms": ins.excluded.updated_ms,
+            },
+            where=and_(
+                R.c.origin == "profile", R.c.version == 1, R.c.deleted_ms.is_(None), R.c.params != ins.excluded.params
+            ),
         ),
         rows,
-    )  # fmt: skip
+    )
 
 
 def list_rules(*, conn: Connection, city: str) -> list[RowMapping]:

@@ -86,7 +86,9 @@ class RateRule(_Rule):
     metric: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     direction: Literal["rise", "fall"] = "rise"
     delta: float = Field(gt=0, description="Raise when the value moved more than this within the window")
-    clear_delta: float | None = Field(None, ge=0, description="Clear when the move is back to this or less; default delta/2")
+    clear_delta: float | None = Field(
+        None, ge=0, description="Clear when the move is back to this or less; default delta/2"
+    )
     window_s: int = Field(900, ge=60, le=86400)
     severity: Severity = "major"
 
@@ -271,13 +273,13 @@ def silence_severity(rule: SilenceRule, health: str, ever_seen: bool) -> str | N
 
 
 __all__ = [
-    "ID_PATTERN",
     "IDLE",
+    "ID_PATTERN",
     "KINDS",
+    "SEVERITY_RANK",
     "Level",
     "RateRule",
     "Rule",
-    "SEVERITY_RANK",
     "SilenceRule",
     "SlaRule",
     "State",

@@ -12,19 +12,23 @@ from sqlalchemy import RowMapping
 from app.alarms import shelves
 from app.alarms.rule_store import rule_exists
 from app.alarms.rules import RULE_ID_PATTERN
+from app.auth.audit import record
 from app.auth.deps import AdminDep, ViewerDep
 from app.http.deps import ConnDep, ProfileDep
 from app.http.errors import unprocessable
 from app.http.timefmt import from_ms, now_ms
-from app.auth.audit import record
 from app.profile import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/alarm-shelves", tags=["alarms"])
 
 
 class ShelfIn(BaseModel):
-    rule_id: str | None = Field(None, pattern=RULE_ID_PATTERN, description="Shelve this rule (for every source, or for `source_id`)")
-    source_id: str | None = Field(None, pattern=ID_PATTERN, description="Shelve this source (for every rule, or for `rule_id`)")
+    rule_id: str | None = Field(
+        None, pattern=RULE_ID_PATTERN, description="Shelve this rule (for every source, or for `source_id`)"
+    )
+    source_id: str | None = Field(
+        None, pattern=ID_PATTERN, description="Shelve this source (for every rule, or for `rule_id`)"
+    )
     minutes: int = Field(gt=0, le=30 * 24 * 60, description="For how long")
     reason: str = Field(min_length=3, max_length=500, pattern=r"^[^\x00]*$", description="Why: shown to every operator")
 
@@ -42,10 +46,15 @@ class ShelfOut(BaseModel):
 
 def _shelf_out(r: RowMapping) -> ShelfOut:
     return ShelfOut(
-        id=r["id"], rule_id=r["rule_id"], source_id=r["source_id"], from_at=from_ms(r["from_ms"]),
-        until=from_ms(r["until_ms"]), by=r["actor"], reason=r["reason"],
+        id=r["id"],
+        rule_id=r["rule_id"],
+        source_id=r["source_id"],
+        from_at=from_ms(r["from_ms"]),
+        until=from_ms(r["until_ms"]),
+        by=r["actor"],
+        reason=r["reason"],
         ended_at=from_ms(r["ended_ms"]) if r["ended_ms"] else None,
-    )  # fmt: skip
+    )
 
 
 @router.get("", response_model=list[ShelfOut], summary="Rules and sources shelved now")
@@ -67,11 +76,24 @@ def shelve(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: ShelfIn) -> 
         if body.rule_id is not None and not rule_exists(conn=conn, city=city, rule_id=body.rule_id):
             raise unprocessable("rule_id", f"no rule {body.rule_id!r}")
         row = shelves.add_shelf(
-            conn=conn, city=city, rule_id=body.rule_id, source_id=body.source_id, minutes=body.minutes, by=who.name,
-            reason=body.reason.strip(), now_ms=now_ms(),
-        )  # fmt: skip
+            conn=conn,
+            city=city,
+            rule_id=body.rule_id,
+            source_id=body.source_id,
+            minutes=body.minutes,
+            by=who.name,
+            reason=body.reason.strip(),
+            now_ms=now_ms(),
+        )
         target = f"{body.rule_id or '*'}@{body.source_id or '*'}"
-        record(conn=conn, actor=who.name, role=who.role, action="alarm.shelve", target=target, detail=f"{body.minutes} min: {body.reason}")
+        record(
+            conn=conn,
+            actor=who.name,
+            role=who.role,
+            action="alarm.shelve",
+            target=target,
+            detail=f"{body.minutes} min: {body.reason}",
+        )
     return _shelf_out(row)
 
 

@@ -37,7 +37,9 @@ def shelved_at(*, conn: Connection, city: str, now_ms: int) -> Shelved:
     sources: set[str] = set()
     pairs: set[tuple[str, str]] = set()
     c = S.c
-    q = select(c.rule_id, c.source_id).where(c.city == city, c.from_ms <= now_ms, c.until_ms > now_ms, c.ended_ms.is_(None))
+    q = select(c.rule_id, c.source_id).where(
+        c.city == city, c.from_ms <= now_ms, c.until_ms > now_ms, c.ended_ms.is_(None)
+    )
     for rule_id, source_id in conn.execute(q):
         if source_id is None:
             rules.add(rule_id)
@@ -55,15 +57,27 @@ def list_shelves(*, conn: Connection, city: str, now_ms: int) -> list[RowMapping
 
 
 def add_shelf(
-    *, conn: Connection, city: str, rule_id: str | None, source_id: str | None, minutes: int, by: str, reason: str,
+    *,
+    conn: Connection,
+    city: str,
+    rule_id: str | None,
+    source_id: str | None,
+    minutes: int,
+    by: str,
+    reason: str,
     now_ms: int,
-) -> RowMapping:  # fmt: skip
+) -> RowMapping:
     """Shelve from now for `minutes`; the new shelf's row."""
     key = conn.execute(
         S.insert().values(
-            city=city, rule_id=rule_id, source_id=source_id, from_ms=now_ms, until_ms=now_ms + minutes * 60_000,
-            actor=by, reason=reason,
-        )  # fmt: skip
+            city=city,
+            rule_id=rule_id,
+            source_id=source_id,
+            from_ms=now_ms,
+            until_ms=now_ms + minutes * 60_000,
+            actor=by,
+            reason=reason,
+        )
     ).inserted_primary_key
     assert key is not None  # a single-row INSERT has one
     return conn.execute(select(S).where(S.c.id == key[0])).mappings().one()

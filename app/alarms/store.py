@@ -128,7 +128,9 @@ class Lifecycle:
         ).rowcount
         if n != 1:
             return None
-        return self._record(conn, alarm_id, "escalated" if up else "deescalated", now_ms, severity=severity, value=value)
+        return self._record(
+            conn, alarm_id, "escalated" if up else "deescalated", now_ms, severity=severity, value=value
+        )
 
     def clear(
         self,
@@ -141,7 +143,13 @@ class Lifecycle:
         value: float | None = None,
     ) -> Change | None:
         """Clear an open alarm (the condition ended, or an operator cleared it); None when already cleared."""
-        values: dict = {"state": "cleared", "open_key": None, "cleared_ms": now_ms, "cleared_by": by, "updated_ms": now_ms}
+        values: dict = {
+            "state": "cleared",
+            "open_key": None,
+            "cleared_ms": now_ms,
+            "cleared_by": by,
+            "updated_ms": now_ms,
+        }
         if value is not None:
             values["value"] = value
         n = conn.execute(update(A).where(A.c.id == alarm_id, A.c.state != "cleared").values(**values)).rowcount

@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 
 from app.alarms import webhooks
+from app.auth.audit import record
 from app.auth.deps import AdminDep
 from app.http.deps import ConnDep
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms, now_ms
-from app.auth.audit import record
 
 router = APIRouter(prefix="/api/v1/alarm-webhooks", tags=["alarms"])
 
@@ -41,10 +41,16 @@ def list_deliveries(
     rows, total = webhooks.list_deliveries(conn=conn, status=delivery_status, limit=limit, offset=offset)
     items = [
         DeliveryOut(
-            id=r["id"], alarm_id=r["alarm_id"], url=r["url"], status=r["status"], attempts=r["attempts"],
-            next_at=from_ms(r["next_ms"]), last_error=r["last_error"], created_at=from_ms(r["created_ms"]),
+            id=r["id"],
+            alarm_id=r["alarm_id"],
+            url=r["url"],
+            status=r["status"],
+            attempts=r["attempts"],
+            next_at=from_ms(r["next_ms"]),
+            last_error=r["last_error"],
+            created_at=from_ms(r["created_ms"]),
             done_at=from_ms(r["done_ms"]) if r["done_ms"] else None,
-        )  # fmt: skip
+        )
         for r in rows
     ]
     return Page[DeliveryOut](items=items, total=total, limit=limit, offset=offset)

@@ -52,12 +52,16 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
     out = Dispatched()
     now_ms = int(time.time() * 1000)
     with engine.connect() as conn:
-        due = conn.execute(
-            select(W.c.id)
-            .where(W.c.status == "pending", W.c.next_ms <= now_ms, W.c.claimed_until_ms <= now_ms)
-            .order_by(W.c.next_ms, W.c.id)
-            .limit(limit)
-        ).scalars().all()
+        due = (
+            conn.execute(
+                select(W.c.id)
+                .where(W.c.status == "pending", W.c.next_ms <= now_ms, W.c.claimed_until_ms <= now_ms)
+                .order_by(W.c.next_ms, W.c.id)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
     hold_ms = int((settings.alarm_webhook_timeout_s + 5) * 1000)
     for delivery_id in due:
         with writing(engine) as conn:
@@ -69,7 +73,9 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
             ).rowcount
             if claimed != 1:
                 continue  # another dispatcher has it
-            row = conn.execute(select(W.c.url, W.c.payload, W.c.attempts, W.c.alarm_id).where(W.c.id == delivery_id)).one()
+            row = conn.execute(
+                select(W.c.url, W.c.payload, W.c.attempts, W.c.alarm_id).where(W.c.id == delivery_id)
+            ).one()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "SatuPintu-alarms/1",
@@ -95,7 +101,14 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
             delay_ms = int(retry_delay_s(settings, attempts) * 1000)
             values = {"attempts": attempts, "next_ms": done_ms + delay_ms, "last_error": error}
             out.retrying += 1
-            log.warning("webhook %s for alarm %s failed (%s); retry %d in %.0fs", row.url, row.alarm_id, error, attempts + 1, delay_ms / 1000)
+            log.warning(
+                "webhook %s for alarm %s failed (%s); retry %d in %.0fs",
+                row.url,
+                row.alarm_id,
+                error,
+                attempts + 1,
+                delay_ms / 1000,
+            )
         with writing(engine) as conn:
             conn.execute(update(W).where(W.c.id == delivery_id).values(claimed_until_ms=0, **values))
     return out

@@ -60,16 +60,19 @@ MAX_BODY = 8 * 2**20  # bigger answers are served, not kept
 
 # /api/v1/integrators: an integrator token's answer is its own, but the cache keys answers by role.
 _NEVER = (
-    "/api/v1/live", "/api/v1/ws", "/api/v1/tokens", "/api/v1/audit", "/api/v1/users", "/api/v1/auth",
+    "/api/v1/live",
+    "/api/v1/ws",
+    "/api/v1/tokens",
+    "/api/v1/audit",
+    "/api/v1/users",
+    "/api/v1/auth",
     "/api/v1/integrators",
-)  # fmt: skip
+)
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def cacheable_path(path: str) -> bool:
     return path.startswith("/api/v1/") and not path.startswith(_NEVER)
-
-
 
 
 # ----------------------------------------------------------------------------- answers
@@ -160,9 +163,15 @@ class ResponseCache:
         return tuple(self.generation[k] for k in sorted(kinds))
 
     def put(
-        self, key: tuple[str, str], entry: Entry, kinds: frozenset[str], stamp: tuple[int, ...], replay: Scope | None = None,
-        *, version: int | None = None,
-    ) -> bool:  # fmt: skip
+        self,
+        key: tuple[str, str],
+        entry: Entry,
+        kinds: frozenset[str],
+        stamp: tuple[int, ...],
+        replay: Scope | None = None,
+        *,
+        version: int | None = None,
+    ) -> bool:
         """Keep `entry` unless what it depends on changed since `stamp` was taken (then it may be stale)."""
         if self.stamp(kinds) != stamp:
             return False

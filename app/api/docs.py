@@ -47,14 +47,19 @@ def install_docs(api: FastAPI, csp_hashes: list[str]) -> None:
     """
     title = f"{api.title} - docs"
     swagger = get_swagger_ui_html(
-        openapi_url=api.openapi_url or "/openapi.json", title=title,
-        swagger_js_url=asset_url("swagger-ui-bundle.js"), swagger_css_url=asset_url("swagger-ui.css"),
+        openapi_url=api.openapi_url or "/openapi.json",
+        title=title,
+        swagger_js_url=asset_url("swagger-ui-bundle.js"),
+        swagger_css_url=asset_url("swagger-ui.css"),
         swagger_favicon_url=asset_url("favicon.png"),
-    ).body  # fmt: skip
+    ).body
     redoc = get_redoc_html(
-        openapi_url=api.openapi_url or "/openapi.json", title=title, redoc_js_url=asset_url("redoc.standalone.js"),
-        redoc_favicon_url=asset_url("favicon.png"), with_google_fonts=False,
-    ).body  # fmt: skip
+        openapi_url=api.openapi_url or "/openapi.json",
+        title=title,
+        redoc_js_url=asset_url("redoc.standalone.js"),
+        redoc_favicon_url=asset_url("favicon.png"),
+        with_google_fonts=False,
+    ).body
     csp_hashes.extend(script_hashes(bytes(swagger).decode()) + script_hashes(bytes(redoc).decode()))
 
     async def docs() -> HTMLResponse:

@@ -16,8 +16,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
-from app.auth.deps import ViewerDep
+
 from app.api.security import origin_allowed, trusted_origins
+from app.auth.deps import ViewerDep
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal
 from app.live.events import SSE_RETRY

@@ -23,38 +23,38 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from app.alarms import routes as alarms
-from app.alarms import rule_routes as alarm_rules
-from app.alarms import shelf_routes as alarm_shelves
-from app.alarms import webhook_routes as alarm_webhooks
+from app.alarms import (
+    routes as alarms,
+    rule_routes as alarm_rules,
+    shelf_routes as alarm_shelves,
+    webhook_routes as alarm_webhooks,
+)
 from app.api import health, live
 from app.api.cache import CacheMiddleware, ResponseCache
-from app.auth.deps import require
 from app.api.docs import install_docs
-from app.http.errors import problem
 from app.api.metrics import IngestTotals, WebTotals
 from app.api.security import BodyLimit, OriginGuard, SecureHeaders
-from app.auth import routes as tokens
-from app.auth import session_routes as sessions
-from app.auth import user_routes as users
+from app.auth import routes as tokens, session_routes as sessions, user_routes as users
+from app.auth.deps import require
 from app.auth.lookup import TokenCache
+from app.catalogue import routes as catalogue
+from app.http.errors import problem
+from app.integrators import routes as integrators
 from app.live.hub import start_hub, stop_hub
 from app.live.notices import Dependencies
-from app.catalogue import routes as catalogue
-from app.integrators import routes as integrators
 from app.overview import routes as overview
 from app.profile import load_profile
 from app.quarantine import routes as quarantine
 from app.readings import routes as readings
 from app.replay import routes as replay
 from app.reports import routes as reports
+from app.seed import sync_profile
 from app.services import routes as services
 from app.settings import Settings, get_settings
 from app.sources import routes as sources
 from app.storage.engine import engine_from_settings
 from app.storage.maintenance import optimize
 from app.storage.migrate import upgrade
-from app.seed import sync_profile
 from app.tickets import routes as tickets
 
 # Every router of the API, in the order requests are matched against them.
@@ -81,9 +81,15 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
-    (readings.depends_on, sources.depends_on, tickets.depends_on, services.depends_on, quarantine.depends_on,
-     alarms.depends_on)
-)  # fmt: skip
+    (
+        readings.depends_on,
+        sources.depends_on,
+        tickets.depends_on,
+        services.depends_on,
+        quarantine.depends_on,
+        alarms.depends_on,
+    )
+)
 
 
 def create_app(
@@ -140,9 +146,11 @@ def create_app(
     api.add_middleware(CacheMiddleware)
     if settings.cors_origins:
         api.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
-        )  # fmt: skip
+        )
     install_docs(api, api.state.csp_script_hashes)
     for router in ROUTERS:
         api.include_router(router)
@@ -173,9 +181,12 @@ def create_app(
     api.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     tiles = urlsplit(settings.map_tile_url) if settings.map_tile_url else None
     api.add_middleware(
-        SecureHeaders, script_hashes=api.state.csp_script_hashes, frame_ancestors=settings.frame_ancestors,
-        extra_sources=[f"{tiles.scheme}://{tiles.netloc}"] if tiles else [], allow_eval=tiles is not None,
-    )  # fmt: skip
+        SecureHeaders,
+        script_hashes=api.state.csp_script_hashes,
+        frame_ancestors=settings.frame_ancestors,
+        extra_sources=[f"{tiles.scheme}://{tiles.netloc}"] if tiles else [],
+        allow_eval=tiles is not None,
+    )
     # Text answers over 1 KB compressed; the SSE stream is excluded by the middleware, WebSockets are not HTTP.
     api.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     return api

@@ -39,9 +39,13 @@ class IngestTotals(Collector):
         return city if city in self._cities else UNKNOWN_CITY
 
     def collect(self):  # noqa: ANN201 - prometheus_client protocol
-        received = CounterMetricFamily("satupintu_messages_received", "MQTT messages committed by the ingestors", labels=["city"])
+        received = CounterMetricFamily(
+            "satupintu_messages_received", "MQTT messages committed by the ingestors", labels=["city"]
+        )
         stored = CounterMetricFamily("satupintu_messages_stored", "Messages stored (not quarantined)", labels=["city"])
-        quarantined = CounterMetricFamily("satupintu_messages_quarantined", "Messages quarantined with a reason", labels=["city"])
+        quarantined = CounterMetricFamily(
+            "satupintu_messages_quarantined", "Messages quarantined with a reason", labels=["city"]
+        )
         sources = GaugeMetricFamily("satupintu_sources", "Sources known", labels=["city"])
         m = IngestMinuteRow
         totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
@@ -86,10 +90,19 @@ class WebTotals(Collector):
         self.statements += 1  # one attribute add per statement; the GIL makes it exact enough
 
     def collect(self):  # noqa: ANN201 - prometheus_client protocol
-        yield CounterMetricFamily("satupintu_db_statements", "SQL statements this web process sent", value=self.statements)
-        answers = CounterMetricFamily("satupintu_api_cache_answers", "GET answers of /api/v1 by how the cache gave them", labels=["how"])
+        yield CounterMetricFamily(
+            "satupintu_db_statements", "SQL statements this web process sent", value=self.statements
+        )
+        answers = CounterMetricFamily(
+            "satupintu_api_cache_answers", "GET answers of /api/v1 by how the cache gave them", labels=["how"]
+        )
         c = self._cache
         if c is not None:
-            for how, n in (("hit", c.hits), ("stale", c.stale_hits), ("computed", c.misses), ("recomputed", c.recomputed)):
+            for how, n in (
+                ("hit", c.hits),
+                ("stale", c.stale_hits),
+                ("computed", c.misses),
+                ("recomputed", c.recomputed),
+            ):
                 answers.add_metric([how], float(n))
         yield answers

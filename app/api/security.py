@@ -32,8 +32,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.http.errors import problem
 from app.auth.lookup import bearer_token, cookie_token
+from app.http.errors import problem
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORMS = frozenset({"/login", "/logout"})
@@ -83,8 +83,13 @@ def trusted_origins(urls: Iterable[str]) -> frozenset[Origin]:
 
 async def _refuse(send: Send, status: int, where: str, message: str, kind: str) -> None:
     body = orjson.dumps({"detail": [problem(where, message, kind)]})
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -98,9 +103,12 @@ class OriginGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in UNSAFE and not self.allowed(scope):
             return await _refuse(
-                send, 403, "header.origin",
-                "a write with the session cookie must come from this app's own pages (Origin or Referer)", "csrf",
-            )  # fmt: skip
+                send,
+                403,
+                "header.origin",
+                "a write with the session cookie must come from this app's own pages (Origin or Referer)",
+                "csrf",
+            )
         await self.app(scope, receive, send)
 
     def allowed(self, scope: Scope) -> bool:

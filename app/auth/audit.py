@@ -9,11 +9,17 @@ from sqlalchemy import Connection
 from app.storage.models import AuditRow
 
 
-def record(*, conn: Connection, actor: str, role: str | None, action: str, target: str | None = None, detail: str | None = None) -> None:
+def record(
+    *, conn: Connection, actor: str, role: str | None, action: str, target: str | None = None, detail: str | None = None
+) -> None:
     """Add an audit row in the caller's transaction (so it exists exactly when the write does)."""
     conn.execute(
         AuditRow.__table__.insert().values(
-            ts_ms=int(time.time() * 1000), actor=actor[:100], role=role, action=action[:64],
-            target=target[:200] if target else None, detail=detail,
-        )  # fmt: skip
+            ts_ms=int(time.time() * 1000),
+            actor=actor[:100],
+            role=role,
+            action=action[:64],
+            target=target[:200] if target else None,
+            detail=detail,
+        )
     )

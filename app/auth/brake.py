@@ -48,7 +48,11 @@ class LoginBrake:
         self._lock = threading.Lock()
 
     def _keys(self, username: str, client: str) -> tuple[tuple[tuple[str, str], int], ...]:
-        return (("u+c", f"{username}\x00{client}"), self.free), (("c", client), 4 * self.free), (("u", username), 20 * self.free)
+        return (
+            (("u+c", f"{username}\x00{client}"), self.free),
+            (("c", client), 4 * self.free),
+            (("u", username), 20 * self.free),
+        )
 
     def _closed_for(self, count: _Count | None, allowance: int, now: float) -> float:
         if count is None or count.failures < allowance:
@@ -62,7 +66,10 @@ class LoginBrake:
         """Seconds before a sign-in of `username` from `client` will be checked (0: now)."""
         now = self._clock()
         with self._lock:
-            return max(self._closed_for(self._counts.get(key), allowance, now) for key, allowance in self._keys(username, client))
+            return max(
+                self._closed_for(self._counts.get(key), allowance, now)
+                for key, allowance in self._keys(username, client)
+            )
 
     def failed(self, username: str, client: str) -> None:
         """Count a failed sign-in."""
@@ -101,7 +108,8 @@ def brake_of(state: object, settings: Settings) -> LoginBrake:
     with _making:
         brake = getattr(state, "login_brake", None)
         if brake is None:
-            brake = LoginBrake(free=settings.login_free_attempts, base_s=settings.login_lockout_s,
-                               max_s=settings.login_lockout_max_s)  # fmt: skip
+            brake = LoginBrake(
+                free=settings.login_free_attempts, base_s=settings.login_lockout_s, max_s=settings.login_lockout_max_s
+            )
             state.login_brake = brake  # type: ignore[attr-defined]
         return brake

@@ -40,7 +40,9 @@ def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
 
     async def check(who: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not who.may(role):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this needs the {role} role; your token is {who.role}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, detail=f"this needs the {role} role; your token is {who.role}"
+            )
         return who
 
     return check

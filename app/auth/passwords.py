@@ -48,7 +48,9 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)  # binascii.Error is a ValueError
+    return base64.b64decode(
+        text + "=" * (-len(text) % 4), altchars=b"-_", validate=True
+    )  # binascii.Error is a ValueError
 
 
 def password_problem(password: str) -> str | None:
@@ -64,7 +66,9 @@ def password_problem(password: str) -> str | None:
 
 def _derive(password: str, salt: bytes, cost: Cost) -> bytes:
     with _PARALLEL:
-        return hashlib.scrypt(password.encode(), salt=salt, n=cost.n, r=cost.r, p=cost.p, maxmem=cost.maxmem, dklen=KEY_BYTES)
+        return hashlib.scrypt(
+            password.encode(), salt=salt, n=cost.n, r=cost.r, p=cost.p, maxmem=cost.maxmem, dklen=KEY_BYTES
+        )
 
 
 def hash_password(password: str, cost: Cost | None = None) -> str:

@@ -11,14 +11,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from app.auth.audit import record
 from app.auth.deps import AdminDep
+from app.auth.tokens import SESSION_PREFIX, Role, create_token, list_tokens, revoke_token
 from app.http.deps import ConnDep
 from app.http.errors import unprocessable
 from app.http.fields import LABEL_PATTERN
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms
-from app.auth.audit import record
-from app.auth.tokens import SESSION_PREFIX, Role, create_token, list_tokens, revoke_token
 from app.storage.models import AuditRow, TokenRow
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -56,9 +56,14 @@ class AuditOut(BaseModel):
 
 def _token_out(r: TokenRow) -> TokenOut:
     return TokenOut(
-        id=r.id, name=r.name, role=r.role, created_at=from_ms(r.created_ms), revoked_at=from_ms(r.revoked_ms),
-        expires_at=from_ms(r.expires_ms), session_of=r.name.removeprefix(SESSION_PREFIX) if r.user_id else None,
-    )  # fmt: skip
+        id=r.id,
+        name=r.name,
+        role=r.role,
+        created_at=from_ms(r.created_ms),
+        revoked_at=from_ms(r.revoked_ms),
+        expires_at=from_ms(r.expires_ms),
+        session_of=r.name.removeprefix(SESSION_PREFIX) if r.user_id else None,
+    )
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="API tokens, newest first (admin)")
@@ -115,5 +120,8 @@ def get_audit(
         q = q.where(AuditRow.action == action)
     total = conn.execute(select(func.count()).select_from(q.subquery())).scalar()
     rows = conn.execute(q.order_by(AuditRow.id.desc()).limit(limit).offset(offset)).all()
-    items = [AuditOut(at=from_ms(r.ts_ms), actor=r.actor, role=r.role, action=r.action, target=r.target, detail=r.detail) for r in rows]
+    items = [
+        AuditOut(at=from_ms(r.ts_ms), actor=r.actor, role=r.role, action=r.action, target=r.target, detail=r.detail)
+        for r in rows
+    ]
     return Page[AuditOut](items=items, total=total, limit=limit, offset=offset)

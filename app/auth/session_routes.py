@@ -9,14 +9,14 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from app.auth.deps import ViewerDep
-from app.http.deps import ConnDep, EngineDep, SettingsDep
-from app.http.timefmt import from_ms
 from app.auth.brake import brake_of
+from app.auth.deps import ViewerDep
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.passwords import MAX_LENGTH
 from app.auth.sessions import MAX_USERNAME, Refused, sign_in, sign_out
 from app.auth.tokens import Role
+from app.http.deps import ConnDep, EngineDep, SettingsDep
+from app.http.timefmt import from_ms
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -58,15 +58,20 @@ def client_of(request: Request) -> str:
 def login(body: LoginIn, request: Request, engine: EngineDep, settings: SettingsDep) -> LoginOut:
     # A plain `def`: checking a password takes a good part of a second of CPU, so it runs in the threadpool.
     got = sign_in(
-        engine=engine, brake=brake_of(request.app.state, settings), username=body.username, password=body.password,
-        client=client_of(request), session_s=settings.session_hours * 3600,
-    )  # fmt: skip
+        engine=engine,
+        brake=brake_of(request.app.state, settings),
+        username=body.username,
+        password=body.password,
+        client=client_of(request),
+        session_s=settings.session_hours * 3600,
+    )
     if isinstance(got, Refused):
         if got.busy:
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, detail="too many sign-ins at once; try again in 1 s",
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="too many sign-ins at once; try again in 1 s",
                 headers={"Retry-After": "1"},
-            )  # fmt: skip
+            )
         if got.retry_after_s > 0:
             wait = math.ceil(got.retry_after_s)
             raise HTTPException(

@@ -68,7 +68,9 @@ def sign_in(
         _checking.release()
 
 
-def _check(engine: Engine, brake: LoginBrake, name: str, password: str, client: str, session_s: float) -> Session | Refused:
+def _check(
+    engine: Engine, brake: LoginBrake, name: str, password: str, client: str, session_s: float
+) -> Session | Refused:
     with engine.connect() as conn:
         user = get_user(conn=conn, username=name)
     # Outside any transaction: checking takes a good part of a second by design.
@@ -81,7 +83,14 @@ def _check(engine: Engine, brake: LoginBrake, name: str, password: str, client: 
     if session is None:
         brake.failed(name, client)
         with writing(engine) as conn:
-            record(conn=conn, actor="anonymous", role=None, action="auth.login_failed", target=name, detail=f"client {client}")
+            record(
+                conn=conn,
+                actor="anonymous",
+                role=None,
+                action="auth.login_failed",
+                target=name,
+                detail=f"client {client}",
+            )
         return Refused()
     brake.succeeded(name, client)
     return session

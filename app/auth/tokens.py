@@ -55,9 +55,13 @@ def create_token(
     token = PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         TokenRow.__table__.insert().values(
-            name=name.strip()[:100], role=role, token_hash=hash_token(token), created_ms=int(time.time() * 1000),
-            expires_ms=expires_ms, user_id=user_id,
-        )  # fmt: skip
+            name=name.strip()[:100],
+            role=role,
+            token_hash=hash_token(token),
+            created_ms=int(time.time() * 1000),
+            expires_ms=expires_ms,
+            user_id=user_id,
+        )
     )
     return token
 
@@ -121,6 +125,11 @@ def list_tokens(*, conn: Connection) -> list[TokenRow]:
 
 def has_admin(*, conn: Connection) -> bool:
     """Whether a live admin API token exists (a user's sign-in session, which ends, does not count)."""
-    return conn.execute(
-        select(TokenRow.id).where(TokenRow.role == "admin", TokenRow.revoked_ms.is_(None), TokenRow.user_id.is_(None)).limit(1)
-    ).first() is not None
+    return (
+        conn.execute(
+            select(TokenRow.id)
+            .where(TokenRow.role == "admin", TokenRow.revoked_ms.is_(None), TokenRow.user_id.is_(None))
+            .limit(1)
+        ).first()
+        is not None
+    )

@@ -8,11 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
-from app.auth.deps import AdminDep
-from app.http.deps import ConnDep
-from app.http.errors import unprocessable
-from app.http.timefmt import from_ms
 from app.auth.audit import record
+from app.auth.deps import AdminDep
 from app.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from app.auth.tokens import Role
 from app.auth.users import (
@@ -26,6 +23,9 @@ from app.auth.users import (
     set_password,
     set_role,
 )
+from app.http.deps import ConnDep
+from app.http.errors import unprocessable
+from app.http.timefmt import from_ms
 from app.storage.models import UserRow
 
 router = APIRouter(prefix="/api/v1/users", tags=["admin"])
@@ -55,10 +55,13 @@ class UserPatch(BaseModel):
 
 def _out(u: UserRow) -> UserOut:
     return UserOut(
-        username=u.username, role=u.role, created_at=from_ms(u.created_ms),
-        password_changed_at=from_ms(u.password_changed_ms), last_login_at=from_ms(u.last_login_ms),
+        username=u.username,
+        role=u.role,
+        created_at=from_ms(u.created_ms),
+        password_changed_at=from_ms(u.password_changed_ms),
+        last_login_at=from_ms(u.last_login_ms),
         disabled_at=from_ms(u.disabled_ms),
-    )  # fmt: skip
+    )
 
 
 @router.get("", response_model=list[UserOut], summary="Users who sign in with a password, by name (admin)")
@@ -67,9 +70,12 @@ def get_users(_who: AdminDep, conn: ConnDep) -> list[UserOut]:
 
 
 @router.post(
-    "", response_model=UserOut, status_code=201, summary="Create a user (admin)",
+    "",
+    response_model=UserOut,
+    status_code=201,
+    summary="Create a user (admin)",
     responses={409: {"description": "The username is taken"}},
-)  # fmt: skip
+)
 def post_user(who: AdminDep, conn: ConnDep, body: UserIn) -> UserOut:
     try:
         password_hash = new_password_hash(body.password)  # before the transaction: it takes a while

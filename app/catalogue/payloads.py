@@ -33,7 +33,8 @@ class ReadingPayload(_Open):
 
     ts: Time | None = Field(None, description=TIME_DOC)
     values: dict[str, float] = Field(
-        description="metric id -> number", json_schema_extra={"minProperties": 1, "propertyNames": {"pattern": METRIC_PATTERN}}
+        description="metric id -> number",
+        json_schema_extra={"minProperties": 1, "propertyNames": {"pattern": METRIC_PATTERN}},
     )
     district: str | None = Field(None, pattern=ID_PATTERN)
     lat: float | None = Field(None, ge=-90, le=90)

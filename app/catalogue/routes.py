@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.auth.deps import IntegratorDep
-from app.http.deps import ProfileDep
 from app.catalogue.payloads import schema
 from app.catalogue.service import catalogue
+from app.http.deps import ProfileDep
 
 router = APIRouter(prefix="/api/v1", tags=["integrators"])
 

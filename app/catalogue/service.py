@@ -11,10 +11,14 @@ PAYLOADS = (
     {"kind": "reading", "topic": "city/{city}/sensor/{source_id}", "schema": "reading", "format": "reading object"},
     {"kind": "senml", "topic": "city/{city}/sensor/{source_id}", "schema": "senml", "format": "SenML pack (RFC 8428)"},
     {"kind": "ngsi", "topic": "city/{city}/sensor/{source_id}", "schema": "ngsi", "format": "FIWARE NGSI-v2 entity"},
-    {"kind": "ticket", "topic": "city/{city}/service/{agency}", "schema": "ticket",
-     "format": "ticket event (Open311 GeoReport v2 names accepted)"},
+    {
+        "kind": "ticket",
+        "topic": "city/{city}/service/{agency}",
+        "schema": "ticket",
+        "format": "ticket event (Open311 GeoReport v2 names accepted)",
+    },
     {"kind": "status", "topic": "city/{city}/status/{source_id}", "schema": "status", "format": "online/offline"},
-)  # fmt: skip
+)
 
 
 def catalogue(profile: Profile) -> dict[str, Any]:
@@ -25,9 +29,13 @@ def catalogue(profile: Profile) -> dict[str, Any]:
         "city": {"id": c.id, "name": c.name, "province": c.province, "timezone": c.timezone},
         "metrics": [
             {
-                "id": m.id, "name": m.name.model_dump(), "unit": m.unit, "valid": list(m.valid),
+                "id": m.id,
+                "name": m.name.model_dump(),
+                "unit": m.unit,
+                "valid": list(m.valid),
                 "thresholds": [t.model_dump(exclude_none=True) for t in m.thresholds],
-                "expected_interval_s": m.expected_interval_s, "pillar": m.pillar,
+                "expected_interval_s": m.expected_interval_s,
+                "pillar": m.pillar,
             }
             for m in profile.metrics
         ],
@@ -37,7 +45,9 @@ def catalogue(profile: Profile) -> dict[str, Any]:
             {"id": s.id, "agency": s.agency, "sla_minutes": s.sla_minutes, "name": s.name.model_dump()}
             for s in profile.services
         ],
-        "sources": [{"id": s.id, "kind": s.kind, "district": s.district, "metrics": s.metrics} for s in profile.sources],
+        "sources": [
+            {"id": s.id, "kind": s.kind, "district": s.district, "metrics": s.metrics} for s in profile.sources
+        ],
         "payloads": [{**p, "topic": p["topic"].replace("{city}", c.id)} for p in PAYLOADS],
         "schemas": {name: schema(name) for name in NAMES},
-    }  # fmt: skip
+    }

@@ -41,4 +41,6 @@ def last_refusals(*, conn: Connection, city: str, since_ms: int) -> list:
 def source_ids(*, conn: Connection, city: str) -> dict[str, int | None]:
     """Every source the city has seen or registered -> its last message (epoch ms)."""
     s = SourceRow
-    return {r.source_id: r.last_seen_ms for r in conn.execute(select(s.source_id, s.last_seen_ms).where(s.city == city))}
+    return {
+        r.source_id: r.last_seen_ms for r in conn.execute(select(s.source_id, s.last_seen_ms).where(s.city == city))
+    }

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
 from app.auth.deps import get_principal
+from app.auth.tokens import Principal
 from app.http.deps import ConnDep, ProfileDep, SettingsDep
 from app.http.timefmt import from_ms, now_ms
-from app.auth.tokens import Principal
 from app.integrators.grants import read_grants
 from app.integrators.service import HOURS, health
 
@@ -61,11 +61,15 @@ def _operator_or_integrator(who: Annotated[Principal, Depends(get_principal)]) -
     raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this needs the operator role; your token is {who.role}")
 
 
-@router.get("/integrators/health", response_model=HealthOut, summary="Per integrator and source: traffic, refusals, warnings")
+@router.get(
+    "/integrators/health", response_model=HealthOut, summary="Per integrator and source: traffic, refusals, warnings"
+)
 def integrators_health(
-    conn: ConnDep, profile: ProfileDep, settings: SettingsDep,
+    conn: ConnDep,
+    profile: ProfileDep,
+    settings: SettingsDep,
     who: Annotated[Principal, Depends(_operator_or_integrator)],
-) -> HealthOut:  # fmt: skip
+) -> HealthOut:
     """Operators and admins see every integrator; an `integrator` token sees its own grants (its name is its MQTT user)."""
     city = profile.city.id
     grants = read_grants(settings.mqtt_auth_dir)
@@ -86,15 +90,24 @@ def integrators_health(
         ],
         targets=[
             TargetOut(
-                id=t.id, kind=t.kind, integrators=t.integrators, messages_1h=t.messages_1h, messages_24h=t.messages_24h,
-                warnings_24h=t.warnings_24h, refused_24h=t.refused_24h, sparkline=t.sparkline,
+                id=t.id,
+                kind=t.kind,
+                integrators=t.integrators,
+                messages_1h=t.messages_1h,
+                messages_24h=t.messages_24h,
+                warnings_24h=t.warnings_24h,
+                refused_24h=t.refused_24h,
+                sparkline=t.sparkline,
                 last_seen=from_ms(t.last_seen_ms),
-                last_refusal=None if t.last_refusal is None else LastRefusal(
-                    at=from_ms(t.last_refusal["at_ms"]), reason=t.last_refusal["reason"],
-                    detail=t.last_refusal["detail"], topic=t.last_refusal["topic"],
+                last_refusal=None
+                if t.last_refusal is None
+                else LastRefusal(
+                    at=from_ms(t.last_refusal["at_ms"]),
+                    reason=t.last_refusal["reason"],
+                    detail=t.last_refusal["detail"],
+                    topic=t.last_refusal["topic"],
                 ),
             )
             for t in targets
         ],
-    )  # fmt: skip
-
+    )

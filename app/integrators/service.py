@@ -31,7 +31,12 @@ class TargetHealth:
 
 
 def health(
-    *, conn: Connection, city: str, agencies: set[str], grants: dict[str, set[Grant]], now_ms: int,
+    *,
+    conn: Connection,
+    city: str,
+    agencies: set[str],
+    grants: dict[str, set[Grant]],
+    now_ms: int,
     only: set[str] | None = None,
 ) -> tuple[list[dict], list[TargetHealth]]:
     """(integrators, targets) of `city` over the last 24 h; `only`: just these targets (an integrator's own)."""
@@ -70,13 +75,15 @@ def health(
         own = [t for t in chosen if user in t.integrators]
         if not own:
             continue
-        users.append({
-            "name": user,
-            "targets": [t.id for t in own],
-            "messages_1h": sum(t.messages_1h for t in own),
-            "warnings_24h": sum(t.warnings_24h for t in own),
-            "refused_24h": sum(sum(t.refused_24h.values()) for t in own),
-            "last_seen_ms": max((t.last_seen_ms for t in own if t.last_seen_ms), default=None),
-            "silent": [t.id for t in own if not t.messages_1h],
-        })  # fmt: skip
+        users.append(
+            {
+                "name": user,
+                "targets": [t.id for t in own],
+                "messages_1h": sum(t.messages_1h for t in own),
+                "warnings_24h": sum(t.warnings_24h for t in own),
+                "refused_24h": sum(sum(t.refused_24h.values()) for t in own),
+                "last_seen_ms": max((t.last_seen_ms for t in own if t.last_seen_ms), default=None),
+                "silent": [t.id for t in own if not t.messages_1h],
+            }
+        )
     return users, chosen

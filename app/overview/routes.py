@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from app.alarms.queries import open_counts
 from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep, ProfileDep
 from app.http.timefmt import from_ms, now_ms
-from app.alarms.queries import open_counts
 from app.overview import queries
 from app.profile import ID_PATTERN
 from app.sources.queries import HEALTH_RULE
@@ -65,7 +65,8 @@ def overview(
 ) -> OverviewOut:
     if city is not None and city != profile.city.id:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND, detail=f"city {city!r} is not served here (this deployment serves {profile.city.id!r})"
+            status.HTTP_404_NOT_FOUND,
+            detail=f"city {city!r} is not served here (this deployment serves {profile.city.id!r})",
         )
     o = queries.overview(conn=conn, profile=profile, city=profile.city.id, now_ms=now_ms())
     return OverviewOut(

@@ -11,13 +11,13 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep
+from app.http.errors import unprocessable
+from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
 from app.profile import ID_PATTERN
 from app.quarantine import queries
 from app.quarantine.queries import Quarantined
-from app.http.errors import unprocessable
-from app.http.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["quarantine"])
 depends_on = DependsOn("/api/v1/quarantine", frozenset({"quarantined"}))  # what its answers change with
@@ -67,7 +67,9 @@ def list_quarantine(
     reason: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$", description="Reason code")] = None,
     city: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     target: Annotated[str | None, Query(pattern=ID_PATTERN, description="Source or agency id")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="With a time zone; default: 7 days before until (or now)")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="With a time zone; default: 7 days before until (or now)")
+    ] = None,
     until: Annotated[AwareDatetime | None, Query(description="With a time zone; default: no end")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -80,7 +82,13 @@ def list_quarantine(
     if until_ms is not None and since_ms >= until_ms:
         raise unprocessable("query.since", "since must be before until")
     items, total = queries.quarantined(
-        conn=conn, since_ms=since_ms, limit=limit, offset=offset, until_ms=until_ms, reason=reason, city=city,
+        conn=conn,
+        since_ms=since_ms,
+        limit=limit,
+        offset=offset,
+        until_ms=until_ms,
+        reason=reason,
+        city=city,
         target=target,
-    )  # fmt: skip
+    )
     return QuarantinePage(items=[QuarantinedOut.of(r) for r in items], total=total, limit=limit, offset=offset)

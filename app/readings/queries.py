@@ -121,7 +121,9 @@ def latest(
     items = []
     for r in rows:
         known = profile.metric(r.metric)
-        items.append(Latest(r.source_id, r.metric, r.last_value, known.unit if known else r.unit, r.last_ts_ms, r.district))
+        items.append(
+            Latest(r.source_id, r.metric, r.last_value, known.unit if known else r.unit, r.last_ts_ms, r.district)
+        )
     return items, total
 
 

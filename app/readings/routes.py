@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import orjson
-from fastapi import Depends, APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import Connection
 
 from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep, ProfileDep
+from app.http.errors import unprocessable
+from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
 from app.profile import ID_PATTERN, Profile
 from app.readings import queries
 from app.readings.queries import MAX_POINTS, Agg, Bucket, Latest, MetricInfo
-from app.http.errors import unprocessable
-from app.http.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 depends_on = DependsOn("/api/v1/readings/", frozenset({"readings", "sources_new"}))  # what its answers change with
@@ -42,7 +41,9 @@ class LatestOut(BaseModel):
 
     @classmethod
     def of(cls, r: Latest) -> LatestOut:
-        return cls(source_id=r.source_id, metric=r.metric, value=r.value, unit=r.unit, ts=from_ms(r.ts_ms), district=r.district)
+        return cls(
+            source_id=r.source_id, metric=r.metric, value=r.value, unit=r.unit, ts=from_ms(r.ts_ms), district=r.district
+        )
 
 
 LatestPage = Page[LatestOut]
@@ -64,8 +65,6 @@ class SeriesOut(BaseModel):
     start: datetime = Field(description="Start of the first bucket covered (the requested start, aligned down)")
     end: datetime = Field(description="End of the last bucket covered (the requested end, aligned up)")
     items: list[BucketOut] = Field(description="Buckets with data, oldest first; empty buckets are left out")
-
-
 
 
 def _known_metric(conn: Connection, profile: Profile, metric: str) -> MetricInfo:
@@ -105,9 +104,15 @@ def latest(
         _known_metric(conn, profile, metric)
     pk = _source_pk(conn, profile, source) if source is not None else None
     items, total = queries.latest(
-        conn=conn, profile=profile, city=profile.city.id, limit=limit, offset=offset, source_pk=pk, metric=metric,
+        conn=conn,
+        profile=profile,
+        city=profile.city.id,
+        limit=limit,
+        offset=offset,
+        source_pk=pk,
+        metric=metric,
         district=district,
-    )  # fmt: skip
+    )
     return LatestPage(items=[LatestOut.of(r) for r in items], total=total, limit=limit, offset=offset)
 
 

@@ -62,7 +62,13 @@ class TicketStep:
 
 
 def _last_seen(
-    *, conn: Connection, rollup: type[RollupMinuteRow | RollupHourRow], series_pks: list[int], lo_s: int, hi_s: int, at_ms: int
+    *,
+    conn: Connection,
+    rollup: type[RollupMinuteRow | RollupHourRow],
+    series_pks: list[int],
+    lo_s: int,
+    hi_s: int,
+    at_ms: int,
 ) -> dict[int, int]:
     r = rollup.__table__.c
     s = SeriesRow.__table__.c
@@ -89,22 +95,31 @@ def sources_at(*, conn: Connection, profile: Profile, city: str, at_ms: int) -> 
     at_s = at_ms // 1000
     seen: dict[int, int] = {}
     if pks:
-        seen = _last_seen(conn=conn, rollup=RollupMinuteRow, series_pks=pks, lo_s=at_s - MINUTE_LOOKBACK_S, hi_s=at_s,
-                          at_ms=at_ms)
+        seen = _last_seen(
+            conn=conn, rollup=RollupMinuteRow, series_pks=pks, lo_s=at_s - MINUTE_LOOKBACK_S, hi_s=at_s, at_ms=at_ms
+        )
     if older := [pk for pk in pks if pk not in seen]:
-        seen.update(_last_seen(conn=conn, rollup=RollupHourRow, series_pks=older, lo_s=at_s - HOUR_LOOKBACK_S,
-                               hi_s=at_s, at_ms=at_ms))
+        seen.update(
+            _last_seen(
+                conn=conn, rollup=RollupHourRow, series_pks=older, lo_s=at_s - HOUR_LOOKBACK_S, hi_s=at_s, at_ms=at_ms
+            )
+        )
     out = []
     for s in known:
         last = seen.get(s.pk)
         # A status word after T is not known at T; one before T counts if nothing was heard since.
         reported = s.status_reported if (s.status_reported_ms or 0) <= at_ms else None
         health = classify(
-            last_seen_ms=last, reported=reported, reported_ms=s.status_reported_ms, interval_s=s.expected_interval_s,
+            last_seen_ms=last,
+            reported=reported,
+            reported_ms=s.status_reported_ms,
+            interval_s=s.expected_interval_s,
             now_ms=at_ms,
-        )  # fmt: skip
+        )
         out.append(
-            SourceHealth(**{**{f: getattr(s, f) for f in SourceHealth.__slots__}, "last_seen_ms": last, "status": health})
+            SourceHealth(
+                **{**{f: getattr(s, f) for f in SourceHealth.__slots__}, "last_seen_ms": last, "status": health}
+            )
         )
     return out
 
@@ -119,12 +134,16 @@ def health_counts_at(sources: list[SourceHealth]) -> dict[str, int]:
 def tickets_open_at(*, conn: Connection, city: str, at_ms: int, limit: int = MAX_TICKETS) -> list[TicketAt]:
     """Tickets open at `at_ms` (opened by then, not yet finished), newest first, with their status then."""
     t = TicketRow.__table__.c
-    rows = conn.execute(
-        select(TicketRow.__table__)
-        .where(t.city == city, t.opened_ms <= at_ms, or_(t.resolved_ms.is_(None), t.resolved_ms > at_ms))
-        .order_by(t.opened_ms.desc())
-        .limit(limit)
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            select(TicketRow.__table__)
+            .where(t.city == city, t.opened_ms <= at_ms, or_(t.resolved_ms.is_(None), t.resolved_ms > at_ms))
+            .order_by(t.opened_ms.desc())
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
     if not rows:
         return []
     e = TicketEventRow.__table__.c
@@ -136,11 +155,19 @@ def tickets_open_at(*, conn: Connection, city: str, at_ms: int, limit: int = MAX
             status[pk] = (ts, st)
     return [
         TicketAt(
-            ticket_id=r["ticket_id"], agency=r["agency"], service=r["service"],
-            status=status.get(r["id"], (0, "open"))[1], priority=r["priority"], district=r["district"],
-            title=r["title"], lat=r["lat"], lon=r["lon"], opened_ms=r["opened_ms"], due_ms=r["due_ms"],
+            ticket_id=r["ticket_id"],
+            agency=r["agency"],
+            service=r["service"],
+            status=status.get(r["id"], (0, "open"))[1],
+            priority=r["priority"],
+            district=r["district"],
+            title=r["title"],
+            lat=r["lat"],
+            lon=r["lon"],
+            opened_ms=r["opened_ms"],
+            due_ms=r["due_ms"],
             overdue=r["due_ms"] is not None and r["due_ms"] < at_ms,
-        )  # fmt: skip
+        )
         for r in rows
     ]
 
@@ -148,20 +175,37 @@ def tickets_open_at(*, conn: Connection, city: str, at_ms: int, limit: int = MAX
 def ticket_steps(*, conn: Connection, city: str, start_ms: int, at_ms: int, limit: int = 40) -> list[TicketStep]:
     """Tickets opened or finished in (start_ms, at_ms], newest first: the feed as it was."""
     t = TicketRow.__table__.c
-    opened = conn.execute(
-        select(TicketRow.__table__).where(t.city == city, t.opened_ms > start_ms, t.opened_ms <= at_ms)
-        .order_by(t.opened_ms.desc()).limit(limit)
-    ).mappings().all()  # fmt: skip
-    finished = conn.execute(
-        select(TicketRow.__table__).where(t.city == city, and_(t.resolved_ms > start_ms, t.resolved_ms <= at_ms))
-        .order_by(t.resolved_ms.desc()).limit(limit)
-    ).mappings().all()  # fmt: skip
+    opened = (
+        conn.execute(
+            select(TicketRow.__table__)
+            .where(t.city == city, t.opened_ms > start_ms, t.opened_ms <= at_ms)
+            .order_by(t.opened_ms.desc())
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    finished = (
+        conn.execute(
+            select(TicketRow.__table__)
+            .where(t.city == city, and_(t.resolved_ms > start_ms, t.resolved_ms <= at_ms))
+            .order_by(t.resolved_ms.desc())
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
 
     def step(r: RowMapping, at: int, status: str) -> TicketStep:
-        return TicketStep(at, r["ticket_id"], r["agency"], r["service"], r["district"], r["title"], r["priority"], status)
+        return TicketStep(
+            at, r["ticket_id"], r["agency"], r["service"], r["district"], r["title"], r["priority"], status
+        )
 
     steps = [step(r, r["opened_ms"], "open") for r in opened]
-    steps += [step(r, r["resolved_ms"], r["status"] if r["status"] in ("closed", "cancelled") else "resolved") for r in finished]
+    steps += [
+        step(r, r["resolved_ms"], r["status"] if r["status"] in ("closed", "cancelled") else "resolved")
+        for r in finished
+    ]
     steps.sort(key=lambda s: -s.at_ms)
     return steps[:limit]
 

@@ -98,14 +98,27 @@ def replay_state(
         overdue_tickets=sum(1 for t in tickets if t.overdue and t.status not in TERMINAL),
         messages_last_minute=q.messages_around(conn=conn, city=city, at_ms=at_ms),
         source_items=[
-            SourceThen(source_id=s.source_id, name=s.name, district=s.district, lat=s.lat, lon=s.lon, status=s.status,
-                       last_seen=from_ms(s.last_seen_ms))
+            SourceThen(
+                source_id=s.source_id,
+                name=s.name,
+                district=s.district,
+                lat=s.lat,
+                lon=s.lon,
+                status=s.status,
+                last_seen=from_ms(s.last_seen_ms),
+            )
             for s in sources
-        ],  # fmt: skip
+        ],
         tickets=[
-            TicketThen(**{k: getattr(t, k) for k in TicketThen.model_fields if hasattr(t, k)},
-                       opened_at=from_ms(t.opened_ms), due_at=from_ms(t.due_ms))
+            TicketThen(
+                **{k: getattr(t, k) for k in TicketThen.model_fields if hasattr(t, k)},
+                opened_at=from_ms(t.opened_ms),
+                due_at=from_ms(t.due_ms),
+            )
             for t in tickets
-        ],  # fmt: skip
-        feed=[StepThen(**{k: getattr(s, k) for k in StepThen.model_fields if hasattr(s, k)}, at=from_ms(s.at_ms)) for s in steps],
+        ],
+        feed=[
+            StepThen(**{k: getattr(s, k) for k in StepThen.model_fields if hasattr(s, k)}, at=from_ms(s.at_ms))
+            for s in steps
+        ],
     )

@@ -31,20 +31,53 @@ CHUNK_ROWS = 500
 
 TICKET_TIMES = ("opened", "resolved", "due", "updated")
 TICKET_COLUMNS = (
-    "ticket_id", "city", "agency", "agency_name", "agency_registered", "service", "service_name", "status",
-    "priority", "district", "title", "description",
+    "ticket_id",
+    "city",
+    "agency",
+    "agency_name",
+    "agency_registered",
+    "service",
+    "service_name",
+    "status",
+    "priority",
+    "district",
+    "title",
+    "description",
     *(f"{name}_{kind}" for name in TICKET_TIMES for kind in ("at", "local")),
-    "overdue", "breached", "sla_minutes", "lat", "lon",
-)  # fmt: skip
+    "overdue",
+    "breached",
+    "sla_minutes",
+    "lat",
+    "lon",
+)
 FIGURES = (
-    "opened", "resolved", "resolved_with_due", "resolved_within_sla", "cancelled", "open", "overdue", "sla_pct",
-    "median_resolution_min", "p90_resolution_min",
-)  # fmt: skip
+    "opened",
+    "resolved",
+    "resolved_with_due",
+    "resolved_within_sla",
+    "cancelled",
+    "open",
+    "overdue",
+    "sla_pct",
+    "median_resolution_min",
+    "p90_resolution_min",
+)
 SERVICE_COLUMNS = (
-    "period_start_at", "period_start_local", "period_end_at", "period_end_local", "as_of_at",
-    "agency", "agency_name", "agency_registered", "service", "service_name", "service_name_en", "service_registered",
-    "sla_minutes", *FIGURES,
-)  # fmt: skip
+    "period_start_at",
+    "period_start_local",
+    "period_end_at",
+    "period_end_local",
+    "as_of_at",
+    "agency",
+    "agency_name",
+    "agency_registered",
+    "service",
+    "service_name",
+    "service_name_en",
+    "service_registered",
+    "sla_minutes",
+    *FIGURES,
+)
 
 
 def iso_utc(ms: int | None) -> str:
@@ -111,35 +144,74 @@ def services_csv(result: ServiceStatus, profile: Profile) -> Iterator[str]:
     """Service performance as CSV: one row per agency and service (no total rows: sum them as you need)."""
     tz = profile.tz
     period = [
-        iso_utc(result.start_ms), iso_local(result.start_ms, tz), iso_utc(result.end_ms), iso_local(result.end_ms, tz),
+        iso_utc(result.start_ms),
+        iso_local(result.start_ms, tz),
+        iso_utc(result.end_ms),
+        iso_local(result.end_ms, tz),
         iso_utc(result.now_ms),
-    ]  # fmt: skip
+    ]
     rows = []
     for block in result.agencies:
         for line in block.services:
             figures = line.tally.figures()
             name = line.service_name or {}
-            rows.append([
-                *period, block.agency, block.name, block.registered, line.service, name.get("id"), name.get("en"),
-                line.registered, line.sla_minutes, *(figures[c] for c in FIGURES),
-            ])  # fmt: skip
+            rows.append(
+                [
+                    *period,
+                    block.agency,
+                    block.name,
+                    block.registered,
+                    line.service,
+                    name.get("id"),
+                    name.get("en"),
+                    line.registered,
+                    line.sla_minutes,
+                    *(figures[c] for c in FIGURES),
+                ]
+            )
     return csv_text(SERVICE_COLUMNS, rows)
 
 
 SERIES_COLUMNS = (
-    "bucket_start_at", "bucket_start_local", "value", "count", "metric", "unit", "source", "district", "bucket", "agg",
-)  # fmt: skip
+    "bucket_start_at",
+    "bucket_start_local",
+    "value",
+    "count",
+    "metric",
+    "unit",
+    "source",
+    "district",
+    "bucket",
+    "agg",
+)
 
 
 def series_csv(
-    values: Iterable[BucketValue], profile: Profile, *, metric: str, unit: str | None, source: str | None,
-    district: str | None, bucket: str, agg: str,
+    values: Iterable[BucketValue],
+    profile: Profile,
+    *,
+    metric: str,
+    unit: str | None,
+    source: str | None,
+    district: str | None,
+    bucket: str,
+    agg: str,
 ) -> Iterator[str]:
     """Bucketed values of a metric as CSV, oldest first, one row per bucket with data."""
     tz = profile.tz
     rows = (
-        [iso_utc(v.start_s * 1000), iso_local(v.start_s * 1000, tz), v.value, v.count, metric, unit, source, district,
-         bucket, agg]
+        [
+            iso_utc(v.start_s * 1000),
+            iso_local(v.start_s * 1000, tz),
+            v.value,
+            v.count,
+            metric,
+            unit,
+            source,
+            district,
+            bucket,
+            agg,
+        ]
         for v in values
-    )  # fmt: skip
+    )
     return csv_text(SERIES_COLUMNS, rows)

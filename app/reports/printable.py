@@ -172,10 +172,13 @@ def _service_label(lang: str, line: ServiceLine) -> str:
 def _kpis(f: _Fmt, lang: str, overall: Tally) -> str:
     x = overall.figures()
     tiles = [
-        ("col.opened", f.int(x["opened"])), ("col.resolved", f.int(x["resolved"])), ("col.open", f.int(x["open"])),
-        ("col.overdue", f.int(x["overdue"])), ("col.sla_pct", f.pct(x["sla_pct"])),
+        ("col.opened", f.int(x["opened"])),
+        ("col.resolved", f.int(x["resolved"])),
+        ("col.open", f.int(x["open"])),
+        ("col.overdue", f.int(x["overdue"])),
+        ("col.sla_pct", f.pct(x["sla_pct"])),
         ("col.median", f.duration(x["median_resolution_min"])),
-    ]  # fmt: skip
+    ]
     return "".join(
         f'<div class="kpi"><div class="v">{v}</div><div class="l">{escape(t(k, lang))}</div></div>' for k, v in tiles
     )

@@ -22,6 +22,7 @@ from app.tickets.routes import TicketFilterDep
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
+
 class CSVResponse(StreamingResponse):
     media_type = "text/csv"  # Starlette adds "; charset=utf-8"
 
@@ -32,8 +33,6 @@ def _download(body: Iterator[str], filename: str) -> CSVResponse:
 
 def _day(ms: int, profile: Profile) -> str:
     return from_ms(ms).astimezone(profile.tz).strftime("%Y%m%d")
-
-
 
 
 @router.get(
@@ -74,10 +73,22 @@ def export_services(
 )
 def export_series(result: SeriesDep, profile: ProfileDep) -> CSVResponse:
     plan, metric, source, district, bucket, agg = (
-        result.plan, result.metric, result.source, result.district, result.bucket, result.agg
+        result.plan,
+        result.metric,
+        result.source,
+        result.district,
+        result.bucket,
+        result.agg,
     )
     body = csvexport.series_csv(
-        result.values, profile, metric=metric, unit=result.unit, source=source, district=district, bucket=bucket, agg=agg
+        result.values,
+        profile,
+        metric=metric,
+        unit=result.unit,
+        source=source,
+        district=district,
+        bucket=bucket,
+        agg=agg,
     )
     scope = source or district or profile.city.id
     first, last = plan.first_s * 1000, plan.stop_s * 1000 - 1
@@ -106,4 +117,3 @@ def service_report(
         conn=conn, profile=profile, start_ms=span.start_ms, end_ms=span.end_ms, now_ms=now, agency=agency
     )
     return HTMLResponse(render_service_report(result, profile, lang=lang, generated_ms=now))
-

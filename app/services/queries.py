@@ -151,7 +151,13 @@ class ServiceStatus:
 
 
 def service_tallies(
-    *, conn: Connection, city: str, start_ms: int, end_ms: int, now_ms: int, agency: str | None = None,
+    *,
+    conn: Connection,
+    city: str,
+    start_ms: int,
+    end_ms: int,
+    now_ms: int,
+    agency: str | None = None,
     exact_up_to: int = EXACT_UP_TO,
 ) -> dict[Key, Tally]:
     """Per (agency, service) seen in the data: the period's counts and resolution times (see the module doc)."""
@@ -205,25 +211,35 @@ def _from_tickets(conn: Connection, tallies: dict[Key, Tally], scope: list, star
 
 
 def _rollup_days(
-    conn: Connection, tallies: dict[Key, Tally], city: str, agency: str | None, first_ms: int, last_ms: int, exact_up_to: int
+    conn: Connection,
+    tallies: dict[Key, Tally],
+    city: str,
+    agency: str | None,
+    first_ms: int,
+    last_ms: int,
+    exact_up_to: int,
 ) -> bool:
     """Add the rollup's whole days [first, last); False (nothing added) when they resolved at most `exact_up_to`."""
     scope = [TD.c.city == city, TD.c.day >= first_ms // 1000, TD.c.day < last_ms // 1000]
     scope += [TD.c.agency == agency] if agency else []
     names = rollup.COUNTS
     rows = conn.execute(
-        select(TD.c.agency, TD.c.service, *(func.sum(TD.c[n]) for n in names)).where(*scope).group_by(TD.c.agency, TD.c.service)
+        select(TD.c.agency, TD.c.service, *(func.sum(TD.c[n]) for n in names))
+        .where(*scope)
+        .group_by(TD.c.agency, TD.c.service)
     ).all()
     if sum(int(r[3] or 0) for r in rows) <= exact_up_to:
         return False
     for a, s, *values in rows:
         t = tallies.setdefault((a, s or None), Tally())
-        for n, v in zip(names, values):
+        for n, v in zip(names, values, strict=False):
             setattr(t, n, getattr(t, n) + int(v or 0))
     hscope = [TH.c.city == city, TH.c.day >= first_ms // 1000, TH.c.day < last_ms // 1000]
     hscope += [TH.c.agency == agency] if agency else []
     for a, s, b, n in conn.execute(
-        select(TH.c.agency, TH.c.service, TH.c.bucket, func.sum(TH.c.n)).where(*hscope).group_by(TH.c.agency, TH.c.service, TH.c.bucket)
+        select(TH.c.agency, TH.c.service, TH.c.bucket, func.sum(TH.c.n))
+        .where(*hscope)
+        .group_by(TH.c.agency, TH.c.service, TH.c.bucket)
     ):
         t = tallies.setdefault((a, s or None), Tally())
         t.add_hist({int(b): int(n)})
@@ -259,9 +275,15 @@ def _unregistered_lines(agency: str, tallies: dict[Key, Tally], profile: Profile
     for key in keys:
         svc = profile.service(key[1]) if key[1] else None
         lines.append(
-            ServiceLine(agency, key[1], svc.name.model_dump() if svc else None, False,
-                        svc.sla_minutes if svc else None, tallies.pop(key))
-        )  # fmt: skip
+            ServiceLine(
+                agency,
+                key[1],
+                svc.name.model_dump() if svc else None,
+                False,
+                svc.sla_minutes if svc else None,
+                tallies.pop(key),
+            )
+        )
     return lines
 
 
@@ -273,12 +295,23 @@ def _sum(tallies: Iterable[Tally]) -> Tally:
 
 
 def service_status(
-    *, conn: Connection, profile: Profile, start_ms: int, end_ms: int, now_ms: int, agency: str | None = None,
+    *,
+    conn: Connection,
+    profile: Profile,
+    start_ms: int,
+    end_ms: int,
+    now_ms: int,
+    agency: str | None = None,
     exact_up_to: int = EXACT_UP_TO,
 ) -> ServiceStatus:
     """Service performance of the profile's city over [start, end), as of `now`, optionally for one agency."""
     tallies = service_tallies(
-        conn=conn, city=profile.city.id, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms, agency=agency,
+        conn=conn,
+        city=profile.city.id,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        now_ms=now_ms,
+        agency=agency,
         exact_up_to=exact_up_to,
     )
     return shape_status(tallies, profile, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms, agency=agency)

@@ -134,7 +134,7 @@ class Delta:
     def write(self, conn: Connection) -> None:
         """Fold the changes into the rollup tables (upserts that add)."""
         rows = [
-            {"city": c, "day": d, "agency": a, "service": s, **dict(zip(COUNTS, v))}
+            {"city": c, "day": d, "agency": a, "service": s, **dict(zip(COUNTS, v, strict=False))}
             for (c, d, a, s), v in self.counts.items()
             if any(v)
         ]
@@ -155,7 +155,8 @@ class Delta:
             h = TicketDayHistRow.__table__
             stmt = insert_for(conn, h)
             stmt = stmt.on_conflict_do_update(
-                index_elements=[h.c.city, h.c.day, h.c.agency, h.c.service, h.c.bucket], set_={"n": h.c.n + stmt.excluded.n}
+                index_elements=[h.c.city, h.c.day, h.c.agency, h.c.service, h.c.bucket],
+                set_={"n": h.c.n + stmt.excluded.n},
             )
             conn.execute(stmt, sorted(hrows, key=_order))
         self.counts.clear()

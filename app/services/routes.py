@@ -11,13 +11,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep, ProfileDep
+from app.http.errors import unprocessable
 from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
-from app.services import queries as q
-from app.services import rollup
-from app.tickets.queries import id_in_tickets
-from app.http.errors import unprocessable
 from app.profile import ID_PATTERN
+from app.services import queries as q, rollup
+from app.tickets.queries import id_in_tickets
 
 router = APIRouter(prefix="/api/v1", tags=["services"])
 depends_on = DependsOn("/api/v1/services/", frozenset({"tickets"}))  # what its answers change with
@@ -25,8 +24,6 @@ depends_on = DependsOn("/api/v1/services/", frozenset({"tickets"}))  # what its 
 DEFAULT_DAYS = 30
 MAX_DAYS = 400
 DAY_MS = 86_400_000
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +116,15 @@ def status_out(result: q.ServiceStatus) -> ServiceStatusOut:
     """The API shape of a service status result."""
     items = [
         ServicePerformance(
-            agency=b.agency, agency_name=b.name, agency_registered=b.registered, service=line.service,
-            service_name=line.service_name["id"] if line.service_name else None, service_registered=line.registered,
-            sla_minutes=line.sla_minutes, **line.tally.figures(),
-        )  # fmt: skip
+            agency=b.agency,
+            agency_name=b.name,
+            agency_registered=b.registered,
+            service=line.service,
+            service_name=line.service_name["id"] if line.service_name else None,
+            service_registered=line.registered,
+            sla_minutes=line.sla_minutes,
+            **line.tally.figures(),
+        )
         for b in result.agencies
         for line in b.services
     ]
@@ -131,9 +133,13 @@ def status_out(result: q.ServiceStatus) -> ServiceStatusOut:
         for b in result.agencies
     ]
     return ServiceStatusOut(
-        start=from_ms(result.start_ms), end=from_ms(result.end_ms), as_of=from_ms(result.now_ms),
-        items=items, agencies=agencies, overall=Performance(**result.overall.figures()),
-    )  # fmt: skip
+        start=from_ms(result.start_ms),
+        end=from_ms(result.end_ms),
+        as_of=from_ms(result.now_ms),
+        items=items,
+        agencies=agencies,
+        overall=Performance(**result.overall.figures()),
+    )
 
 
 @router.get("/services/status", response_model=ServiceStatusOut, summary="Service performance per agency and service")

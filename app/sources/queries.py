@@ -163,9 +163,7 @@ def health_counts(*, conn: Connection, profile: Profile, city: str, now_ms: int)
     overview asks for this on every change; a city has thousands of sources).
     """
     s = SourceRow.__table__.c
-    rows = conn.execute(
-        select(s.id, s.interval_s, s.last_seen_ms, s.status, s.status_ms).where(s.city == city)
-    ).all()
+    rows = conn.execute(select(s.id, s.interval_s, s.last_seen_ms, s.status, s.status_ms).where(s.city == city)).all()
     unknown = [r[0] for r in rows if not r[1]]
     reported: dict[int, list[str]] = {}
     if unknown:
@@ -176,7 +174,11 @@ def health_counts(*, conn: Connection, profile: Profile, city: str, now_ms: int)
     for pk, interval_s, last_seen_ms, reported_status, reported_ms in rows:
         interval = interval_s or expected_interval_s(interval_s=None, metrics=reported.get(pk, ()), profile=profile)
         health = classify(
-            last_seen_ms=last_seen_ms, reported=reported_status, reported_ms=reported_ms, interval_s=interval, now_ms=now_ms
+            last_seen_ms=last_seen_ms,
+            reported=reported_status,
+            reported_ms=reported_ms,
+            interval_s=interval,
+            now_ms=now_ms,
         )
         counts[health] += 1
     counts["total"] = len(rows)
@@ -192,9 +194,7 @@ def register_source(*, conn: Connection, city: str, source_id: str, fields: dict
     values = {k: v for k, v in fields.items() if k in SOURCE_FIELDS}
     values["registered"] = registered
     values["registered_by"] = "admin" if registered else None
-    existing = conn.execute(
-        select(tbl.c.id).where(tbl.c.city == city, tbl.c.source_id == source_id)
-    ).scalar()
+    existing = conn.execute(select(tbl.c.id).where(tbl.c.city == city, tbl.c.source_id == source_id)).scalar()
     if existing is None:
         conn.execute(tbl.insert().values(city=city, source_id=source_id, **values))
         return True

@@ -8,19 +8,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
+from app.auth.audit import record
 from app.auth.deps import AdminDep, ViewerDep
 from app.http.deps import ConnDep, ProfileDep
 from app.http.fields import LABEL_PATTERN
+from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms, now_ms
 from app.live.notices import DependsOn
 from app.profile import ID_PATTERN
-from app.auth.audit import record
 from app.sources import queries
 from app.sources.queries import HEALTH_RULE, SourceHealth
-from app.http.paging import Limit, Offset, Page
 
 router = APIRouter(prefix="/api/v1", tags=["sources"])
-depends_on = DependsOn("/api/v1/sources", frozenset({"readings", "sources_new", "status"}))  # what its answers change with
+depends_on = DependsOn(
+    "/api/v1/sources", frozenset({"readings", "sources_new", "status"})
+)  # what its answers change with
 
 
 class SourceOut(BaseModel):
@@ -70,7 +72,9 @@ def list_sources(
     _who: ViewerDep,
     conn: ConnDep,
     profile: ProfileDep,
-    district: Annotated[str | None, Query(pattern=ID_PATTERN, description="District id (unregistered ones too)")] = None,
+    district: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="District id (unregistered ones too)")
+    ] = None,
     status: Annotated[Literal["online", "stale", "offline"] | None, Query(description="Health")] = None,
     kind: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     registered: Annotated[bool | None, Query(description="Listed in the city profile or not")] = None,
@@ -78,9 +82,15 @@ def list_sources(
     offset: Offset = 0,
 ) -> SourcePage:
     found = queries.source_health(
-        conn=conn, profile=profile, city=profile.city.id, now_ms=now_ms(), district=district, kind=kind,
-        registered=registered, status=status,
-    )  # fmt: skip
+        conn=conn,
+        profile=profile,
+        city=profile.city.id,
+        now_ms=now_ms(),
+        district=district,
+        kind=kind,
+        registered=registered,
+        status=status,
+    )
     return SourcePage(
         items=[SourceOut.of(s) for s in found[offset : offset + limit]], total=len(found), limit=limit, offset=offset
     )
@@ -120,10 +130,18 @@ def put_source(
             conn=conn, city=city, source_id=source_id, fields=fields, registered=body.registered
         )
         record(
-            conn=conn, actor=who.name, role=who.role, action="source.create" if created else "source.update",
-            target=f"{city}/{source_id}", detail=body.model_dump_json(exclude_unset=True),
-        )  # fmt: skip
+            conn=conn,
+            actor=who.name,
+            role=who.role,
+            action="source.create" if created else "source.update",
+            target=f"{city}/{source_id}",
+            detail=body.model_dump_json(exclude_unset=True),
+        )
     if created:
         response.status_code = 201
-    [health] = [s for s in queries.source_health(conn=conn, profile=profile, city=city, now_ms=now_ms()) if s.source_id == source_id]
+    [health] = [
+        s
+        for s in queries.source_health(conn=conn, profile=profile, city=city, now_ms=now_ms())
+        if s.source_id == source_id
+    ]
     return SourceOut.of(health)

@@ -171,9 +171,13 @@ class TicketRow(Base):
         # The open tickets alone (a few thousand of hundreds of thousands): the overview's counts and the
         # `status=active` list. Queries must say the same words for the planner to use it (app.tickets.queries).
         Index(
-            "ix_tickets_active", "city", "opened_ms", "due_ms",
-            sqlite_where=text(ACTIVE_WHERE), postgresql_where=text(ACTIVE_WHERE),
-        ),  # fmt: skip
+            "ix_tickets_active",
+            "city",
+            "opened_ms",
+            "due_ms",
+            sqlite_where=text(ACTIVE_WHERE),
+            postgresql_where=text(ACTIVE_WHERE),
+        ),
     )
 
 
@@ -265,7 +269,9 @@ class TokenRow(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     last_used_ms: Mapped[int | None] = mapped_column(BigInteger)
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger)
-    expires_ms: Mapped[int | None] = mapped_column(BigInteger, doc="None: until revoked (API tokens); set on sign-in sessions")
+    expires_ms: Mapped[int | None] = mapped_column(
+        BigInteger, doc="None: until revoked (API tokens); set on sign-in sessions"
+    )
     user_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id"), index=True, doc="the user a sign-in session belongs to; None for API tokens"
     )
@@ -315,7 +321,9 @@ class AlarmRuleRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
     updated_by: Mapped[str | None] = mapped_column(String(100))
-    deleted_ms: Mapped[int | None] = mapped_column(BigInteger, doc="deleted by an admin: the profile does not bring it back")
+    deleted_ms: Mapped[int | None] = mapped_column(
+        BigInteger, doc="deleted by an admin: the profile does not bring it back"
+    )
     __table_args__ = (UniqueConstraint("city", "rule_id"),)
 
 
@@ -361,7 +369,9 @@ class AlarmEventRow(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"))
     at_ms: Mapped[int] = mapped_column(BigInteger)
-    action: Mapped[str] = mapped_column(String(16), doc="raised, escalated, deescalated, acknowledged, cleared, comment, reraised")
+    action: Mapped[str] = mapped_column(
+        String(16), doc="raised, escalated, deescalated, acknowledged, cleared, comment, reraised"
+    )
     actor: Mapped[str | None] = mapped_column(String(100), doc="who; null for the rule engine")
     comment: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16))

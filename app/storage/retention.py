@@ -47,7 +47,9 @@ def prune(
                     delete(ReadingRow).where(ReadingRow.series_id == sid, ReadingRow.ts_ms < raw_cut)
                 ).rowcount
                 out.rollup_1m += conn.execute(
-                    delete(RollupMinuteRow).where(RollupMinuteRow.series_id == sid, RollupMinuteRow.bucket < rollup_cut_s)
+                    delete(RollupMinuteRow).where(
+                        RollupMinuteRow.series_id == sid, RollupMinuteRow.bucket < rollup_cut_s
+                    )
                 ).rowcount
                 out.rollup_1h += conn.execute(
                     delete(RollupHourRow).where(RollupHourRow.series_id == sid, RollupHourRow.bucket < rollup_cut_s)

@@ -18,9 +18,7 @@ RANK = {"open": 0, "assigned": 1, "in_progress": 2, "resolved": 3, "closed": 4, 
 FIELDS = ("agency", "service", "priority", "district", "title", "description", "lat", "lon", "sla_minutes", "due_ms")
 
 
-def derive_ticket(
-    events: Iterable[Mapping[str, Any]], sla_for_service: Callable[[str], int | None]
-) -> dict[str, Any]:
+def derive_ticket(events: Iterable[Mapping[str, Any]], sla_for_service: Callable[[str], int | None]) -> dict[str, Any]:
     """Ticket columns from its events (mappings with status, ts_ms and the FIELDS); at least one event."""
     ordered = sorted(events, key=lambda e: (e["ts_ms"], RANK.get(e["status"], 0)))
     if not ordered:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, ColumnElement, RowMapping, and_, false, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, false, func, literal, not_, or_, select
 
 from app.profile import Profile
 from app.storage.models import ACTIVE_WHERE, TicketEventRow, TicketRow
@@ -78,8 +78,12 @@ def _where(f: TicketFilter, now_ms: int) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [T.c.city == f.city]
     if f.statuses:
         conds.append(is_active() if set(f.statuses) == set(ACTIVE) else T.c.status.in_(f.statuses))
-    for col, value in ((T.c.agency, f.agency), (T.c.service, f.service), (T.c.district, f.district),
-                       (T.c.priority, f.priority)):  # fmt: skip
+    for col, value in (
+        (T.c.agency, f.agency),
+        (T.c.service, f.service),
+        (T.c.district, f.district),
+        (T.c.priority, f.priority),
+    ):
         if value is not None:
             conds.append(col == value)
     if f.overdue is not None:
@@ -101,9 +105,11 @@ def list_tickets(
     """One page of tickets matching `filters`, newest opened first, and how many match in all."""
     conds = _where(filters, now_ms)
     total = conn.execute(select(func.count()).select_from(T).where(*conds)).scalar_one()
-    rows = conn.execute(
-        select(T).where(*conds).order_by(T.c.opened_ms.desc(), T.c.id.desc()).limit(limit).offset(offset)
-    ).mappings().all()
+    rows = (
+        conn.execute(select(T).where(*conds).order_by(T.c.opened_ms.desc(), T.c.id.desc()).limit(limit).offset(offset))
+        .mappings()
+        .all()
+    )
     return list(rows), total
 
 
@@ -124,9 +130,7 @@ def ticket_events(*, conn: Connection, ticket_pk: int) -> list[RowMapping]:
     return sorted(rows, key=lambda e: (e["ts_ms"], RANK.get(e["status"], 0), e["id"]))
 
 
-def id_in_tickets(
-    *, conn: Connection, city: str, column: Literal["agency", "service", "district"], value: str
-) -> bool:
+def id_in_tickets(*, conn: Connection, city: str, column: Literal["agency", "service", "district"], value: str) -> bool:
     """Whether any ticket of `city` names `value` as its agency, service or district."""
     return conn.execute(select(T.c.id).where(T.c.city == city, T.c[column] == value).limit(1)).first() is not None
 

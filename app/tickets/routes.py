@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep, ProfileDep
-from app.http.timefmt import from_ms, now_ms, to_ms
-from app.live.notices import DependsOn
-from app.tickets import queries as q
 from app.http.errors import unprocessable
 from app.http.paging import Limit, Offset, Page
+from app.http.timefmt import from_ms, now_ms, to_ms
+from app.live.notices import DependsOn
 from app.profile import ID_PATTERN
+from app.tickets import queries as q
 
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"  # as ingest.parser accepts them
 
@@ -76,8 +76,6 @@ class TicketDetail(Ticket):
     events: list[TicketEvent] = Field(description="In lifecycle order")
 
 
-
-
 def _statuses(values: list[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for raw in values or []:
@@ -100,12 +98,20 @@ def ticket_filters(
     profile: ProfileDep,
     status_: Annotated[
         list[str] | None,
-        Query(alias="status", description="Repeat or comma-separate; `active` = any open status, `terminal` = "
-              "resolved/closed/cancelled"),
-    ] = None,  # fmt: skip
-    agency: Annotated[str | None, Query(pattern=ID_PATTERN, description="An agency id (profile or seen in tickets)")] = None,
-    service: Annotated[str | None, Query(pattern=ID_PATTERN, description="A service id (profile or seen in tickets)")] = None,
-    district: Annotated[str | None, Query(pattern=ID_PATTERN, description="A district id (profile or seen in tickets)")] = None,
+        Query(
+            alias="status",
+            description="Repeat or comma-separate; `active` = any open status, `terminal` = resolved/closed/cancelled",
+        ),
+    ] = None,
+    agency: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="An agency id (profile or seen in tickets)")
+    ] = None,
+    service: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="A service id (profile or seen in tickets)")
+    ] = None,
+    district: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="A district id (profile or seen in tickets)")
+    ] = None,
     priority: Priority | None = None,
     overdue: Annotated[bool | None, Query(description="Still open and past due (true) or not (false)")] = None,
     breached: Annotated[bool | None, Query(description="Missed its SLA (open past due or resolved late)")] = None,
@@ -123,13 +129,19 @@ def ticket_filters(
         "district": profile.has_district,
     }
     named: tuple[tuple[Literal["agency", "service", "district"], str | None], ...] = (
-        ("agency", agency), ("service", service), ("district", district)
+        ("agency", agency),
+        ("service", service),
+        ("district", district),
     )
     for column, value in named:
-        if value is not None and not in_profile[column](value) and not q.id_in_tickets(
-            conn=conn, city=city, column=column, value=value
+        if (
+            value is not None
+            and not in_profile[column](value)
+            and not q.id_in_tickets(conn=conn, city=city, column=column, value=value)
         ):
-            raise unprocessable(f"query.{column}", f"unknown {column} {value!r}: not in the city profile nor in any ticket")
+            raise unprocessable(
+                f"query.{column}", f"unknown {column} {value!r}: not in the city profile nor in any ticket"
+            )
     if opened_from and opened_to and opened_from >= opened_to:
         raise unprocessable("query.opened_to", "opened_to must be after opened_from")
     return q.TicketFilter(

@@ -21,10 +21,15 @@ Options = Callable[[str], Sequence[tuple[Any, str]]]  # lang -> [(value, label)]
 def buttons(group_id: str, options: Sequence[tuple[Any, str]], value: Any) -> list:
     """The group's buttons, the one of `value` pressed."""
     return [
-        html.Button(label, id={"type": f"{group_id}-option", "value": v}, n_clicks=0,
-                    className="choice-btn" + (" on" if v == value else ""), **{"aria-pressed": str(v == value).lower()})
+        html.Button(
+            label,
+            id={"type": f"{group_id}-option", "value": v},
+            n_clicks=0,
+            className="choice-btn" + (" on" if v == value else ""),
+            **{"aria-pressed": str(v == value).lower()},
+        )
         for v, label in options
-    ]  # fmt: skip
+    ]
 
 
 def group(group_id: str, label: str, options: Sequence[tuple[Any, str]], value: Any) -> html.Div:
@@ -32,12 +37,17 @@ def group(group_id: str, label: str, options: Sequence[tuple[Any, str]], value: 
     return html.Div(
         [
             html.Span(label, id=f"{group_id}-label", className="choice-label"),
-            html.Div(buttons(group_id, options, value), id=group_id, className="choice", role="group",
-                     **{"aria-labelledby": f"{group_id}-label"}),
+            html.Div(
+                buttons(group_id, options, value),
+                id=group_id,
+                className="choice",
+                role="group",
+                **{"aria-labelledby": f"{group_id}-label"},
+            ),
             dcc.Store(id=f"{group_id}-value", data=value),
         ],
         className="choice-box",
-    )  # fmt: skip
+    )
 
 
 def register(app: Any, group_id: str, options: Options, lang_of: Callable[[dict], str]) -> None:

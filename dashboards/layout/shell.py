@@ -12,11 +12,15 @@ from typing import Any
 from dash import ALL, Input, Output, dcc, html
 
 from app.i18n import t
-
 from dashboards import ids
 
 POLL_MS = 15_000
-TZ_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}  # the fallback refresh while the live channel is down; live.js shortens it then
+TZ_LABELS = {
+    "Asia/Jakarta": "WIB",
+    "Asia/Pontianak": "WIB",
+    "Asia/Makassar": "WITA",
+    "Asia/Jayapura": "WIT",
+}  # the fallback refresh while the live channel is down; live.js shortens it then
 
 
 def skeleton(
@@ -42,8 +46,13 @@ def skeleton(
             dcc.Store(id=ids.FRESH, data=fresh),  # {panel: as-of ms}, from whichever page is shown
             dcc.Store(id=ids.SINK),  # where clientside side effects "return" (they return no_update)
             # The banner sits in the header landmark: every part of the page is in a landmark (axe: region).
-            html.Header([html.Div(header, id="header", className="header"),
-                         html.Div(id=ids.BANNER, className="banner hidden", role="status")], className="top"),
+            html.Header(
+                [
+                    html.Div(header, id="header", className="header"),
+                    html.Div(id=ids.BANNER, className="banner hidden", role="status"),
+                ],
+                className="top",
+            ),
             html.Main(page, id=ids.PAGE, className="page"),
         ],
     )
@@ -53,17 +62,27 @@ def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str,
     """The header's children: brand, navigation, clock, language, sound, who is signed in."""
     nav = [
         dcc.Link(t(f"ui.nav.{key}", lang), href=href, className="nav-link" + (" active" if path == href else ""))
-        for key, href in (("operator", "/"), ("regent", "/regent"), ("replay", "/replay"),
-                          *((("integrators", "/integrators"),) if role in ("operator", "admin") else ()))
+        for key, href in (
+            ("operator", "/"),
+            ("regent", "/regent"),
+            ("replay", "/replay"),
+            *((("integrators", "/integrators"),) if role in ("operator", "admin") else ()),
+        )
     ]
     other = "en" if lang == "id" else "id"
-    controls = [] if kiosk else [
-        html.Nav(nav, id=ids.NAV, className="nav"),
-        html.A(other.upper(), href=f"?lang={other}", id=ids.LANG, className="lang", title="Bahasa / Language"),
-        html.Button("♪ " + t("ui.sound", lang), id=ids.SOUND, className="sound", title=t("ui.sound", lang), n_clicks=0),
-        html.Span(f"{name} · {t(f'ui.role.{role}', lang)}", className="who", id="who", **{"data-role": role}),
-        html.A(t("ui.logout", lang), href="/logout", className="logout"),
-    ]  # fmt: skip
+    controls = (
+        []
+        if kiosk
+        else [
+            html.Nav(nav, id=ids.NAV, className="nav"),
+            html.A(other.upper(), href=f"?lang={other}", id=ids.LANG, className="lang", title="Bahasa / Language"),
+            html.Button(
+                "♪ " + t("ui.sound", lang), id=ids.SOUND, className="sound", title=t("ui.sound", lang), n_clicks=0
+            ),
+            html.Span(f"{name} · {t(f'ui.role.{role}', lang)}", className="who", id="who", **{"data-role": role}),
+            html.A(t("ui.logout", lang), href="/logout", className="logout"),
+        ]
+    )
     # The page's level-one heading: the window's own name where the page has no title of its own (regent, replay do).
     heading = html.H1 if path == "/" else html.Div
     return [

@@ -15,7 +15,6 @@ from dash import Input, Output, ctx as dash_ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app.i18n import t
-
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
@@ -43,7 +42,9 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             html.Div(t("dash.integrators.note", lang), className="note"),
             html.Div(id=ids.INTEGRATORS_SUMMARY, className="kpis"),
             dcc.Store(id=ids.page_tick("integrators")),
-            panel("integrators", t("dash.integrators.sources", lang), html.Div(id=ids.INTEGRATORS_TABLE), max_age_s=600),
+            panel(
+                "integrators", t("dash.integrators.sources", lang), html.Div(id=ids.INTEGRATORS_TABLE), max_age_s=600
+            ),
         ],
     )
 
@@ -81,39 +82,61 @@ def _integrator(u: dict, lang: str, tz: Any) -> html.Div:
         html.Div(u["name"], className="kpi-label"),
         html.Div(number(u["messages_1h"], lang), className="kpi-value"),
         html.Div(t("dash.integrators.per_hour", lang), className="kpi-label"),
-        html.Div(f"{t('dash.integrators.refused', lang)} {number(u['refused_24h'], lang)} · "
-                 f"{t('dash.integrators.warnings', lang)} {number(u['warnings_24h'], lang)}", className="kpi-label"),
-        html.Div(f"{t('dash.integrators.last_seen', lang)} {when(to_ms(u['last_seen']), tz, lang)}", className="kpi-label"),
-    ]  # fmt: skip
+        html.Div(
+            f"{t('dash.integrators.refused', lang)} {number(u['refused_24h'], lang)} · "
+            f"{t('dash.integrators.warnings', lang)} {number(u['warnings_24h'], lang)}",
+            className="kpi-label",
+        ),
+        html.Div(
+            f"{t('dash.integrators.last_seen', lang)} {when(to_ms(u['last_seen']), tz, lang)}", className="kpi-label"
+        ),
+    ]
     if silent:
         rows.append(html.Div(f"{t('dash.integrators.silent', lang)}: {', '.join(silent)}", className="kpi-label bad"))
     return html.Div(rows, className="kpi integrator" + (" bad" if silent else ""), id=f"integrator-{u['name']}")
 
 
 def _table(targets: list[dict], lang: str, tz: Any) -> html.Table:
-    cols = ("integrator", "target", "kind", "messages_1h", "last_seen", "refused", "warnings", "sparkline", "last_refusal")
+    cols = (
+        "integrator",
+        "target",
+        "kind",
+        "messages_1h",
+        "last_seen",
+        "refused",
+        "warnings",
+        "sparkline",
+        "last_refusal",
+    )
     head = html.Tr([html.Th(t(f"dash.integrators.col.{k}", lang)) for k in cols])
     rows = []
     for x in targets:
         refused = ", ".join(f"{r} {number(n, lang)}" for r, n in sorted(x["refused_24h"].items())) or "0"
         last = x["last_refusal"]
         last_cell = (
-            [html.Span(when(to_ms(last["at"]), tz, lang), className="feed-time"), f" {last['reason']}: {last['detail'][:200]}"]
-            if last else "–"
-        )  # fmt: skip
-        rows.append(html.Tr(
             [
-                html.Td(", ".join(x["integrators"]) or t("dash.integrators.unassigned", lang)),
-                html.Td(x["id"]),
-                html.Td(t(f"dash.integrators.kind.{x['kind'] or 'unknown'}", lang)),
-                html.Td(number(x["messages_1h"], lang), className="bad" if not x["messages_1h"] else ""),
-                html.Td(when(to_ms(x["last_seen"]), tz, lang) if x["last_seen"] else "–"),
-                html.Td(refused, className="bad" if x["refused_24h"] else ""),
-                html.Td(number(x["warnings_24h"], lang)),
-                html.Td(sparkline(x["sparkline"]), className="sparkline",
-                        title=" ".join(str(n) for n in x["sparkline"])),
-                html.Td(last_cell, className="last-refusal"),
-            ],
-            id=f"target-{x['id']}",
-        ))  # fmt: skip
+                html.Span(when(to_ms(last["at"]), tz, lang), className="feed-time"),
+                f" {last['reason']}: {last['detail'][:200]}",
+            ]
+            if last
+            else "–"
+        )
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(", ".join(x["integrators"]) or t("dash.integrators.unassigned", lang)),
+                    html.Td(x["id"]),
+                    html.Td(t(f"dash.integrators.kind.{x['kind'] or 'unknown'}", lang)),
+                    html.Td(number(x["messages_1h"], lang), className="bad" if not x["messages_1h"] else ""),
+                    html.Td(when(to_ms(x["last_seen"]), tz, lang) if x["last_seen"] else "–"),
+                    html.Td(refused, className="bad" if x["refused_24h"] else ""),
+                    html.Td(number(x["warnings_24h"], lang)),
+                    html.Td(
+                        sparkline(x["sparkline"]), className="sparkline", title=" ".join(str(n) for n in x["sparkline"])
+                    ),
+                    html.Td(last_cell, className="last-refusal"),
+                ],
+                id=f"target-{x['id']}",
+            )
+        )
     return html.Table([html.Thead(head), html.Tbody(rows)], className="svc-table integrators-table")

@@ -15,7 +15,6 @@ from dash import ALL, Input, Output, State, ctx as dash_ctx, dcc, html, no_updat
 from dash.exceptions import PreventUpdate
 
 from app.i18n import t
-
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.cluster import cluster
@@ -50,17 +49,41 @@ def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dic
         className="operator" + (" kiosk" if kiosk else ""),
         children=[
             html.Div(f.get(ids.KPI), id=ids.KPI, className="kpis"),
-            panel("map", t("dash.panel.map", lang),
-                  [dcc.Graph(id=ids.MAP, config=graph_cfg, className="map-graph", responsive=True, **fig.get(ids.MAP, {})),
-                   legend(lang)],
-                  extra=[html.Span("", id=ids.FOCUS, className="focus")]),
-            panel("alarms", t("dash.panel.alarms", lang), html.Div(f.get(ids.ALARMS), id=ids.ALARMS, className="alarm-list fit")),
+            panel(
+                "map",
+                t("dash.panel.map", lang),
+                [
+                    dcc.Graph(
+                        id=ids.MAP, config=graph_cfg, className="map-graph", responsive=True, **fig.get(ids.MAP, {})
+                    ),
+                    legend(lang),
+                ],
+                extra=[html.Span("", id=ids.FOCUS, className="focus")],
+            ),
+            panel(
+                "alarms",
+                t("dash.panel.alarms", lang),
+                html.Div(f.get(ids.ALARMS), id=ids.ALARMS, className="alarm-list fit"),
+            ),
             panel("feed", t("dash.panel.feed", lang), html.Ul(f.get(ids.FEED), id=ids.FEED, className="feed fit")),
-            panel("trends", t("dash.panel.trends", lang),
-                  dcc.Graph(id=ids.TRENDS, config={"displayModeBar": False}, className="trend-graph", responsive=True,
-                            **fig.get(ids.TRENDS, {})),
-                  max_age_s=300),
-            panel("services", t("dash.panel.services", lang), html.Div(f.get(ids.SERVICES), id=ids.SERVICES), max_age_s=300),
+            panel(
+                "trends",
+                t("dash.panel.trends", lang),
+                dcc.Graph(
+                    id=ids.TRENDS,
+                    config={"displayModeBar": False},
+                    className="trend-graph",
+                    responsive=True,
+                    **fig.get(ids.TRENDS, {}),
+                ),
+                max_age_s=300,
+            ),
+            panel(
+                "services",
+                t("dash.panel.services", lang),
+                html.Div(f.get(ids.SERVICES), id=ids.SERVICES),
+                max_age_s=300,
+            ),
             dcc.Store(id=ids.page_tick("operator")),  # the live tick, relayed; new with the page, so it also fills it
             dcc.Store(id=ids.SEEN, data=f.get(ids.SEEN) or {}),
             dcc.Store(id=ids.MAP_SEEN, data=f.get(ids.MAP_SEEN) or {}),
@@ -71,7 +94,7 @@ def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dic
             ack_dialog(lang),
             html.Div(id=ids.ACK_RESULT, className="toast hidden"),
         ],
-    )  # fmt: skip
+    )
 
 
 def ack_dialog(lang: str) -> html.Div:
@@ -83,14 +106,16 @@ def ack_dialog(lang: str) -> html.Div:
                 html.H3(t("dash.alarm.ack_title", lang), id="ack-title"),
                 dcc.Textarea(id=ids.ACK_COMMENT, placeholder=t("dash.alarm.comment", lang), className="ack-comment"),
                 html.Div(
-                    [html.Button(t("dash.alarm.cancel", lang), id=ids.ACK_CANCEL, n_clicks=0, className="secondary"),
-                     html.Button(t("dash.alarm.send", lang), id=ids.ACK_SEND, n_clicks=0, className="primary")],
+                    [
+                        html.Button(t("dash.alarm.cancel", lang), id=ids.ACK_CANCEL, n_clicks=0, className="secondary"),
+                        html.Button(t("dash.alarm.send", lang), id=ids.ACK_SEND, n_clicks=0, className="primary"),
+                    ],
                     className="dialog-buttons",
                 ),
             ],
             className="dialog-box",
         ),
-    )  # fmt: skip
+    )
 
 
 def _kiosk(search: str | None) -> bool:
@@ -163,7 +188,10 @@ def register(app: Any, c: Ctx) -> None:
             lons, lats = [p[0] for p in corners], [p[1] for p in corners]
             return {"x": [min(lons), max(lons)], "y": [min(lats), max(lats)], "zoom": r.get("map.zoom")}, no_update
         if "xaxis.range[0]" in r and "yaxis.range[0]" in r:
-            return {"x": [r["xaxis.range[0]"], r["xaxis.range[1]"]], "y": [r["yaxis.range[0]"], r["yaxis.range[1]"]]}, no_update
+            return {
+                "x": [r["xaxis.range[0]"], r["xaxis.range[1]"]],
+                "y": [r["yaxis.range[0]"], r["yaxis.range[1]"]],
+            }, no_update
         if r.get("xaxis.autorange") or r.get("autosize"):
             return (None if view else no_update), no_update
         raise PreventUpdate
@@ -255,12 +283,17 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     out_alarms = alarm_rows(alarms, lang=lang, tz=tz, can_ack=can_ack) if changed("alarms") else no_update
     out_feed = (
         feed_items(
-            tickets=data.get("recent_tickets") or [], alarms=alarms, status_events=list(c.city.status_events),
-            lang=lang, tz=tz, district_names=c.district_names(), service_name=c.service_name,
+            tickets=data.get("recent_tickets") or [],
+            alarms=alarms,
+            status_events=list(c.city.status_events),
+            lang=lang,
+            tz=tz,
+            district_names=c.district_names(),
+            service_name=c.service_name,
         )
         if changed("recent_tickets", "alarms") or c.city.notices != seen.get("_notices")
         else no_update
-    )  # fmt: skip
+    )
     # Open and overdue per agency from the open tickets, re-read on every ticket notice as the tiles are: the rows
     # add up to the tiles at once, not only after the slower services status (its SLA %) is read again.
     listed = data.get("tickets")
@@ -280,7 +313,9 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     return out_kpi, out_alarms, out_feed, out_services, out_trends, new_seen, critical, fresh
 
 
-async def render_map(c: Ctx, *, token: str, lang: str, kiosk: bool, view: dict | None, seen: dict | None) -> tuple | None:
+async def render_map(
+    c: Ctx, *, token: str, lang: str, kiosk: bool, view: dict | None, seen: dict | None
+) -> tuple | None:
     """The map figure and the key of what it shows; None when `seen` already shows the same."""
     profile = c.profile
     c.city.listen(c.api)
@@ -298,8 +333,14 @@ async def render_map(c: Ctx, *, token: str, lang: str, kiosk: bool, view: dict |
     xr, yr = bounds(outline)
     if view and view.get("x") and view.get("y"):
         xr, yr = tuple(view["x"]), tuple(view["y"])
-    points = map_points(data.get("sources") or [], data.get("latest") or [], data.get("alarms") or [],
-                        lang=lang, tz=profile.tz, metric_name=c.metric_name)  # fmt: skip
+    points = map_points(
+        data.get("sources") or [],
+        data.get("latest") or [],
+        data.get("alarms") or [],
+        lang=lang,
+        tz=profile.tz,
+        metric_name=c.metric_name,
+    )
     tickets = ticket_points(data.get("tickets") or [], lang=lang, service_name=c.service_name)
     fig = map_figure(
         outline=outline,
@@ -333,10 +374,22 @@ async def filled_layout(
     )
     kpi, alarms, feed, services, trends, seen, critical, fresh = panels
     fig, map_key = drawn or (None, {})
-    return layout(lang=lang, kiosk=kiosk, rotate_s=rotate_s, filled={
-        ids.KPI: kpi, ids.ALARMS: alarms, ids.FEED: feed, ids.SERVICES: services, ids.TRENDS: trends, ids.SEEN: seen,
-        ids.CRITICAL: critical, ids.MAP: fig, ids.MAP_SEEN: map_key,
-    }), fresh  # fmt: skip
+    return layout(
+        lang=lang,
+        kiosk=kiosk,
+        rotate_s=rotate_s,
+        filled={
+            ids.KPI: kpi,
+            ids.ALARMS: alarms,
+            ids.FEED: feed,
+            ids.SERVICES: services,
+            ids.TRENDS: trends,
+            ids.SEEN: seen,
+            ids.CRITICAL: critical,
+            ids.MAP: fig,
+            ids.MAP_SEEN: map_key,
+        },
+    ), fresh
 
 
 def rotation_view(n: int, profile: Any) -> tuple[dict | None, str]:

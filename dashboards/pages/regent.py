@@ -18,14 +18,13 @@ from dash.exceptions import PreventUpdate
 
 from app.i18n import t
 from app.profile import PILLARS
-
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
-from dashboards.layout import choice
 from dashboards.figures import LIGHT, agency_bars, pillar_figure, sla_colour
 from dashboards.fmt import number, to_ms, when
+from dashboards.layout import choice
 from dashboards.panels import panel
 from dashboards.pillars import pillar_scores
 
@@ -49,18 +48,37 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             ),
             html.Div(id="regent-summary", className="regent-summary"),
             dcc.Store(id=ids.page_tick("regent")),
-            panel("pillars", t("dash.regent.pillars", lang),
-                  [dcc.Graph(id=ids.REGENT_PILLARS, config={"displayModeBar": False}, className="pillar-graph"),
-                   html.Div(id="pillar-list", className="pillar-list"),
-                   html.Div(t("dash.regent.score_note", lang), className="note")], max_age_s=600),
-            panel("agency", t("dash.regent.by_agency", lang),
-                  dcc.Graph(id=ids.REGENT_AGENCY_FIG, config={"displayModeBar": False}, className="fill-graph"), max_age_s=600),
-            panel("rtrend", t("dash.regent.trend", lang),
-                  dcc.Graph(id=ids.REGENT_TREND, config={"displayModeBar": False}, className="fill-graph"), max_age_s=600),
+            panel(
+                "pillars",
+                t("dash.regent.pillars", lang),
+                [
+                    dcc.Graph(id=ids.REGENT_PILLARS, config={"displayModeBar": False}, className="pillar-graph"),
+                    html.Div(id="pillar-list", className="pillar-list"),
+                    html.Div(t("dash.regent.score_note", lang), className="note"),
+                ],
+                max_age_s=600,
+            ),
+            panel(
+                "agency",
+                t("dash.regent.by_agency", lang),
+                dcc.Graph(id=ids.REGENT_AGENCY_FIG, config={"displayModeBar": False}, className="fill-graph"),
+                max_age_s=600,
+            ),
+            panel(
+                "rtrend",
+                t("dash.regent.trend", lang),
+                dcc.Graph(id=ids.REGENT_TREND, config={"displayModeBar": False}, className="fill-graph"),
+                max_age_s=600,
+            ),
             panel("bysvc", t("dash.regent.by_service", lang), html.Div(id=ids.REGENT_TABLE), max_age_s=600),
-            panel("overdue", t("dash.regent.overdue", lang), html.Ul(id=ids.REGENT_OVERDUE, className="feed fit"), max_age_s=600),
+            panel(
+                "overdue",
+                t("dash.regent.overdue", lang),
+                html.Ul(id=ids.REGENT_OVERDUE, className="feed fit"),
+                max_age_s=600,
+            ),
         ],
-    )  # fmt: skip
+    )
 
 
 def _periods(lang: str) -> list[tuple[int, str]]:
@@ -106,10 +124,13 @@ def register(app: Any, c: Ctx) -> None:
                 c.city.read(token, lang, ("sources", "latest", "alarms")),
             )
             data = {
-                "start": start, "end": end, "status": status, "overdue": overdue.get("items", []),
+                "start": start,
+                "end": end,
+                "status": status,
+                "overdue": overdue.get("items", []),
                 "trend": [(a, st["overall"]) for (a, _b), st in zip(edges, per_step, strict=True)],
                 "sensing": {k: p.data for k, p in sensing.items()},
-            }  # fmt: skip
+            }
             cache[key] = (time.monotonic(), data)
             return data
 
@@ -143,46 +164,78 @@ def register(app: Any, c: Ctx) -> None:
         summary = [
             _tile(t("col.opened", lang), number(overall.get("opened"), lang)),
             _tile(t("col.resolved", lang), number(overall.get("resolved"), lang)),
-            _tile(t("col.sla_pct", lang), _pct(overall.get("sla_pct"), lang), colour=sla_colour(overall.get("sla_pct"))),
+            _tile(
+                t("col.sla_pct", lang), _pct(overall.get("sla_pct"), lang), colour=sla_colour(overall.get("sla_pct"))
+            ),
             _tile(t("col.open", lang), number(overall.get("open"), lang)),
             _tile(t("col.overdue", lang), number(overall.get("overdue"), lang), bad=bool(overall.get("overdue"))),
             _tile(t("col.median", lang), _minutes(overall.get("median_resolution_min"), lang)),
         ]
         sensing = d["sensing"]
         scores = pillar_scores(
-            profile, service_items=status.get("items", []), latest=sensing.get("latest") or [],
-            sources=sensing.get("sources") or [], alarms=sensing.get("alarms") or [],
-        )  # fmt: skip
+            profile,
+            service_items=status.get("items", []),
+            latest=sensing.get("latest") or [],
+            sources=sensing.get("sources") or [],
+            alarms=sensing.get("alarms") or [],
+        )
         names = {p: t(f"dash.pillar.{p}", lang) for p in PILLARS}
         pillars_fig = pillar_figure({p: scores[p].score for p in PILLARS}, names)
         pillar_list = [
-            html.Div([html.Span(names[p]), html.Span(_pct(scores[p].score, lang), className="sla",
-                                                     style={"background": sla_colour(scores[p].score)})],
-                     className="pillar-row", id=f"pillar-{p}")
+            html.Div(
+                [
+                    html.Span(names[p]),
+                    html.Span(
+                        _pct(scores[p].score, lang), className="sla", style={"background": sla_colour(scores[p].score)}
+                    ),
+                ],
+                className="pillar-row",
+                id=f"pillar-{p}",
+            )
             for p in PILLARS
-        ]  # fmt: skip
+        ]
         short_names = c.agency_short()
         agencies = [
-            {"label": short_names.get(a["agency"], a.get("agency_name") or a["agency"]), "sla_pct": a.get("sla_pct"),
-             "open": a.get("open", 0), "overdue": a.get("overdue", 0)}
+            {
+                "label": short_names.get(a["agency"], a.get("agency_name") or a["agency"]),
+                "sla_pct": a.get("sla_pct"),
+                "open": a.get("open", 0),
+                "overdue": a.get("overdue", 0),
+            }
             for a in status.get("agencies", [])
-        ]  # fmt: skip
-        agency_fig = agency_bars(agencies, labels={"open": t("col.open", lang).lower(), "overdue": t("col.overdue", lang).lower()})
+        ]
+        agency_fig = agency_bars(
+            agencies, labels={"open": t("col.open", lang).lower(), "overdue": t("col.overdue", lang).lower()}
+        )
         trend_fig = _trend_figure(d["trend"], lang, tz)
         table = _service_table(status.get("items", []), lang, c)
         overdue = [
-            html.Li([html.Span(when(to_ms(tk.get("due_at")), tz, lang), className="feed-time"),
-                     f"{tk['ticket_id']} · {short_names.get(tk['agency'], tk['agency'])} · "
-                     f"{c.service_name(tk.get('service'), lang)} · {tk.get('title') or ''}"],
-                    className="feed-item overdue")
+            html.Li(
+                [
+                    html.Span(when(to_ms(tk.get("due_at")), tz, lang), className="feed-time"),
+                    f"{tk['ticket_id']} · {short_names.get(tk['agency'], tk['agency'])} · "
+                    f"{c.service_name(tk.get('service'), lang)} · {tk.get('title') or ''}",
+                ],
+                className="feed-item overdue",
+            )
             for tk in d["overdue"][:16]
-        ] or [html.Li(t("dash.regent.none", lang), className="empty")]  # fmt: skip
+        ] or [html.Li(t("dash.regent.none", lang), className="empty")]
         q = urlencode({"start": _iso(d["start"]), "end": _iso(d["end"])})
         exports = [
-            html.A(t("dash.regent.export_csv", lang), href=f"/api/v1/exports/services.csv?{q}", className="btn", id="export-csv"),
-            html.A(t("dash.regent.export_report", lang), href=f"/api/v1/reports/services?{q}&lang={lang}",
-                   target="_blank", className="btn", id="export-report"),
-        ]  # fmt: skip
+            html.A(
+                t("dash.regent.export_csv", lang),
+                href=f"/api/v1/exports/services.csv?{q}",
+                className="btn",
+                id="export-csv",
+            ),
+            html.A(
+                t("dash.regent.export_report", lang),
+                href=f"/api/v1/reports/services?{q}&lang={lang}",
+                target="_blank",
+                className="btn",
+                id="export-report",
+            ),
+        ]
         now = int(time.time() * 1000)
         fresh = {k: now for k in ("pillars", "agency", "rtrend", "bysvc", "overdue")}
         return summary, pillars_fig, pillar_list, agency_fig, trend_fig, table, overdue, exports, fresh
@@ -190,8 +243,11 @@ def register(app: Any, c: Ctx) -> None:
 
 def _tile(label: str, value: str, *, colour: str | None = None, bad: bool = False) -> html.Div:
     style = {"borderLeftColor": colour} if colour else {}
-    return html.Div([html.Div(value, className="kpi-value"), html.Div(label, className="kpi-label")],
-                    className="kpi" + (" bad" if bad else ""), style=style)  # fmt: skip
+    return html.Div(
+        [html.Div(value, className="kpi-value"), html.Div(label, className="kpi-label")],
+        className="kpi" + (" bad" if bad else ""),
+        style=style,
+    )
 
 
 def _pct(v: float | None, lang: str) -> str:
@@ -209,33 +265,81 @@ def _minutes(v: float | None, lang: str) -> str:
 def _trend_figure(trend: list, lang: str, tz: Any) -> go.Figure:
     x = [a.astimezone(tz).replace(tzinfo=None) for a, _ in trend]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=x, y=[o.get("opened", 0) for _, o in trend], name=t("dash.regent.opened", lang), marker_color="#0a84ff"))
-    fig.add_trace(go.Bar(x=x, y=[o.get("resolved", 0) for _, o in trend], name=t("dash.regent.resolved", lang), marker_color="#30d158"))
-    fig.add_trace(go.Scatter(x=x, y=[o.get("sla_pct") for _, o in trend], name=t("col.sla_pct", lang), yaxis="y2",
-                             mode="lines+markers", line={"color": "#ff9500", "width": 2}))  # fmt: skip
+    fig.add_trace(
+        go.Bar(
+            x=x, y=[o.get("opened", 0) for _, o in trend], name=t("dash.regent.opened", lang), marker_color="#0a84ff"
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=[o.get("resolved", 0) for _, o in trend],
+            name=t("dash.regent.resolved", lang),
+            marker_color="#30d158",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[o.get("sla_pct") for _, o in trend],
+            name=t("col.sla_pct", lang),
+            yaxis="y2",
+            mode="lines+markers",
+            line={"color": "#ff9500", "width": 2},
+        )
+    )
     fig.update_layout(
-        barmode="group", margin={"l": 40, "r": 40, "t": 10, "b": 30}, paper_bgcolor=LIGHT.paper, plot_bgcolor=LIGHT.paper,
-        yaxis={"gridcolor": LIGHT.grid}, yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "ticksuffix": "%", "showgrid": False},
-        legend={"orientation": "h", "y": 1.08, "x": 0}, font={"size": 12},
-    )  # fmt: skip
+        barmode="group",
+        margin={"l": 40, "r": 40, "t": 10, "b": 30},
+        paper_bgcolor=LIGHT.paper,
+        plot_bgcolor=LIGHT.paper,
+        yaxis={"gridcolor": LIGHT.grid},
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "ticksuffix": "%", "showgrid": False},
+        legend={"orientation": "h", "y": 1.08, "x": 0},
+        font={"size": 12},
+    )
     return fig
 
 
 def _service_table(items: list, lang: str, c: Ctx) -> html.Table:
     short = c.agency_short()
-    head = html.Tr([html.Th(t(k, lang)) for k in ("col.agency", "col.service", "col.opened", "col.resolved", "col.open",
-                                                   "col.overdue", "col.sla_pct", "col.median")])  # fmt: skip
+    head = html.Tr(
+        [
+            html.Th(t(k, lang))
+            for k in (
+                "col.agency",
+                "col.service",
+                "col.opened",
+                "col.resolved",
+                "col.open",
+                "col.overdue",
+                "col.sla_pct",
+                "col.median",
+            )
+        ]
+    )
     rows = []
     for it in items:
         if not (it.get("opened") or it.get("resolved") or it.get("open")):
             continue
-        rows.append(html.Tr([
-            html.Td(short.get(it["agency"], it["agency"])), html.Td(c.service_name(it.get("service"), lang)),
-            html.Td(number(it.get("opened"), lang)), html.Td(number(it.get("resolved"), lang)),
-            html.Td(number(it.get("open"), lang)),
-            html.Td(number(it.get("overdue"), lang), className="bad" if it.get("overdue") else ""),
-            html.Td(html.Span(_pct(it.get("sla_pct"), lang), className="sla", style={"background": sla_colour(it.get("sla_pct"))})),
-            html.Td(_minutes(it.get("median_resolution_min"), lang)),
-        ]))  # fmt: skip
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(short.get(it["agency"], it["agency"])),
+                    html.Td(c.service_name(it.get("service"), lang)),
+                    html.Td(number(it.get("opened"), lang)),
+                    html.Td(number(it.get("resolved"), lang)),
+                    html.Td(number(it.get("open"), lang)),
+                    html.Td(number(it.get("overdue"), lang), className="bad" if it.get("overdue") else ""),
+                    html.Td(
+                        html.Span(
+                            _pct(it.get("sla_pct"), lang),
+                            className="sla",
+                            style={"background": sla_colour(it.get("sla_pct"))},
+                        )
+                    ),
+                    html.Td(_minutes(it.get("median_resolution_min"), lang)),
+                ]
+            )
+        )
     return html.Table([html.Thead(head), html.Tbody(rows)], className="svc-table")
-

@@ -16,17 +16,26 @@ from dash import Input, Output, State, ctx as dash_ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app.i18n import t
-
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.cluster import cluster
 from dashboards.context import Ctx
 from dashboards.data import key_metrics, trend_agg
-from dashboards.layout import choice
 from dashboards.figures import LIGHT, bounds, map_figure, trends_figure
 from dashboards.fmt import number, when
-from dashboards.panels import alarm_rows, feed_items, kpi_tiles, legend, located_alarms, map_points, panel, ticket_points, trend_series
+from dashboards.layout import choice
+from dashboards.panels import (
+    alarm_rows,
+    feed_items,
+    kpi_tiles,
+    legend,
+    located_alarms,
+    map_points,
+    panel,
+    ticket_points,
+    trend_series,
+)
 
 SPEEDS = (1, 5, 10, 30, 60)
 DEFAULT_SPEED = 10
@@ -64,7 +73,9 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
                 [
                     html.H1(t("dash.replay.title", lang)),
                     html.Label(t("dash.replay.at", lang), htmlFor=ids.REPLAY_AT),
-                    dcc.Input(id=ids.REPLAY_AT, type="text", debounce=True, placeholder="YYYY-MM-DD HH:MM", className="at"),
+                    dcc.Input(
+                        id=ids.REPLAY_AT, type="text", debounce=True, placeholder="YYYY-MM-DD HH:MM", className="at"
+                    ),
                     choice.group(ids.REPLAY_SPEED, t("dash.replay.speed", lang), _speeds(lang), DEFAULT_SPEED),
                     html.Button(t("dash.replay.play", lang), id=ids.REPLAY_PLAY, n_clicks=0, className="primary"),
                     html.Div(id=ids.REPLAY_NOW, className="replay-now"),
@@ -72,17 +83,36 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
                 className="regent-bar replay-bar",
             ),
             html.Div(id=ids.REPLAY_KPI, className="kpis"),
-            panel("rmap", t("dash.panel.map", lang),
-                  [dcc.Graph(id=ids.REPLAY_MAP, config={"displayModeBar": False, "scrollZoom": True}, className="map-graph"),
-                   legend(lang)], max_age_s=10**9),
-            panel("ralarms", t("dash.panel.alarms", lang), html.Div(id=ids.REPLAY_ALARMS, className="alarm-list fit"), max_age_s=10**9),
-            panel("rfeed", t("dash.panel.feed", lang), html.Ul(id=ids.REPLAY_FEED, className="feed fit"), max_age_s=10**9),
-            panel("rtrends", t("dash.panel.trends", lang),
-                  dcc.Graph(id=ids.REPLAY_TRENDS, config={"displayModeBar": False}, className="trend-graph"), max_age_s=10**9),
+            panel(
+                "rmap",
+                t("dash.panel.map", lang),
+                [
+                    dcc.Graph(
+                        id=ids.REPLAY_MAP, config={"displayModeBar": False, "scrollZoom": True}, className="map-graph"
+                    ),
+                    legend(lang),
+                ],
+                max_age_s=10**9,
+            ),
+            panel(
+                "ralarms",
+                t("dash.panel.alarms", lang),
+                html.Div(id=ids.REPLAY_ALARMS, className="alarm-list fit"),
+                max_age_s=10**9,
+            ),
+            panel(
+                "rfeed", t("dash.panel.feed", lang), html.Ul(id=ids.REPLAY_FEED, className="feed fit"), max_age_s=10**9
+            ),
+            panel(
+                "rtrends",
+                t("dash.panel.trends", lang),
+                dcc.Graph(id=ids.REPLAY_TRENDS, config={"displayModeBar": False}, className="trend-graph"),
+                max_age_s=10**9,
+            ),
             dcc.Store(id=ids.REPLAY_CLOCK),
             dcc.Interval(id=ids.REPLAY_TIMER, interval=FRAME_MS, disabled=True),
         ],
-    )  # fmt: skip
+    )
 
 
 def register(app: Any, c: Ctx) -> None:
@@ -165,23 +195,45 @@ def register(app: Any, c: Ctx) -> None:
         points = map_points(state["source_items"], [], alarms, lang=lang, tz=tz, metric_name=c.metric_name)
         tickets = ticket_points(state["tickets"], lang=lang, service_name=c.service_name)
         fig = map_figure(
-            outline=outline, districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
-            clusters=cluster(points, xr, yr, cells=16), tickets=cluster(tickets, xr, yr, cells=16),
-            alarms=located_alarms(alarms), view=(xr, yr), th=LIGHT, tiles=c.tiles,
-        )  # fmt: skip
+            outline=outline,
+            districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
+            clusters=cluster(points, xr, yr, cells=16),
+            tickets=cluster(tickets, xr, yr, cells=16),
+            alarms=located_alarms(alarms),
+            view=(xr, yr),
+            th=LIGHT,
+            tiles=c.tiles,
+        )
         steps = [{**s, "updated_at": s["at"]} for s in state["feed"]]
         # An alarm's later changes are not known at the instant: it enters the feed when it was raised.
         raised = [{**a, "updated_at": a.get("raised_at")} for a in alarms]
-        feed = feed_items(tickets=steps, alarms=raised, status_events=[], lang=lang, tz=tz,
-                          district_names=c.district_names(), service_name=c.service_name)  # fmt: skip
+        feed = feed_items(
+            tickets=steps,
+            alarms=raised,
+            status_events=[],
+            lang=lang,
+            tz=tz,
+            district_names=c.district_names(),
+            service_name=c.service_name,
+        )
         local_at = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(tz).replace(tzinfo=None)
         trend_fig = trends_figure(trend_series(trends, profile, lang), th=LIGHT, cols=6, marker_x=local_at)
         stamp = when(at_ms, tz, lang, seconds=True)
-        now_label = [html.Span(stamp, className="replay-clock", id="replay-stamp", **{"data-at": str(at_ms)}),
-                     html.Span(f" · {number(clock_.get('speed', 1), lang)}x")]  # fmt: skip
+        now_label = [
+            html.Span(stamp, className="replay-clock", id="replay-stamp", **{"data-at": str(at_ms)}),
+            html.Span(f" · {number(clock_.get('speed', 1), lang)}x"),
+        ]
         banner = t("dash.replay.banner", lang, at=stamp)
-        return (kpis, fig, alarm_rows(alarms, lang=lang, tz=tz, can_ack=False, actions=False), feed, trend_fig, now_label,
-                banner, "banner replaying")  # fmt: skip
+        return (
+            kpis,
+            fig,
+            alarm_rows(alarms, lang=lang, tz=tz, can_ack=False, actions=False),
+            feed,
+            trend_fig,
+            now_label,
+            banner,
+            "banner replaying",
+        )
 
     async def trends_at(token: str, at_ms: int) -> dict:
         # One read per five minutes of history: the 5-minute buckets do not move in between.
@@ -192,11 +244,20 @@ def register(app: Any, c: Ctx) -> None:
         end = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
         start = end - timedelta(hours=TREND_HOURS)
         metrics = key_metrics(profile)
-        bodies = await asyncio.gather(*(
-            c.client.get("/api/v1/readings/series", token, metric=m.id, bucket="5m", agg=trend_agg(m),
-                         start=start.isoformat(), end=end.isoformat())
-            for m in metrics
-        ))  # fmt: skip
+        bodies = await asyncio.gather(
+            *(
+                c.client.get(
+                    "/api/v1/readings/series",
+                    token,
+                    metric=m.id,
+                    bucket="5m",
+                    agg=trend_agg(m),
+                    start=start.isoformat(),
+                    end=end.isoformat(),
+                )
+                for m in metrics
+            )
+        )
         out = {m.id: b for m, b in zip(metrics, bodies, strict=True)}
         if len(trend_cache) > 64:
             trend_cache.clear()

@@ -41,7 +41,7 @@ def main() -> int:
 
         # 1. The sandbox: checked like the live topic, stored nowhere.
         client.publish(f"city/{CITY}/test/sensor/{SOURCE}", json.dumps(READING), qos=1).wait_for_publish(20)
-        topic, answer = answers.get(timeout=20)
+        _topic, answer = answers.get(timeout=20)
         print("dry run:", json.dumps(answer))
         if not answer["ok"]:
             print("refused in the dry run: not publishing live", file=sys.stderr)

@@ -47,6 +47,7 @@ class Fault:
     detail: str
     path: str | None = None
 
+
 _HANDLERS = {"sensor": _sensor, "service": _service, "status": _status}
 _TOPICS: dict[str, tuple[str, Callable[..., Parsed], str]] = {}  # valid topic -> (city, handler, id)
 _TOPICS_MAX = 8192

@@ -21,15 +21,44 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z][A-Za-z])")
 # External spellings of units -> the catalogue's. SenML (RFC 8428 / 8798) names
 # and UN/CEFACT common codes (FIWARE `unitCode`). Units are stored canonical.
 _UNIT_ALIASES = {
-    "Cel": "°C", "CEL": "°C", "degC": "°C", "FAH": "°F", "KEL": "K",
-    "%RH": "%", "%EL": "%", "P1": "%",
-    "ug/m3": "µg/m³", "µg/m3": "µg/m³", "ug/m³": "µg/m³", "μg/m³": "µg/m³", "μg/m3": "µg/m³", "GQ": "µg/m³",
-    "mg/m3": "mg/m³", "GP": "mg/m³",
-    "MTR": "m", "CMT": "cm", "MMT": "mm", "KTM": "km",
-    "MTS": "m/s", "KMH": "km/h", "H67": "mm/h", "mm/hr": "mm/h",
-    "WTT": "W", "KWT": "kW", "KWH": "kWh", "VLT": "V", "AMP": "A", "HTZ": "Hz",
-    "BAR": "bar", "A97": "hPa", "PAL": "Pa", "LTR": "L", "MQH": "m³/h", "DD": "°", "deg": "°",
-}  # fmt: skip
+    "Cel": "°C",
+    "CEL": "°C",
+    "degC": "°C",
+    "FAH": "°F",
+    "KEL": "K",
+    "%RH": "%",
+    "%EL": "%",
+    "P1": "%",
+    "ug/m3": "µg/m³",
+    "µg/m3": "µg/m³",
+    "ug/m³": "µg/m³",
+    "μg/m³": "µg/m³",
+    "μg/m3": "µg/m³",
+    "GQ": "µg/m³",
+    "mg/m3": "mg/m³",
+    "GP": "mg/m³",
+    "MTR": "m",
+    "CMT": "cm",
+    "MMT": "mm",
+    "KTM": "km",
+    "MTS": "m/s",
+    "KMH": "km/h",
+    "H67": "mm/h",
+    "mm/hr": "mm/h",
+    "WTT": "W",
+    "KWT": "kW",
+    "KWH": "kWh",
+    "VLT": "V",
+    "AMP": "A",
+    "HTZ": "Hz",
+    "BAR": "bar",
+    "A97": "hPa",
+    "PAL": "Pa",
+    "LTR": "L",
+    "MQH": "m³/h",
+    "DD": "°",
+    "deg": "°",
+}
 
 _CLIP = 80  # longest piece of input echoed in a detail string
 
@@ -283,4 +312,3 @@ def _snake(name: str) -> str | None:
     """NGSI attribute name -> metric id (`relativeHumidity` -> `relative_humidity`, `pH` -> `ph`)."""
     m = _CAMEL.sub("_", name).lower()
     return m if _METRIC(m) is not None else None
-

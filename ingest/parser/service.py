@@ -208,5 +208,15 @@ def _description(obj: dict, _received_ms: int, _rules: ParseRules) -> str | None
 
 # In the order the fields were always checked: the first fault stays the refusal's reason.
 _FIELDS: tuple[Callable[[dict, int, ParseRules], Any], ...] = (
-    _ticket_id, _status_of, _priority, _service_id, _district_of, _ts, _due, _place, _sla, _title, _description,
-)  # fmt: skip
+    _ticket_id,
+    _status_of,
+    _priority,
+    _service_id,
+    _district_of,
+    _ts,
+    _due,
+    _place,
+    _sla,
+    _title,
+    _description,
+)

@@ -17,10 +17,23 @@ _OVERSIZE = 70_000  # bytes of padding: past the contract's 64 KiB
 
 # Bad message kinds and their weights (each is made by the function `_<kind>` below).
 BAD_KINDS = (
-    ("malformed", 3), ("encoding", 2), ("nan", 2), ("not_object", 2), ("wrong_type", 3), ("out_of_range", 3),
-    ("unknown_metric", 2), ("future", 2), ("no_offset", 2), ("oversized", 1), ("sql_topic", 2), ("unknown_city", 2),
-    ("topic_shape", 2), ("senml_mixed", 3), ("ticket", 2), ("status", 1),
-)  # fmt: skip
+    ("malformed", 3),
+    ("encoding", 2),
+    ("nan", 2),
+    ("not_object", 2),
+    ("wrong_type", 3),
+    ("out_of_range", 3),
+    ("unknown_metric", 2),
+    ("future", 2),
+    ("no_offset", 2),
+    ("oversized", 1),
+    ("sql_topic", 2),
+    ("unknown_city", 2),
+    ("topic_shape", 2),
+    ("senml_mixed", 3),
+    ("ticket", 2),
+    ("status", 1),
+)
 _BAG = tuple(k for k, w in BAD_KINDS for _ in range(w))  # one entry per unit of weight
 
 
@@ -106,7 +119,7 @@ def _oversized(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 
 
 def _sql_topic(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
-    sid = m.rng.choice(("x'; DROP TABLE readings;--", "1' OR '1'='1", "awlr\"); DELETE FROM sources;--"))
+    sid = m.rng.choice(("x'; DROP TABLE readings;--", "1' OR '1'='1", 'awlr"); DELETE FROM sources;--'))
     return f"city/{m.city}/sensor/{sid}", orjson.dumps({"ts": now, "values": _good_values(m, s, now)})
 
 
@@ -118,9 +131,14 @@ def _unknown_city(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
 def _topic_shape(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     # Shapes the ingestor still receives (city/+/sensor/#, city/+/service/#), so it can quarantine them.
     topic = m.rng.choice(
-        (f"city/{m.city}/sensor/{s.id}/extra", f"city/{m.city}/sensor", f"city/{m.city}/service/x/y/z",
-         f"city/{m.city.upper()}/sensor/{s.id}", f"city/{m.city}/sensor/{s.id.upper()}")
-    )  # fmt: skip
+        (
+            f"city/{m.city}/sensor/{s.id}/extra",
+            f"city/{m.city}/sensor",
+            f"city/{m.city}/service/x/y/z",
+            f"city/{m.city.upper()}/sensor/{s.id}",
+            f"city/{m.city}/sensor/{s.id.upper()}",
+        )
+    )
     return topic, orjson.dumps({"ts": now, "values": _good_values(m, s, now)})
 
 
@@ -137,7 +155,7 @@ def _senml_mixed(m: CityModel, now: float, s: Source) -> tuple[str, bytes]:
     k = pack[i]["n"]
     bad = r.choice(
         ({"n": k, "v": "tinggi"}, {"n": k, "u": "ft", "v": 1.0}, {"n": k, "v": 1e9}, {"n": "Tinggi Air!", "v": 1.0})
-    )  # fmt: skip
+    )
     if len(pack) > 1:
         pack[i] = bad
     else:

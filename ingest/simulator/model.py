@@ -14,8 +14,7 @@ from typing import Any
 
 import orjson
 
-from app.profile import District, Profile
-from app.profile import Source as ProfileSource
+from app.profile import District, Profile, Source as ProfileSource
 
 from .bad import bad_message
 from .clock import DAY, HOUR, TIME_SCALE
@@ -27,9 +26,17 @@ _Episode = tuple[float, float, float, list[float], float]  # start, end (real s)
 
 # Short names of the profile's source kinds, for synthetic ids (sim-awlr-0001).
 _KIND_SHORT = {
-    "water_level": "awlr", "rain_gauge": "arg", "buoy": "buoy", "air_quality": "aqms", "weather": "aws",
-    "streetlight": "pju", "waste_bin": "tps", "hospital": "faskes", "water_mains": "pdam", "traffic": "atcs",
-}  # fmt: skip
+    "water_level": "awlr",
+    "rain_gauge": "arg",
+    "buoy": "buoy",
+    "air_quality": "aqms",
+    "weather": "aws",
+    "streetlight": "pju",
+    "waste_bin": "tps",
+    "hospital": "faskes",
+    "water_mains": "pdam",
+    "traffic": "atcs",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +74,16 @@ class CityModel:
     `stamp`, `senml_pack`, ...) are the model's state that its generators in `physics` and `bad` read.
     """
 
-    def __init__(self, profile: Profile, *, seed: int | None = None, extra_sources: int = 0, bad_share: float = 0.0,
-                 time_scale: float = TIME_SCALE, unknown_metric: str = "accept") -> None:  # fmt: skip
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        seed: int | None = None,
+        extra_sources: int = 0,
+        bad_share: float = 0.0,
+        time_scale: float = TIME_SCALE,
+        unknown_metric: str = "accept",
+    ) -> None:
         """`unknown_metric` is the ingestor's policy (settings.ingest_unknown_metric): with "accept" an
         unknown metric id is not an error, so the bad "unknown metric" message names one that is not an id."""
         if not profile.sources:
@@ -111,9 +126,15 @@ class CityModel:
         self._started = False
         self._offline = 0
         self._tickets = TicketDesk(
-            profile, scale=self.scale, size=len(self.sources) / max(1, len(profile.sources)), r=self.rng,
-            tz_s=self.tz_s, schedule=self._at, iso=self._iso, counts=self.counts,
-        )  # fmt: skip
+            profile,
+            scale=self.scale,
+            size=len(self.sources) / max(1, len(profile.sources)),
+            r=self.rng,
+            tz_s=self.tz_s,
+            schedule=self._at,
+            iso=self._iso,
+            counts=self.counts,
+        )
 
     # ----------------------------------------------------------------- setup
 
@@ -122,14 +143,32 @@ class CityModel:
         dix = {d.id: i for i, d in enumerate(p.districts)}
         for src in p.sources:
             iv = src.interval_s or min(self.metrics[m].expected_interval_s for m in src.metrics)
-            s = Source(sid=src.id, kind=src.kind, named=True, di=dix[src.district], district=src.district, lat=src.lat,
-                       lon=src.lon, interval=iv, city=self.city)
+            s = Source(
+                sid=src.id,
+                kind=src.kind,
+                named=True,
+                di=dix[src.district],
+                district=src.district,
+                lat=src.lat,
+                lon=src.lon,
+                interval=iv,
+                city=self.city,
+            )
             self._attach(s, src.metrics)
         for x in synthetic_sources(p, extra, r):
             t = x.template
             iv = t.interval_s or min(self.metrics[m].expected_interval_s for m in t.metrics)
-            s = Source(sid=x.id, kind=t.kind, named=False, di=dix[x.district.id], district=x.district.id, lat=x.lat,
-                       lon=x.lon, interval=iv, city=self.city)
+            s = Source(
+                sid=x.id,
+                kind=t.kind,
+                named=False,
+                di=dix[x.district.id],
+                district=x.district.id,
+                lat=x.lat,
+                lon=x.lon,
+                interval=iv,
+                city=self.city,
+            )
             self._attach(s, t.metrics)
 
     def _attach(self, s: Source, metrics: list[str]) -> None:

@@ -24,12 +24,36 @@ class Source:
     """One device: where it is, how often it reports, and its own state."""
 
     __slots__ = (
-        "id", "kind", "named", "senml", "di", "district", "lat", "lon", "interval",
-        "topic", "status_topic", "gens", "st", "last_ms", "online",
-    )  # fmt: skip
+        "di",
+        "district",
+        "gens",
+        "id",
+        "interval",
+        "kind",
+        "last_ms",
+        "lat",
+        "lon",
+        "named",
+        "online",
+        "senml",
+        "st",
+        "status_topic",
+        "topic",
+    )
 
-    def __init__(self, *, sid: str, kind: str, named: bool, di: int, district: str, lat: float, lon: float,
-                 interval: float, city: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        sid: str,
+        kind: str,
+        named: bool,
+        di: int,
+        district: str,
+        lat: float,
+        lon: float,
+        interval: float,
+        city: str,
+    ) -> None:
         self.id, self.kind, self.named, self.senml = sid, kind, named, kind in _SENML_KINDS
         self.di, self.district, self.lat, self.lon, self.interval = di, district, lat, lon, interval
         self.topic = f"city/{city}/sensor/{sid}"
@@ -52,10 +76,15 @@ def _clamp(v: float, lo: float, hi: float) -> float:
 def _init_wl(s: Source, m: CityModel) -> None:
     r = m.rng
     s.st.update(
-        wl_base=r.uniform(55, 95), wl_gain=r.uniform(3.0, 4.2), wl_q=0.0, wl_t=None,
-        wl_tau=r.uniform(60, 120) * 60 / m.scale, wl_lag=r.uniform(15, 45) * 60 / m.scale,
-        wl_tide=r.uniform(4, 12), wl_ph=r.uniform(0, TAU),
-    )  # fmt: skip
+        wl_base=r.uniform(55, 95),
+        wl_gain=r.uniform(3.0, 4.2),
+        wl_q=0.0,
+        wl_t=None,
+        wl_tau=r.uniform(60, 120) * 60 / m.scale,
+        wl_lag=r.uniform(15, 45) * 60 / m.scale,
+        wl_tide=r.uniform(4, 12),
+        wl_ph=r.uniform(0, TAU),
+    )
 
 
 def _g_wl(s: Source, m: CityModel, now: float, h: float) -> float:

@@ -155,10 +155,19 @@ def _install_signals(stop: threading.Event) -> dict[int, Any]:
     return old
 
 
-def run_simulator(settings: Settings, profile: Profile, *, rate: float, bad_share: float = 0.0,
-                  duration: float | None = None, count: int | None = None, extra_sources: int = 0,
-                  seed: int | None = None, max_outstanding: int = 1000,
-                  connect_timeout: float = 10.0) -> SimStats:  # fmt: skip
+def run_simulator(
+    settings: Settings,
+    profile: Profile,
+    *,
+    rate: float,
+    bad_share: float = 0.0,
+    duration: float | None = None,
+    count: int | None = None,
+    extra_sources: int = 0,
+    seed: int | None = None,
+    max_outstanding: int = 1000,
+    connect_timeout: float = 10.0,
+) -> SimStats:
     """Publish the city's traffic at `rate` messages/s until `duration` s or `count` messages, or a signal.
 
     Each source's `online` status is published (retained) first; those are not
@@ -187,8 +196,13 @@ def run_simulator(settings: Settings, profile: Profile, *, rate: float, bad_shar
             stats.statuses += 1
         log.info(
             "simulating %s: %d sources at %g msg/s%s (bad share %g) to %s",
-            profile.city.id, len(model.sources), rate, f", {count} messages" if count else "", bad_share, pub.where,
-        )  # fmt: skip
+            profile.city.id,
+            len(model.sources),
+            rate,
+            f", {count} messages" if count else "",
+            bad_share,
+            pub.where,
+        )
         stats.elapsed_s = _pace(model=model, pub=pub, stats=stats, stop=stop, rate=rate, duration=duration, count=count)
     except KeyboardInterrupt:
         log.info("interrupted: draining outstanding messages")
@@ -204,14 +218,28 @@ def run_simulator(settings: Settings, profile: Profile, *, rate: float, bad_shar
     stats.bad = model.counts.get("bad", 0)
     log.info(
         "simulator sent %d (%.0f/s, %d bad) plus %d statuses; %d acknowledged, %d failed, %d refused; by kind: %s",
-        stats.sent, stats.rate, stats.bad, stats.statuses, stats.acked, stats.failed, stats.refused,
+        stats.sent,
+        stats.rate,
+        stats.bad,
+        stats.statuses,
+        stats.acked,
+        stats.failed,
+        stats.refused,
         {k: v for k, v in stats.by_kind.items() if not k.startswith("bad:")},
-    )  # fmt: skip
+    )
     return stats
 
 
-def _pace(*, model: CityModel, pub: Publisher, stats: SimStats, stop: threading.Event, rate: float,
-          duration: float | None, count: int | None) -> float:  # fmt: skip
+def _pace(
+    *,
+    model: CityModel,
+    pub: Publisher,
+    stats: SimStats,
+    stop: threading.Event,
+    rate: float,
+    duration: float | None,
+    count: int | None,
+) -> float:
     """A token bucket: one message per tick at demo rates, a 10 ms chunk per tick at high rates.
 
     Returns the seconds spent."""

@@ -19,25 +19,58 @@ if TYPE_CHECKING:
 
 # New tickets per simulated day (a regency of ~75,000 people); others: 1.
 _TICKETS_PER_DAY = {
-    "ambulans": 8.0, "darurat-umum": 5.0, "kebakaran": 1.0, "penyelamatan": 0.7, "banjir": 0.4, "longsor": 0.2,
-    "layanan-puskesmas": 1.0, "rujukan-pasien": 2.0, "jalan-rusak": 2.0, "drainase": 1.5, "sampah-menumpuk": 3.0,
-    "pencemaran": 0.5, "lampu-jalan-padam": 1.5, "lampu-lalu-lintas": 0.5, "ktp-el": 6.0, "akta-kelahiran": 4.0,
-    "izin-usaha": 2.0, "pengaduan-perizinan": 1.0, "ketertiban-umum": 1.5, "air-mati": 1.0, "pipa-bocor": 1.0,
-}  # fmt: skip
+    "ambulans": 8.0,
+    "darurat-umum": 5.0,
+    "kebakaran": 1.0,
+    "penyelamatan": 0.7,
+    "banjir": 0.4,
+    "longsor": 0.2,
+    "layanan-puskesmas": 1.0,
+    "rujukan-pasien": 2.0,
+    "jalan-rusak": 2.0,
+    "drainase": 1.5,
+    "sampah-menumpuk": 3.0,
+    "pencemaran": 0.5,
+    "lampu-jalan-padam": 1.5,
+    "lampu-lalu-lintas": 0.5,
+    "ktp-el": 6.0,
+    "akta-kelahiran": 4.0,
+    "izin-usaha": 2.0,
+    "pengaduan-perizinan": 1.0,
+    "ketertiban-umum": 1.5,
+    "air-mati": 1.0,
+    "pipa-bocor": 1.0,
+}
 _PRIORITY = {  # (priority, weight) choices per service; others: normal
-    "ambulans": (("critical", 7), ("high", 3)), "kebakaran": (("critical", 8), ("high", 2)),
-    "penyelamatan": (("critical", 4), ("high", 6)), "darurat-umum": (("high", 6), ("normal", 4)),
-    "banjir": (("high", 7), ("critical", 3)), "longsor": (("high", 7), ("critical", 3)),
-    "rujukan-pasien": (("high", 7), ("critical", 3)), "lampu-lalu-lintas": (("high", 5), ("normal", 5)),
-    "air-mati": (("normal", 6), ("high", 4)), "ktp-el": (("low", 5), ("normal", 5)),
-    "akta-kelahiran": (("low", 6), ("normal", 4)), "izin-usaha": (("low", 3), ("normal", 7)),
-    "jalan-rusak": (("normal", 8), ("high", 2)), "sampah-menumpuk": (("normal", 8), ("low", 2)),
-}  # fmt: skip
+    "ambulans": (("critical", 7), ("high", 3)),
+    "kebakaran": (("critical", 8), ("high", 2)),
+    "penyelamatan": (("critical", 4), ("high", 6)),
+    "darurat-umum": (("high", 6), ("normal", 4)),
+    "banjir": (("high", 7), ("critical", 3)),
+    "longsor": (("high", 7), ("critical", 3)),
+    "rujukan-pasien": (("high", 7), ("critical", 3)),
+    "lampu-lalu-lintas": (("high", 5), ("normal", 5)),
+    "air-mati": (("normal", 6), ("high", 4)),
+    "ktp-el": (("low", 5), ("normal", 5)),
+    "akta-kelahiran": (("low", 6), ("normal", 4)),
+    "izin-usaha": (("low", 3), ("normal", 7)),
+    "jalan-rusak": (("normal", 8), ("high", 2)),
+    "sampah-menumpuk": (("normal", 8), ("low", 2)),
+}
 _TITLES = {
-    "ambulans": ("Kecelakaan lalu lintas di {p}", "Pasien sesak napas di {p}, butuh ambulans",
-                 "Ibu hamil akan melahirkan di {p}", "Warga jatuh dari pohon kelapa di {p}", "Warga pingsan di {p}"),
-    "darurat-umum": ("Pohon tumbang menutup jalan di {p}", "Kabel listrik putus di {p}", "Orang hilang di {p}",
-                     "Perahu nelayan mati mesin di perairan {p}"),
+    "ambulans": (
+        "Kecelakaan lalu lintas di {p}",
+        "Pasien sesak napas di {p}, butuh ambulans",
+        "Ibu hamil akan melahirkan di {p}",
+        "Warga jatuh dari pohon kelapa di {p}",
+        "Warga pingsan di {p}",
+    ),
+    "darurat-umum": (
+        "Pohon tumbang menutup jalan di {p}",
+        "Kabel listrik putus di {p}",
+        "Orang hilang di {p}",
+        "Perahu nelayan mati mesin di perairan {p}",
+    ),
     "kebakaran": ("Kebakaran rumah di {p}", "Kebakaran lahan di {p}", "Kebakaran kios di {p}"),
     "penyelamatan": ("Warga terjebak banjir di {p}", "Ular masuk rumah warga di {p}", "Nelayan hilang di perairan {p}"),
     "banjir": ("Banjir di {p}", "Air sungai meluap ke permukiman {p}", "Genangan setinggi lutut di {p}"),
@@ -57,20 +90,33 @@ _TITLES = {
     "ketertiban-umum": ("Keributan di {p}", "Pedagang berjualan di trotoar {p}", "Hewan ternak berkeliaran di {p}"),
     "air-mati": ("Air PDAM tidak mengalir di {p}", "Air PDAM keruh di {p}"),
     "pipa-bocor": ("Pipa PDAM bocor di {p}", "Pipa pecah di {p}"),
-}  # fmt: skip
+}
 _PLACES = {
-    "morotai-selatan": ("Jl. Raya Daruba", "Jl. Pemuda Daruba", "Jl. Bandara Pitu", "Desa Gotalamo", "Desa Darame",
-                        "Desa Juanga", "Desa Pandanga", "Desa Totodoku", "Pasar Daruba", "Pelabuhan Daruba"),
+    "morotai-selatan": (
+        "Jl. Raya Daruba",
+        "Jl. Pemuda Daruba",
+        "Jl. Bandara Pitu",
+        "Desa Gotalamo",
+        "Desa Darame",
+        "Desa Juanga",
+        "Desa Pandanga",
+        "Desa Totodoku",
+        "Pasar Daruba",
+        "Pelabuhan Daruba",
+    ),
     "morotai-selatan-barat": ("Desa Wayabula", "Desa Ngele-Ngele Besar", "Desa Tiley", "Jl. Trans Wayabula"),
     "morotai-timur": ("Desa Sangowo", "Desa Daeo", "Desa Mira", "Jl. Trans Sangowo"),
     "morotai-utara": ("Desa Bere-Bere", "Desa Cendana", "Desa Aru", "Jl. Trans Bere-Bere"),
     "morotai-jaya": ("Desa Sopi", "Desa Loleo", "Desa Gorugo", "Desa Titigogoli"),
     "pulau-rao": ("Desa Leo-Leo Rao", "Desa Posi-Posi Rao", "Desa Aru Burung", "Desa Tanjung Saleh"),
-}  # fmt: skip
+}
 _OPEN311_NOTES = {
-    "assigned": "Diteruskan ke petugas", "in_progress": "Sedang ditangani petugas", "resolved": "Selesai ditangani",
-    "closed": "Selesai ditangani", "cancelled": "Laporan ganda",
-}  # fmt: skip
+    "assigned": "Diteruskan ke petugas",
+    "in_progress": "Sedang ditangani petugas",
+    "resolved": "Selesai ditangani",
+    "closed": "Selesai ditangani",
+    "cancelled": "Laporan ganda",
+}
 _EMERGENCY_AGENCIES = frozenset({"layanan-112", "damkar", "bpbd"})
 # Where tickets come from: the regency seat dominates.
 _DISTRICT_WEIGHT = {"morotai-selatan": 5.0, "morotai-selatan-barat": 1.5, "morotai-utara": 1.5}
@@ -126,8 +172,26 @@ def _pick(cum: list[float], x: float) -> int:
 class _Ticket:
     """One ticket a desk steps through its lifecycle (attributes set by `spawn`)."""
 
-    __slots__ = ("tid", "agency", "service", "name", "agency_name", "priority", "di", "district", "lat", "lon",
-                 "title", "place", "sla", "open311", "topic", "opened_ms", "due_ms", "last_ms")  # fmt: skip
+    __slots__ = (
+        "agency",
+        "agency_name",
+        "di",
+        "district",
+        "due_ms",
+        "last_ms",
+        "lat",
+        "lon",
+        "name",
+        "open311",
+        "opened_ms",
+        "place",
+        "priority",
+        "service",
+        "sla",
+        "tid",
+        "title",
+        "topic",
+    )
     tid: str
     agency: str
     service: str
@@ -154,9 +218,18 @@ class TicketDesk:
     Shares the model's random stream, timed-event queue, time stamp format and counts,
     so a seed gives the same tickets in the same order."""
 
-    def __init__(self, profile: Profile, *, scale: float, size: float, r: random.Random, tz_s: float,
-                 schedule: Callable[[float, Callable[[float, Any], Message | None], Any], None],
-                 iso: Callable[[int], str], counts: dict[str, int]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        scale: float,
+        size: float,
+        r: random.Random,
+        tz_s: float,
+        schedule: Callable[[float, Callable[[float, Any], Message | None], Any], None],
+        iso: Callable[[int], str],
+        counts: dict[str, int],
+    ) -> None:
         self._profile = profile
         self._city = profile.city.id
         self._scale = scale
@@ -172,7 +245,7 @@ class TicketDesk:
             a = agencies[svc.agency]
             prefix = re.sub(r"[^A-Za-z0-9]", "", a.short).upper() or svc.agency.upper()
             self._services[svc.id] = (svc, a, prefix)
-        rates = list(zip((svc.id for svc in profile.services), service_weights(profile)))
+        rates = list(zip((svc.id for svc in profile.services), service_weights(profile), strict=False))
         total = sum(w for _, w in rates) or 1.0
         self._svc_ids = [sid for sid, _ in rates]
         self._svc_cum = _cumulative([w for _, w in rates])
@@ -254,9 +327,14 @@ class TicketDesk:
             return tk.topic, orjson.dumps(self._open311(tk, status, ms)), False, False
         c["ticket"] = c.get("ticket", 0) + 1
         ev: dict[str, Any] = {
-            "ticket_id": tk.tid, "service": tk.service, "status": status, "priority": tk.priority,
-            "district": tk.district, "ts": self._iso(ms), "sla_minutes": tk.sla,
-        }  # fmt: skip
+            "ticket_id": tk.tid,
+            "service": tk.service,
+            "status": status,
+            "priority": tk.priority,
+            "district": tk.district,
+            "ts": self._iso(ms),
+            "sla_minutes": tk.sla,
+        }
         if status == "open":
             ev.update(title=tk.title, lat=tk.lat, lon=tk.lon)
         return tk.topic, orjson.dumps(ev), False, False
@@ -265,11 +343,16 @@ class TicketDesk:
         """The same step as an Open311 GeoReport v2 request, as another system would send it."""
         closed = status in ("resolved", "closed", "cancelled")
         ev: dict[str, Any] = {
-            "service_request_id": tk.tid, "service_code": tk.service, "service_name": tk.name,
-            "status": "closed" if closed else "open", "requested_datetime": self._iso(tk.opened_ms),
-            "updated_datetime": self._iso(ms), "expected_datetime": self._iso(tk.due_ms),
-            "agency_responsible": tk.agency_name, "district": tk.district,  # district: our extension
-        }  # fmt: skip
+            "service_request_id": tk.tid,
+            "service_code": tk.service,
+            "service_name": tk.name,
+            "status": "closed" if closed else "open",
+            "requested_datetime": self._iso(tk.opened_ms),
+            "updated_datetime": self._iso(ms),
+            "expected_datetime": self._iso(tk.due_ms),
+            "agency_responsible": tk.agency_name,
+            "district": tk.district,  # district: our extension
+        }
         if status in _OPEN311_NOTES:
             ev["status_notes"] = _OPEN311_NOTES[status]
         if status == "open":

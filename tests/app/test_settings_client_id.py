@@ -53,9 +53,12 @@ def test_a_fresh_database_on_the_same_host_starts_a_fresh_session(broker: Broker
     for name, present in (("first", "False"), ("second", "False"), ("first", "True")):
         log = tmp_path / f"{name}-{present}.log"
         ing = spawn_satupintu(
-            ["ingest"], log, database_url=f"sqlite:///{tmp_path / name / 'satupintu.db'}", mqtt_url=broker.url,
+            ["ingest"],
+            log,
+            database_url=f"sqlite:///{tmp_path / name / 'satupintu.db'}",
+            mqtt_url=broker.url,
             ingest_writer="inline",
-        )  # fmt: skip
+        )
         try:
             wait_for_log(ing, log, "session present", timeout=60)
             assert f"session present: {present}" in " ".join(log.read_text().split()), (name, log.read_text())

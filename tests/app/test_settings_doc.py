@@ -16,6 +16,10 @@ def test_the_settings_page_is_current() -> None:
 
 
 def test_every_setting_has_a_row_with_a_meaning() -> None:
-    rows = {line.split("|")[1].strip(" `"): line for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("| `SATUPINTU_")}
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in DOC.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `SATUPINTU_")
+    }
     assert set(rows) == {f"SATUPINTU_{name.upper()}" for name in Settings.model_fields}
     assert all(line.rstrip(" |").split("|")[-1].strip() for line in rows.values())

@@ -52,7 +52,9 @@ class Stack:
         self.pub.publish(topic, orjson.dumps(body) if not isinstance(body, str) else body, retain=retain)
 
     def api(self, path: str, role: str = "viewer", **params: object) -> dict:
-        r = httpx.get(self.base + path, params=params, headers={"Authorization": f"Bearer {self.tokens[role]}"}, timeout=10)
+        r = httpx.get(
+            self.base + path, params=params, headers={"Authorization": f"Bearer {self.tokens[role]}"}, timeout=10
+        )
         r.raise_for_status()
         return r.json()
 
@@ -115,11 +117,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def new_driver(width: int = 1920, height: int = 1080) -> WebDriver:
     """Headless Chromium at a wall's size; fails (not skips) when Chromium is missing."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium and chromedriver are required (scripts/test.sh installs them: apt-get install chromium "
-                    "chromium-driver)", pytrace=False)  # fmt: skip
+        pytest.fail(
+            "chromium and chromedriver are required (scripts/test.sh installs them: apt-get install chromium "
+            "chromium-driver)",
+            pytrace=False,
+        )
     opts = webdriver.ChromeOptions()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-              f"--window-size={width},{height}", "--enable-precise-memory-info", "--lang=id-ID"):  # fmt: skip
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+        "--enable-precise-memory-info",
+        "--lang=id-ID",
+    ):
         opts.add_argument(a)
     opts.binary_location = CHROMIUM
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -128,8 +141,10 @@ def new_driver(width: int = 1920, height: int = 1080) -> WebDriver:
 
 def exact_viewport(driver: WebDriver, width: int = 1920, height: int = 1080) -> None:
     """Make the page's viewport exactly `width` x `height` (--window-size counts the window, not the page: 1080 -> 937)."""
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
 
 
 @pytest.fixture

@@ -67,16 +67,26 @@ PAGES = {
     "operator-id": ("operator", "/", "lang=id", [PANELS_FILLED]),
     "operator-en": ("operator", "/", "lang=en", [PANELS_FILLED]),
     "kiosk": ("viewer", "/", "kiosk=1", [PANELS_FILLED]),
-    "regent": ("viewer", "/regent", "", [
-        "return document.querySelectorAll('.pillar-row').length === 6",
-        "return document.querySelectorAll('#regent-table tbody tr').length >= 2",
-        "return document.querySelectorAll('#regent-export a').length === 2",
-    ]),
-    "replay": ("viewer", "/replay", "", [
-        "var s = document.getElementById('replay-stamp'); return s && +s.dataset.at > 0",
-        "var t = document.querySelector('#replay-trends .js-plotly-plot'); return t && t.data",
-    ]),
-}  # fmt: skip
+    "regent": (
+        "viewer",
+        "/regent",
+        "",
+        [
+            "return document.querySelectorAll('.pillar-row').length === 6",
+            "return document.querySelectorAll('#regent-table tbody tr').length >= 2",
+            "return document.querySelectorAll('#regent-export a').length === 2",
+        ],
+    ),
+    "replay": (
+        "viewer",
+        "/replay",
+        "",
+        [
+            "var s = document.getElementById('replay-stamp'); return s && +s.dataset.at > 0",
+            "var t = document.querySelector('#replay-trends .js-plotly-plot'); return t && t.data",
+        ],
+    ),
+}
 
 
 @pytest.mark.parametrize("page", list(PAGES))

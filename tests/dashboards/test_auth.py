@@ -8,25 +8,32 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from satupintu.web import create_app
 from app.auth.passwords import Cost, hash_password
 from app.auth.users import create_user
 from app.settings import Settings
+from satupintu.web import create_app
 
 PASSWORD = "kata-sandi-rahasia"
 
 
 @pytest.fixture
-def client(tmp_path) -> Iterator[TestClient]:  # noqa: ANN001
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1",
-                        login_free_attempts=2, login_lockout_s=30, session_hours=2)  # fmt: skip
+def client(tmp_path) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'satupintu.db'}",
+        mqtt_url="mqtt://127.0.0.1:1",
+        login_free_attempts=2,
+        login_lockout_s=30,
+        session_hours=2,
+    )
     with TestClient(create_app(settings), follow_redirects=False) as c:
         with c.app.state.engine.begin() as conn:
-            create_user(conn=conn, username="sari", role="operator", password_hash=hash_password(PASSWORD, Cost(16, 8, 1)))
+            create_user(
+                conn=conn, username="sari", role="operator", password_hash=hash_password(PASSWORD, Cost(16, 8, 1))
+            )
         yield c
 
 
-def post(client: TestClient, **form: str):  # noqa: ANN201
+def post(client: TestClient, **form: str):
     return client.post("/login", data={"next": "/regent", **form})
 
 
@@ -85,7 +92,7 @@ def test_a_token_link_while_signed_in_asks_before_replacing_the_session(client: 
     assert client.get(f"/?token={other}").status_code == 303
 
 
-def test_the_sign_in_form_says_what_to_do_when_no_user_exists(tmp_path) -> None:  # noqa: ANN001
+def test_the_sign_in_form_says_what_to_do_when_no_user_exists(tmp_path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1")
     with TestClient(create_app(settings), follow_redirects=False) as c:
         first = c.get("/")

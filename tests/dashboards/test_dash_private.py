@@ -20,8 +20,8 @@ from dash._utils import to_json
 from dash.fingerprint import check_fingerprint
 from fastapi.testclient import TestClient
 
-from satupintu.web import create_app
 from app.settings import Settings
+from satupintu.web import create_app
 
 
 def test_the_installed_dash_is_the_pinned_minor() -> None:
@@ -29,15 +29,21 @@ def test_the_installed_dash_is_the_pinned_minor() -> None:
 
 
 def test_the_private_names_still_exist_with_the_shapes_we_use() -> None:
-    assert callable(dash_fastapi.FastAPIDashServer._setup_catchall)  # noqa: SLF001
-    assert "_setup_catchall" in inspect.getsource(dash_fastapi)  # called by Dash's lifespan: our no-op must be what runs
+    assert callable(dash_fastapi.FastAPIDashServer._setup_catchall)
+    assert "_setup_catchall" in inspect.getsource(
+        dash_fastapi
+    )  # called by Dash's lifespan: our no-op must be what runs
     assert callable(dash_fastapi.set_current_request) and callable(dash_fastapi.reset_current_request)
-    assert json.loads(to_json(html.Div("x"))) == {"props": {"children": "x"}, "type": "Div", "namespace": "dash_html_components"}
+    assert json.loads(to_json(html.Div("x"))) == {
+        "props": {"children": "x"},
+        "type": "Div",
+        "namespace": "dash_html_components",
+    }
     assert check_fingerprint("dcc/dash_core_components.v4_4_1m1.js") == ("dcc/dash_core_components.js", True)
-    assert callable(dash.Dash.csp_hashes) and callable(dash.Dash._setup_server)  # noqa: SLF001
+    assert callable(dash.Dash.csp_hashes) and callable(dash.Dash._setup_server)
 
 
-def test_the_catch_all_stays_off_and_the_guarded_attributes_are_filled(tmp_path) -> None:  # noqa: ANN001
+def test_the_catch_all_stays_off_and_the_guarded_attributes_are_filled(tmp_path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1")
     with TestClient(create_app(settings)) as c:  # the lifespan is where Dash calls _setup_catchall
         r = c.get("/api/v1/no-such-route")
@@ -46,5 +52,5 @@ def test_the_catch_all_stays_off_and_the_guarded_attributes_are_filled(tmp_path)
         app = c.app.state.dash
         assert isinstance(app.callback_map, dict) and app.callback_map
         assert all(isinstance(cb.get("inputs"), list) for cb in app.callback_map.values())  # what DashGuard counts
-        app._setup_server()  # noqa: SLF001
+        app._setup_server()
         assert "dash" in app.registered_paths and any(p.endswith(".js") for p in app.registered_paths["dash"])

@@ -40,8 +40,14 @@ def test_map_draws_land_sources_by_state_tickets_and_alarms_without_tiles() -> N
     clusters = [Cluster(128.305, 2.105, "critical", (a, b)), Cluster(128.5, 2.3, "online", (a,))]
     tickets = [Cluster(128.4, 2.2, "critical", (Point(128.4, 2.2, "critical", "112-1", "112-1"),))]
     alarms = [{"lat": 2.2, "lon": 128.45, "severity": "major", "message": "Banjir"}]
-    fig = map_figure(outline=OUTLINE, districts=[{"name": "Morotai Selatan", "lat": 2.05, "lon": 128.3}],
-                     clusters=clusters, tickets=tickets, alarms=alarms, th=DARK)  # fmt: skip
+    fig = map_figure(
+        outline=OUTLINE,
+        districts=[{"name": "Morotai Selatan", "lat": 2.05, "lon": 128.3}],
+        clusters=clusters,
+        tickets=tickets,
+        alarms=alarms,
+        th=DARK,
+    )
     land, names, sources, tix, alarm = fig.data
     assert land.fill == "toself" and land.fillcolor == DARK.land
     assert names.text == ("Morotai Selatan",)
@@ -63,10 +69,15 @@ def test_map_view_sets_the_axes() -> None:
 def test_trends_draw_each_metric_with_its_thresholds() -> None:
     x = [datetime(2026, 11, 22, 8, m) for m in (0, 5, 10)]
     series = [
-        {"title": "Tinggi muka air", "unit": "cm", "x": x, "y": [100, 190, 260],
-         "thresholds": [(180, "major"), (250, "critical")]},
+        {
+            "title": "Tinggi muka air",
+            "unit": "cm",
+            "x": x,
+            "y": [100, 190, 260],
+            "thresholds": [(180, "major"), (250, "critical")],
+        },
         {"title": "Curah hujan", "unit": "mm/h", "x": x, "y": [1, 2, 3], "thresholds": []},
-    ]  # fmt: skip
+    ]
     fig = trends_figure(series, th=LIGHT, cols=2)
     assert [tr.name for tr in fig.data] == ["Tinggi muka air", "Curah hujan"]
     lines = [s for s in fig.layout.shapes if s.type == "line"]
@@ -78,11 +89,22 @@ def test_trends_draw_each_metric_with_its_thresholds() -> None:
 def test_a_trend_spans_its_window_and_shows_a_single_bucket() -> None:
     t0, t1 = datetime(2026, 11, 23, 5, 10), datetime(2026, 11, 23, 11, 15)
     series = [
-        {"title": "Tinggi muka air", "unit": "cm", "x": [datetime(2026, 11, 23, 11, 10)], "y": [182.5], "thresholds": [],
-         "range": [t0, t1]},
-        {"title": "Curah hujan", "unit": "mm/h", "x": [t1 - timedelta(minutes=m) for m in (10, 5)], "y": [1, 2],
-         "thresholds": []},
-    ]  # fmt: skip
+        {
+            "title": "Tinggi muka air",
+            "unit": "cm",
+            "x": [datetime(2026, 11, 23, 11, 10)],
+            "y": [182.5],
+            "thresholds": [],
+            "range": [t0, t1],
+        },
+        {
+            "title": "Curah hujan",
+            "unit": "mm/h",
+            "x": [t1 - timedelta(minutes=m) for m in (10, 5)],
+            "y": [1, 2],
+            "thresholds": [],
+        },
+    ]
     fig = trends_figure(series, th=LIGHT, cols=2)
     assert list(fig.layout.xaxis.range) == [t0, t1], "six hours wide though the data covers five minutes"
     assert fig.layout.xaxis2.range is None, "without a window: plotly's own range"
@@ -91,8 +113,12 @@ def test_a_trend_spans_its_window_and_shows_a_single_bucket() -> None:
 
 
 def test_agency_bars_and_pillars() -> None:
-    fig = agency_bars([{"label": "BPBD", "sla_pct": 95.0, "open": 3, "overdue": 1},
-                       {"label": "PUPR", "sla_pct": None, "open": 0, "overdue": 0}])  # fmt: skip
+    fig = agency_bars(
+        [
+            {"label": "BPBD", "sla_pct": 95.0, "open": 3, "overdue": 1},
+            {"label": "PUPR", "sla_pct": None, "open": 0, "overdue": 0},
+        ]
+    )
     bar = fig.data[0]
     assert list(bar.y) == ["PUPR", "BPBD"], "first agency on top"
     assert list(bar.marker.color) == [sla_colour(None), sla_colour(95.0)]
@@ -106,8 +132,12 @@ def test_agency_bars_and_pillars() -> None:
 
 def test_every_figure_uses_only_the_served_plotly_bundle() -> None:
     # The window serves plotly.js 'basic' (scatter, bar, pie): a trace type outside it would not draw.
-    figs = [map_figure(outline=OUTLINE, districts=[], clusters=[]), trends_figure([]), agency_bars([]),
-            pillar_figure({"living": 1.0}, {})]  # fmt: skip
+    figs = [
+        map_figure(outline=OUTLINE, districts=[], clusters=[]),
+        trends_figure([]),
+        agency_bars([]),
+        pillar_figure({"living": 1.0}, {}),
+    ]
     assert {tr.type for f in figs for tr in f.data} <= {"scatter", "bar", "pie"}
 
 
@@ -115,11 +145,12 @@ def _map_args() -> dict:
     a = Point(128.3, 2.1, "online", "awlr-a", "<b>AWLR A</b><br>Tinggi muka air: 182,5 cm")
     b = Point(128.31, 2.11, "critical", "awlr-b", "<b>AWLR B</b>")
     return {
-        "outline": OUTLINE, "districts": [{"name": "Morotai Selatan", "lat": 2.05, "lon": 128.3}],
+        "outline": OUTLINE,
+        "districts": [{"name": "Morotai Selatan", "lat": 2.05, "lon": 128.3}],
         "clusters": [Cluster(128.305, 2.105, "critical", (a, b)), Cluster(128.5, 2.3, "online", (a,))],
         "tickets": [Cluster(128.4, 2.2, "critical", (Point(128.4, 2.2, "critical", "112-1", "112-1"),))],
         "alarms": [{"lat": 2.2, "lon": 128.45, "severity": "major", "message": "Banjir"}],
-    }  # fmt: skip
+    }
 
 
 def test_map_with_tiles_is_a_tile_map_of_the_same_clusters_colours_and_hover() -> None:
@@ -140,22 +171,29 @@ def test_map_with_tiles_is_a_tile_map_of_the_same_clusters_colours_and_hover() -
     outline = tiled.data[0]
     assert outline.mode == "lines" and list(outline.lon) == [p[1] for p in OUTLINE[0]]
     style = tiled.layout.map.style
-    assert style["sources"]["tiles"] == {"type": "raster", "tiles": ["http://127.0.0.1:9/{z}/{x}/{y}.png"], "tileSize": 256,
-                                         "attribution": "© Test"}  # fmt: skip
+    assert style["sources"]["tiles"] == {
+        "type": "raster",
+        "tiles": ["http://127.0.0.1:9/{z}/{x}/{y}.png"],
+        "tileSize": 256,
+        "attribution": "© Test",
+    }
     assert "glyphs" not in style and "sprite" not in style, "nothing else to fetch"
     assert style["layers"][0]["paint"]["background-color"] == DARK.sea
-    xr, yr = bounds(OUTLINE)
+    xr, _yr = bounds(OUTLINE)
     assert tiled.layout.map.center.lon == (xr[0] + xr[1]) / 2 and 7 < tiled.layout.map.zoom < 11
 
 
 def test_tile_map_view_and_zoom() -> None:
     tiles = Tiles("http://127.0.0.1:9/{z}/{x}/{y}.png")
     center, zoom = view_zoom((128.0, 129.0), (2.0, 3.0), px=(1024, 1024))
-    assert center == {"lon": 128.5, "lat": 2.5} and 9.45 < zoom < 9.55, "a degree across 1,024 px of 512-px worlds: 2^z = 360 * 2"
+    assert center == {"lon": 128.5, "lat": 2.5} and 9.45 < zoom < 9.55, (
+        "a degree across 1,024 px of 512-px worlds: 2^z = 360 * 2"
+    )
     assert view_zoom((128.3, 128.32), (2.0, 2.02))[1] > view_zoom((128.0, 129.0), (2.0, 3.0))[1]
     rotated = map_figure(outline=OUTLINE, districts=[], clusters=[], view=((128.3, 128.4), (2.0, 2.1)), tiles=tiles)
-    kept = map_figure(outline=OUTLINE, districts=[], clusters=[], view=((128.3, 128.4), (2.0, 2.1)), tiles=tiles,
-                      keep_view=True)  # fmt: skip
+    kept = map_figure(
+        outline=OUTLINE, districts=[], clusters=[], view=((128.3, 128.4), (2.0, 2.1)), tiles=tiles, keep_view=True
+    )
     assert rotated.layout.uirevision != "map", "the kiosk's new view moves the map"
     assert kept.layout.uirevision == "map", "a person's own pan and zoom stay as they are"
     assert not map_figure(outline=OUTLINE, districts=[], clusters=[]).layout.map.style, "no URL: no tiles"

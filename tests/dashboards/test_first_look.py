@@ -77,33 +77,67 @@ return {
 def _seed(stack: Stack) -> None:
     now = time.time()
     readings = {
-        **{f"awlr-sungai-{r}": {"water_level_cm": 300.0, "rain_mm_h": 12.0}
-           for r in ("pilowo", "wayabula", "sangowo", "bere-bere", "sopi")},
+        **{
+            f"awlr-sungai-{r}": {"water_level_cm": 300.0, "rain_mm_h": 12.0}
+            for r in ("pilowo", "wayabula", "sangowo", "bere-bere", "sopi")
+        },
         **{f"tps-{b}": {"bin_fill_pct": 90.0} for b in ("pasar-daruba", "pelabuhan", "wayabula", "bere-bere")},
         **{h: {"bed_occupancy_pct": 97.0} for h in ("rsud-morotai", "puskesmas-daruba", "puskesmas-bere-bere")},
-        "aqms-daruba": {"pm25_ugm3": 60.0}, "aqms-pelabuhan": {"pm25_ugm3": 70.0},
+        "aqms-daruba": {"pm25_ugm3": 60.0},
+        "aqms-pelabuhan": {"pm25_ugm3": 70.0},
         "buoy-teluk-daruba": {"wave_height_m": 1.2},
-    }  # fmt: skip
+    }
     for sid, values in readings.items():
         stack.publish(f"city/morotai/sensor/{sid}", {"ts": now, "values": values})
     tickets = [
-        ("bpbd", "banjir"), ("dinas-kesehatan", None), ("rsud", None), ("dinas-pupr", None),
-        ("dinas-lingkungan-hidup", None), ("dinas-perhubungan", None), ("dukcapil", None), ("dpmptsp", None),
-        ("satpol-pp", None), ("damkar", None), ("pdam", "air-mati"), ("layanan-112", "ambulans"),
-    ]  # fmt: skip
+        ("bpbd", "banjir"),
+        ("dinas-kesehatan", None),
+        ("rsud", None),
+        ("dinas-pupr", None),
+        ("dinas-lingkungan-hidup", None),
+        ("dinas-perhubungan", None),
+        ("dukcapil", None),
+        ("dpmptsp", None),
+        ("satpol-pp", None),
+        ("damkar", None),
+        ("pdam", "air-mati"),
+        ("layanan-112", "ambulans"),
+    ]
     for i, (agency, service) in enumerate(tickets):
-        stack.publish(f"city/morotai/service/{agency}", {
-            "ticket_id": f"look-{i}", "status": "open", "priority": "normal", "title": f"Tiket {agency}",
-            "ts": now - 60, **({"service": service} if service else {}),
-        })  # fmt: skip
+        stack.publish(
+            f"city/morotai/service/{agency}",
+            {
+                "ticket_id": f"look-{i}",
+                "status": "open",
+                "priority": "normal",
+                "title": f"Tiket {agency}",
+                "ts": now - 60,
+                **({"service": service} if service else {}),
+            },
+        )
     # Past due: one of a known agency, one of an agency the profile does not list.
-    stack.publish("city/morotai/service/layanan-112", {"ticket_id": "look-late", "service": "ambulans", "status": "open",
-                                                       "title": "Pasien menunggu", "ts": now - 3 * HOUR_S})  # fmt: skip
+    stack.publish(
+        "city/morotai/service/layanan-112",
+        {
+            "ticket_id": "look-late",
+            "service": "ambulans",
+            "status": "open",
+            "title": "Pasien menunggu",
+            "ts": now - 3 * HOUR_S,
+        },
+    )
     for i, ago in enumerate((3 * HOUR_S, 60)):
-        stack.publish(f"city/morotai/service/{UNKNOWN_AGENCY}", {
-            "ticket_id": f"wisata-{i}", "service": "wisata", "status": "open", "title": "Dermaga wisata rusak",
-            "ts": now - ago, "sla_minutes": 30,
-        })  # fmt: skip
+        stack.publish(
+            f"city/morotai/service/{UNKNOWN_AGENCY}",
+            {
+                "ticket_id": f"wisata-{i}",
+                "service": "wisata",
+                "status": "open",
+                "title": "Dermaga wisata rusak",
+                "ts": now - ago,
+                "sla_minutes": 30,
+            },
+        )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -126,19 +160,29 @@ def test_every_panel_fits_and_the_tiles_add_up(stack: Stack, browser: Callable[.
     open_window(d, stack, "viewer", query=query)
     assert d.execute_script("return [window.innerWidth, window.innerHeight]") == [1920, 1080]
     wait_js(d, PANELS_FILLED.replace("=== 12", ">= 12"), what="every panel filled")
-    wait_js(d, "return document.getElementById('svc-other') !== null", timeout=60,
-            what="the row of the agency the profile does not know")  # fmt: skip
+    wait_js(
+        d,
+        "return document.getElementById('svc-other') !== null",
+        timeout=60,
+        what="the row of the agency the profile does not know",
+    )
     for agency in ("damkar", "pdam", "layanan-112", "other"):
         assert d.execute_script(f"return document.getElementById('svc-{agency}').getClientRects().length > 0"), agency
     assert d.execute_script("return document.documentElement.scrollHeight <= window.innerHeight"), "no scrolling"
     # The tiles and the table are refreshed apart (the table at most every 15 s): wait until they agree.
     try:
-        wait_js(d, f"var s = (function () {{ {SUMS} }})(); return s.open > 0 && s.open === s.open_rows "
-                   "&& s.overdue === s.overdue_rows && s.overdue >= 2", timeout=60, what="tiles equal to the table")  # fmt: skip
+        wait_js(
+            d,
+            f"var s = (function () {{ {SUMS} }})(); return s.open > 0 && s.open === s.open_rows "
+            "&& s.overdue === s.overdue_rows && s.overdue >= 2",
+            timeout=60,
+            what="tiles equal to the table",
+        )
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{d.execute_script(SUMS)}") from None
-    other = d.execute_script("return [].map.call(document.querySelectorAll('#svc-other .num'), function (c) {"
-                             " return c.innerText.trim(); })")  # fmt: skip
+    other = d.execute_script(
+        "return [].map.call(document.querySelectorAll('#svc-other .num'), function (c) { return c.innerText.trim(); })"
+    )
     assert other == ["2", "1"], "the unknown agency's two open tickets, one of them overdue"
     # Laid out by the browser: give fit.js its frame after the last update, then measure.
     d.execute_script("window.spFit && window.spFit();")
@@ -147,11 +191,16 @@ def test_every_panel_fits_and_the_tiles_add_up(stack: Stack, browser: Callable[.
     clipped = d.execute_script(CLIPPED)
     assert not clipped, "text that does not fit its box:\n" + "\n".join(clipped)
     more = d.execute_script("var m = document.querySelector('#alarm-list .more'); return m && !m.hidden && m.innerText")
-    shown = d.execute_script("return [].filter.call(document.querySelectorAll('#alarm-list .alarm-row'),"
-                             " function (r) { return r.getClientRects().length; }).length")  # fmt: skip
+    shown = d.execute_script(
+        "return [].filter.call(document.querySelectorAll('#alarm-list .alarm-row'),"
+        " function (r) { return r.getClientRects().length; }).length"
+    )
     total = len(stack.api("/api/v1/alarms", state="open", limit=100)["items"])
     assert shown + int((more or "+0").lstrip("+")) == total, "the alarms not shown are counted in '+N'"
-    trends = wait_js(d, f"var t = (function () {{ {TRENDS} }})(); return t && t.drawn.every(Boolean) && t",
-                     what="six trends with data")  # fmt: skip
+    trends = wait_js(
+        d,
+        f"var t = (function () {{ {TRENDS} }})(); return t && t.drawn.every(Boolean) && t",
+        what="six trends with data",
+    )
     assert len(trends["spans_h"]) == 6
     assert all(5.9 <= h <= 6.2 for h in trends["spans_h"]), f"six-hour axes, not the data's span: {trends['spans_h']}"

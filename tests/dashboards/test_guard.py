@@ -7,16 +7,16 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from satupintu.web import create_app
 from app.auth.tokens import create_token
 from app.settings import Settings
+from satupintu.web import create_app
 
 UPDATE = "/_dash-update-component"
 OWN = {"Origin": "http://testserver", "Content-Type": "application/json"}
 
 
 @pytest.fixture
-def client(tmp_path) -> Iterator[TestClient]:  # noqa: ANN001
+def client(tmp_path) -> Iterator[TestClient]:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1")
     with TestClient(create_app(settings), follow_redirects=False) as c:
         with c.app.state.engine.begin() as conn:
@@ -37,7 +37,10 @@ def test_malformed_callback_bodies_are_400(client: TestClient, body: bytes) -> N
 def test_callback_requests_that_do_not_fit_the_callback_are_400(client: TestClient) -> None:
     out = _route_output(client)
     good_inputs = [{"id": "url", "property": "pathname", "value": "/"}]
-    good_state = [{"id": "url", "property": "search", "value": ""}, {"id": "rendered-page", "property": "data", "value": None}]
+    good_state = [
+        {"id": "url", "property": "search", "value": ""},
+        {"id": "rendered-page", "property": "data", "value": None},
+    ]
     for body in (
         {"output": "nope.children", "inputs": good_inputs, "state": good_state},
         {"output": out, "inputs": "x", "state": good_state},
@@ -45,12 +48,33 @@ def test_callback_requests_that_do_not_fit_the_callback_are_400(client: TestClie
         {"output": out, "inputs": [], "state": good_state},
         {"output": out, "inputs": good_inputs, "state": good_state, "changedPropIds": "url.pathname"},
         {"output": out, "outputs": [], "inputs": good_inputs, "state": good_state},
-        {"output": out, "outputs": {"id": "header", "property": "children"}, "inputs": good_inputs, "state": good_state},
+        {
+            "output": out,
+            "outputs": {"id": "header", "property": "children"},
+            "inputs": good_inputs,
+            "state": good_state,
+        },
     ):
         assert client.post(UPDATE, json=body, headers=OWN).status_code == 400, body
-    outputs = [{"id": i, "property": p} for i, p in (("header", "children"), ("page", "children"), ("session", "data"),
-               ("app-root", "className"), ("conn-banner", "children"), ("conn-banner", "className"), ("rendered-page", "data"))]  # fmt: skip
-    ok = {"output": out, "outputs": outputs, "inputs": good_inputs, "state": good_state, "changedPropIds": ["url.pathname"]}
+    outputs = [
+        {"id": i, "property": p}
+        for i, p in (
+            ("header", "children"),
+            ("page", "children"),
+            ("session", "data"),
+            ("app-root", "className"),
+            ("conn-banner", "children"),
+            ("conn-banner", "className"),
+            ("rendered-page", "data"),
+        )
+    ]
+    ok = {
+        "output": out,
+        "outputs": outputs,
+        "inputs": good_inputs,
+        "state": good_state,
+        "changedPropIds": ["url.pathname"],
+    }
     r = client.post(UPDATE, json=ok, headers=OWN)  # a real callback request still runs
     assert r.status_code == 200 and r.json()["response"]["session"]["data"]["role"] == "viewer"
 

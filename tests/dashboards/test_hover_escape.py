@@ -24,19 +24,24 @@ def test_source_names_units_and_ticket_titles_are_escaped_in_their_labels() -> N
     latest = [{"source_id": "awlr-x", "metric": "water_level_cm", "value": 5.0, "unit": "<a href='u'>cm</a>"}]
     src = map_points(sources, latest, [], lang="id", tz=TZ, metric_name=lambda m, lang: m)[0].label
     assert src.startswith(f"<b>{SAFE}</b><br>") and "&lt;a href='u'&gt;cm&lt;/a&gt;" in src and "<a " not in src
-    tickets = [{"ticket_id": "<b>T1</b>", "service": "ambulans", "status": "open", "title": EVIL, "lat": 2.1, "lon": 128.3}]
+    tickets = [
+        {"ticket_id": "<b>T1</b>", "service": "ambulans", "status": "open", "title": EVIL, "lat": 2.1, "lon": 128.3}
+    ]
     tk = ticket_points(tickets, lang="id", service_name=lambda s, lang: s)[0].label
     assert tk == f"<b>&lt;b&gt;T1&lt;/b&gt;</b><br>ambulans · open<br>{SAFE}"
 
 
 def test_the_map_figure_escapes_alarm_messages_and_district_names() -> None:
-    pts = ticket_points([{"ticket_id": "T1", "title": EVIL, "lat": 2.1, "lon": 128.3}], lang="id",
-                        service_name=lambda s, lang: s or "")  # fmt: skip
+    pts = ticket_points(
+        [{"ticket_id": "T1", "title": EVIL, "lat": 2.1, "lon": 128.3}], lang="id", service_name=lambda s, lang: s or ""
+    )
     fig = map_figure(
-        outline=RING, districts=[{"name": EVIL, "lat": 2.2, "lon": 128.4}], clusters=[],
+        outline=RING,
+        districts=[{"name": EVIL, "lat": 2.2, "lon": 128.4}],
+        clusters=[],
         tickets=cluster(pts, (128.2, 128.6), (2.0, 2.4)),
         alarms=[{"lat": 2.3, "lon": 128.5, "severity": "critical", "message": EVIL}],
-    )  # fmt: skip
+    )
     texts = [str(v) for tr in fig.to_dict()["data"] for k in ("text", "hovertext") for v in (tr.get(k) or [])]
     assert texts and not any("<a " in s or "<img" in s for s in texts)
     assert SAFE in texts and any(s.endswith(SAFE) and s.startswith("<b>T1</b><br>") for s in texts)

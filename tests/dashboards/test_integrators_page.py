@@ -58,8 +58,11 @@ def test_operator_sees_each_integrators_traffic_refusals_and_warnings(
     d = browser()
     open_page(d, stack, "operator")
     row = "#target-awlr-sungai-pilowo"
-    wait_js(d, f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('out_of_range') >= 0",
-            what="the source's row with its refusal")  # fmt: skip
+    wait_js(
+        d,
+        f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('out_of_range') >= 0",
+        what="the source's row with its refusal",
+    )
     cells = d.execute_script(f"return [...document.querySelectorAll('{row} td')].map(c => c.innerText)")
     assert cells[0] == "bpbd-awlr" and cells[1] == "awlr-sungai-pilowo" and cells[3] == "3"
     assert cells[6] == "1"  # one warning (the waterlevel typo)
@@ -70,14 +73,23 @@ def test_operator_sees_each_integrators_traffic_refusals_and_warnings(
     card = d.execute_script("return document.querySelector('#integrator-bpbd-awlr').textContent")
     assert "awlr-sungai-sopi" in card  # silent for the last hour
     rsud = d.execute_script("return document.querySelector('#target-rsud').innerText")
-    assert "bad_json" in rsud and "<b>" not in d.execute_script("return document.querySelector('#target-rsud').innerHTML")
-    assert d.execute_script("return [...document.querySelectorAll('#nav a')].some(a => a.getAttribute('href') === '/integrators')")
+    assert "bad_json" in rsud and "<b>" not in d.execute_script(
+        "return document.querySelector('#target-rsud').innerHTML"
+    )
+    assert d.execute_script(
+        "return [...document.querySelectorAll('#nav a')].some(a => a.getAttribute('href') === '/integrators')"
+    )
 
 
 def test_a_viewer_gets_no_link_and_no_data(stack: Stack, browser: Callable[..., WebDriver]) -> None:
     d = browser()
     open_page(d, stack, "viewer")
-    wait_js(d, "var p = document.querySelector('.integrators'); return p && p.innerText.indexOf('operator') >= 0",
-            what="the page saying it is for operators")  # fmt: skip
+    wait_js(
+        d,
+        "var p = document.querySelector('.integrators'); return p && p.innerText.indexOf('operator') >= 0",
+        what="the page saying it is for operators",
+    )
     assert d.execute_script("return document.querySelectorAll('.integrators-table').length") == 0
-    assert not d.execute_script("return [...document.querySelectorAll('#nav a')].some(a => a.getAttribute('href') === '/integrators')")
+    assert not d.execute_script(
+        "return [...document.querySelectorAll('#nav a')].some(a => a.getAttribute('href') === '/integrators')"
+    )

@@ -63,8 +63,12 @@ def test_a_viewer_user_watches_and_only_an_operator_user_acknowledges(
     session = v.get_cookie("satupintu_token")["value"]
     assert session not in stack.tokens.values() and v.get_cookie("satupintu_token")["httpOnly"]
     # Past the disabled button, straight to the API with the viewer's session: refused.
-    r = httpx.post(f"{stack.base}/api/v1/alarms/{alarm['id']}/ack", json={"comment": "x"},
-                   headers={"Authorization": f"Bearer {session}"}, timeout=10)  # fmt: skip
+    r = httpx.post(
+        f"{stack.base}/api/v1/alarms/{alarm['id']}/ack",
+        json={"comment": "x"},
+        headers={"Authorization": f"Bearer {session}"},
+        timeout=10,
+    )
     assert r.status_code == 403
 
     o = browser()
@@ -76,7 +80,12 @@ def test_a_viewer_user_watches_and_only_an_operator_user_acknowledges(
     # Signing out ends the viewer's session for the API as well, not just in this browser. It is a POST: the
     # address alone only asks.
     v.get(stack.base + "/logout")
-    assert httpx.get(f"{stack.base}/api/v1/overview", headers={"Authorization": f"Bearer {session}"}, timeout=10).status_code == 200
+    assert (
+        httpx.get(
+            f"{stack.base}/api/v1/overview", headers={"Authorization": f"Bearer {session}"}, timeout=10
+        ).status_code
+        == 200
+    )
     v.find_element(By.ID, "logout-confirm").click()
     wait_js(v, "return document.getElementById('login-username')", what="the sign-in form")
     r = httpx.get(f"{stack.base}/api/v1/overview", headers={"Authorization": f"Bearer {session}"}, timeout=10)

@@ -27,8 +27,15 @@ AT = 1_795_400_000_000  # 2026-11-23 02:13:20 UTC = 11.13 WIT
 
 
 def _alarm(i: int, severity: str, state: str = "active", **kw: object) -> dict:
-    return {"id": i, "severity": severity, "state": state, "rule": "r", "message": f"m{i}",
-            "raised_at": "2026-11-23T02:00:00Z", **kw}  # fmt: skip
+    return {
+        "id": i,
+        "severity": severity,
+        "state": state,
+        "rule": "r",
+        "message": f"m{i}",
+        "raised_at": "2026-11-23T02:00:00Z",
+        **kw,
+    }
 
 
 def _text(component: object) -> str:
@@ -49,11 +56,17 @@ def test_local_time_and_numbers() -> None:
 
 
 def test_kpis_take_alarm_counts_from_the_overview_or_the_list() -> None:
-    overview = {"sources": {"online": 9, "stale": 1, "offline": 2}, "open_tickets": 7, "overdue_tickets": 3,
-                "messages_last_minute": 1200}  # fmt: skip
+    overview = {
+        "sources": {"online": 9, "stale": 1, "offline": 2},
+        "open_tickets": 7,
+        "overdue_tickets": 3,
+        "messages_last_minute": 1200,
+    }
     alarms = [_alarm(1, "critical"), _alarm(2, "major", "acknowledged"), _alarm(3, "minor", "cleared")]
     assert alarm_counts(overview, alarms) == {"critical": 1, "major": 1, "minor": 0, "warning": 0}
-    assert alarm_counts({**overview, "alarms": {"critical": 5, "major": 0, "minor": 0, "warning": 2}}, [])["critical"] == 5
+    assert (
+        alarm_counts({**overview, "alarms": {"critical": 5, "major": 0, "minor": 0, "warning": 2}}, [])["critical"] == 5
+    )
     text = _text(kpi_tiles(overview, alarms, "id"))
     assert "1.200" in text and "Sumber daring" in text and "Lewat tenggat" in text
 
@@ -73,13 +86,27 @@ def test_alarm_rows_sort_and_offer_acknowledge_to_operators_only() -> None:
 
 
 def test_feed_merges_tickets_alarms_and_status_newest_first() -> None:
-    tickets = [{"ticket_id": "112-1", "service": "ambulans", "district": "morotai-utara", "title": "Kecelakaan",
-                "updated_at": "2026-11-23T02:10:00Z", "priority": "critical"}]  # fmt: skip
+    tickets = [
+        {
+            "ticket_id": "112-1",
+            "service": "ambulans",
+            "district": "morotai-utara",
+            "title": "Kecelakaan",
+            "updated_at": "2026-11-23T02:10:00Z",
+            "priority": "critical",
+        }
+    ]
     alarms = [_alarm(9, "major", updated_at="2026-11-23T02:12:00Z")]
     status = [{"at": "2026-11-23T02:11:00Z", "source_id": "awlr-x", "online": False}]
-    items = feed_items(tickets=tickets, alarms=alarms, status_events=status, lang="id", tz=TZ,
-                       district_names={"morotai-utara": "Morotai Utara"},
-                       service_name=lambda s, lang: PROFILE.service(s).name.id)  # fmt: skip
+    items = feed_items(
+        tickets=tickets,
+        alarms=alarms,
+        status_events=status,
+        lang="id",
+        tz=TZ,
+        district_names={"morotai-utara": "Morotai Utara"},
+        service_name=lambda s, lang: PROFILE.service(s).name.id,
+    )
     texts = [_text(i) for i in items]
     assert texts[0].startswith("11.12.00") and "m9" in texts[0]
     assert "awlr-x luring" in texts[1]
@@ -87,10 +114,18 @@ def test_feed_merges_tickets_alarms_and_status_newest_first() -> None:
 
 
 def test_map_points_state_and_latest_values() -> None:
-    sources = [{"source_id": "a", "name": "AWLR A", "status": "online", "lat": 2.1, "lon": 128.3,
-                "last_seen": "2026-11-23T02:13:00Z"},
-               {"source_id": "b", "status": "stale", "lat": 2.2, "lon": 128.4},
-               {"source_id": "nowhere", "status": "online", "lat": None, "lon": None}]  # fmt: skip
+    sources = [
+        {
+            "source_id": "a",
+            "name": "AWLR A",
+            "status": "online",
+            "lat": 2.1,
+            "lon": 128.3,
+            "last_seen": "2026-11-23T02:13:00Z",
+        },
+        {"source_id": "b", "status": "stale", "lat": 2.2, "lon": 128.4},
+        {"source_id": "nowhere", "status": "online", "lat": None, "lon": None},
+    ]
     latest = [{"source_id": "a", "metric": "water_level_cm", "value": 1234.5, "unit": "cm"}]
     alarms = [_alarm(1, "critical", source_id="b"), _alarm(2, "major", "cleared", source_id="a")]
     pts = map_points(sources, latest, alarms, lang="id", tz=TZ, metric_name=lambda m, lang: "Tinggi muka air")
@@ -99,8 +134,13 @@ def test_map_points_state_and_latest_values() -> None:
 
 
 def test_trend_series_carry_the_profile_thresholds_on_local_time() -> None:
-    trends = {"water_level_cm": {"start": "2026-11-22T20:10:00Z", "end": "2026-11-23T02:15:00Z",
-                                 "items": [{"bucket_start": "2026-11-23T02:10:00Z", "value": 200.0, "count": 3}]}}  # fmt: skip
+    trends = {
+        "water_level_cm": {
+            "start": "2026-11-22T20:10:00Z",
+            "end": "2026-11-23T02:15:00Z",
+            "items": [{"bucket_start": "2026-11-23T02:10:00Z", "value": 200.0, "count": 3}],
+        }
+    }
     series = trend_series(trends, PROFILE, "en")
     water = next(s for s in series if s["unit"] == "cm" and s["title"] == "Water level")
     assert water["y"] == [200.0] and water["x"][0].hour == 11
@@ -114,7 +154,12 @@ def test_trend_series_carry_the_profile_thresholds_on_local_time() -> None:
 def test_alarms_past_the_limit_are_counted() -> None:
     alarms = [_alarm(i, "major") for i in range(20)]
     *rows, more = alarm_rows(alarms, lang="id", tz=TZ, can_ack=True, limit=14)
-    assert len(rows) == 14 and _text(more) == "+6" and more.hidden is False and more.to_plotly_json()["props"]["data-extra"] == "6"
+    assert (
+        len(rows) == 14
+        and _text(more) == "+6"
+        and more.hidden is False
+        and more.to_plotly_json()["props"]["data-extra"] == "6"
+    )
 
 
 def _rows(table: object) -> dict[str, list[str]]:
@@ -122,13 +167,29 @@ def _rows(table: object) -> dict[str, list[str]]:
 
 
 def test_services_table_sums_unregistered_agencies_in_one_row_so_rows_add_up_to_the_tiles() -> None:
-    status = {"agencies": [
-        {"agency": "bpbd", "agency_registered": True, "open": 4, "overdue": 1, "sla_pct": 80.0},
-        {"agency": "dinas-pariwisata", "agency_registered": False, "open": 2, "overdue": 1, "resolved_with_due": 2,
-         "resolved_within_sla": 1, "sla_pct": 50.0},
-        {"agency": "dinas-sosial", "agency_registered": False, "open": 1, "overdue": 0, "resolved_with_due": 2,
-         "resolved_within_sla": 2, "sla_pct": 100.0},
-    ]}  # fmt: skip
+    status = {
+        "agencies": [
+            {"agency": "bpbd", "agency_registered": True, "open": 4, "overdue": 1, "sla_pct": 80.0},
+            {
+                "agency": "dinas-pariwisata",
+                "agency_registered": False,
+                "open": 2,
+                "overdue": 1,
+                "resolved_with_due": 2,
+                "resolved_within_sla": 1,
+                "sla_pct": 50.0,
+            },
+            {
+                "agency": "dinas-sosial",
+                "agency_registered": False,
+                "open": 1,
+                "overdue": 0,
+                "resolved_with_due": 2,
+                "resolved_within_sla": 2,
+                "sla_pct": 100.0,
+            },
+        ]
+    }
     table = service_table(status, PROFILE, "id")
     rows = _rows(table)
     assert len(table.children) == 2, "two tables side by side: every agency fits the panel"
@@ -137,8 +198,12 @@ def test_services_table_sums_unregistered_agencies_in_one_row_so_rows_add_up_to_
     assert sum(int(r[1]) for r in rows.values()) == 7 and sum(int(r[2]) for r in rows.values()) == 2
     assert "svc-other" not in _rows(service_table({"agencies": status["agencies"][:1]}, PROFILE, "en"))
     # Given the open tickets (read as often as the tiles), they count open and overdue; the SLA % stays the period's.
-    live = [{"agency": "bpbd", "overdue": True}, {"agency": "bpbd", "overdue": False}, {"agency": "pdam", "overdue": False},
-            {"agency": "dinas-baru", "overdue": True}]  # fmt: skip
+    live = [
+        {"agency": "bpbd", "overdue": True},
+        {"agency": "bpbd", "overdue": False},
+        {"agency": "pdam", "overdue": False},
+        {"agency": "dinas-baru", "overdue": True},
+    ]
     rows = _rows(service_table(status, PROFILE, "id", open_tickets=live))
     assert rows["svc-bpbd"] == ["BPBD", "2", "1", "80%"] and rows["svc-pdam"][1:3] == ["1", "0"]
     assert rows["svc-other"] == ["Lainnya / belum terdaftar", "1", "1", "75%"]

@@ -23,8 +23,11 @@ def test_scores_pool_sla_of_the_pillars_services_and_health_of_its_sensors() -> 
         {"source_id": "awlr-b", "metric": "water_level_cm"},
         {"source_id": "awlr-c", "metric": "water_level_cm"},
     ]
-    sources = [{"source_id": "awlr-a", "status": "online"}, {"source_id": "awlr-b", "status": "online"},
-               {"source_id": "awlr-c", "status": "offline"}]  # fmt: skip
+    sources = [
+        {"source_id": "awlr-a", "status": "online"},
+        {"source_id": "awlr-b", "status": "online"},
+        {"source_id": "awlr-c", "status": "offline"},
+    ]
     alarms = [{"source_id": "awlr-b", "metric": "water_level_cm", "state": "active"}]
     s = pillar_scores(PROFILE, service_items=items, latest=latest, sources=sources, alarms=alarms)
     assert set(s) == set(PILLARS)

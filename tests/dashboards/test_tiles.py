@@ -22,7 +22,9 @@ from tests.dashboards.conftest import Stack, start_stack, stop_stack, wait_js
 
 pytestmark = pytest.mark.slow
 # A 1x1 light-blue PNG.
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 class TileServer:
@@ -31,7 +33,7 @@ class TileServer:
         seen = self.seen
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 if not re.fullmatch(r"/\d+/\d+/\d+\.png", self.path):
                     self.send_error(404)
                     return
@@ -78,10 +80,14 @@ def test_tile_map_requests_tiles_and_draws_the_sources(
     s.publish("city/morotai/sensor/awlr-sungai-pilowo", {"ts": time.time(), "values": {"water_level_cm": 300.0}})
     d = browser()
     d.get(f"{s.base}/?token={s.tokens['viewer']}")
-    wait_js(d, """var m = document.querySelector('#op-map .js-plotly-plot');
+    wait_js(
+        d,
+        """var m = document.querySelector('#op-map .js-plotly-plot');
                   return m && m._fullLayout && m._fullLayout.map && m._fullLayout.map._subplot
                       && m._fullLayout.map._subplot.map && m._fullLayout.map._subplot.map.loaded();""",
-            timeout=60, what="the tile map loaded")  # fmt: skip
+        timeout=60,
+        what="the tile map loaded",
+    )
     scripts = d.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
     assert any(u.endswith("/_plotly/plotly.min.js") for u in scripts), "the full bundle, served by the web process"
     assert not any("plotly-basic" in u for u in scripts)
@@ -89,20 +95,28 @@ def test_tile_map_requests_tiles_and_draws_the_sources(
     deadline = time.monotonic() + 30
     while not tiles.seen and time.monotonic() < deadline:
         time.sleep(0.2)
-    style = d.execute_script("return document.querySelector('#op-map .js-plotly-plot')._fullLayout.map._subplot.map.getStyle()")
+    style = d.execute_script(
+        "return document.querySelector('#op-map .js-plotly-plot')._fullLayout.map._subplot.map.getStyle()"
+    )
     assert tiles.seen, f"no tile requested; the map's style: {str(style)[:1500]}"
     assert all(re.fullmatch(r"/\d+/\d+/\d+\.png", p) for p in tiles.seen)
     # The sources as MapLibre drew them: rendered circle features, coloured by health, with their hover text.
-    drawn = wait_js(d, """var gd = document.querySelector('#op-map .js-plotly-plot'), map = gd._fullLayout.map._subplot.map;
+    drawn = wait_js(
+        d,
+        """var gd = document.querySelector('#op-map .js-plotly-plot'), map = gd._fullLayout.map._subplot.map;
         var circles = map.getStyle().layers.filter(function (l) { return l.type === 'circle'; }).map(function (l) { return l.id; });
         var feats = map.queryRenderedFeatures({layers: circles});
         var src = gd.data.filter(function (t) { return t.name === 'sources'; })[0];
         return feats.length > 0 && src && src.lon.length > 0 && {features: feats.length, markers: src.lon.length,
             colours: src.marker.color, hover: src.hovertext, types: gd.data.map(function (t) { return t.type; })};""",
-                    timeout=30, what="the sources drawn on the tile map")  # fmt: skip
+        timeout=30,
+        what="the sources drawn on the tile map",
+    )
     assert set(drawn["types"]) == {"scattermap"}
     assert "#ff3b30" in drawn["colours"], "the critical source in the alarm colour"
     assert any("awlr-sungai-pilowo" in h or "Pilowo" in h for h in drawn["hover"])
-    attrib = d.execute_script("var a = document.querySelector('#op-map .maplibregl-ctrl-attrib'); return a && a.innerHTML")
+    attrib = d.execute_script(
+        "var a = document.querySelector('#op-map .maplibregl-ctrl-attrib'); return a && a.innerHTML"
+    )
     assert attrib and "Ubin tiles" in attrib
     d.save_screenshot(str(tmp_path / "tiles.png"))

@@ -36,7 +36,7 @@ def evil(stack: Stack) -> Iterator[Callable[[str], str]]:
     pages: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             body = pages.get(self.path, b"")
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -80,12 +80,16 @@ def test_a_page_of_another_origin_cannot_acknowledge_with_the_operators_cookie(
     ack = f"{stack.base}/api/v1/alarms/{alarm['id']}/ack"
     d = _operator(browser, stack)
     # A form that submits itself: the browser follows it to our answer.
-    d.get(evil(f'<form id="f" method="post" action="{ack}"></form><script>document.getElementById("f").submit()</script>'))
+    d.get(
+        evil(f'<form id="f" method="post" action="{ack}"></form><script>document.getElementById("f").submit()</script>')
+    )
     wait_js(d, "return document.body && document.body.innerText.indexOf('csrf') >= 0", what="the refusal (403)")
     # A script's fetch with the cookie: refused as well.
-    d.get(evil(f"""<script>fetch("{ack}", {{method: "POST", credentials: "include", mode: "no-cors",
+    d.get(
+        evil(f"""<script>fetch("{ack}", {{method: "POST", credentials: "include", mode: "no-cors",
         headers: {{"Content-Type": "text/plain"}}, body: '{{"comment": "pwned"}}'}})
-        .then(function () {{ document.title = "sent"; }}, function () {{ document.title = "sent"; }});</script>"""))
+        .then(function () {{ document.title = "sent"; }}, function () {{ document.title = "sent"; }});</script>""")
+    )
     wait_js(d, "return document.title === 'sent'", what="the fetch to finish")
     assert _state(stack, alarm["id"]) == "active"
     # The same request from the window's own page goes through: the cookie alone was never the problem.
@@ -128,7 +132,9 @@ def test_the_window_runs_under_its_policy_and_cannot_be_framed(
     WebDriverWait(d, 20, poll_frequency=0.3).until(lambda _d: refused())
 
 
-@pytest.mark.parametrize(("path", "drawn"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "[role=navigation], .api-content h1")])
+@pytest.mark.parametrize(
+    ("path", "drawn"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "[role=navigation], .api-content h1")]
+)
 def test_the_api_reference_renders_from_local_files_under_the_policy(
     stack: Stack, browser: Callable[..., WebDriver], path: str, drawn: str
 ) -> None:

@@ -43,13 +43,24 @@ def seed(stack: Stack) -> None:
         metric = "rain_mm_h" if sid.startswith("arg") else "water_level_cm"
         stack.publish(f"city/morotai/sensor/{sid}", {"ts": now, "values": {metric: value}})
     stack.publish("city/morotai/sensor/awlr-sungai-pilowo", {"ts": now, "values": {"water_level_cm": 300.0}})
-    for tid, svc, agency, district in (("112-ui-1", "ambulans", "layanan-112", "morotai-utara"),
-                                       ("BPBD-ui-1", "banjir", "bpbd", "morotai-selatan")):  # fmt: skip
-        stack.publish(f"city/morotai/service/{agency}", {
-            "ticket_id": tid, "service": svc, "status": "open", "priority": "high", "district": district,
-            "title": "Banjir di jalan utama" if svc == "banjir" else "Kecelakaan lalu lintas", "ts": now,
-            "lat": 2.1, "lon": 128.35,
-        })  # fmt: skip
+    for tid, svc, agency, district in (
+        ("112-ui-1", "ambulans", "layanan-112", "morotai-utara"),
+        ("BPBD-ui-1", "banjir", "bpbd", "morotai-selatan"),
+    ):
+        stack.publish(
+            f"city/morotai/service/{agency}",
+            {
+                "ticket_id": tid,
+                "service": svc,
+                "status": "open",
+                "priority": "high",
+                "district": district,
+                "title": "Banjir di jalan utama" if svc == "banjir" else "Kecelakaan lalu lintas",
+                "ts": now,
+                "lat": 2.1,
+                "lon": 128.35,
+            },
+        )
 
 
 def open_window(driver: WebDriver, stack: Stack, role: str, path: str = "/", query: str = "") -> None:
@@ -63,8 +74,11 @@ def acknowledge(driver: WebDriver, row: str, comment: str, *, by: str) -> None:
     wait_js(driver, "return !document.getElementById('ack-dialog').classList.contains('hidden')", what="the dialog")
     driver.find_element(By.ID, "ack-comment").send_keys(comment)
     driver.find_element(By.ID, "ack-send").click()
-    wait_js(driver, f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh {by}') >= 0",
-            what=f"the row acknowledged by {by}")  # fmt: skip
+    wait_js(
+        driver,
+        f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh {by}') >= 0",
+        what=f"the row acknowledged by {by}",
+    )
 
 
 def critical_alarm(stack: Stack) -> dict:
@@ -102,7 +116,9 @@ def test_operator_window_renders_every_panel_and_updates_live(
     d = browser()
     open_window(d, stack, "viewer")
     wait_js(d, PANELS_FILLED, what="every panel filled")
-    assert d.execute_script("return document.documentElement.scrollHeight <= window.innerHeight"), "no scrolling at 1920x1080"
+    assert d.execute_script("return document.documentElement.scrollHeight <= window.innerHeight"), (
+        "no scrolling at 1920x1080"
+    )
     text = d.find_element(By.ID, "kpi-tiles").text
     assert "SUMBER DARING" in text.upper() and "PESAN / MENIT" in text.upper()
     assert "Kecelakaan lalu lintas" in d.find_element(By.ID, "feed").text
@@ -115,14 +131,30 @@ def test_operator_window_renders_every_panel_and_updates_live(
     d.save_screenshot(str(tmp_path / "operator.png"))
 
     # Live: a new source far from the others, and a new ticket, reach the screen without a reload.
-    stack.publish("city/morotai/sensor/awlr-ui-live", {"ts": _now(), "values": {"water_level_cm": 1234.5},
-                                                       "district": "morotai-jaya", "lat": 2.62, "lon": 128.47})  # fmt: skip
-    stack.publish("city/morotai/service/layanan-112", {"ticket_id": "112-ui-live", "service": "ambulans", "status": "open",
-                                                       "title": "Pasien sesak napas", "ts": _now()})  # fmt: skip
-    wait_js(d, """var m = document.querySelector('#op-map .js-plotly-plot');
+    stack.publish(
+        "city/morotai/sensor/awlr-ui-live",
+        {"ts": _now(), "values": {"water_level_cm": 1234.5}, "district": "morotai-jaya", "lat": 2.62, "lon": 128.47},
+    )
+    stack.publish(
+        "city/morotai/service/layanan-112",
+        {
+            "ticket_id": "112-ui-live",
+            "service": "ambulans",
+            "status": "open",
+            "title": "Pasien sesak napas",
+            "ts": _now(),
+        },
+    )
+    wait_js(
+        d,
+        """var m = document.querySelector('#op-map .js-plotly-plot');
                   return m && m.data.some(function (t) { return (t.hovertext || []).some(function (h) {
-                      return String(h).indexOf('1.234,5') >= 0; }); });""", what="the published reading on the map")
-    wait_js(d, "return document.getElementById('feed').innerText.indexOf('112-ui-live') >= 0", what="the ticket in the feed")
+                      return String(h).indexOf('1.234,5') >= 0; }); });""",
+        what="the published reading on the map",
+    )
+    wait_js(
+        d, "return document.getElementById('feed').innerText.indexOf('112-ui-live') >= 0", what="the ticket in the feed"
+    )
     assert d.execute_script("return window.spLink && window.spLink.up") is True
     assert "hidden" in d.find_element(By.ID, "conn-banner").get_attribute("class")
 
@@ -134,12 +166,15 @@ def test_only_an_operator_acknowledges(stack: Stack, browser: Callable[..., WebD
     v = browser()
     open_window(v, stack, "viewer")
     wait_js(v, f"var b = document.querySelector('{row} button.ack'); return b && b.disabled", what="a disabled button")
-    v.execute_script(f"""window.dash_clientside.set_props('ack-target', {{data: {alarm['id']}}});
+    v.execute_script(f"""window.dash_clientside.set_props('ack-target', {{data: {alarm["id"]}}});
                          window.dash_clientside.set_props('ack-dialog', {{className: 'dialog'}});""")
     wait_js(v, "return !document.getElementById('ack-dialog').classList.contains('hidden')", what="the dialog")
     v.find_element(By.ID, "ack-send").click()
-    wait_js(v, "var t = document.getElementById('ack-result'); return t.classList.contains('error') && t.innerText",
-            what="the refusal")  # fmt: skip
+    wait_js(
+        v,
+        "var t = document.getElementById('ack-result'); return t.classList.contains('error') && t.innerText",
+        what="the refusal",
+    )
     assert "operator" in v.find_element(By.ID, "ack-result").text
     assert stack.api(f"/api/v1/alarms/{alarm['id']}")["state"] == "active"
 
@@ -149,29 +184,45 @@ def test_only_an_operator_acknowledges(stack: Stack, browser: Callable[..., WebD
     acknowledge(o, row, "Tim BPBD menuju lokasi", by="Operator Sari")
     detail = stack.api(f"/api/v1/alarms/{alarm['id']}")
     assert detail["state"] == "acknowledged" and detail["acknowledged_by"] == "Operator Sari"
-    assert any(h["action"] == "acknowledged" and h.get("comment") == "Tim BPBD menuju lokasi" for h in detail["history"])
+    assert any(
+        h["action"] == "acknowledged" and h.get("comment") == "Tim BPBD menuju lokasi" for h in detail["history"]
+    )
     # The viewer's window follows by itself.
-    wait_js(v, f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh') >= 0",
-            what="the viewer's window showing the acknowledgement")  # fmt: skip
+    wait_js(
+        v,
+        f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh') >= 0",
+        what="the viewer's window showing the acknowledgement",
+    )
 
 
 def test_language_switch(stack: Stack, browser: Callable[..., WebDriver]) -> None:
     d = browser()
     open_window(d, stack, "viewer")
     wait_js(d, "return document.querySelectorAll('#kpi-tiles .kpi').length === 7")
-    assert "Bupati" in d.find_element(By.ID, "nav").text and "Sumber daring" in d.find_element(By.ID, "kpi-online").get_attribute("textContent")
+    assert "Bupati" in d.find_element(By.ID, "nav").text and "Sumber daring" in d.find_element(
+        By.ID, "kpi-online"
+    ).get_attribute("textContent")
     d.find_element(By.ID, "lang-switch").click()
-    wait_js(d, "return document.getElementById('nav') && document.getElementById('nav').innerText.indexOf('Regent') >= 0",
-            what="English navigation")  # fmt: skip
-    wait_js(d, "var k = document.getElementById('kpi-online'); return k && k.textContent.indexOf('Sources online') >= 0")
+    wait_js(
+        d,
+        "return document.getElementById('nav') && document.getElementById('nav').innerText.indexOf('Regent') >= 0",
+        what="English navigation",
+    )
+    wait_js(
+        d, "var k = document.getElementById('kpi-online'); return k && k.textContent.indexOf('Sources online') >= 0"
+    )
     assert "token" not in d.current_url
     d.get(stack.base + "/")  # the choice is kept
-    wait_js(d, "var k = document.getElementById('kpi-online'); return k && k.textContent.indexOf('Sources online') >= 0")
+    wait_js(
+        d, "var k = document.getElementById('kpi-online'); return k && k.textContent.indexOf('Sources online') >= 0"
+    )
     d.find_element(By.ID, "lang-switch").click()
     wait_js(d, "var k = document.getElementById('kpi-online'); return k && k.textContent.indexOf('Sumber daring') >= 0")
 
 
-def test_kiosk_is_dark_large_without_controls_and_rotates(stack: Stack, browser: Callable[..., WebDriver], tmp_path) -> None:
+def test_kiosk_is_dark_large_without_controls_and_rotates(
+    stack: Stack, browser: Callable[..., WebDriver], tmp_path
+) -> None:
     d = browser()
     open_window(d, stack, "viewer", query="kiosk=1&rotate=2")
     wait_js(d, PANELS_FILLED, what="every panel filled")
@@ -182,12 +233,26 @@ def test_kiosk_is_dark_large_without_controls_and_rotates(stack: Stack, browser:
     assert bg == "rgb(13, 17, 23)"
     size = d.execute_script("return parseFloat(getComputedStyle(document.querySelector('.kpi-value')).fontSize)")
     assert size >= 56, "readable from 4 m"
-    district = wait_js(d, "var f = document.getElementById('map-focus'); return f && f.innerText", timeout=20,
-                       what="the map focused on a district")  # fmt: skip
-    assert district in {"Morotai Selatan", "Morotai Selatan Barat", "Morotai Timur", "Morotai Utara", "Morotai Jaya",
-                        "Pulau Rao"}  # fmt: skip
-    wait_js(d, """var r = document.querySelector('#op-map .js-plotly-plot')._fullLayout.yaxis.range;
-                  return r[1] - r[0] < 0.3;""", what="the map zoomed to the district")
+    district = wait_js(
+        d,
+        "var f = document.getElementById('map-focus'); return f && f.innerText",
+        timeout=20,
+        what="the map focused on a district",
+    )
+    assert district in {
+        "Morotai Selatan",
+        "Morotai Selatan Barat",
+        "Morotai Timur",
+        "Morotai Utara",
+        "Morotai Jaya",
+        "Pulau Rao",
+    }
+    wait_js(
+        d,
+        """var r = document.querySelector('#op-map .js-plotly-plot')._fullLayout.yaxis.range;
+                  return r[1] - r[0] < 0.3;""",
+        what="the map zoomed to the district",
+    )
     d.save_screenshot(str(tmp_path / "kiosk.png"))
 
 
@@ -214,16 +279,24 @@ def test_replay_plays_the_past(stack: Stack, browser: Callable[..., WebDriver], 
     box.send_keys(start.strftime("%Y-%m-%d %H:%M:%S") + "\n")
     wait_js(d, "return (document.getElementById('conn-banner').innerText || '').indexOf('PUTAR ULANG') >= 0")
     want = int(start.timestamp() * 1000)
-    first = wait_js(d, f"""var s = document.getElementById('replay-stamp');
-                          return s && Math.abs(+s.dataset.at - {want}) < 5000 && +s.dataset.at""", what="the chosen instant")
+    first = wait_js(
+        d,
+        f"""var s = document.getElementById('replay-stamp');
+                          return s && Math.abs(+s.dataset.at - {want}) < 5000 && +s.dataset.at""",
+        what="the chosen instant",
+    )
     assert "112-ui-1" not in d.find_element(By.ID, "replay-feed").text, "before the ticket was published"
     # 60x: a minute of history per second; the ticket appears once the replay passes its time.
     d.execute_script("""var dd = document.querySelector('#replay-speed'); dd.scrollIntoView();""")
     d.find_element(By.CSS_SELECTOR, "#replay-speed").click()
     d.find_element(By.XPATH, "//div[contains(@class,'replay-bar')]//*[text()='60x']").click()
     d.find_element(By.ID, "replay-play").click()
-    wait_js(d, "return document.getElementById('replay-feed').innerText.indexOf('112-ui-1') >= 0", timeout=40,
-            what="the ticket replayed")  # fmt: skip
+    wait_js(
+        d,
+        "return document.getElementById('replay-feed').innerText.indexOf('112-ui-1') >= 0",
+        timeout=40,
+        what="the ticket replayed",
+    )
     later = d.execute_script("return +document.getElementById('replay-stamp').dataset.at")
     assert later > first + 60_000
     d.save_screenshot(str(tmp_path / "replay.png"))
@@ -237,8 +310,12 @@ def test_a_lost_connection_shows_a_banner(browser: Callable[..., WebDriver], tmp
         wait_js(d, "return window.spLink && window.spLink.up === true", what="the live channel")
         s.procs[0].terminate()  # the web process goes away; the page stays
         s.procs[0].wait(15)
-        banner = wait_js(d, """var b = document.getElementById('conn-banner');
-                               return b.classList.contains('lost') && b.innerText""", what="the banner")  # fmt: skip
+        banner = wait_js(
+            d,
+            """var b = document.getElementById('conn-banner');
+                               return b.classList.contains('lost') && b.innerText""",
+            what="the banner",
+        )
         assert "terputus sejak" in banner
     finally:
         stop_stack(s)

@@ -40,7 +40,7 @@ def env_example() -> dict[str, str]:
 VAR = re.compile(r"\$\$|\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
 
-def interpolate(value, env: dict[str, str]):  # noqa: ANN001, ANN201
+def interpolate(value, env: dict[str, str]):
     """Compose's variable substitution: ${X}, ${X:-default}, ${X:?error}, $$ (enough for this file)."""
     if isinstance(value, dict):
         return {k: interpolate(v, env) for k, v in value.items()}
@@ -141,8 +141,13 @@ def test_the_broker_runs_the_projects_config_with_login_and_acl(compose: dict) -
     m = compose["services"]["mosquitto"]
     assert "./mosquitto:/mosquitto/config:ro" in m["volumes"]
     conf = (REPO / "mosquitto" / "mosquitto.conf").read_text()
-    for line in ("listener 1883", "allow_anonymous false", "password_file /mosquitto/data/passwd",
-                 "acl_file /mosquitto/data/acl", "persistence_location /mosquitto/data/"):  # fmt: skip
+    for line in (
+        "listener 1883",
+        "allow_anonymous false",
+        "password_file /mosquitto/data/passwd",
+        "acl_file /mosquitto/data/acl",
+        "persistence_location /mosquitto/data/",
+    ):
         assert f"\n{line}\n" in conf, line
     assert m["entrypoint"][-1] == "/mosquitto/config/docker-entrypoint.sh"
 
@@ -191,9 +196,14 @@ def run_entrypoint(tmp_path: Path, port: int, **env: str) -> subprocess.Popen:
     conf = render_config(port=port, data_dir=data, password_file=data / "passwd", acl_file=data / "acl")
     proc = subprocess.Popen(
         ["sh", str(REPO / "mosquitto" / "docker-entrypoint.sh")],
-        env={"PATH": "/usr/sbin:/usr/bin:/bin:/usr/local/bin:/usr/local/sbin", "MOSQUITTO_DATA": str(data),
-             "MOSQUITTO_CONF": str(conf), "MOSQUITTO_STARTER_ACL": str(REPO / "mosquitto" / "acl.compose"), **env},
-    )  # fmt: skip
+        env={
+            "PATH": "/usr/sbin:/usr/bin:/bin:/usr/local/bin:/usr/local/sbin",
+            "MOSQUITTO_DATA": str(data),
+            "MOSQUITTO_CONF": str(conf),
+            "MOSQUITTO_STARTER_ACL": str(REPO / "mosquitto" / "acl.compose"),
+            **env,
+        },
+    )
     for _ in range(200):
         if listening("127.0.0.1", port, timeout=0.1):
             return proc

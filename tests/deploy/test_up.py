@@ -11,6 +11,7 @@ with `--secure`, which creates those files itself and refuses anonymous clients.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -47,9 +48,12 @@ def live_data(base: str, token: str) -> bool:
     overview = get(f"{base}/api/v1/overview", token)
     latest = get(f"{base}/api/v1/readings/latest", token)
     return bool(
-        overview and overview["readings_last_minute"] > 0 and overview["sources"]["online"] > 0
-        and latest and latest["items"]
-    )  # fmt: skip
+        overview
+        and overview["readings_last_minute"] > 0
+        and overview["sources"]["online"] > 0
+        and latest
+        and latest["items"]
+    )
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -106,8 +110,17 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(
     t0 = time.monotonic()
     with open(log, "ab") as out:
         up = subprocess.Popen(
-            [sys.executable, "-m", "satupintu", "up", "--port", str(web_port), "--rate", "50",
-             *(["--secure"] if auth == "secure" else [])],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "satupintu",
+                "up",
+                "--port",
+                str(web_port),
+                "--rate",
+                "50",
+                *(["--secure"] if auth == "secure" else []),
+            ],
             cwd=tmp_path,  # the default SQLite database and broker data go to tmp_path/data
             env=satupintu_env(**settings),
             stdout=out,
@@ -147,10 +160,8 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(
         assert "SatuPintu stopped." in log.read_text()
     finally:
         for p in [up, *tree]:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
                 p.kill()
-            except (psutil.NoSuchProcess, ProcessLookupError):
-                pass
         up.wait(10)
 
 
@@ -158,7 +169,7 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(
 
 
 @pytest.fixture
-def up_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def up_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Run `satupintu up` in this process, in tmp_path, with a broker URL where nothing listens."""
     from typer.testing import CliRunner
 
@@ -169,7 +180,7 @@ def up_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     for k in [k for k in __import__("os").environ if k.startswith("SATUPINTU_")]:
         monkeypatch.delenv(k)
 
-    def run(*args: str, **settings: str):  # noqa: ANN202
+    def run(*args: str, **settings: str):
         for k, v in settings.items():
             monkeypatch.setenv(f"SATUPINTU_{k.upper()}", v)
         get_settings.cache_clear()
@@ -181,21 +192,21 @@ def up_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     return run
 
 
-def test_up_says_how_to_install_mosquitto_when_it_is_missing(up_here, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_up_says_how_to_install_mosquitto_when_it_is_missing(up_here, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("satupintu.broker.mosquitto_binary", lambda: None)
     result = up_here("--port", str(free_port()), mqtt_url=f"mqtt://127.0.0.1:{free_port()}")
     assert result.exit_code == 2, result.output
     assert "sudo apt-get install -y mosquitto" in result.output and "SATUPINTU_MQTT_URL" in result.output
 
 
-def test_up_wants_a_login_in_the_url_when_the_broker_will_want_one(up_here, tmp_path: Path) -> None:  # noqa: ANN001
+def test_up_wants_a_login_in_the_url_when_the_broker_will_want_one(up_here, tmp_path: Path) -> None:
     CredentialStore(tmp_path / "data" / "mosquitto").init_platform()
     result = up_here("--port", str(free_port()), mqtt_url=f"mqtt://127.0.0.1:{free_port()}")
     assert result.exit_code == 2, result.output
     assert "SATUPINTU_MQTT_URL=mqtt://satupintu-ingest:PASSWORD@" in result.output
 
 
-def test_up_refuses_a_web_port_that_is_taken(up_here) -> None:  # noqa: ANN001
+def test_up_refuses_a_web_port_that_is_taken(up_here) -> None:
     import socket
 
     with socket.socket() as taken:

@@ -30,14 +30,24 @@ class City:
     db: Db
 
     def env(self, source: str, **extra: str) -> dict[str, str]:
-        return {**os.environ, "BROKER": "127.0.0.1", "PORT": str(self.port), "CITY": "morotai", "SOURCE": source,
-                "MQTT_USER": "vendor", "MQTT_PASSWORD": self.password, **extra}  # fmt: skip
+        return {
+            **os.environ,
+            "BROKER": "127.0.0.1",
+            "PORT": str(self.port),
+            "CITY": "morotai",
+            "SOURCE": source,
+            "MQTT_USER": "vendor",
+            "MQTT_PASSWORD": self.password,
+            **extra,
+        }
 
     def stored(self, source: str) -> int:
-        return int(self.db.one(
-            "SELECT count(*) FROM readings r JOIN series x ON x.id = r.series_id JOIN sources s ON s.id = x.source_pk "
-            f"WHERE s.source_id = '{source}'"  # noqa: S608 - our own constant
-        ))  # fmt: skip
+        return int(
+            self.db.one(
+                "SELECT count(*) FROM readings r JOIN series x ON x.id = r.series_id JOIN sources s ON s.id = x.source_pk "
+                f"WHERE s.source_id = '{source}'"
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +61,13 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     url = f"sqlite:///{tmp / 'db.sqlite'}"
     log = tmp / "ingest.log"
     ing = spawn_satupintu(
-        ["ingest"], log, database_url=url, mqtt_url=f"mqtt://{INGEST_USER}:{passwords[INGEST_USER]}@127.0.0.1:{port}",
-        mqtt_client_id="t-examples", ingest_batch_max_age_ms="20",
-    )  # fmt: skip
+        ["ingest"],
+        log,
+        database_url=url,
+        mqtt_url=f"mqtt://{INGEST_USER}:{passwords[INGEST_USER]}@127.0.0.1:{port}",
+        mqtt_client_id="t-examples",
+        ingest_batch_max_age_ms="20",
+    )
     db = Db(url)
     try:
         wait_for_log(ing, log, "subscribed")
@@ -72,7 +86,9 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.Com
 
 def check_published(city: City, out: subprocess.CompletedProcess, source: str) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
-    assert '"ok":true' in out.stdout.replace(" ", "") and f"published live on city/morotai/sensor/{source}" in out.stdout
+    assert (
+        '"ok":true' in out.stdout.replace(" ", "") and f"published live on city/morotai/sensor/{source}" in out.stdout
+    )
     wait_until(lambda: city.stored(source) == 2, 30, f"the live readings of {source}")  # two metrics, once
 
 

@@ -33,14 +33,14 @@ class FakeClient:
         self.acks: list[int] = []
         self.published: list[tuple[str, bytes]] = []
 
-    def __getattr__(self, name: str):  # noqa: ANN204 - setup calls we do not care about
+    def __getattr__(self, name: str):
         return lambda *a, **kw: None
 
     def ack(self, mid: int, qos: int) -> MQTTErrorCode:
         self.acks.append(mid)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False):  # noqa: ANN201
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False):
         self.published.append((topic, payload))
         return type("Info", (), {"rc": MQTTErrorCode.MQTT_ERR_SUCCESS})()
 
@@ -52,7 +52,7 @@ def fake_message(mid: int, topic: str, payload: bytes) -> mqtt.MQTTMessage:
 
 
 @pytest.fixture
-def ingestor(tmp_path: Path):  # noqa: ANN201
+def ingestor(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -60,8 +60,8 @@ def ingestor(tmp_path: Path):  # noqa: ANN201
     acks_at_commit: list[int] = []
 
     class WatchingWriter(BatchWriter):
-        def write(self, items, stop=None):  # noqa: ANN001, ANN202
-            acks_at_commit.append(len(ing._client.acks))  # noqa: SLF001
+        def write(self, items, stop=None):
+            acks_at_commit.append(len(ing._client.acks))
             return super().write(items, stop)
 
     committer = InlineCommitter(WatchingWriter(engine, PROFILE, s), ParseRules.from_profile(PROFILE, s))
@@ -73,17 +73,23 @@ def ingestor(tmp_path: Path):  # noqa: ANN201
 
 def test_messages_are_acked_only_after_their_batch_commits(ingestor: Ingestor) -> None:
     now = time.time()
-    ingestor._on_connect(ingestor._client, None, type("F", (), {"session_present": False})(), type("R", (), {"is_failure": False})(), None)  # noqa: SLF001
+    ingestor._on_connect(
+        ingestor._client,
+        None,
+        type("F", (), {"session_present": False})(),
+        type("R", (), {"is_failure": False})(),
+        None,
+    )
     for mid in range(1, 6):
         payload = orjson.dumps({"ts": now, "values": {"water_level_cm": float(mid)}})
-        ingestor._on_message(None, None, fake_message(mid, f"city/morotai/sensor/s{mid}", payload))  # noqa: SLF001
-    ingestor._on_message(None, None, fake_message(6, "city/morotai/sensor/s6", b"{nope"))  # noqa: SLF001
-    assert ingestor._client.acks == []  # noqa: SLF001 - nothing acked on receipt
-    batch = ingestor._take_batch()  # noqa: SLF001
-    assert ingestor._process(batch)  # noqa: SLF001
+        ingestor._on_message(None, None, fake_message(mid, f"city/morotai/sensor/s{mid}", payload))
+    ingestor._on_message(None, None, fake_message(6, "city/morotai/sensor/s6", b"{nope"))
+    assert ingestor._client.acks == []
+    batch = ingestor._take_batch()
+    assert ingestor._process(batch)
     assert ingestor.acks_at_commit == [0]
-    assert ingestor._client.acks == [1, 2, 3, 4, 5, 6]  # noqa: SLF001 - the bad one too: it is quarantined
-    published = ingestor._client.published  # noqa: SLF001
+    assert ingestor._client.acks == [1, 2, 3, 4, 5, 6]
+    published = ingestor._client.published
     assert published[0] == ("city/morotai/catalogue", orjson.dumps(catalogue(PROFILE)))  # on connect, retained
     notices = [(t, orjson.loads(p)) for t, p in published[1:]]
     [(topic, refusal)] = [(t, n) for t, n in notices if n["quarantined"]]
@@ -97,10 +103,10 @@ def test_messages_are_acked_only_after_their_batch_commits(ingestor: Ingestor) -
 
 def test_messages_from_an_earlier_connection_are_not_acked(ingestor: Ingestor) -> None:
     payload = orjson.dumps({"values": {"water_level_cm": 1.0}})
-    ingestor._on_message(None, None, fake_message(7, "city/morotai/sensor/s1", payload))  # noqa: SLF001
-    ingestor._on_disconnect(None, None, None, 0, None)  # noqa: SLF001 - the connection dropped meanwhile
-    assert ingestor._process(ingestor._take_batch())  # noqa: SLF001
-    assert ingestor._client.acks == []  # noqa: SLF001 - the broker will redeliver it; the copy is a no-op
+    ingestor._on_message(None, None, fake_message(7, "city/morotai/sensor/s1", payload))
+    ingestor._on_disconnect(None, None, None, 0, None)
+    assert ingestor._process(ingestor._take_batch())
+    assert ingestor._client.acks == []
 
 
 @pytest.mark.parametrize(
@@ -121,9 +127,13 @@ def test_pipeline_stores_valid_and_quarantines_bad_through_real_mosquitto(
     broker: Broker, db_url: str, tmp_path: Path
 ) -> None:
     ing = spawn_satupintu(
-        ["ingest"], tmp_path / "ingest.log", database_url=db_url, mqtt_url=broker.url,
-        mqtt_client_id="t-ingest", ingest_batch_max_age_ms="20",
-    )  # fmt: skip
+        ["ingest"],
+        tmp_path / "ingest.log",
+        database_url=db_url,
+        mqtt_url=broker.url,
+        mqtt_client_id="t-ingest",
+        ingest_batch_max_age_ms="20",
+    )
     wait_for_log(ing, tmp_path / "ingest.log", "subscribed")
     feedback = Subscriber(broker.port, "city/+/rejected/#")
     pub = Publisher(broker.port)
@@ -153,9 +163,17 @@ def test_pipeline_stores_valid_and_quarantines_bad_through_real_mosquitto(
         pub.publish("city/morotai/sensor/buoy-selat-rao", orjson.dumps(senml))
         pub.publish(
             "city/morotai/service/layanan-112",
-            orjson.dumps({"ticket_id": "112-2026-000123", "service": "ambulans", "status": "open", "priority": "critical",
-                          "district": "morotai-utara", "ts": now - 5}),
-        )  # fmt: skip
+            orjson.dumps(
+                {
+                    "ticket_id": "112-2026-000123",
+                    "service": "ambulans",
+                    "status": "open",
+                    "priority": "critical",
+                    "district": "morotai-utara",
+                    "ts": now - 5,
+                }
+            ),
+        )
         pub.publish("city/morotai/status/src-1", "offline", retain=True)
         pub.wait_all(500 + len(bad) + 3)
         wait_until(lambda: db.one("SELECT count(*) FROM quarantine") >= len(bad) + 1, 30, "quarantine rows")
@@ -163,11 +181,23 @@ def test_pipeline_stores_valid_and_quarantines_bad_through_real_mosquitto(
         assert db.readings() == 502  # 500 + the two good SenML records
         reasons = sorted(r for (r,) in db.all("SELECT reason FROM quarantine"))
         assert reasons == sorted(
-            ["bad_encoding", "bad_json", "out_of_range", "bad_time", "bad_id", "bad_id", "unknown_city",
-             "bad_topic", "bad_field", "too_large", "partial"]
-        )  # fmt: skip
+            [
+                "bad_encoding",
+                "bad_json",
+                "out_of_range",
+                "bad_time",
+                "bad_id",
+                "bad_id",
+                "unknown_city",
+                "bad_topic",
+                "bad_field",
+                "too_large",
+                "partial",
+            ]
+        )
         assert db.all("SELECT ticket_id, status, priority FROM tickets") == [("112-2026-000123", "open", "critical")]
         wait_until(lambda: db.one("SELECT status FROM sources WHERE source_id = 'src-1'") == "offline", 10, "status")
+
         def refusals() -> list[tuple[str, bytes]]:  # first-sight warnings of the new sources come here too
             return [(t, p) for t, p in feedback.messages if orjson.loads(p)["quarantined"]]
 
@@ -191,7 +221,12 @@ def test_two_ingestors_on_a_shared_subscription_split_the_load_and_store_each_on
     from tests.conftest import fresh_pg_database
 
     url, drop = fresh_pg_database(pg_template)
-    common = {"database_url": url, "mqtt_url": broker.url, "mqtt_shared_group": "ingest", "ingest_batch_max_age_ms": "20"}
+    common = {
+        "database_url": url,
+        "mqtt_url": broker.url,
+        "mqtt_shared_group": "ingest",
+        "ingest_batch_max_age_ms": "20",
+    }
     a = spawn_satupintu(["ingest"], tmp_path / "a.log", mqtt_client_id="ing-a", **common)
     b = spawn_satupintu(["ingest"], tmp_path / "b.log", mqtt_client_id="ing-b", **common)
     db = Db(url)

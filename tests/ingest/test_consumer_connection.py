@@ -58,9 +58,13 @@ def test_satupintu_ingest_says_which_broker_it_cannot_reach_and_why(tmp_path: Pa
     closed = free_port()
     log = tmp_path / "ingest.log"
     ing = spawn_satupintu(
-        ["ingest"], log, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", mqtt_url=f"mqtt://127.0.0.1:{closed}",
-        mqtt_unreachable_log_s="0.01", ingest_writer="inline",
-    )  # fmt: skip
+        ["ingest"],
+        log,
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        mqtt_url=f"mqtt://127.0.0.1:{closed}",
+        mqtt_unreachable_log_s="0.01",
+        ingest_writer="inline",
+    )
     try:
         wait_for_log(ing, log, f"cannot reach the broker at 127.0.0.1:{closed}", timeout=60)
         wait_for_log(ing, log, "still cannot reach the broker", timeout=30)  # paho retries at least every second

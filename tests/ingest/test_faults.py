@@ -47,7 +47,7 @@ def ingest_settings(db_url: str, broker: Broker, client_id: str, **extra: str) -
     }
 
 
-def start_ingestor(tmp_path: Path, name: str, settings: dict[str, str]):  # noqa: ANN201
+def start_ingestor(tmp_path: Path, name: str, settings: dict[str, str]):
     log = tmp_path / f"{name}.log"
     proc = spawn_satupintu(["ingest"], log, **settings)
     try:
@@ -71,7 +71,9 @@ def fence(pub: Publisher, db: Db, timeout: float = 60) -> None:
     """
     topic = f"city/{FENCE_CITY}/status/fence-{uuid.uuid4().hex[:12]}"
     pub.publish(topic, b"online")
-    wait_until(lambda: db.one(f"SELECT count(*) FROM quarantine WHERE topic = '{topic}'") == 1, timeout, "the fence committed")
+    wait_until(
+        lambda: db.one(f"SELECT count(*) FROM quarantine WHERE topic = '{topic}'") == 1, timeout, "the fence committed"
+    )
 
 
 def refused_commits(log: Path) -> int:
@@ -87,7 +89,7 @@ def assert_each_stored_once(db: Db, pub: Publisher, n: int, timeout: float = 120
     assert db.one("SELECT sum(count) FROM rollup_1h") == n
 
 
-def stop(proc) -> None:  # noqa: ANN001
+def stop(proc) -> None:
     if proc.poll() is None:
         proc.terminate()
         assert proc.wait(20) == 0
@@ -122,7 +124,9 @@ def test_a_sigkill_mid_stream_then_restart_stores_every_message_once(
 def test_b_sqlite_locked_for_a_while_then_everything_is_stored(broker: Broker, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     n = 5000
-    ing, log = start_ingestor(tmp_path, "ingest", ingest_settings(url, broker, "fault-lock", sqlite_busy_timeout_ms="50"))
+    ing, log = start_ingestor(
+        tmp_path, "ingest", ingest_settings(url, broker, "fault-lock", sqlite_busy_timeout_ms="50")
+    )
     db, pub = Db(url), Publisher(broker.port)
     try:
         base = time.time() - 600

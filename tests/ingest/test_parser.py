@@ -9,8 +9,7 @@ from types import SimpleNamespace
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ingest import parser
 from ingest.messages import REASONS, TICKET_STATUSES, Point, Reading, Rejected, SourceStatus, TicketEvent
@@ -87,15 +86,38 @@ def _with_offset(name: str, key: str = "dateObserved") -> bytes:
 
 
 AQ_KEYVALUES = {
-    "precipitation": 0, "relative_humidity": 0.54, "temperature": 12.2, "wind_direction": 176,
-    "wind_speed": 0.64, "air_quality_index": 65, "reliability": 0.7, "co": 500, "no": 45, "co2": 69,
-    "nox": 139, "so2": 11,
-}  # fmt: skip
+    "precipitation": 0,
+    "relative_humidity": 0.54,
+    "temperature": 12.2,
+    "wind_direction": 176,
+    "wind_speed": 0.64,
+    "air_quality_index": 65,
+    "reliability": 0.7,
+    "co": 500,
+    "no": 45,
+    "co2": 69,
+    "nox": 139,
+    "so2": 11,
+}
 AQ_NORMALIZED = {
-    "co": 500, "temperature": 12.2, "no": 45, "wind_direction": 176, "so2": 11, "nox": 139, "wind_speed": 0.64,
-    "air_quality_index": 65, "reliability": 0.7, "relative_humidity": 0.54, "precipitation": 0, "no2": 69,
-    "pm4": 37, "tpc": 108, "tsp": 73, "pressure": 1.1, "charge": 5,
-}  # fmt: skip
+    "co": 500,
+    "temperature": 12.2,
+    "no": 45,
+    "wind_direction": 176,
+    "so2": 11,
+    "nox": 139,
+    "wind_speed": 0.64,
+    "air_quality_index": 65,
+    "reliability": 0.7,
+    "relative_humidity": 0.54,
+    "precipitation": 0,
+    "no2": 69,
+    "pm4": 37,
+    "tpc": 108,
+    "tsp": 73,
+    "pressure": 1.1,
+    "charge": 5,
+}
 MADRID = (40.423852777777775, -3.712247222222222)
 GUADALAJARA = (40.62785133667262, -3.164485591715449)
 
@@ -103,30 +125,48 @@ GUADALAJARA = (40.62785133667262, -3.164485591715449)
 SENSOR_VECTORS = {
     "SenML_RFC8428_5.1.2.json": (None, RECV, {"voltage": 120.1, "current": 1.2}, RECV, (None, None)),
     "AirQualityObserved.json": (
-        _with_offset("AirQualityObserved.json"), ms("2016-03-15T12:05:00+01:00"), AQ_KEYVALUES,
-        ms("2016-03-15T12:00:00+01:00"), MADRID,
+        _with_offset("AirQualityObserved.json"),
+        ms("2016-03-15T12:05:00+01:00"),
+        AQ_KEYVALUES,
+        ms("2016-03-15T12:00:00+01:00"),
+        MADRID,
     ),
     "AirQualityObserved.normalized.json": (
-        _with_offset("AirQualityObserved.normalized.json"), ms("2016-03-15T11:05:00+01:00"), AQ_NORMALIZED,
-        ms("2016-03-15T11:00:00+01:00"), MADRID,
+        _with_offset("AirQualityObserved.normalized.json"),
+        ms("2016-03-15T11:05:00+01:00"),
+        AQ_NORMALIZED,
+        ms("2016-03-15T11:00:00+01:00"),
+        MADRID,
     ),
     "Streetlight.json": (
-        None, ms("2021-01-11T16:00:00+05:30"),
+        None,
+        ms("2021-01-11T16:00:00+05:30"),
         {"power_consumption": 10, "current": 250, "power_factor": 0.7, "voltage": 50},
-        ms("2021-01-11T15:51:02+05:30"), GUADALAJARA,
+        ms("2021-01-11T15:51:02+05:30"),
+        GUADALAJARA,
     ),
     "TrafficFlowObserved.json": (
-        None, ms("2016-12-07T11:20:00Z"),
-        {"average_headway_time": 0.5, "intensity": 197, "occupancy": 0.76, "average_vehicle_speed": 52.6,
-         "average_vehicle_length": 9.87},
-        ms("2016-12-07T11:15:00Z"), (None, None),  # a LineString gives no point position
+        None,
+        ms("2016-12-07T11:20:00Z"),
+        {
+            "average_headway_time": 0.5,
+            "intensity": 197,
+            "occupancy": 0.76,
+            "average_vehicle_speed": 52.6,
+            "average_vehicle_length": 9.87,
+        },
+        ms("2016-12-07T11:15:00Z"),
+        (None, None),  # a LineString gives no point position
     ),
     "WasteContainer.json": (None, RECV, {"filling_level": 0.4}, RECV, GUADALAJARA),
     "WaterQualityObserved.json": (
-        None, ms("2017-01-31T07:00:00Z"), {"temperature": 24.4, "conductivity": 0.005, "ph": 7.4, "no3": 0.01},
-        ms("2017-01-31T06:45:00Z"), (37.362882, -5.993307),
+        None,
+        ms("2017-01-31T07:00:00Z"),
+        {"temperature": 24.4, "conductivity": 0.005, "ph": 7.4, "no3": 0.01},
+        ms("2017-01-31T06:45:00Z"),
+        (37.362882, -5.993307),
     ),
-}  # fmt: skip
+}
 SERVICE_VECTORS = {"Open311ServiceRequest.json"}
 
 
@@ -163,7 +203,7 @@ def test_fiware_vectors_without_offset_are_bad_time(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n, v in SENSOR_VECTORS.items() if v[1] != RECV))
 def test_vectors_are_too_old_at_default_retention(name: str) -> None:
-    payload, recv, *_ = SENSOR_VECTORS[name]
+    payload, _recv, *_ = SENSOR_VECTORS[name]
     out = rejected(SENSOR, payload or vector(name), recv=ms("2026-11-22T08:15:00+09:00"))
     assert out.reason == "bad_time"
     assert "days old" in out.detail
@@ -174,8 +214,12 @@ def test_open311_vector() -> None:
     ev = parse(SERVICE, vector("Open311ServiceRequest.json"), recv, RULES)
     assert isinstance(ev, TicketEvent), ev
     assert (ev.city, ev.agency, ev.ticket_id, ev.status, ev.service) == (
-        "morotai", "layanan-112", "638344", "closed", "234",
-    )  # fmt: skip
+        "morotai",
+        "layanan-112",
+        "638344",
+        "closed",
+        "234",
+    )
     assert ev.ts_ms == ms("2010-04-14T06:37:38-08:00")
     assert ev.due_ms == ms("2010-04-15T06:37:38-08:00")
     assert ev.title == "Aceras"
@@ -231,10 +275,16 @@ def test_valid_id_edges() -> None:
 
 
 def test_reading_object_contract_example() -> None:
-    r = reading(SENSOR, {
-        "ts": "2026-11-22T08:15:00+09:00", "values": {"water_level_cm": 182.5, "rain_mm_h": 12},
-        "district": "morotai-selatan", "lat": 2.0386, "lon": 128.2962,
-    })  # fmt: skip
+    r = reading(
+        SENSOR,
+        {
+            "ts": "2026-11-22T08:15:00+09:00",
+            "values": {"water_level_cm": 182.5, "rain_mm_h": 12},
+            "district": "morotai-selatan",
+            "lat": 2.0386,
+            "lon": 128.2962,
+        },
+    )
     assert r.points == (
         Point("water_level_cm", RECV, 182.5, "cm"),
         Point("rain_mm_h", RECV, 12.0, "mm/h"),
@@ -435,13 +485,16 @@ def test_senml_mixed_pack() -> None:
 
 def test_senml_base_fields_and_times() -> None:
     bt = RECV / 1000 - 120
-    r = reading(SENSOR, [
-        {"bn": "dev1/", "bt": bt, "bu": "cm", "bv": 100, "bver": 10},  # base fields only
-        {"n": "water_level_cm", "v": 5},
-        {"n": "water_level_cm", "v": 6, "t": 60},
-        {"bn": "dev2/water_level_cm", "v": 7, "t": 120, "ut": 60},  # name from bn; ut ignored
-        {"n": "urn:dev:x:rain_mm_h", "u": "mm/h", "v": 0, "t": 0.5},  # last segment of n; bv added
-    ])  # fmt: skip
+    r = reading(
+        SENSOR,
+        [
+            {"bn": "dev1/", "bt": bt, "bu": "cm", "bv": 100, "bver": 10},  # base fields only
+            {"n": "water_level_cm", "v": 5},
+            {"n": "water_level_cm", "v": 6, "t": 60},
+            {"bn": "dev2/water_level_cm", "v": 7, "t": 120, "ut": 60},  # name from bn; ut ignored
+            {"n": "urn:dev:x:rain_mm_h", "u": "mm/h", "v": 0, "t": 0.5},  # last segment of n; bv added
+        ],
+    )
     assert r.points == (
         Point("water_level_cm", RECV - 120_000, 105.0, "cm"),
         Point("water_level_cm", RECV - 60_000, 106.0, "cm"),
@@ -497,16 +550,21 @@ def test_senml_refusals(pack: list, reason: str, words: str) -> None:
 
 def test_ngsi_units_relationships_and_refusals() -> None:
     entity = {
-        "id": "x", "type": "AirQualityObserved", "dateObserved": "2026-11-22T08:10:00+09:00",
+        "id": "x",
+        "type": "AirQualityObserved",
+        "dateObserved": "2026-11-22T08:10:00+09:00",
         "refDevice": {"type": "Relationship", "value": "dev:1"},
         "pm25Ugm3": {"type": "Number", "value": 35, "metadata": {"unitCode": {"value": "GQ"}}},
         "air_temp_c": {"type": "Number", "value": 30, "metadata": {"unitCode": {"type": "Text", "value": "CEL"}}},
         "battery_v": {"type": "Number", "value": 12, "metadata": {"unitCode": {"value": "CEL"}}},
         "rain_mm_h": 700,
         "pressure": {"type": "Number", "value": 1013, "metadata": {"unitCode": {"value": "A97"}}},
-        "reversed": True, "label": "x", "nested": {"a": 1}, "list": [1, 2],
+        "reversed": True,
+        "label": "x",
+        "nested": {"a": 1},
+        "list": [1, 2],
         "location": {"type": "geo:json", "value": {"type": "Point", "coordinates": [128.29, 2.04]}},
-    }  # fmt: skip
+    }
     r = reading(SENSOR, entity)
     assert r.points == (
         Point("pm25_ugm3", RECV - 300_000, 35.0, "µg/m³"),
@@ -536,7 +594,7 @@ ENT = {"id": "x", "type": "T", "t": 1}
         ({"id": "x", "type": "T", "Bad Name": 1}, "bad_field", "attribute Bad Name: bad_field"),
         ({"id": "x", "type": "T", "waterLevel": 1, "water_level": 2}, None, "first kept"),
     ],
-)  # fmt: skip
+)
 def test_ngsi_refusals(entity: dict, reason: str | None, words: str) -> None:
     out = parse(SENSOR, dumps(entity), RECV, RULES)
     if reason is None:
@@ -547,8 +605,16 @@ def test_ngsi_refusals(entity: dict, reason: str | None, words: str) -> None:
 
 
 def test_ngsi_time_falls_through_unreadable_candidates() -> None:
-    r = reading(SENSOR, {"id": "x", "type": "T", "v": 1, "dateObserved": "2026-11-22T08:00:00",
-                         "dateObservedTo": "2026-11-22T08:14:00+09:00"})  # fmt: skip
+    r = reading(
+        SENSOR,
+        {
+            "id": "x",
+            "type": "T",
+            "v": 1,
+            "dateObserved": "2026-11-22T08:00:00",
+            "dateObservedTo": "2026-11-22T08:14:00+09:00",
+        },
+    )
     assert r.points[0].ts_ms == RECV - 60_000
 
 
@@ -556,16 +622,39 @@ def test_ngsi_time_falls_through_unreadable_candidates() -> None:
 
 
 def test_ticket_native_event() -> None:
-    ev = parse(SERVICE, dumps({
-        "ticket_id": "112-2026-000123", "service": "ambulans", "status": "open", "priority": "critical",
-        "district": "morotai-utara", "ts": "2026-11-22T08:16:04+09:00", "title": "Kecelakaan lalu lintas",
-        "lat": 2.31, "lon": 128.45, "sla_minutes": 45,
-    }), RECV + 64_000, RULES)  # fmt: skip
+    ev = parse(
+        SERVICE,
+        dumps(
+            {
+                "ticket_id": "112-2026-000123",
+                "service": "ambulans",
+                "status": "open",
+                "priority": "critical",
+                "district": "morotai-utara",
+                "ts": "2026-11-22T08:16:04+09:00",
+                "title": "Kecelakaan lalu lintas",
+                "lat": 2.31,
+                "lon": 128.45,
+                "sla_minutes": 45,
+            }
+        ),
+        RECV + 64_000,
+        RULES,
+    )
     assert ev == TicketEvent(
-        city="morotai", agency="layanan-112", ticket_id="112-2026-000123", status="open", ts_ms=RECV + 64_000,
-        service="ambulans", priority="critical", district="morotai-utara", title="Kecelakaan lalu lintas",
-        lat=2.31, lon=128.45, sla_minutes=45,
-    )  # fmt: skip
+        city="morotai",
+        agency="layanan-112",
+        ticket_id="112-2026-000123",
+        status="open",
+        ts_ms=RECV + 64_000,
+        service="ambulans",
+        priority="critical",
+        district="morotai-utara",
+        title="Kecelakaan lalu lintas",
+        lat=2.31,
+        lon=128.45,
+        sla_minutes=45,
+    )
 
 
 @pytest.mark.parametrize(
@@ -589,8 +678,11 @@ def test_ticket_native_event() -> None:
         ({"sla_minutes": 525600}, "sla_minutes", 525600),
         ({"sla_minutes": 30.0}, "sla_minutes", 30),
         ({"ts": None, "requested_datetime": "2026-11-22T08:10:00+09:00"}, "ts_ms", RECV - 300_000),
-        ({"ts": None, "requested_datetime": "2026-11-22T08:10:00+09:00", "updated_datetime": RECV / 1000},
-         "ts_ms", RECV),
+        (
+            {"ts": None, "requested_datetime": "2026-11-22T08:10:00+09:00", "updated_datetime": RECV / 1000},
+            "ts_ms",
+            RECV,
+        ),
         ({"ts": None}, "ts_ms", RECV),
         ({"expected_datetime": "2027-01-01T00:00:00Z"}, "due_ms", ms("2027-01-01T00:00:00Z")),
     ],
@@ -677,7 +769,10 @@ def test_rules_from_profile() -> None:
 
     profile = load_profile("morotai")
     s = SimpleNamespace(
-        ingest_unknown_metric="quarantine", ingest_max_payload_bytes=1024, ingest_max_future_s=60, retention_raw_days=7,
+        ingest_unknown_metric="quarantine",
+        ingest_max_payload_bytes=1024,
+        ingest_max_future_s=60,
+        retention_raw_days=7,
         feedback_time_skew_s=600,
     )
     rules = ParseRules.from_profile(profile, s)  # type: ignore[arg-type]
@@ -685,8 +780,11 @@ def test_rules_from_profile() -> None:
     assert rules.metrics["battery_v"] == MetricRule("V", 0.0, 60.0)
     assert len(rules.metrics) == len(profile.metrics)
     assert (rules.unknown_metric, rules.max_payload_bytes, rules.max_future_ms, rules.max_age_ms) == (
-        "quarantine", 1024, 60_000, 7 * 86_400_000,
-    )  # fmt: skip
+        "quarantine",
+        1024,
+        60_000,
+        7 * 86_400_000,
+    )
     assert rules.book is not None and rules.book.skew_ms == 600_000 and "dinas-kesehatan" in rules.book.agencies
     with pytest.raises(TypeError):
         rules.metrics["x"] = MetricRule("x", 0, 1)  # type: ignore[index]
@@ -705,9 +803,19 @@ def test_rules_from_real_settings() -> None:
 
 
 def test_snake_case() -> None:
-    cases = {"relativeHumidity": "relative_humidity", "co2": "co2", "pH": "ph", "NO3": "no3",
-             "averageVehicleSpeed": "average_vehicle_speed", "pm2.5": "pm2.5", "deviceID": "device_id",
-             "no2Level": "no2_level", "airTempC": "air_tempc", "pm25Ugm3": "pm25_ugm3", "Bad Name": None}  # fmt: skip
+    cases = {
+        "relativeHumidity": "relative_humidity",
+        "co2": "co2",
+        "pH": "ph",
+        "NO3": "no3",
+        "averageVehicleSpeed": "average_vehicle_speed",
+        "pm2.5": "pm2.5",
+        "deviceID": "device_id",
+        "no2Level": "no2_level",
+        "airTempC": "air_tempc",
+        "pm25Ugm3": "pm25_ugm3",
+        "Bad Name": None,
+    }
     assert {k: _snake(k) for k in cases} == cases
 
 
@@ -721,12 +829,52 @@ json_values = st.recursive(
 )
 # Values under the field names the parser looks at, to reach its inner branches.
 FIELD_NAMES = (
-    "ts", "values", "district", "lat", "lon", "long", "id", "type", "value", "metadata", "unitCode", "location",
-    "coordinates", "dateObserved", "dateObservedTo", "observationDateTime", "bn", "bt", "bu", "bv", "bver", "n",
-    "u", "v", "vb", "vs", "s", "t", "x_", "ticket_id", "service_request_id", "status", "priority", "service",
-    "service_code", "title", "service_name", "description", "sla_minutes", "expected_datetime",
-    "updated_datetime", "requested_datetime", "rain_mm_h", "battery_v", "relativeHumidity",
-)  # fmt: skip
+    "ts",
+    "values",
+    "district",
+    "lat",
+    "lon",
+    "long",
+    "id",
+    "type",
+    "value",
+    "metadata",
+    "unitCode",
+    "location",
+    "coordinates",
+    "dateObserved",
+    "dateObservedTo",
+    "observationDateTime",
+    "bn",
+    "bt",
+    "bu",
+    "bv",
+    "bver",
+    "n",
+    "u",
+    "v",
+    "vb",
+    "vs",
+    "s",
+    "t",
+    "x_",
+    "ticket_id",
+    "service_request_id",
+    "status",
+    "priority",
+    "service",
+    "service_code",
+    "title",
+    "service_name",
+    "description",
+    "sla_minutes",
+    "expected_datetime",
+    "updated_datetime",
+    "requested_datetime",
+    "rain_mm_h",
+    "battery_v",
+    "relativeHumidity",
+)
 field_values = st.one_of(
     json_values,
     st.sampled_from(["2026-11-22T08:15:00+09:00", "2026-11-22T08:15:00", "Point", "geo:json", "open", "a/b"]),
@@ -735,8 +883,10 @@ field_values = st.one_of(
 )
 structured = st.recursive(
     st.dictionaries(st.sampled_from(FIELD_NAMES), field_values, max_size=8),
-    lambda children: st.dictionaries(st.sampled_from(FIELD_NAMES), children | field_values, max_size=6)
-    | st.lists(children, max_size=6),
+    lambda children: (
+        st.dictionaries(st.sampled_from(FIELD_NAMES), children | field_values, max_size=6)
+        | st.lists(children, max_size=6)
+    ),
     max_leaves=12,
 )
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -774,10 +924,11 @@ def test_structured_json_never_raises(topic: str, value: object, strict: bool) -
 @given(
     topic=st.one_of(
         st.text(max_size=100),
-        st.lists(st.sampled_from(["city", "morotai", "sensor", "service", "status", "a1", "", "A", "+", "#"]),
-                 max_size=6).map("/".join),
+        st.lists(
+            st.sampled_from(["city", "morotai", "sensor", "service", "status", "a1", "", "A", "+", "#"]), max_size=6
+        ).map("/".join),
     )
-)  # fmt: skip
+)
 def test_arbitrary_topics_never_raise(topic: str) -> None:
     _total(topic, b'{"values": {"rain_mm_h": 1}}')
 

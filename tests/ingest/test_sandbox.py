@@ -35,8 +35,9 @@ def test_route(topic: str, way: str) -> None:
 def mosquitto_pub(port: int, topic: str, message: str) -> None:
     subprocess.run(
         ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic, "-m", message],
-        check=True, timeout=20,
-    )  # fmt: skip
+        check=True,
+        timeout=20,
+    )
 
 
 def notices(sub: Subscriber, prefix: str) -> list[tuple[str, dict]]:
@@ -47,9 +48,14 @@ def notices(sub: Subscriber, prefix: str) -> list[tuple[str, dict]]:
 def test_sandbox_bad_topics_and_live_warnings_through_real_mosquitto(broker: Broker, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     ing = spawn_satupintu(
-        ["ingest"], tmp_path / "ingest.log", database_url=url, mqtt_url=broker.url, mqtt_client_id="t-sandbox",
-        ingest_batch_max_age_ms="20", feedback_warning_interval_s="3600",
-    )  # fmt: skip
+        ["ingest"],
+        tmp_path / "ingest.log",
+        database_url=url,
+        mqtt_url=broker.url,
+        mqtt_client_id="t-sandbox",
+        ingest_batch_max_age_ms="20",
+        feedback_warning_interval_s="3600",
+    )
     wait_for_log(ing, tmp_path / "ingest.log", "subscribed")
     sub = Subscriber(broker.port, "city/+/#")
     pub = Publisher(broker.port)
@@ -57,12 +63,17 @@ def test_sandbox_bad_topics_and_live_warnings_through_real_mosquitto(broker: Bro
     try:
         # 1. The sandbox, from the shell: checked, answered on test-result, stored nowhere.
         mosquitto_pub(broker.port, "city/morotai/test/sensor/awlr-tes", '{"values": {"waterlevel": 120}}')
-        old = {"ticket_id": "112-2026-9", "service": "ambulans", "status": "open", "priority": "critical",
-               "ts": time.time() - 14 * 86400}  # fmt: skip
+        old = {
+            "ticket_id": "112-2026-9",
+            "service": "ambulans",
+            "status": "open",
+            "priority": "critical",
+            "ts": time.time() - 14 * 86400,
+        }
         mosquitto_pub(broker.port, "city/morotai/test/service/layanan-112", orjson.dumps(old).decode())
         mosquitto_pub(broker.port, "city/morotai/test/service/layanan-112", '{"ticket_id": "x", "status": "opened"}')
         wait_until(lambda: len(notices(sub, "city/morotai/test-result/")) >= 3, 20, "three sandbox answers")
-        (t1, a1), (t2, a2), (t3, a3) = notices(sub, "city/morotai/test-result/")
+        (t1, a1), (t2, a2), (_t3, a3) = notices(sub, "city/morotai/test-result/")
         assert t1 == "city/morotai/test-result/awlr-tes" and a1["ok"] is True and a1["kind"] == "reading"
         assert a1["warnings"][0]["reason"] == "unknown_metric" and a1["warnings"][0]["nearest"] == ["water_level_cm"]
         assert t2 == "city/morotai/test-result/layanan-112" and a2["ok"] is True
@@ -73,11 +84,18 @@ def test_sandbox_bad_topics_and_live_warnings_through_real_mosquitto(broker: Bro
         mosquitto_pub(broker.port, "city/morotai/sensors/awlr-tes", '{"values": {"water_level_cm": 1}}')
         wait_until(lambda: notices(sub, "city/morotai/rejected/_invalid"), 20, "the bad_topic answer")
         [(_, bad)] = notices(sub, "city/morotai/rejected/_invalid")
-        assert bad["reason"] == "bad_topic" and bad["quarantined"] is True and bad["topic"] == "city/morotai/sensors/awlr-tes"
+        assert (
+            bad["reason"] == "bad_topic"
+            and bad["quarantined"] is True
+            and bad["topic"] == "city/morotai/sensors/awlr-tes"
+        )
 
         # 3. Live, the typo: stored, and answered with a warning naming the catalogue's metric.
         pub.publish("city/morotai/sensor/awlr-sungai-pilowo", orjson.dumps({"values": {"waterlevel": 121}}))
-        pub.publish("city/morotai/sensor/awlr-sungai-pilowo", orjson.dumps({"ts": time.time() + 1, "values": {"waterlevel": 122}}))
+        pub.publish(
+            "city/morotai/sensor/awlr-sungai-pilowo",
+            orjson.dumps({"ts": time.time() + 1, "values": {"waterlevel": 122}}),
+        )
         pub.publish("city/morotai/sensor/arg-daruba", orjson.dumps({"values": {"rainfall": 3}}))
         pub.wait_all(3)
         wait_until(lambda: notices(sub, "city/morotai/rejected/arg-daruba"), 20, "the second source's warning")

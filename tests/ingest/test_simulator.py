@@ -126,7 +126,7 @@ def test_a_fifth_bad_is_refused_and_the_rest_stays_valid(rules: ParseRules) -> N
     bad = [r for r in results if r[4]]
     assert 0.17 < len(bad) / len(results) < 0.23
     reasons = Counter()
-    for t, topic, payload, retain, is_bad, p in results:
+    for _t, topic, payload, retain, is_bad, p in results:
         if is_bad:
             assert not retain
             refused = type(p) is Rejected or (type(p) is Reading and p.refused)
@@ -135,9 +135,18 @@ def test_a_fifth_bad_is_refused_and_the_rest_stays_valid(rules: ParseRules) -> N
         else:
             assert type(p) is not Rejected and not (type(p) is Reading and p.refused), (topic, payload[:300], p)
     expected = {
-        "bad_json", "bad_encoding", "bad_shape", "bad_field", "bad_time", "out_of_range", "too_large",
-        "bad_id", "unknown_city", "bad_topic", "partial",
-    }  # fmt: skip
+        "bad_json",
+        "bad_encoding",
+        "bad_shape",
+        "bad_field",
+        "bad_time",
+        "out_of_range",
+        "too_large",
+        "bad_id",
+        "unknown_city",
+        "bad_topic",
+        "partial",
+    }
     if rules is STRICT:
         expected.add("unknown_metric")
     assert expected <= set(reasons), reasons
@@ -151,7 +160,7 @@ def test_tickets_move_forward_within_their_compressed_sla() -> None:
     model = CityModel(PROFILE, seed=4)
     results = parsed(run(model, 20_000, 0.5))  # ~2.8 real hours: about a week on the compressed clock
     events: dict[str, list[tuple[float, TicketEvent, dict]]] = defaultdict(list)
-    for t, topic, payload, retain, bad, p in results:
+    for t, topic, payload, _retain, _bad, p in results:
         if "/service/" in topic:
             assert type(p) is TicketEvent, (payload, p)
             assert topic == f"city/morotai/service/{p.agency}"
@@ -159,8 +168,12 @@ def test_tickets_move_forward_within_their_compressed_sla() -> None:
             assert -300_000 <= p.ts_ms - t * 1000 <= 300_000  # within 5 minutes of the (fake) real now
             events[p.ticket_id].append((t, p, orjson.loads(payload)))
     assert len(events) > 200
-    ours = {"open": {"assigned", "in_progress", "cancelled"}, "assigned": {"in_progress", "cancelled"},
-            "in_progress": {"resolved"}, "resolved": {"closed"}}  # fmt: skip
+    ours = {
+        "open": {"assigned", "in_progress", "cancelled"},
+        "assigned": {"in_progress", "cancelled"},
+        "in_progress": {"resolved"},
+        "resolved": {"closed"},
+    }
     open311 = {"open": {"open", "closed"}}
     done = overdue = cancelled = 0
     for tid, evs in events.items():
@@ -172,7 +185,7 @@ def test_tickets_move_forward_within_their_compressed_sla() -> None:
         assert [RANK[s] for s in statuses] == sorted(RANK[s] for s in statuses)
         is311 = "service_request_id" in evs[0][2]
         allowed = open311 if is311 else ours
-        for a, b in zip(statuses, statuses[1:]):
+        for a, b in zip(statuses, statuses[1:], strict=False):
             assert b in allowed.get(a, ()), (tid, statuses)
         sla = PROFILE.service(evs[0][1].service).sla_minutes
         due = evs[0][1].due_ms if is311 else stamps[0] + evs[0][1].sla_minutes * 60_000
@@ -195,7 +208,7 @@ def test_storms_push_water_levels_over_the_alarm_line_within_a_simulated_day(see
     level = PROFILE.metric("water_level_cm")
     day = 86_400 / TIME_SCALE
     highest = defaultdict(float)
-    for t, topic, payload, retain, bad in run(model, int(day / 0.25), 0.25):
+    for _t, topic, payload, _retain, _bad in run(model, int(day / 0.25), 0.25):
         if "/sensor/" in topic and payload.startswith(b"{"):
             for k, v in orjson.loads(payload)["values"].items():
                 lo, hi = PROFILE.metric(k).valid
@@ -256,7 +269,7 @@ def test_sources_go_offline_and_come_back_online() -> None:
             silent_while_offline = False
     assert len(seen) >= 5
     for sid, states in seen.items():
-        assert all(a != b for a, b in zip(states, states[1:])), (sid, states)  # they alternate
+        assert all(a != b for a, b in zip(states, states[1:], strict=False)), (sid, states)  # they alternate
         assert states[0] == b"offline"
     assert silent_while_offline
 
@@ -289,7 +302,7 @@ class Subscriber:
         assert self.ready.wait(10)
         self.client = c
 
-    def _on_message(self, client, userdata, msg) -> None:  # noqa: ANN001
+    def _on_message(self, client, userdata, msg) -> None:
         with self.lock:
             self.msgs.append(msg)
 
@@ -312,7 +325,7 @@ class Subscriber:
 
 
 @pytest.mark.slow  # a real broker, end to end
-def test_round_trip_through_mosquitto_delivers_every_message(broker) -> None:  # noqa: ANN001
+def test_round_trip_through_mosquitto_delivers_every_message(broker) -> None:
     settings = Settings(mqtt_url=broker.url, database_url="sqlite:///:memory:")
     sub = Subscriber(broker.port)
     try:
@@ -335,7 +348,7 @@ def test_round_trip_through_mosquitto_delivers_every_message(broker) -> None:  #
 
 
 @pytest.mark.slow  # a real broker, end to end
-def test_sigterm_stops_the_run_cleanly_after_draining(broker, caplog, record_property) -> None:  # noqa: ANN001
+def test_sigterm_stops_the_run_cleanly_after_draining(broker, caplog, record_property) -> None:
     caplog.set_level(logging.INFO, logger="ingest.simulator.publisher")
     settings = Settings(mqtt_url=broker.url, database_url="sqlite:///:memory:")
     sub = Subscriber(broker.port)

@@ -6,8 +6,7 @@ import time
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from app.profile import load_profile
 from app.settings import Settings
@@ -37,7 +36,12 @@ def test_a_ticket_with_two_mistakes_gets_both_errors_with_their_paths() -> None:
     assert out["ok"] is False and out["kind"] == "ticket" and out["would_store"] == []
     assert [(e["reason"], e["path"]) for e in out["errors"]] == [("bad_field", "$.status"), ("bad_field", "$.priority")]
     # The live path refuses it for the first of them, as before.
-    live = parse("city/morotai/service/bpbd", orjson.dumps({"ticket_id": "t-1", "status": "opened", "priority": "urgent"}), NOW, RULES)
+    live = parse(
+        "city/morotai/service/bpbd",
+        orjson.dumps({"ticket_id": "t-1", "status": "opened", "priority": "urgent"}),
+        NOW,
+        RULES,
+    )
     assert isinstance(live, Rejected) and live.detail == out["errors"][0]["detail"]
     for e in out["errors"]:
         assert e["detail_id"].startswith(REASONS_ID["bad_field"])
@@ -47,7 +51,8 @@ def test_a_reading_with_a_bad_time_and_a_value_out_of_range_gets_both() -> None:
     out = run(SENSOR, {"ts": "2026-11-22T08:15:00", "values": {"water_level_cm": 99999, "rain_mm_h": 1}})
     assert out["ok"] is False
     assert [(e["reason"], e["path"]) for e in out["errors"]] == [
-        ("bad_time", "$.ts"), ("out_of_range", "$.values.water_level_cm")
+        ("bad_time", "$.ts"),
+        ("out_of_range", "$.values.water_level_cm"),
     ]
 
 
@@ -98,10 +103,15 @@ def test_an_unknown_metric_near_a_known_one_in_another_unit_is_warned_twice() ->
 
 
 def test_first_sight_needs_the_database_and_names_near_sources() -> None:
-    out = run("city/morotai/sensor/awlr-sungai-pilow", {"values": {"water_level_cm": 1}}, known_source=lambda c, s: False)
+    out = run(
+        "city/morotai/sensor/awlr-sungai-pilow", {"values": {"water_level_cm": 1}}, known_source=lambda c, s: False
+    )
     [w] = out["warnings"]
     assert w["reason"] == "first_sight" and w["nearest"][0] == "awlr-sungai-pilowo"
-    assert run("city/morotai/sensor/x", {"values": {"water_level_cm": 1}}, known_source=lambda c, s: True)["warnings"] == []
+    assert (
+        run("city/morotai/sensor/x", {"values": {"water_level_cm": 1}}, known_source=lambda c, s: True)["warnings"]
+        == []
+    )
 
 
 def test_status_and_topics_are_answered_with_their_kind() -> None:
@@ -113,13 +123,40 @@ def test_status_and_topics_are_answered_with_their_kind() -> None:
 
 
 PAYLOADS = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from(["open", "urgent", "2026-11-22T08:15:00+09:00", "water_level_cm", "morotai-jaya"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["ticket_id", "status", "priority", "ts", "values", "district", "lat", "lon", "service",
-                         "water_level_cm", "n", "v", "u", "t", "sla_minutes", "title"]), inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "ticket_id",
+                    "status",
+                    "priority",
+                    "ts",
+                    "values",
+                    "district",
+                    "lat",
+                    "lon",
+                    "service",
+                    "water_level_cm",
+                    "n",
+                    "v",
+                    "u",
+                    "t",
+                    "sla_minutes",
+                    "title",
+                ]
+            ),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=12,
-)  # fmt: skip
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -160,7 +197,8 @@ def test_live_advice_of_a_batch_names_each_accepted_message_with_a_warning() -> 
     result = WriteResult(sources_new=[("morotai", "new-buoy")])
     advice = advise(items, result, RULES)
     assert [(a.target, [w.reason for w in a.warnings], a.count) for a in advice] == [
-        ("awlr-sungai-pilowo", ["unknown_metric"], 2), ("new-buoy", ["first_sight"], 1)
+        ("awlr-sungai-pilowo", ["unknown_metric"], 2),
+        ("new-buoy", ["first_sight"], 1),
     ]
 
 

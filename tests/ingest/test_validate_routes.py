@@ -9,9 +9,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from satupintu.web import create_app
 from app.auth.tokens import ROLES, create_token
 from app.settings import Settings
+from satupintu.web import create_app
 
 TABLES = ("readings", "tickets", "ticket_events", "quarantine", "alarms")
 
@@ -31,14 +31,16 @@ def tokens(client: TestClient) -> dict[str, str]:
 
 def counts(client: TestClient) -> dict[str, int]:
     with client.app.state.engine.connect() as conn:
-        return {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one() for t in TABLES}  # noqa: S608
+        return {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one() for t in TABLES}
 
 
-def post(client: TestClient, token: str, topic: str, body: bytes, ctype: str = "application/json"):  # noqa: ANN201
+def post(client: TestClient, token: str, topic: str, body: bytes, ctype: str = "application/json"):
     return client.post(
-        "/api/v1/validate", params={"topic": topic}, content=body,
+        "/api/v1/validate",
+        params={"topic": topic},
+        content=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": ctype},
-    )  # fmt: skip
+    )
 
 
 def test_every_error_of_a_payload_with_two_mistakes(client: TestClient, tokens: dict[str, str]) -> None:
@@ -68,12 +70,16 @@ def test_dry_runs_store_nothing_and_warn_of_a_first_sight(client: TestClient, to
     with client.app.state.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM sources WHERE source_id = 'awlr-tes'").scalar_one() == 0
     # A source of the profile is known: no first-sight warning.
-    known = post(client, tokens["viewer"], "city/morotai/sensor/awlr-sungai-pilowo", b'{"values": {"water_level_cm": 3}}')
+    known = post(
+        client, tokens["viewer"], "city/morotai/sensor/awlr-sungai-pilowo", b'{"values": {"water_level_cm": 3}}'
+    )
     assert known.json()["warnings"] == []
 
 
 def test_validate_needs_a_token_and_refuses_what_it_cannot_read(client: TestClient, tokens: dict[str, str]) -> None:
-    assert client.post("/api/v1/validate", params={"topic": "city/morotai/status/a"}, content=b"online").status_code == 401
+    assert (
+        client.post("/api/v1/validate", params={"topic": "city/morotai/status/a"}, content=b"online").status_code == 401
+    )
     r = post(client, tokens["integrator"], "city/morotai/status/a", b"x" * (64 * 1024 + 1))
     assert r.status_code == 413 and "too_large" in r.json()["detail"]
     assert post(client, tokens["integrator"], "x" * 600, b"{}").status_code == 422

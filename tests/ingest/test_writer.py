@@ -130,7 +130,9 @@ def test_ticket_lifecycle_from_events_in_any_order(writer: BatchWriter, engine: 
     writer.write([ticket("layanan-112", "112-1", "resolved", t0 + 40 * MIN)])  # arrives first
     writer.write(
         [
-            ticket("layanan-112", "112-1", "open", t0, service="ambulans", priority="critical", district="morotai-utara"),
+            ticket(
+                "layanan-112", "112-1", "open", t0, service="ambulans", priority="critical", district="morotai-utara"
+            ),
             ticket("layanan-112", "112-1", "assigned", t0 + 5 * MIN),
         ]
     )
@@ -178,7 +180,7 @@ def test_refusals_are_quarantined_with_reason_and_counted(writer: BatchWriter, e
 def test_a_message_the_database_refuses_is_found_and_quarantined(writer: BatchWriter, engine: Engine) -> None:
     good = [reading(f"s{i}", ("water_level_cm", NOW - i, float(i))) for i in range(7)]
     poison = ticket("layanan-112", "T-1", None, NOW)  # NOT NULL violation: a bug the parser should never let by
-    r = writer.write(good[:3] + [poison] + good[3:])
+    r = writer.write([*good[:3], poison, *good[3:]])
     assert r.points_stored == 7
     assert q(engine, "SELECT reason, topic FROM quarantine") == [("storage", "city/morotai/service/layanan-112")]
     assert q(engine, "SELECT count(*) FROM tickets") == [(0,)]

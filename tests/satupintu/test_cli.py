@@ -22,8 +22,12 @@ from tests.conftest import PG_ADMIN_URL, satupintu_env
 def satupintu(cwd: Path, *args: str, timeout: float = 120, **settings: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "satupintu", *args],
-        cwd=cwd, env=satupintu_env(**settings), capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+        cwd=cwd,
+        env=satupintu_env(**settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def lines(out: str) -> list[str]:
@@ -138,7 +142,7 @@ def _leaf_commands() -> list[list[str]]:
 
     from satupintu.cli import cli
 
-    def walk(cmd, path: list[str]) -> list[list[str]]:  # noqa: ANN001 - typer's own (vendored) click command
+    def walk(cmd, path: list[str]) -> list[list[str]]:
         if getattr(cmd, "commands", None):
             return [p for name, sub in sorted(cmd.commands.items()) for p in walk(sub, [*path, name])]
         return [path]

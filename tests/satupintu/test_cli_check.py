@@ -43,16 +43,23 @@ def test_the_bad_vectors_are_refused_with_their_reason(case: dict, tmp_path: Pat
 def test_check_reads_stdin_in_a_real_process_and_prints_for_people() -> None:
     good = subprocess.run(
         [sys.executable, "-m", "satupintu", "check", "--topic", "city/morotai/sensor/awlr-x", "-"],
-        input=b'{"values": {"waterlevel": 120}}', capture_output=True, env=satupintu_env(), timeout=60, cwd=REPO,
-    )  # fmt: skip
+        input=b'{"values": {"waterlevel": 120}}',
+        capture_output=True,
+        env=satupintu_env(),
+        timeout=60,
+        cwd=REPO,
+    )
     assert good.returncode == 0, good.stderr
     text = good.stdout.decode()
     assert "would be stored" in text and "warning unknown_metric" in text and "water_level_cm" in text
     bad = subprocess.run(
         [sys.executable, "-m", "satupintu", "check", "--topic", "city/morotai/service/layanan-112"],
-        input=b'{"ticket_id": "a", "status": "opened", "priority": "urgent"}', capture_output=True,
-        env=satupintu_env(), timeout=60, cwd=REPO,
-    )  # fmt: skip
+        input=b'{"ticket_id": "a", "status": "opened", "priority": "urgent"}',
+        capture_output=True,
+        env=satupintu_env(),
+        timeout=60,
+        cwd=REPO,
+    )
     assert bad.returncode == 1
     assert bad.stdout.decode().count("error bad_field") == 2
 

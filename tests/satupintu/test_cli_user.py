@@ -30,13 +30,15 @@ def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:
 def signs_in(db_url: str, username: str, password: str) -> bool:
     engine = make_engine(db_url)
     try:
-        got = sign_in(engine=engine, brake=LoginBrake(), username=username, password=password, client="cli-test", session_s=60)
+        got = sign_in(
+            engine=engine, brake=LoginBrake(), username=username, password=password, client="cli-test", session_s=60
+        )
     finally:
         engine.dispose()
     return isinstance(got, Session)
 
 
-def test_a_user_is_added_listed_and_signs_in(run, db_url: str) -> None:  # noqa: ANN001
+def test_a_user_is_added_listed_and_signs_in(run, db_url: str) -> None:
     out = run("add", "Sari", "--role", "operator", input="kata-sandi-rahasia\nkata-sandi-rahasia\n")
     assert out.exit_code == 0, out.output
     assert "kata-sandi-rahasia" not in out.output  # the prompt does not echo
@@ -53,8 +55,14 @@ def test_a_user_is_added_listed_and_signs_in(run, db_url: str) -> None:  # noqa:
     assert actions[0].actor.startswith("cli:")
 
 
-def test_bad_adds_fail_saying_why(run) -> None:  # noqa: ANN001
-    mismatch = run("add", "sari", "--role", "viewer", input="kata-sandi-rahasia\nlain-sandinya\nkata-sandi-rahasia\nkata-sandi-rahasia\n")
+def test_bad_adds_fail_saying_why(run) -> None:
+    mismatch = run(
+        "add",
+        "sari",
+        "--role",
+        "viewer",
+        input="kata-sandi-rahasia\nlain-sandinya\nkata-sandi-rahasia\nkata-sandi-rahasia\n",
+    )
     assert mismatch.exit_code == 0 and "do not match" in mismatch.output.lower()  # asked again, then accepted
     short = run("add", "budi", "--role", "viewer", "--password-stdin", input="pendek\n")
     assert short.exit_code == 2 and "at least 8" in short.output
@@ -64,7 +72,7 @@ def test_bad_adds_fail_saying_why(run) -> None:  # noqa: ANN001
     assert taken.exit_code == 2 and "taken" in taken.output
 
 
-def test_passwd_role_and_disable_end_sessions_and_enable_lets_in_again(run, db_url: str) -> None:  # noqa: ANN001
+def test_passwd_role_and_disable_end_sessions_and_enable_lets_in_again(run, db_url: str) -> None:
     run("add", "sari", "--role", "viewer", "--password-stdin", input="kata-sandi-rahasia\n")
     assert signs_in(db_url, "sari", "kata-sandi-rahasia")
     out = run("passwd", "sari", "--password-stdin", input="sandi-baru-sekali\n")
@@ -83,5 +91,7 @@ def test_passwd_role_and_disable_end_sessions_and_enable_lets_in_again(run, db_u
         live = conn.execute(select(TokenRow.role).where(TokenRow.revoked_ms.is_(None))).scalars().all()
     engine.dispose()
     assert live == ["operator"]
-    assert run("disable", "nobody").exit_code == 1 and run("passwd", "nobody", "--password-stdin", input="x" * 9).exit_code == 1
-
+    assert (
+        run("disable", "nobody").exit_code == 1
+        and run("passwd", "nobody", "--password-stdin", input="x" * 9).exit_code == 1
+    )

@@ -131,9 +131,10 @@ def test_the_shipped_example_is_what_the_command_writes() -> None:
     acl = parse_acl(example)
     assert acl.preamble == [] and all(not b.extra for b in acl.users.values())
     assert acl.users["bpbd-awlr"].grants == {
-        Grant("morotai", "agency", "bpbd"), Grant("morotai", "source", "awlr-sungai-pilowo"),
+        Grant("morotai", "agency", "bpbd"),
+        Grant("morotai", "source", "awlr-sungai-pilowo"),
         Grant("morotai", "source", "arg-daruba"),
-    }  # fmt: skip
+    }
 
     def rules(text: str) -> list[str]:
         return [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
@@ -189,11 +190,16 @@ def test_add_merges_grants_replace_sets_them_remove_deletes(tmp_path: Path) -> N
     store.add_integrator("acme", city="morotai", sources=["s2"])
     store.add_integrator("acme", city="ternate", agencies=["bpbd"])
     assert store.read_acl().users["acme"].grants == {
-        Grant("morotai", "source", "s1"), Grant("morotai", "source", "s2"), Grant("ternate", "agency", "bpbd")
-    }  # fmt: skip
+        Grant("morotai", "source", "s1"),
+        Grant("morotai", "source", "s2"),
+        Grant("ternate", "agency", "bpbd"),
+    }
     changed = store.add_integrator("acme", city="morotai", sources=["s3"], replace=True, new_password=True)
     assert changed.password
-    assert store.read_acl().users["acme"].grants == {Grant("morotai", "source", "s3"), Grant("ternate", "agency", "bpbd")}
+    assert store.read_acl().users["acme"].grants == {
+        Grant("morotai", "source", "s3"),
+        Grant("ternate", "agency", "bpbd"),
+    }
     store.add_integrator("other", city="morotai", sources=["s9"])
     assert store.remove("acme")
     assert not store.remove("acme")
@@ -258,7 +264,9 @@ class Client:
         self.messages: list[tuple[str, bytes]] = []
         self.pubacks: dict[int, int] = {}
         self._connacked, self._subscribed = threading.Event(), threading.Event()
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{time.monotonic_ns()}", protocol=mqtt.MQTTv5)
+        self.c = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{time.monotonic_ns()}", protocol=mqtt.MQTTv5
+        )
         if user is not None:
             self.c.username_pw_set(user, password)
         self.c.on_connect = self._on_connect
@@ -269,7 +277,7 @@ class Client:
         self.c.loop_start()
         assert self._connacked.wait(10), "no CONNACK"
 
-    def _on_connect(self, _c, _u, _flags, rc, _props) -> None:  # noqa: ANN001
+    def _on_connect(self, _c, _u, _flags, rc, _props) -> None:
         if self.connack is None:
             self.connack = rc
         self._connacked.set()
@@ -337,7 +345,9 @@ def auth_broker(tmp_path: Path) -> Iterator[AuthBroker]:
     passwords["bpbd-awlr"] = store.add_integrator(
         "bpbd-awlr", city="morotai", agencies=["bpbd"], sources=["awlr-1", "awlr-2"]
     ).password
-    passwords["rsud-app"] = store.add_integrator("rsud-app", city="morotai", agencies=["rsud"], sources=["ecg-1"]).password
+    passwords["rsud-app"] = store.add_integrator(
+        "rsud-app", city="morotai", agencies=["rsud"], sources=["ecg-1"]
+    ).password
     data, port = tmp_path / "mosquitto", free_port()
     proc = start_broker(
         port=port, data_dir=data, password_file=store.passwd, acl_file=store.acl, extra="log_type debug\n"
@@ -367,7 +377,12 @@ def test_integrator_publishes_its_own_topics(auth_broker: AuthBroker) -> None:
     ingest = auth_broker.client(INGEST_USER).subscribe("city/+/sensor/#", "city/+/service/#", "city/+/status/#")
     shared = auth_broker.client(INGEST_USER).subscribe("$share/ingest/city/+/sensor/#")
     pub = auth_broker.client("bpbd-awlr")
-    own = ["city/morotai/sensor/awlr-1", "city/morotai/sensor/awlr-2", "city/morotai/service/bpbd", "city/morotai/status/awlr-1"]
+    own = [
+        "city/morotai/sensor/awlr-1",
+        "city/morotai/sensor/awlr-2",
+        "city/morotai/service/bpbd",
+        "city/morotai/status/awlr-1",
+    ]
     for topic in own:
         assert pub.publish(topic, retain=topic.endswith("status/awlr-1")) == 0
     wait_until(lambda: len(ingest.messages) >= 4, 10, "the ingestor receives all four")
@@ -400,7 +415,9 @@ def test_integrator_cannot_publish_anyone_elses_topics(auth_broker: AuthBroker) 
 
 
 def test_refusals_reach_only_their_owner_and_alarms_reach_everyone(auth_broker: AuthBroker) -> None:
-    bpbd = auth_broker.client("bpbd-awlr").subscribe("city/morotai/rejected/#", "city/morotai/rejected/ecg-1", "city/+/alarm/#")
+    bpbd = auth_broker.client("bpbd-awlr").subscribe(
+        "city/morotai/rejected/#", "city/morotai/rejected/ecg-1", "city/+/alarm/#"
+    )
     viewer = auth_broker.client(VIEWER_USER).subscribe("city/#")
     ingest = auth_broker.client(INGEST_USER)
     for topic in ("city/morotai/rejected/ecg-1", "city/morotai/rejected/rsud", "city/morotai/rejected/_invalid"):
@@ -439,17 +456,29 @@ def test_the_ingestor_works_with_its_credentials_and_feeds_back_to_the_integrato
     log = tmp_path / "ingest.log"
     url = f"mqtt://{INGEST_USER}:{auth_broker.passwords[INGEST_USER]}@127.0.0.1:{auth_broker.port}"
     ing = spawn_satupintu(
-        ["ingest"], log, database_url=db_url, mqtt_url=url, mqtt_client_id="t-ingest",
-        mqtt_shared_group="ingest", ingest_batch_max_age_ms="20",
-    )  # fmt: skip
+        ["ingest"],
+        log,
+        database_url=db_url,
+        mqtt_url=url,
+        mqtt_client_id="t-ingest",
+        mqtt_shared_group="ingest",
+        ingest_batch_max_age_ms="20",
+    )
     db = Db(db_url)
     try:
         wait_for_log(ing, log, "subscribed")
         bpbd = auth_broker.client("bpbd-awlr").subscribe("city/morotai/rejected/#")
         now = time.time()
-        assert bpbd.publish("city/morotai/sensor/awlr-1", orjson.dumps({"ts": now, "values": {"water_level_cm": 120}})) == 0
-        assert bpbd.publish("city/morotai/sensor/awlr-2", orjson.dumps({"ts": now, "values": {"water_level_cm": 99999}})) == 0
+        assert (
+            bpbd.publish("city/morotai/sensor/awlr-1", orjson.dumps({"ts": now, "values": {"water_level_cm": 120}}))
+            == 0
+        )
+        assert (
+            bpbd.publish("city/morotai/sensor/awlr-2", orjson.dumps({"ts": now, "values": {"water_level_cm": 99999}}))
+            == 0
+        )
         wait_until(lambda: db.readings() >= 1, 30, "the reading stored")
+
         def refusals() -> list[tuple[str, dict]]:  # awlr-1's first sight is a warning on its rejected topic too
             return [(t, n) for t, n in ((t, orjson.loads(p)) for t, p in bpbd.messages) if n.get("quarantined")]
 
@@ -496,9 +525,10 @@ def test_a_source_id_equal_to_an_agency_id_is_refused_and_the_reverse(tmp_path: 
 def test_cli_add_refuses_a_profile_agency_as_a_source_and_prints_an_integrator_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from satupintu.web import create_app
-    from app.settings import get_settings
     from fastapi.testclient import TestClient
+
+    from app.settings import get_settings
+    from satupintu.web import create_app
 
     monkeypatch.setenv("SATUPINTU_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
     get_settings.cache_clear()
@@ -511,7 +541,9 @@ def test_cli_add_refuses_a_profile_agency_as_a_source_and_prints_an_integrator_t
     try:
         with TestClient(create_app(get_settings())) as c:
             h = {"Authorization": f"Bearer {token}"}
-            ok = c.post("/api/v1/validate", params={"topic": "city/morotai/sensor/awlr-x"}, content=b"online", headers=h)
+            ok = c.post(
+                "/api/v1/validate", params={"topic": "city/morotai/sensor/awlr-x"}, content=b"online", headers=h
+            )
             assert ok.status_code == 200
             assert c.get("/api/v1/catalogue", headers=h).status_code == 200
             assert c.get("/api/v1/sources", headers=h).status_code == 403

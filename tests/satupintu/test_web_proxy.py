@@ -28,8 +28,13 @@ def _clients_seen(tmp_path: Path, **settings: str) -> list[str]:
     engine = make_engine(db_url)
     upgrade(engine)
     port = free_port()
-    web = spawn_satupintu(["web", "--port", str(port)], tmp_path / "web.log", database_url=db_url,
-                          mqtt_url="mqtt://127.0.0.1:1", **settings)  # fmt: skip
+    web = spawn_satupintu(
+        ["web", "--port", str(port)],
+        tmp_path / "web.log",
+        database_url=db_url,
+        mqtt_url="mqtt://127.0.0.1:1",
+        **settings,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -42,8 +47,12 @@ def _clients_seen(tmp_path: Path, **settings: str) -> list[str]:
                     raise AssertionError((tmp_path / "web.log").read_text(errors="replace")[-3000:]) from None
                 time.sleep(0.2)
         for i in range(2):
-            r = httpx.post(base + "/api/v1/auth/login", json={"username": "nobody", "password": "x"},
-                           headers={"X-Forwarded-For": f"203.0.113.{i + 1}"}, timeout=10)  # fmt: skip
+            r = httpx.post(
+                base + "/api/v1/auth/login",
+                json={"username": "nobody", "password": "x"},
+                headers={"X-Forwarded-For": f"203.0.113.{i + 1}"},
+                timeout=10,
+            )
             assert r.status_code == 401
     finally:
         web.terminate()

@@ -34,7 +34,7 @@ def reading(source: str, ts: int, **values: float) -> Item:
     return Item(f"city/morotai/sensor/{source}", b"{}", NOW, r)
 
 
-def ticket(tid: str, status: str, ts: int, **kw) -> Item:  # noqa: ANN003
+def ticket(tid: str, status: str, ts: int, **kw) -> Item:
     ev = TicketEvent("morotai", "bpbd", tid, status, ts, **kw)
     return Item("city/morotai/service/bpbd", b"{}", NOW, ev)
 
@@ -45,7 +45,7 @@ def level(writer: WritePath, value: float, ts: int) -> None:
     writer.write([Item(f"city/morotai/sensor/{RIVER}", b"{}", NOW, r)])
 
 
-def q(engine: Engine, sql: str, **params) -> list[tuple]:  # noqa: ANN003
+def q(engine: Engine, sql: str, **params) -> list[tuple]:
     with engine.connect() as c:
         return [tuple(r) for r in c.execute(text(sql), params)]
 

@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from app.alarms.store import Lifecycle
 from app.storage.engine import writing
 from ingest.committer import WritePath
-from ingest.writer import BatchWriter
 from tests.app.alarms.evaluation import (
     MIN,
     NOW,
@@ -56,9 +55,13 @@ def test_an_overdue_ticket_raises_an_sla_alarm_until_it_is_resolved(writer: Writ
     assert [c.action for c in clock(engine, NOW + 2000)] == ["cleared"]
 
 
-def test_more_than_n_critical_tickets_in_a_district_raise_one_alarm_for_the_district(writer: WritePath, engine: Engine) -> None:
+def test_more_than_n_critical_tickets_in_a_district_raise_one_alarm_for_the_district(
+    writer: WritePath, engine: Engine
+) -> None:
     for i in range(4):
-        writer.write([ticket(f"K-{i}", "open", NOW - MIN, service="banjir", priority="critical", district="morotai-utara")])
+        writer.write(
+            [ticket(f"K-{i}", "open", NOW - MIN, service="banjir", priority="critical", district="morotai-utara")]
+        )
     clock(engine, NOW - MIN + 1000)  # before any SLA is due
     assert q(engine, "SELECT subject, severity FROM alarms WHERE rule_id = 'tickets.critical_cluster'") == [
         ("morotai-utara", "critical")
@@ -89,9 +92,11 @@ def test_two_clocks_at_once_raise_each_alarm_once(writer: WritePath, engine: Eng
 
 def test_an_acknowledged_alarm_that_outlasts_its_rule_is_active_again(writer: WritePath, engine: Engine) -> None:
     for i in range(4):
-        writer.write([ticket(f"R-{i}", "open", NOW - MIN, service="banjir", priority="critical", district="morotai-timur")])
+        writer.write(
+            [ticket(f"R-{i}", "open", NOW - MIN, service="banjir", priority="critical", district="morotai-timur")]
+        )
     clock(engine, NOW - MIN + 1000)
-    (alarm_id,), = q(engine, "SELECT id FROM alarms WHERE rule_id = 'tickets.critical_cluster'")
+    ((alarm_id,),) = q(engine, "SELECT id FROM alarms WHERE rule_id = 'tickets.critical_cluster'")
     with writing(engine) as conn:
         Lifecycle(PROFILE).acknowledge(conn, alarm_id, by="op", comment="on it", now_ms=NOW)
     assert [c.action for c in clock(engine, NOW + 1000) if c.alarm_id == alarm_id] == []

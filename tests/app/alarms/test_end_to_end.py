@@ -36,7 +36,7 @@ class AlarmWatcher:
     def seen(self) -> list[dict]:
         return [orjson.loads(p) for _, p in list(self.sub.messages)]
 
-    def wait(self, what: str, cond, timeout: float = 20) -> dict:  # noqa: ANN001
+    def wait(self, what: str, cond, timeout: float = 20) -> dict:
         found: list[dict] = []
 
         def check() -> bool:
@@ -53,9 +53,15 @@ def pipeline(broker: Broker, db_url: str, tmp_path: Path) -> Iterator[tuple]:
     wait_until(lambda: web.hub.live, 10, "the live hub subscribed")
     log = tmp_path / "ingest.log"
     ing = spawn_satupintu(
-        ["ingest"], log, database_url=db_url, mqtt_url=broker.url, mqtt_client_id=f"t-alarm-{uuid.uuid4().hex[:8]}",
-        ingest_batch_max_age_ms="20", alarm_clock_interval_s="0.3", alarm_rules_refresh_s="0",
-    )  # fmt: skip
+        ["ingest"],
+        log,
+        database_url=db_url,
+        mqtt_url=broker.url,
+        mqtt_client_id=f"t-alarm-{uuid.uuid4().hex[:8]}",
+        ingest_batch_max_age_ms="20",
+        alarm_clock_interval_s="0.3",
+        alarm_rules_refresh_s="0",
+    )
     watcher = AlarmWatcher(broker.port)
     pub = Publisher(broker.port, client_id=f"t-pub-{uuid.uuid4().hex[:8]}")
     try:
@@ -69,7 +75,7 @@ def pipeline(broker: Broker, db_url: str, tmp_path: Path) -> Iterator[tuple]:
         web.stop()
 
 
-def test_raise_ack_clear_through_the_broker_the_ingestor_and_the_api(pipeline, db_url: str) -> None:  # noqa: ANN001
+def test_raise_ack_clear_through_the_broker_the_ingestor_and_the_api(pipeline, db_url: str) -> None:
     web, pub, watcher, _ing, _log = pipeline
     from fastapi.testclient import TestClient
 
@@ -77,7 +83,9 @@ def test_raise_ack_clear_through_the_broker_the_ingestor_and_the_api(pipeline, d
         op = create_token(conn=conn, name="operator-1", role="operator")
     t0 = time.time()
     for i, level in enumerate((120, 195, 198)):
-        pub.publish(f"city/morotai/sensor/{RIVER}", orjson.dumps({"ts": t0 - 60 + i, "values": {"water_level_cm": level}}))
+        pub.publish(
+            f"city/morotai/sensor/{RIVER}", orjson.dumps({"ts": t0 - 60 + i, "values": {"water_level_cm": level}})
+        )
     raised = watcher.wait(
         "the threshold alarm raised", lambda m: m["rule"] == "threshold.water_level_cm" and m["action"] == "raised"
     )
@@ -85,8 +93,11 @@ def test_raise_ack_clear_through_the_broker_the_ingestor_and_the_api(pipeline, d
     assert "Tinggi muka air" in raised["message"] and raised["message_en"].startswith("Water level")
 
     client = TestClient(web.app)  # no lifespan: the server's own hub publishes
-    r = client.post(f"/api/v1/alarms/{raised['id']}/ack", json={"comment": "petugas ke lokasi"},
-                    headers={"Authorization": f"Bearer {op}"})  # fmt: skip
+    r = client.post(
+        f"/api/v1/alarms/{raised['id']}/ack",
+        json={"comment": "petugas ke lokasi"},
+        headers={"Authorization": f"Bearer {op}"},
+    )
     assert r.status_code == 200, r.text
     acked = watcher.wait("the ack announced", lambda m: m["id"] == raised["id"] and m["action"] == "acknowledged")
     assert (acked["by"], acked["comment"], acked["state"]) == ("operator-1", "petugas ke lokasi", "acknowledged")
@@ -98,16 +109,20 @@ def test_raise_ack_clear_through_the_broker_the_ingestor_and_the_api(pipeline, d
     assert [h["action"] for h in history] == ["raised", "acknowledged", "cleared"]
 
 
-def test_a_source_that_stops_publishing_raises_a_silence_alarm_that_clears_when_it_reports(pipeline, db_url: str) -> None:  # noqa: ANN001
+def test_a_source_that_stops_publishing_raises_a_silence_alarm_that_clears_when_it_reports(
+    pipeline, db_url: str
+) -> None:
     _web, pub, watcher, _ing, _log = pipeline
     engine = make_engine(db_url)
     try:
         # A source with a 1 s reporting interval: stale after 2 s of silence.
         with engine.begin() as conn:
             conn.execute(
-                text("INSERT INTO sources (city, source_id, kind, name, district, registered, registered_by, interval_s) "
-                     "VALUES ('morotai', 'pju-test-1', 'street_light', 'PJU Uji', 'morotai-selatan', true, 'admin', 1)")
-            )  # fmt: skip
+                text(
+                    "INSERT INTO sources (city, source_id, kind, name, district, registered, registered_by, interval_s) "
+                    "VALUES ('morotai', 'pju-test-1', 'street_light', 'PJU Uji', 'morotai-selatan', true, 'admin', 1)"
+                )
+            )
         pub.publish("city/morotai/sensor/pju-test-1", orjson.dumps({"values": {"battery_v": 12.6}}))
         silent = watcher.wait(
             "the silence alarm", lambda m: m["rule"] == "silence.sources" and m["source_id"] == "pju-test-1", timeout=15

@@ -26,13 +26,15 @@ def test_a_river_raises_escalates_and_clears_with_history_and_payloads(writer: W
         res = writer.write([reading(RIVER, NOW - (10 - i) * MIN, water_level_cm=level)])
         actions += [(c.action, c.state) for c in res.alarm_changes if b'"threshold.water_level_cm"' in c.payload]
     assert actions == [("raised", "active"), ("escalated", "active"), ("cleared", "cleared")]
-    (alarm_id, sev, state, district), = q(
+    ((alarm_id, sev, state, district),) = q(
         engine, "SELECT id, severity, state, district FROM alarms WHERE rule_id = 'threshold.water_level_cm'"
     )
     assert (sev, state, district) == ("critical", "cleared", PROFILE.source(RIVER).district)
-    assert [a for a, in q(engine, "SELECT action FROM alarm_events WHERE alarm_id = :i ORDER BY id", i=alarm_id)] == [
-        "raised", "escalated", "cleared",
-    ]  # fmt: skip
+    assert [a for (a,) in q(engine, "SELECT action FROM alarm_events WHERE alarm_id = :i ORDER BY id", i=alarm_id)] == [
+        "raised",
+        "escalated",
+        "cleared",
+    ]
     body = orjson.loads(next(c.payload for c in res.alarm_changes if c.alarm_id == alarm_id))
     assert body["id"] == alarm_id and body["rule"] == "threshold.water_level_cm" and body["state"] == "cleared"
     assert "Tinggi muka air" in body["message"] and "Water level" in body["message_en"]
@@ -42,7 +44,8 @@ def test_ten_thousand_flapping_readings_raise_exactly_one_alarm(writer: WritePat
     start = NOW - 20_000 * 1000
     for b in range(10):
         items = [
-            reading(RIVER, start + (b * 1000 + i) * 1000, water_level_cm=250 + (3 if i % 2 else -3)) for i in range(1000)
+            reading(RIVER, start + (b * 1000 + i) * 1000, water_level_cm=250 + (3 if i % 2 else -3))
+            for i in range(1000)
         ]
         writer.write(items)
     assert q(engine, "SELECT count(*), max(severity) FROM alarms") == [(1, "critical")]
@@ -67,9 +70,19 @@ def test_a_minimum_duration_is_kept_between_batches_in_the_database(engine: Engi
         sync_rules(conn=conn, profile=PROFILE)
         conn.execute(
             text("UPDATE alarm_rules SET params = :p, version = 2 WHERE rule_id = 'threshold.water_level_cm'"),
-            {"p": orjson.dumps({"op": "above", "levels": [{"severity": "major", "value": 180}], "hysteresis": 10,
-                                "duration_s": 120, "reraise_after_s": None, "metric": "water_level_cm"}).decode()},
-        )  # fmt: skip
+            {
+                "p": orjson.dumps(
+                    {
+                        "op": "above",
+                        "levels": [{"severity": "major", "value": 180}],
+                        "hysteresis": 10,
+                        "duration_s": 120,
+                        "reraise_after_s": None,
+                        "metric": "water_level_cm",
+                    }
+                ).decode()
+            },
+        )
     w = WritePath(BatchWriter(engine, PROFILE, Settings(database_url=db_url, alarm_rules_refresh_s=0)))
     try:
         w.write([reading(RIVER, NOW - 5 * MIN, water_level_cm=200)])
@@ -94,10 +107,12 @@ def test_a_fast_rise_raises_a_rate_alarm(writer: WritePath, engine: Engine) -> N
 def test_a_shelved_source_raises_nothing_until_the_shelf_ends(writer: WritePath, engine: Engine) -> None:
     with writing(engine) as conn:
         conn.execute(
-            text("INSERT INTO alarm_shelves (city, source_id, from_ms, until_ms, actor, reason) "
-                 "VALUES ('morotai', :s, :f, :u, 'test', 'maintenance')"),
+            text(
+                "INSERT INTO alarm_shelves (city, source_id, from_ms, until_ms, actor, reason) "
+                "VALUES ('morotai', :s, :f, :u, 'test', 'maintenance')"
+            ),
             {"s": RIVER, "f": NOW - 10 * MIN, "u": NOW + 10 * MIN},
-        )  # fmt: skip
+        )
     writer.write([reading(RIVER, NOW - MIN, water_level_cm=300)])
     assert q(engine, "SELECT count(*) FROM alarms") == [(0,)]
     with writing(engine) as conn:

@@ -26,13 +26,19 @@ from app.alarms.rules import (
 from app.profile import load_profile
 
 RIVER = ThresholdRule(
-    rule_id="threshold.water_level_cm", metric="water_level_cm", op="above", hysteresis=10,
+    rule_id="threshold.water_level_cm",
+    metric="water_level_cm",
+    op="above",
+    hysteresis=10,
     levels=[Level(severity="major", value=180), Level(severity="critical", value=250)],
-)  # fmt: skip
+)
 BEDS = ThresholdRule(
-    rule_id="threshold.beds", metric="beds_available", op="below", hysteresis=1,
+    rule_id="threshold.beds",
+    metric="beds_available",
+    op="below",
+    hysteresis=1,
     levels=[Level(severity="major", value=5), Level(severity="critical", value=2)],
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize(
@@ -74,8 +80,11 @@ def run(rule: ThresholdRule, values: list[tuple[int, float]], state: State = IDL
 def test_a_rising_then_falling_river_raises_escalates_deescalates_and_clears() -> None:
     _, steps = run(RIVER, [(i * 1000, v) for i, v in enumerate([100, 185, 200, 260, 245, 235, 175, 165, 100])])
     assert [(s.action, s.severity) for s in steps] == [
-        ("raise", "major"), ("escalate", "critical"), ("deescalate", "major"), ("clear", "major"),
-    ]  # fmt: skip
+        ("raise", "major"),
+        ("escalate", "critical"),
+        ("deescalate", "major"),
+        ("clear", "major"),
+    ]
 
 
 def test_ten_thousand_readings_flapping_around_a_threshold_raise_exactly_one_alarm() -> None:
@@ -119,17 +128,21 @@ def test_a_late_reading_older_than_the_pending_condition_changes_nothing() -> No
     ("open_sev", "move", "expected"),
     [(None, 39, None), (None, 41, ("raise", "major")), ("major", 20, None), ("major", 15, ("clear", "major"))],
 )
-def test_rate_rules_raise_past_delta_and_clear_at_clear_delta(open_sev, move, expected) -> None:  # noqa: ANN001
+def test_rate_rules_raise_past_delta_and_clear_at_clear_delta(open_sev, move, expected) -> None:
     rule = RateRule(rule_id="rate.river", metric="water_level_cm", delta=40, clear_delta=15)
     step = step_rate(rule, open_sev, move)
     assert (step and (step.action, step.severity)) == expected or (step is None and expected is None)
 
 
 def test_reconcile_raises_clears_and_changes_severity_but_not_for_shelved_subjects() -> None:
-    steps = reconcile({"a": "minor", "b": "major", "c": "minor"}, {"a": "minor", "b": "minor", "d": "major", "e": "minor"}, {"e"})
+    steps = reconcile(
+        {"a": "minor", "b": "major", "c": "minor"}, {"a": "minor", "b": "minor", "d": "major", "e": "minor"}, {"e"}
+    )
     assert sorted((s, st.action, st.severity) for s, st in steps) == [
-        ("b", "deescalate", "minor"), ("c", "clear", "minor"), ("d", "raise", "major"),
-    ]  # fmt: skip
+        ("b", "deescalate", "minor"),
+        ("c", "clear", "minor"),
+        ("d", "raise", "major"),
+    ]
 
 
 def test_silence_and_sla_severities() -> None:
@@ -147,17 +160,27 @@ def test_silence_and_sla_severities() -> None:
     "bad",
     [
         {"kind": "threshold", "rule_id": "x", "metric": "m", "op": "above", "levels": []},
-        {"kind": "threshold", "rule_id": "x", "metric": "m", "op": "above",
-         "levels": [{"severity": "critical", "value": 100}, {"severity": "major", "value": 200}]},
-        {"kind": "threshold", "rule_id": "x", "metric": "m", "op": "below",
-         "levels": [{"severity": "critical", "value": 10}, {"severity": "major", "value": 5}]},
+        {
+            "kind": "threshold",
+            "rule_id": "x",
+            "metric": "m",
+            "op": "above",
+            "levels": [{"severity": "critical", "value": 100}, {"severity": "major", "value": 200}],
+        },
+        {
+            "kind": "threshold",
+            "rule_id": "x",
+            "metric": "m",
+            "op": "below",
+            "levels": [{"severity": "critical", "value": 10}, {"severity": "major", "value": 5}],
+        },
         {"kind": "rate", "rule_id": "x", "metric": "m", "delta": 10, "clear_delta": 10},
         {"kind": "ticket_count", "rule_id": "x", "count": 0},
         {"kind": "sla", "rule_id": "Bad Id"},
         {"kind": "nope", "rule_id": "x"},
         {"kind": "silence", "rule_id": "x", "webhook_url": "ftp://x"},
     ],
-)  # fmt: skip
+)
 def test_invalid_rules_are_refused(bad: dict) -> None:
     with pytest.raises(ValidationError):
         parse_rule(bad)

@@ -14,10 +14,10 @@ from sqlalchemy import Engine, text
 from app.alarms.store import Lifecycle
 from app.alarms.webhooks import dispatch_due
 from app.profile import load_profile
+from app.seed import sync_profile
 from app.settings import Settings
 from app.storage.engine import writing
 from app.storage.migrate import upgrade
-from app.seed import sync_profile
 
 PROFILE = load_profile("morotai")
 
@@ -30,13 +30,13 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.got.append((self.headers["X-SatuPintu-Delivery"], orjson.loads(body)))
                 self.send_response(outer.plan.pop(0) if outer.plan else 200)
                 self.end_headers()
 
-            def log_message(self, *_a) -> None:  # noqa: ANN002
+            def log_message(self, *_a) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -60,11 +60,25 @@ def raise_one(engine: Engine, hooks: dict[str, str]) -> int:
     with writing(engine) as conn:
         sync_profile(conn=conn, profile=PROFILE)
         ch = Lifecycle(PROFILE, hooks).raise_(
-            conn, city="morotai", rule_id="threshold.water_level_cm", kind="threshold", subject="awlr-sungai-pilowo",
-            severity="critical", value=260.0, now_ms=int(time.time() * 1000), source_id="awlr-sungai-pilowo",
-            metric="water_level_cm", detail={"metric": "water_level_cm", "op": "above", "value": 260, "level": 250,
-                                              "unit": "cm", "source_name": "AWLR Sungai Pilowo"},
-        )  # fmt: skip
+            conn,
+            city="morotai",
+            rule_id="threshold.water_level_cm",
+            kind="threshold",
+            subject="awlr-sungai-pilowo",
+            severity="critical",
+            value=260.0,
+            now_ms=int(time.time() * 1000),
+            source_id="awlr-sungai-pilowo",
+            metric="water_level_cm",
+            detail={
+                "metric": "water_level_cm",
+                "op": "above",
+                "value": 260,
+                "level": 250,
+                "unit": "cm",
+                "source_name": "AWLR Sungai Pilowo",
+            },
+        )
     return ch.alarm_id
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from app.auth.deps import AdminDep, OperatorDep, ViewerDep
 from app.api.main import create_app
+from app.auth.deps import AdminDep, OperatorDep, ViewerDep
 from app.auth.tokens import Principal, create_token
 from app.settings import Settings
 from tests.app.conftest import auth
@@ -45,12 +45,16 @@ def test_metrics_count_database_statements_and_how_the_cache_answered(settings: 
             assert client.get("/api/v1/overview", headers=auth(token)).status_code == 200
         after = client.get("/metrics", headers=auth(token)).text
     # The first overview was computed (statements sent), the next two came from the cache (none sent).
-    assert _metric(after, 'satupintu_api_cache_answers_total{how="computed"}') - _metric(
-        before, 'satupintu_api_cache_answers_total{how="computed"}'
-    ) == 1
-    assert _metric(after, 'satupintu_api_cache_answers_total{how="hit"}') - _metric(
-        before, 'satupintu_api_cache_answers_total{how="hit"}'
-    ) == 2
+    assert (
+        _metric(after, 'satupintu_api_cache_answers_total{how="computed"}')
+        - _metric(before, 'satupintu_api_cache_answers_total{how="computed"}')
+        == 1
+    )
+    assert (
+        _metric(after, 'satupintu_api_cache_answers_total{how="hit"}')
+        - _metric(before, 'satupintu_api_cache_answers_total{how="hit"}')
+        == 2
+    )
     sent = _metric(after, "satupintu_db_statements_total") - _metric(before, "satupintu_db_statements_total")
     assert sent >= 4  # the overview's reads, its token look-up, and the scrape's own totals
 

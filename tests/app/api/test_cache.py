@@ -14,8 +14,8 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from app.api.cache import Entry, ResponseCache
-from app.auth.deps import ViewerDep
 from app.api.main import DEPENDS_ON, create_app
+from app.auth.deps import ViewerDep
 from app.auth.tokens import ROLES, create_token, revoke_token
 from app.live import events
 from app.live.hub import Hub
@@ -26,7 +26,7 @@ from tests.app.conftest import auth
 CALLS: Counter[str] = Counter()
 
 
-def _app(settings: Settings):  # noqa: ANN202
+def _app(settings: Settings):
     """The real app plus probe routes that count how often they really run."""
     app = create_app(settings)
 
@@ -130,12 +130,19 @@ def test_a_change_notice_drops_what_it_names(cached: TestClient, toks: dict[str,
 
 
 def test_notice_kinds_and_route_dependencies() -> None:
-    assert changed_kinds({"v": 1, "at": "x", "city": "c", "readings": [1], "tickets": [], "quarantined": 0}) == {"readings"}
+    assert changed_kinds({"v": 1, "at": "x", "city": "c", "readings": [1], "tickets": [], "quarantined": 0}) == {
+        "readings"
+    }
     assert changed_kinds({"v": 1, "at": "x", "something_new": [1]}) >= {"readings", "tickets", "alarms"}
     assert DEPENDS_ON("/api/v1/overview") >= {"readings", "tickets", "status", "quarantined", "alarms"}
     assert DEPENDS_ON("/api/v1/services/status") == {"tickets"}
     cache = ResponseCache("morotai", 5)
-    cache.put(("/a", "viewer"), Entry(time.monotonic() + 5, [], b"{}"), frozenset({"tickets"}), cache.stamp(frozenset({"tickets"})))
+    cache.put(
+        ("/a", "viewer"),
+        Entry(time.monotonic() + 5, [], b"{}"),
+        frozenset({"tickets"}),
+        cache.stamp(frozenset({"tickets"})),
+    )
     cache.on_event(events.resync("the hub rejoined the broker"))
     assert cache.serve(("/a", "viewer")) is None
 
@@ -184,7 +191,7 @@ def test_concurrent_identical_misses_are_computed_once(cached: TestClient, toks:
     assert CALLS["slow"] == 2
 
 
-def _eventually(check, timeout: float = 5.0) -> bool:  # noqa: ANN001
+def _eventually(check, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -206,11 +213,11 @@ class _NoBroker:
     def __init__(self, *_a, **_k) -> None:
         pass
 
-    def __getattr__(self, _name: str):  # noqa: ANN204
+    def __getattr__(self, _name: str):
         return lambda *a, **k: None
 
 
-async def _wired(app) -> tuple[Hub, httpx.AsyncClient]:  # noqa: ANN001
+async def _wired(app) -> tuple[Hub, httpx.AsyncClient]:
     """The app's cache behind a hub, as the app's lifespan wires them, and a client for the app."""
     hub = Hub(app.state.settings, client_factory=_NoBroker)
     hub.start()

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.datastructures import Headers
 
-from satupintu.web import create_app
 from app.api.security import parse_origin, script_hashes
 from app.auth.tokens import create_token
 from app.settings import Settings
+from satupintu.web import create_app
 from tests.app.conftest import auth
 
 OWN = "http://testserver"
@@ -19,12 +19,19 @@ EVIL = "http://testserver:8081"  # another port of the same host: the same *site
 
 
 @pytest.fixture
-def web(tmp_path) -> Iterator[TestClient]:  # noqa: ANN001
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1",
-                        api_cache_s=0, max_body_bytes=4096, csrf_trusted_origins=["https://portal.example.go.id"])  # fmt: skip
+def web(tmp_path) -> Iterator[TestClient]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'satupintu.db'}",
+        mqtt_url="mqtt://127.0.0.1:1",
+        api_cache_s=0,
+        max_body_bytes=4096,
+        csrf_trusted_origins=["https://portal.example.go.id"],
+    )
     with TestClient(create_app(settings), follow_redirects=False) as c:
         with c.app.state.engine.begin() as conn:
-            c.app.state.test_tokens = {r: create_token(conn=conn, name=f"t-{r}", role=r) for r in ("viewer", "operator", "admin")}  # fmt: skip
+            c.app.state.test_tokens = {
+                r: create_token(conn=conn, name=f"t-{r}", role=r) for r in ("viewer", "operator", "admin")
+            }
         yield c
 
 
@@ -96,10 +103,24 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(web: TestClient) -> 
     assert web.post("/_dash-update-component", content=chunks(), headers=dash).status_code == 413
     assert web.post("/login", content=b"username=" + b"x" * 5000, headers={"Origin": OWN}).status_code == 413
     # Within the limit: as before.
-    assert web.post("/api/v1/tokens", json={"name": "wall", "role": "viewer"}, headers=auth(_tokens(web)["admin"])).status_code == 201
+    assert (
+        web.post(
+            "/api/v1/tokens", json={"name": "wall", "role": "viewer"}, headers=auth(_tokens(web)["admin"])
+        ).status_code
+        == 201
+    )
 
 
-PAGES = ("/api/health", "/api/v1/overview", "/docs", "/redoc", "/openapi.json", "/", "/login-missing", "/api/v1/reports/services")
+PAGES = (
+    "/api/health",
+    "/api/v1/overview",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/",
+    "/login-missing",
+    "/api/v1/reports/services",
+)
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -114,9 +135,13 @@ def test_every_answer_carries_the_security_headers(web: TestClient, path: str) -
     assert "strict-transport-security" not in h  # plain HTTP: HSTS would mean nothing (and could lock a LAN out)
 
 
-def test_over_https_hsts_and_a_secure_cookie(tmp_path) -> None:  # noqa: ANN001
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'satupintu.db'}", mqtt_url="mqtt://127.0.0.1:1",
-                        frame_ancestors=["https://portal.example.go.id"], token_cookie_days=7)  # fmt: skip
+def test_over_https_hsts_and_a_secure_cookie(tmp_path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'satupintu.db'}",
+        mqtt_url="mqtt://127.0.0.1:1",
+        frame_ancestors=["https://portal.example.go.id"],
+        token_cookie_days=7,
+    )
     with TestClient(create_app(settings), base_url="https://testserver", follow_redirects=False) as c:
         with c.app.state.engine.begin() as conn:
             token = create_token(conn=conn, name="wall", role="viewer")
@@ -170,7 +195,9 @@ def test_metrics_need_a_token_and_bound_the_city_label(web: TestClient) -> None:
     assert web.get("/metrics").status_code == 401
     with web.app.state.engine.begin() as conn:
         for city in ("morotai", "x1", "x2"):
-            conn.execute(IngestMinuteRow.__table__.insert().values(city=city, bucket=0, received=2, stored=1, quarantined=1))
+            conn.execute(
+                IngestMinuteRow.__table__.insert().values(city=city, bucket=0, received=2, stored=1, quarantined=1)
+            )
     text = web.get("/metrics", headers=auth(_tokens(web)["viewer"])).text
     assert 'satupintu_messages_received_total{city="morotai"} 2.0' in text
     assert 'satupintu_messages_received_total{city="_unknown"} 4.0' in text
@@ -183,7 +210,7 @@ def test_headers_helper_reads_bearer_case_insensitively() -> None:
     assert bearer_token(Headers({"Authorization": "bearer abc"})) == "abc"
 
 
-def test_the_live_stream_is_neither_compressed_nor_held_back_while_text_is(broker, db_url: str) -> None:  # noqa: ANN001
+def test_the_live_stream_is_neither_compressed_nor_held_back_while_text_is(broker, db_url: str) -> None:
     import http.client
 
     from tests.app.live.test_live import WebServer
@@ -207,13 +234,16 @@ def test_the_live_stream_is_neither_compressed_nor_held_back_while_text_is(broke
         server.stop()
 
 
-@pytest.mark.parametrize("bad", ["portal.example.go.id", "https://x.example; script-src *", "https://x.example/path", "'self'", "javascript:x"])
+@pytest.mark.parametrize(
+    "bad",
+    ["portal.example.go.id", "https://x.example; script-src *", "https://x.example/path", "'self'", "javascript:x"],
+)
 def test_origin_settings_take_plain_origins_only(bad: str) -> None:
     from pydantic import ValidationError
 
     for name in ("csrf_trusted_origins", "frame_ancestors"):
         with pytest.raises(ValidationError, match="is not an origin"):
             Settings(mqtt_url="mqtt://127.0.0.1:1", **{name: [bad]})
-    assert Settings(mqtt_url="mqtt://127.0.0.1:1", frame_ancestors=["https://portal.example.go.id/"]).frame_ancestors == [
-        "https://portal.example.go.id"
-    ]
+    assert Settings(
+        mqtt_url="mqtt://127.0.0.1:1", frame_ancestors=["https://portal.example.go.id/"]
+    ).frame_ancestors == ["https://portal.example.go.id"]

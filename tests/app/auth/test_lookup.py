@@ -8,7 +8,7 @@ from app.auth.lookup import TokenCache, bearer_token, cookie_token, request_toke
 from app.auth.tokens import create_token, revoke_token
 
 
-def test_a_token_revoked_elsewhere_stops_within_the_token_cache_time(engine) -> None:  # noqa: ANN001
+def test_a_token_revoked_elsewhere_stops_within_the_token_cache_time(engine) -> None:
     now = [0.0]
     tc = TokenCache(5, clock=lambda: now[0])
     with engine.begin() as conn:
@@ -22,7 +22,7 @@ def test_a_token_revoked_elsewhere_stops_within_the_token_cache_time(engine) -> 
     assert tc.lookup(engine, token) is None
 
 
-def test_the_cache_keeps_only_valid_tokens_and_drops_the_least_recently_used(engine) -> None:  # noqa: ANN001
+def test_the_cache_keeps_only_valid_tokens_and_drops_the_least_recently_used(engine) -> None:
     now = [0.0]
     tc = TokenCache(60, clock=lambda: now[0], maxsize=2)
     with engine.begin() as conn:

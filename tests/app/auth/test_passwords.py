@@ -13,7 +13,7 @@ SALT, KEY = "c2FsdHNhbHRzYWx0c2FsdA", "a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a
 
 def test_the_default_cost_meets_owasp_and_is_what_a_hash_records(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.undo()  # the folder's cheap-hash fixture
-    assert passwords.DEFAULT_COST == Cost(n=2**15, r=8, p=3)
+    assert Cost(n=2**15, r=8, p=3) == passwords.DEFAULT_COST
     stored = hash_password("kata sandi panjang")
     assert stored.startswith("scrypt$32768$8$3$")
     assert verify_password("kata sandi panjang", stored) and not verify_password("kata sandi panjanG", stored)

@@ -19,11 +19,17 @@ PASSWORD = "kata-sandi-rahasia"
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=0, login_free_attempts=3,
-                    login_lockout_s=60, session_hours=8)  # fmt: skip
+    return Settings(
+        database_url=db_url,
+        mqtt_url="mqtt://127.0.0.1:1",
+        api_cache_s=0,
+        login_free_attempts=3,
+        login_lockout_s=60,
+        session_hours=8,
+    )
 
 
-def login(client: TestClient, username: str, password: str = PASSWORD, **kw: object):  # noqa: ANN201
+def login(client: TestClient, username: str, password: str = PASSWORD, **kw: object):
     return client.post("/api/v1/auth/login", json={"username": username, "password": password}, **kw)
 
 
@@ -78,8 +84,13 @@ def test_wrong_unknown_and_disabled_get_the_same_answer(
 
 
 def test_bad_input_is_a_clear_422(client: TestClient) -> None:
-    for body in ({"username": "sari"}, {"username": "", "password": "x"}, {"username": "x" * 65, "password": "x"},
-                 {"username": "sari", "password": "x" * 1025}, [1, 2]):  # fmt: skip
+    for body in (
+        {"username": "sari"},
+        {"username": "", "password": "x"},
+        {"username": "x" * 65, "password": "x"},
+        {"username": "sari", "password": "x" * 1025},
+        [1, 2],
+    ):
         r = client.post("/api/v1/auth/login", json=body)
         assert r.status_code == 422, body
         assert r.json()["detail"][0]["where"].startswith("body")
@@ -137,14 +148,20 @@ def test_a_hash_at_an_old_cost_is_redone_at_sign_in(client: TestClient, add_user
     assert login(client, "sari").status_code == 200
 
 
-def test_sessions_that_ended_long_ago_are_pruned_at_the_next_sign_in(client: TestClient, add_user: Callable[..., None]) -> None:
+def test_sessions_that_ended_long_ago_are_pruned_at_the_next_sign_in(
+    client: TestClient, add_user: Callable[..., None]
+) -> None:
     add_user("sari", "viewer")
     for _ in range(3):
         login(client, "sari")
     day = 86_400_000
     engine = client.app.state.engine
     with engine.begin() as conn:
-        ids = conn.execute(select(TokenRow.id).where(TokenRow.name == "session:sari").order_by(TokenRow.id)).scalars().all()
+        ids = (
+            conn.execute(select(TokenRow.id).where(TokenRow.name == "session:sari").order_by(TokenRow.id))
+            .scalars()
+            .all()
+        )
         now = int(datetime.now(UTC).timestamp() * 1000)
         conn.execute(update(TokenRow).where(TokenRow.id == ids[0]).values(expires_ms=now - 31 * day))
         conn.execute(update(TokenRow).where(TokenRow.id == ids[1]).values(revoked_ms=now - 31 * day))

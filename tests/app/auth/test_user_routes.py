@@ -15,7 +15,12 @@ def test_an_admin_manages_users_and_every_write_is_audited(client: TestClient, t
     r = client.post("/api/v1/users", json=body, headers=admin)
     assert r.status_code == 201
     made = r.json()
-    assert (made["username"], made["role"], made["last_login_at"], made["disabled_at"]) == ("sari", "operator", None, None)
+    assert (made["username"], made["role"], made["last_login_at"], made["disabled_at"]) == (
+        "sari",
+        "operator",
+        None,
+        None,
+    )
     assert "password" not in made and "password_hash" not in made
     assert client.post("/api/v1/users", json=body, headers=admin).status_code == 409
     assert client.patch("/api/v1/users/sari", json={"role": "viewer"}, headers=admin).json()["role"] == "viewer"
@@ -42,9 +47,14 @@ def test_bad_users_are_refused_clearly(client: TestClient, tokens: dict[str, str
 
 
 def test_an_admin_cannot_disable_the_user_they_are_signed_in_as(client: TestClient, tokens: dict[str, str]) -> None:
-    client.post("/api/v1/users", json={"username": "root", "role": "admin", "password": "kata-sandi-rahasia"},
-                headers=auth(tokens["admin"]))  # fmt: skip
-    token = client.post("/api/v1/auth/login", json={"username": "root", "password": "kata-sandi-rahasia"}).json()["token"]
+    client.post(
+        "/api/v1/users",
+        json={"username": "root", "role": "admin", "password": "kata-sandi-rahasia"},
+        headers=auth(tokens["admin"]),
+    )
+    token = client.post("/api/v1/auth/login", json={"username": "root", "password": "kata-sandi-rahasia"}).json()[
+        "token"
+    ]
     r = client.patch("/api/v1/users/root", json={"disabled": True}, headers=auth(token))
     assert r.status_code == 409
     # An admin session does not count as the last admin token: API tokens are what keep an admin in.

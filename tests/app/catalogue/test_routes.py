@@ -27,8 +27,14 @@ BAD = json.loads((REPO / "tests" / "ingest" / "bad_payloads.json").read_text())
 PROFILE = load_profile("morotai")
 RULES = ParseRules.from_profile(PROFILE, Settings())
 KIND = {"sensor": "reading", "service": "ticket", "status": "status"}
-FILE_KIND = {"reading.json": "reading", "senml.json": "senml", "ngsi.json": "ngsi", "ticket.json": "ticket",
-             "open311.json": "ticket", "status.txt": "status"}  # fmt: skip
+FILE_KIND = {
+    "reading.json": "reading",
+    "senml.json": "senml",
+    "ngsi.json": "ngsi",
+    "ticket.json": "ticket",
+    "open311.json": "ticket",
+    "status.txt": "status",
+}
 
 
 def validator(name: str) -> Draft202012Validator:
@@ -130,7 +136,10 @@ def test_catalogue_route_needs_a_token_and_serves_the_city(client: TestClient, t
     assert [p["kind"] for p in doc["payloads"]] == list(NAMES)
     assert doc["payloads"][0]["topic"] == "city/morotai/sensor/{source_id}"
     assert set(doc["schemas"]) == set(NAMES)
-    assert client.get("/api/v1/catalogue", params={"city": "ternate"}, headers=auth(tokens["integrator"])).status_code == 404
+    assert (
+        client.get("/api/v1/catalogue", params={"city": "ternate"}, headers=auth(tokens["integrator"])).status_code
+        == 404
+    )
 
 
 def test_schema_files_are_served_without_a_token(client: TestClient) -> None:

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from app.api.main import create_app
 from app.auth.tokens import create_token
 from app.integrators.grants import grants_by_user
+from app.profile import load_profile
 from app.settings import Settings
 from ingest.committer import WritePath, parse_and_write
 from ingest.parser import ParseRules
 from ingest.writer import BatchWriter
-from app.profile import load_profile
 from tests.app.conftest import auth
 
 ACL = """\
@@ -36,14 +36,17 @@ topic write city/ternate/sensor/elsewhere
 
 def test_grants_by_user_reads_the_acl() -> None:
     assert grants_by_user(ACL) == {
-        "bpbd-awlr": {("morotai", "source", "awlr-sungai-pilowo"), ("morotai", "source", "awlr-silent"),
-                      ("morotai", "agency", "bpbd")},
+        "bpbd-awlr": {
+            ("morotai", "source", "awlr-sungai-pilowo"),
+            ("morotai", "source", "awlr-silent"),
+            ("morotai", "agency", "bpbd"),
+        },
         "rsud-app": {("morotai", "agency", "rsud"), ("ternate", "source", "elsewhere")},
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
-def city(db_url: str, tmp_path: Path):  # noqa: ANN201
+def city(db_url: str, tmp_path: Path):
     (tmp_path / "acl").write_text(ACL)
     s = Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=0, mqtt_auth_dir=str(tmp_path))
     with TestClient(create_app(s)) as c:
@@ -52,10 +55,18 @@ def city(db_url: str, tmp_path: Path):  # noqa: ANN201
         rules = ParseRules.from_profile(profile, s)
         now = int(time.time() * 1000)
         raw = [
-            ("city/morotai/sensor/awlr-sungai-pilowo", orjson.dumps({"values": {"water_level_cm": 100}}), now - 3 * 3_600_000),
+            (
+                "city/morotai/sensor/awlr-sungai-pilowo",
+                orjson.dumps({"values": {"water_level_cm": 100}}),
+                now - 3 * 3_600_000,
+            ),
             ("city/morotai/sensor/awlr-sungai-pilowo", orjson.dumps({"values": {"water_level_cm": 101}}), now - 60_000),
             ("city/morotai/sensor/awlr-sungai-pilowo", orjson.dumps({"values": {"waterlevel": 1}}), now - 50_000),
-            ("city/morotai/sensor/awlr-sungai-pilowo", orjson.dumps({"values": {"water_level_cm": 99999}}), now - 40_000),
+            (
+                "city/morotai/sensor/awlr-sungai-pilowo",
+                orjson.dumps({"values": {"water_level_cm": 99999}}),
+                now - 40_000,
+            ),
             ("city/morotai/service/rsud", b"{nope", now - 30_000),
         ]
         import threading
@@ -64,12 +75,19 @@ def city(db_url: str, tmp_path: Path):  # noqa: ANN201
             parse_and_write(w, rules, [(t, p, r)], threading.Event())
         w.close()
         with c.app.state.engine.begin() as conn:
-            tokens = {n: create_token(conn=conn, name=n, role=r) for n, r in
-                      (("op", "operator"), ("wall", "viewer"), ("bpbd-awlr", "integrator"), ("nobody", "integrator"))}  # fmt: skip
+            tokens = {
+                n: create_token(conn=conn, name=n, role=r)
+                for n, r in (
+                    ("op", "operator"),
+                    ("wall", "viewer"),
+                    ("bpbd-awlr", "integrator"),
+                    ("nobody", "integrator"),
+                )
+            }
         yield c, tokens
 
 
-def test_health_per_source_and_integrator(city) -> None:  # noqa: ANN001
+def test_health_per_source_and_integrator(city) -> None:
     c, tokens = city
     r = c.get("/api/v1/integrators/health", headers=auth(tokens["op"]))
     assert r.status_code == 200, r.text
@@ -92,7 +110,7 @@ def test_health_per_source_and_integrator(city) -> None:  # noqa: ANN001
     assert "elsewhere" not in by  # another city's grant
 
 
-def test_an_integrator_sees_its_own_and_a_viewer_nothing(city) -> None:  # noqa: ANN001
+def test_an_integrator_sees_its_own_and_a_viewer_nothing(city) -> None:
     c, tokens = city
     own = c.get("/api/v1/integrators/health", headers=auth(tokens["bpbd-awlr"])).json()
     assert {t["id"] for t in own["targets"]} == {"awlr-sungai-pilowo", "awlr-silent", "bpbd"}

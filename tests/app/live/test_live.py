@@ -37,8 +37,7 @@ from app.api.main import create_app
 from app.auth.tokens import create_token
 from app.live import events
 from app.live.hub import Hub, start_hub, stop_hub
-from app.live.notices import Notice, Stored, decode, notices_for, topic_for
-from app.live.notices import Publisher as LivePublisher
+from app.live.notices import Notice, Publisher as LivePublisher, Stored, decode, notices_for, topic_for
 from app.settings import Settings
 from app.storage.engine import make_engine
 from app.storage.migrate import upgrade
@@ -137,7 +136,7 @@ class FakeClient:
     def __init__(self, *_a, **_kw) -> None:
         self.disconnected = False
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return lambda *a, **kw: None
 
     def disconnect(self) -> None:
@@ -155,7 +154,7 @@ def _notice_bytes(source: str, city: str = "morotai") -> tuple[str, bytes]:
     return topic_for(city), Notice(city, time.time_ns() // 1_000_000, readings=((source, 1),)).payload()
 
 
-async def _next(stream, timeout: float = 2.0) -> events.Event:  # noqa: ANN001
+async def _next(stream, timeout: float = 2.0) -> events.Event:
     return await asyncio.wait_for(anext(stream), timeout)
 
 
@@ -173,7 +172,7 @@ def test_one_notice_reaches_every_client_and_a_slow_client_gets_a_resync_instead
         for i in range(5):
             # From paho's thread, as in production: the hub hands over to the loop.
             await asyncio.to_thread(hub.receive, *_notice_bytes(f"s{i}"))
-            for g, s in zip(got, fast):
+            for g, s in zip(got, fast, strict=False):
                 g.append(await _next(s))
         assert [orjson.loads(e.text)["readings"][0]["source_id"] for e in got[0]] == ["s0", "s1", "s2", "s3", "s4"]
         # One event object, serialised once, shared by all clients.
@@ -204,7 +203,7 @@ def test_an_idle_channel_beats_a_malformed_message_is_ignored_and_stop_ends_ever
         beat = await _next(s)
         assert beat.type == "heartbeat" and orjson.loads(beat.text)["live"] is False
         hub.stop()
-        assert hub._client.disconnected  # noqa: SLF001
+        assert hub._client.disconnected
         with pytest.raises(StopAsyncIteration):
             while True:  # a heartbeat may already be queued ahead of the end
                 await _next(s)
@@ -218,7 +217,7 @@ def test_joining_the_broker_tells_connected_clients_to_resync() -> None:
         hub.start()
         s = hub.stream()
         await _next(s)
-        hub._on_subscribe(None, None, 1, [OK], None)  # noqa: SLF001 - paho's callback, from its thread in production
+        hub._on_subscribe(None, None, 1, [OK], None)
         assert hub.live is True
         assert (await _next(s)).type == "resync"
         hub.stop()
@@ -358,7 +357,7 @@ class WebServer:
         inner = self.app.router.lifespan_context
 
         @asynccontextmanager
-        async def lifespan(app: FastAPI):  # noqa: ANN202 - what create_app's lifespan gains
+        async def lifespan(app: FastAPI):
             async with inner(app) as state:
                 start_hub(app)
                 yield state
@@ -396,9 +395,13 @@ def test_a_committed_reading_and_ticket_are_pushed_to_every_client_without_a_que
 ) -> None:
     log = tmp_path / "ingest.log"
     ing = spawn_satupintu(
-        ["ingest"], log, database_url=db_url, mqtt_url=broker.url,
-        mqtt_client_id=f"t-live-{uuid.uuid4().hex[:8]}", ingest_batch_max_age_ms="20",
-    )  # fmt: skip
+        ["ingest"],
+        log,
+        database_url=db_url,
+        mqtt_url=broker.url,
+        mqtt_client_id=f"t-live-{uuid.uuid4().hex[:8]}",
+        ingest_batch_max_age_ms="20",
+    )
     db = make_engine(db_url)
     with db.begin() as conn:
         token = create_token(conn=conn, name="wall", role="viewer")
@@ -408,11 +411,14 @@ def test_a_committed_reading_and_ticket_are_pushed_to_every_client_without_a_que
         with db.connect() as c:
             readings = {
                 r["source_id"]: c.execute(
-                    text("SELECT count(*) FROM readings r JOIN series s ON s.id = r.series_id "
-                         "JOIN sources src ON src.id = s.source_pk WHERE src.source_id = :s"), {"s": r["source_id"]},
+                    text(
+                        "SELECT count(*) FROM readings r JOIN series s ON s.id = r.series_id "
+                        "JOIN sources src ON src.id = s.source_pk WHERE src.source_id = :s"
+                    ),
+                    {"s": r["source_id"]},
                 ).scalar()
                 for r in data["readings"]
-            }  # fmt: skip
+            }
             tickets = {
                 t: c.execute(text("SELECT status FROM tickets WHERE ticket_id = :t"), {"t": t}).scalar()
                 for t in data["tickets"]
@@ -463,7 +469,7 @@ def test_a_committed_reading_and_ticket_are_pushed_to_every_client_without_a_que
             assert data["status"] == [{"source_id": "awlr-live-0", "online": False}]
 
         assert queries == [], "the web process queried the database while fanning out notices"
-        print(  # noqa: T201 - the measurement this test exists to report (pytest -s)
+        print(
             f"\nlive notice latency over {len(latencies)} deliveries ({web.app.state.engine.dialect.name}): "
             f"commit->client median {statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms; "
             f"publish->client median {statistics.median(ends) * 1000:.0f} ms, max {max(ends) * 1000:.0f} ms"

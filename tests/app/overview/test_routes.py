@@ -19,13 +19,19 @@ MIN = 60_000
 
 def reading(source: str, received_ms: int) -> Item:
     return Item(
-        f"city/{CITY}/sensor/{source}", b"{}", received_ms, Reading(CITY, source, (Point("rain_mm_h", received_ms, 1.0),))
+        f"city/{CITY}/sensor/{source}",
+        b"{}",
+        received_ms,
+        Reading(CITY, source, (Point("rain_mm_h", received_ms, 1.0),)),
     )
 
 
 def ticket(ticket_id: str, status: str, ts_ms: int, service: str, agency: str = "layanan-112") -> Item:
     return Item(
-        f"city/{CITY}/service/{agency}", b"{}", ts_ms, TicketEvent(CITY, agency, ticket_id, status, ts_ms, service=service)
+        f"city/{CITY}/service/{agency}",
+        b"{}",
+        ts_ms,
+        TicketEvent(CITY, agency, ticket_id, status, ts_ms, service=service),
     )
 
 
@@ -47,12 +53,14 @@ def test_overview_counts(client: TestClient, tokens: dict[str, str], writer: Bat
     write([reading("awlr-sungai-wayabula", now - 5 * MIN)])  # stale (interval 60 s)
     write([reading("arg-daruba", now - 30 * MIN)])  # offline
     write([reading("x-new", now - 3 * MIN)])  # unregistered, rain_mm_h: 60 s -> stale
-    write([
-        ticket("t-overdue", "open", now - 120 * MIN, "ambulans"),  # SLA 60 min: overdue
-        ticket("t-fresh", "open", now - 10 * MIN, "ambulans"),
-        ticket("t-road", "assigned", now - 3 * 24 * 60 * MIN, "jalan-rusak", "dinas-pupr"),  # SLA 7 days
-        ticket("t-done", "open", now - 180 * MIN, "ambulans"),
-    ])  # fmt: skip
+    write(
+        [
+            ticket("t-overdue", "open", now - 120 * MIN, "ambulans"),  # SLA 60 min: overdue
+            ticket("t-fresh", "open", now - 10 * MIN, "ambulans"),
+            ticket("t-road", "assigned", now - 3 * 24 * 60 * MIN, "jalan-rusak", "dinas-pupr"),  # SLA 7 days
+            ticket("t-done", "open", now - 180 * MIN, "ambulans"),
+        ]
+    )
     write([ticket("t-done", "resolved", now - 100 * MIN, "ambulans")])
     write([ticket("t-gone", "open", now - 300 * MIN, "ambulans")])
     write([ticket("t-gone", "cancelled", now - 290 * MIN, "ambulans")])
@@ -79,7 +87,9 @@ def test_overview_counts(client: TestClient, tokens: dict[str, str], writer: Bat
     assert client.get("/api/v1/overview", params={"city": CITY}, headers=auth(tokens["viewer"])).json()["city"] == CITY
     r = client.get("/api/v1/overview", params={"city": "ternate"}, headers=auth(tokens["viewer"]))
     assert r.status_code == 404 and "ternate" in r.json()["detail"]
-    assert client.get("/api/v1/overview", params={"city": "Ternate!"}, headers=auth(tokens["viewer"])).status_code == 422
+    assert (
+        client.get("/api/v1/overview", params={"city": "Ternate!"}, headers=auth(tokens["viewer"])).status_code == 422
+    )
     assert client.get("/api/v1/overview").status_code == 401
 
 
@@ -87,5 +97,13 @@ def test_overview_of_a_city_not_heard_from_yet(client: TestClient, tokens: dict[
     body = client.get("/api/v1/overview", headers=auth(tokens["viewer"])).json()
     # The profile's sources are registered at start and count as offline until they report.
     assert body["sources"] == {"online": 0, "stale": 0, "offline": 31, "total": 31}
-    assert [body[k] for k in ("open_tickets", "overdue_tickets", "messages_last_minute", "readings_last_minute",
-                              "quarantined_last_hour")] == [0, 0, 0, 0, 0]  # fmt: skip
+    assert [
+        body[k]
+        for k in (
+            "open_tickets",
+            "overdue_tickets",
+            "messages_last_minute",
+            "readings_last_minute",
+            "quarantined_last_hour",
+        )
+    ] == [0, 0, 0, 0, 0]

@@ -16,8 +16,14 @@ CITY = "morotai"
 DAY = 86_400_000
 
 
-def rejected(received_ms: int, reason: str, payload: bytes, city: str | None = CITY, target: str | None = None,
-             topic: str | None = None) -> Item:  # fmt: skip
+def rejected(
+    received_ms: int,
+    reason: str,
+    payload: bytes,
+    city: str | None = CITY,
+    target: str | None = None,
+    topic: str | None = None,
+) -> Item:
     topic = topic or f"city/{city}/sensor/{target or 'x'}"
     return Item(topic, payload, received_ms, Rejected(reason, f"{reason} detail", city, target))
 
@@ -51,7 +57,11 @@ def test_quarantine_list(client: TestClient, tokens: dict[str, str], writer: Bat
     assert [i["reason"] for i in items] == ["partial", "bad_topic", "too_large", "out_of_range", "bad_json"]
     assert items[1]["id"] > items[2]["id"]  # same time: the later row first
     p = items[0]
-    assert (p["city"], p["target"], p["topic"]) == (CITY, "awlr-sungai-pilowo", f"city/{CITY}/sensor/awlr-sungai-pilowo")
+    assert (p["city"], p["target"], p["topic"]) == (
+        CITY,
+        "awlr-sungai-pilowo",
+        f"city/{CITY}/sensor/awlr-sungai-pilowo",
+    )
     assert p["detail"] == "rain_mm_h: -5 below 0" and p["payload"] == partial.payload.decode()
     assert datetime.fromisoformat(p["received_at"]) == from_ms(now - 1000)
     assert (items[1]["city"], items[1]["target"], items[1]["topic"]) == (None, None, "weird/topic")
@@ -74,11 +84,21 @@ def test_quarantine_list(client: TestClient, tokens: dict[str, str], writer: Bat
     assert (page["total"], page["limit"], page["offset"]) == (5, 2, 1)
     assert page["items"] == items[1:3]
 
-    for params in ({"since": "2026-01-01T00:00:00"}, {"until": "2026-01-01T00:00:00"}, {"reason": "Bad Reason"},
-                   {"city": "Ternate!"}, {"target": "a" * 65}, {"limit": 1001}, {"offset": -1}):  # fmt: skip
+    for params in (
+        {"since": "2026-01-01T00:00:00"},
+        {"until": "2026-01-01T00:00:00"},
+        {"reason": "Bad Reason"},
+        {"city": "Ternate!"},
+        {"target": "a" * 65},
+        {"limit": 1001},
+        {"offset": -1},
+    ):
         r = client.get("/api/v1/quarantine", params=params, headers=h)
         assert r.status_code == 422 and r.json()["detail"][0]["where"] == f"query.{next(iter(params))}", params
-    r = client.get("/api/v1/quarantine", params={"since": from_ms(now).isoformat(), "until": from_ms(now - 1).isoformat()},
-                   headers=h)  # fmt: skip
+    r = client.get(
+        "/api/v1/quarantine",
+        params={"since": from_ms(now).isoformat(), "until": from_ms(now - 1).isoformat()},
+        headers=h,
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["problem"] == "since must be before until"
     assert client.get("/api/v1/quarantine").status_code == 401

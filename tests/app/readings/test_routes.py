@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from app.http.timefmt import from_ms, now_ms
+from app.profile import load_profile
 from app.readings.queries import plan_buckets
 from app.storage.models import MetricRow
-from app.profile import load_profile
 from ingest.messages import Point, Reading
 from ingest.writer import BatchWriter, Item
 from tests.app.conftest import auth
@@ -22,7 +22,11 @@ PILOWO, WAYABULA, DARUBA = "awlr-sungai-pilowo", "awlr-sungai-wayabula", "arg-da
 
 def _local_midnight_two_days_ago() -> int:
     """Epoch seconds of a local (UTC+9) midnight, inside raw retention."""
-    day = (datetime.now(tz=UTC) - timedelta(days=2)).astimezone(PROFILE.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = (
+        (datetime.now(tz=UTC) - timedelta(days=2))
+        .astimezone(PROFILE.tz)
+        .replace(hour=0, minute=0, second=0, microsecond=0)
+    )
     return int(day.timestamp())
 
 
@@ -77,7 +81,9 @@ def at(s: int) -> datetime:
     return from_ms(s * 1000)
 
 
-def test_latest_values_units_filters_and_paging(client: TestClient, tokens: dict[str, str], writer: BatchWriter) -> None:
+def test_latest_values_units_filters_and_paging(
+    client: TestClient, tokens: dict[str, str], writer: BatchWriter
+) -> None:
     now = seed(writer)
     tok = tokens["viewer"]
     with client.app.state.engine.begin() as conn:  # the catalogue's unit wins over the metrics table's
@@ -88,9 +94,12 @@ def test_latest_values_units_filters_and_paging(client: TestClient, tokens: dict
     got = {(i["source_id"], i["metric"]): i for i in body["items"]}
     assert list(got) == sorted(got) and body["total"] == 5
     assert set(got) == {
-        (PILOWO, "water_level_cm"), (PILOWO, "rain_mm_h"), (WAYABULA, "water_level_cm"), (DARUBA, "rain_mm_h"),
+        (PILOWO, "water_level_cm"),
+        (PILOWO, "rain_mm_h"),
+        (WAYABULA, "water_level_cm"),
+        (DARUBA, "rain_mm_h"),
         ("x-odd", "foo_thing"),
-    }  # fmt: skip
+    }
     wl = got[(PILOWO, "water_level_cm")]
     assert (wl["value"], wl["unit"], wl["district"]) == (50.0, "cm", "morotai-selatan")
     assert datetime.fromisoformat(wl["ts"]) == at(T + 310)
@@ -105,8 +114,9 @@ def test_latest_values_units_filters_and_paging(client: TestClient, tokens: dict
         return r.json()
 
     assert [(i["source_id"], i["metric"]) for i in latest(metric="rain_mm_h")["items"]] == [
-        (DARUBA, "rain_mm_h"), (PILOWO, "rain_mm_h"),
-    ]  # fmt: skip
+        (DARUBA, "rain_mm_h"),
+        (PILOWO, "rain_mm_h"),
+    ]
     assert [i["metric"] for i in latest(source=PILOWO)["items"]] == ["rain_mm_h", "water_level_cm"]
     sel = latest(district="morotai-selatan")
     assert {i["source_id"] for i in sel["items"]} == {PILOWO, DARUBA} and sel["total"] == 3
@@ -134,7 +144,10 @@ def test_series_buckets_and_aggregates(client: TestClient, tokens: dict[str, str
     assert _points(body) == [(at(T), 15.0, 2), (at(T + 60), 30.0, 1), (at(T + 240), 40.0, 1), (at(T + 300), 50.0, 1)]
 
     # 5m: the minute rollups regrouped.
-    assert _points(_series(client, tok, source=PILOWO, bucket="5m", **rng)) == [(at(T), 25.0, 4), (at(T + 300), 50.0, 1)]
+    assert _points(_series(client, tok, source=PILOWO, bucket="5m", **rng)) == [
+        (at(T), 25.0, 4),
+        (at(T + 300), 50.0, 1),
+    ]
     city = {a: _points(_series(client, tok, bucket="5m", agg=a, **rng)) for a in ("avg", "sum", "min", "max", "count")}
     assert city["sum"] == [(at(T), 200.0, 5), (at(T + 300), 250.0, 2)]
     assert city["avg"] == [(at(T), 40.0, 5), (at(T + 300), 125.0, 2)]  # mean of readings, not of series
@@ -180,7 +193,7 @@ def test_series_refuses_what_it_cannot_answer(client: TestClient, tokens: dict[s
     seed(writer)
     h = auth(tokens["viewer"])
 
-    def get(**params: object):  # noqa: ANN202
+    def get(**params: object):
         return client.get("/api/v1/readings/series", params={"metric": "water_level_cm", **params}, headers=h)
 
     r = get(bucket="1m", start=iso(T), end=iso(T + 7 * 86400))  # 10,080 points

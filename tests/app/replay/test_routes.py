@@ -16,12 +16,16 @@ CITY = "morotai"
 
 
 def _reading(source: str, ts: int, value: float) -> Item:
-    return Item(f"city/{CITY}/sensor/{source}", b"{}", ts, Reading(CITY, source, (Point("water_level_cm", ts, value, "cm"),)))
+    return Item(
+        f"city/{CITY}/sensor/{source}", b"{}", ts, Reading(CITY, source, (Point("water_level_cm", ts, value, "cm"),))
+    )
 
 
 def _ticket(tid: str, status: str, ts: int, **kw: object) -> Item:
     agency = "layanan-112"
-    return Item(f"city/{CITY}/service/{agency}", b"{}", ts, TicketEvent(CITY, agency, tid, status, ts, service="ambulans", **kw))
+    return Item(
+        f"city/{CITY}/service/{agency}", b"{}", ts, TicketEvent(CITY, agency, tid, status, ts, service="ambulans", **kw)
+    )
 
 
 def _iso(ms: int) -> str:
@@ -31,23 +35,25 @@ def _iso(ms: int) -> str:
 def test_state_at_a_past_instant(client: TestClient, tokens: dict[str, str], writer: BatchWriter) -> None:
     now = now_ms() // M * M
     t = now - 3 * H  # the instant we replay
-    writer.write([
-        # Heard just before T (interval 60 s in the profile): online then, whatever it is now.
-        _reading("awlr-sungai-pilowo", t - 30_000, 120.0),
-        # Heard 5 min before T: stale then (2x..10x its 60 s interval).
-        _reading("awlr-sungai-sopi", t - 5 * M, 80.0),
-        # First heard after T: not known at T.
-        _reading("awlr-replay-later", t + H, 50.0),
-        # Open at T, resolved after T (its status at T: assigned); past its 60 min SLA at T.
-        _ticket("R1", "open", t - 2 * H, title="Kecelakaan", district="morotai-selatan", lat=2.05, lon=128.3),
-        _ticket("R1", "assigned", t - 90 * M),
-        _ticket("R1", "resolved", t + 30 * M),
-        # Resolved before T: not open at T, but in the feed's hour.
-        _ticket("R2", "open", t - 50 * M),
-        _ticket("R2", "resolved", t - 20 * M),
-        # Opened after T: not there yet.
-        _ticket("R3", "open", t + 10 * M),
-    ])  # fmt: skip
+    writer.write(
+        [
+            # Heard just before T (interval 60 s in the profile): online then, whatever it is now.
+            _reading("awlr-sungai-pilowo", t - 30_000, 120.0),
+            # Heard 5 min before T: stale then (2x..10x its 60 s interval).
+            _reading("awlr-sungai-sopi", t - 5 * M, 80.0),
+            # First heard after T: not known at T.
+            _reading("awlr-replay-later", t + H, 50.0),
+            # Open at T, resolved after T (its status at T: assigned); past its 60 min SLA at T.
+            _ticket("R1", "open", t - 2 * H, title="Kecelakaan", district="morotai-selatan", lat=2.05, lon=128.3),
+            _ticket("R1", "assigned", t - 90 * M),
+            _ticket("R1", "resolved", t + 30 * M),
+            # Resolved before T: not open at T, but in the feed's hour.
+            _ticket("R2", "open", t - 50 * M),
+            _ticket("R2", "resolved", t - 20 * M),
+            # Opened after T: not there yet.
+            _ticket("R3", "open", t + 10 * M),
+        ]
+    )
     r = client.get("/api/v1/replay/state", params={"at": _iso(t)}, headers=auth(tokens["viewer"]))
     assert r.status_code == 200, r.text
     body = r.json()

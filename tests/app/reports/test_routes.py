@@ -18,7 +18,7 @@ from tests.app.services.test_routes import AMBULANS, FIGURES, OVERALL
 from tests.app.tickets.test_routes import ALL, H, M, iso, seed_tickets
 
 
-def _csv(r) -> list[dict[str, str]]:  # noqa: ANN001 - an httpx response
+def _csv(r) -> list[dict[str, str]]:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
     assert re.fullmatch(r'attachment; filename="morotai-[a-z0-9_.-]+\.csv"', r.headers["content-disposition"])
@@ -61,9 +61,16 @@ def test_tickets_csv_matches_the_list(client: TestClient, tokens: dict[str, str]
         assert row["overdue"] == str(item["overdue"]).lower() and row["breached"] == str(item["breached"]).lower()
         assert _num(row["sla_minutes"]) == item["sla_minutes"]
     a1 = next(r for r in rows if r["ticket_id"] == "A1")
-    assert (a1["agency_name"], a1["service_name"], a1["agency_registered"], a1["lat"]) == ("112", "Ambulans", "true", "2.05")
+    assert (a1["agency_name"], a1["service_name"], a1["agency_registered"], a1["lat"]) == (
+        "112",
+        "Ambulans",
+        "true",
+        "2.05",
+    )
     # The list's filters apply; a bad one is a 422 before anything streams.
-    active = _csv(client.get("/api/v1/exports/tickets.csv", params={"status": "active", "agency": "layanan-112"}, headers=h))
+    active = _csv(
+        client.get("/api/v1/exports/tickets.csv", params={"status": "active", "agency": "layanan-112"}, headers=h)
+    )
     assert [r["ticket_id"] for r in active] == ["A7", "A6"]
     bad = client.get("/api/v1/exports/tickets.csv", params={"agency": "dinas-rahasia"}, headers=h)
     assert bad.status_code == 422 and "unknown agency 'dinas-rahasia'" in bad.text
@@ -83,7 +90,9 @@ def test_services_csv_matches_the_status(client: TestClient, tokens: dict[str, s
     amb = next(x for x in rows if x["service"] == "ambulans")
     assert {k: _num(amb[k]) for k in FIGURES} == AMBULANS
     assert (amb["service_name"], amb["service_name_en"], amb["sla_minutes"]) == ("Ambulans", "Ambulance", "60")
-    assert amb["period_start_at"].replace("Z", "+00:00") == iso(s.start) and amb["period_start_local"].endswith("+09:00")
+    assert amb["period_start_at"].replace("Z", "+00:00") == iso(s.start) and amb["period_start_local"].endswith(
+        "+09:00"
+    )
     assert sum(_num(x["opened"]) for x in rows) == OVERALL["opened"]
     bad = client.get("/api/v1/exports/services.csv", params={"start": iso(s.end), "end": iso(s.start)}, headers=h)
     assert bad.status_code == 422
@@ -96,9 +105,13 @@ def test_series_csv_matches_the_series_api(client: TestClient, tokens: dict[str,
     writer.write([Item("city/morotai/sensor/awlr-sungai-pilowo", b"{}", base, reading)])
     h = auth(tokens["viewer"])
     params = {
-        "metric": "water_level_cm", "source": "awlr-sungai-pilowo", "start": iso(base - H), "end": iso(base + 3 * H),
-        "bucket": "1h", "agg": "avg",
-    }  # fmt: skip
+        "metric": "water_level_cm",
+        "source": "awlr-sungai-pilowo",
+        "start": iso(base - H),
+        "end": iso(base + 3 * H),
+        "bucket": "1h",
+        "agg": "avg",
+    }
     rows = _csv(client.get("/api/v1/exports/series.csv", params=params, headers=h))
     api = client.get("/api/v1/readings/series", params=params, headers=h).json()["items"]
     assert len(rows) == len(api) == 2
@@ -106,11 +119,18 @@ def test_series_csv_matches_the_series_api(client: TestClient, tokens: dict[str,
         assert row["bucket_start_at"].replace("Z", "+00:00") == item["bucket_start"].replace("Z", "+00:00")
         assert float(row["value"]) == pytest.approx(item["value"]) and int(row["count"]) == item["count"]
         assert (row["metric"], row["unit"], row["source"], row["bucket"], row["agg"]) == (
-            "water_level_cm", "cm", "awlr-sungai-pilowo", "1h", "avg",
-        )  # fmt: skip
+            "water_level_cm",
+            "cm",
+            "awlr-sungai-pilowo",
+            "1h",
+            "avg",
+        )
     assert [float(r["value"]) for r in rows] == [102.5, 108.5]
     assert client.get("/api/v1/exports/series.csv", params={**params, "metric": "nope"}, headers=h).status_code == 404
-    assert client.get("/api/v1/exports/series.csv", params={**params, "district": "pulau-rao"}, headers=h).status_code == 422
+    assert (
+        client.get("/api/v1/exports/series.csv", params={**params, "district": "pulau-rao"}, headers=h).status_code
+        == 422
+    )
     assert client.get("/api/v1/exports/series.csv", params={"metric": "water_level_cm"}).status_code == 401
 
 

@@ -74,7 +74,9 @@ def test_the_writer_keeps_the_rollup_equal_to_a_recount_and_redelivery_changes_n
 
 
 def _item(tid: str, status: str, ts: int, agency: str, service: str) -> Item:
-    return Item(f"city/morotai/service/{agency}", b"{}", ts, TicketEvent("morotai", agency, tid, status, ts, service=service))
+    return Item(
+        f"city/morotai/service/{agency}", b"{}", ts, TicketEvent("morotai", agency, tid, status, ts, service=service)
+    )
 
 
 def test_status_from_the_rollup_matches_the_exact_figures(engine: Engine, writer: BatchWriter) -> None:

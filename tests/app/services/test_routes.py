@@ -11,9 +11,17 @@ from tests.app.conftest import auth
 from tests.app.tickets.test_routes import D, H, M, iso, seed_tickets
 
 FIGURES = (
-    "opened", "resolved", "resolved_with_due", "resolved_within_sla", "cancelled", "open", "overdue", "sla_pct",
-    "median_resolution_min", "p90_resolution_min",
-)  # fmt: skip
+    "opened",
+    "resolved",
+    "resolved_with_due",
+    "resolved_within_sla",
+    "cancelled",
+    "open",
+    "overdue",
+    "sla_pct",
+    "median_resolution_min",
+    "p90_resolution_min",
+)
 
 
 def fig(*values: float | None) -> dict:
@@ -45,7 +53,9 @@ def test_percentile_interpolates_between_ranks() -> None:
     assert percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 0.9) == pytest.approx(91)
 
 
-def test_every_figure_per_service_agency_and_city(client: TestClient, tokens: dict[str, str], writer: BatchWriter) -> None:
+def test_every_figure_per_service_agency_and_city(
+    client: TestClient, tokens: dict[str, str], writer: BatchWriter
+) -> None:
     s = seed_tickets(writer)
     body = _status(client, tokens["viewer"], start=iso(s.start), end=iso(s.end))
     assert body["start"].replace("Z", "+00:00") == iso(s.start) and body["end"].replace("Z", "+00:00") == iso(s.end)
@@ -61,8 +71,11 @@ def test_every_figure_per_service_agency_and_city(client: TestClient, tokens: di
     assert all(got(k) == ZERO for k in items if k[0] not in ("layanan-112", "bpbd", "pdam", "dinas-pariwisata"))
     amb = items[("layanan-112", "ambulans")]
     assert (amb["agency_name"], amb["agency_registered"], amb["service_name"], amb["service_registered"]) == (
-        "112", True, "Ambulans", True,
-    )  # fmt: skip
+        "112",
+        True,
+        "Ambulans",
+        True,
+    )
     assert amb["sla_minutes"] == 60
     unknown = items[("dinas-pariwisata", "wisata")]
     assert (unknown["agency_name"], unknown["agency_registered"], unknown["service_registered"]) == (None, False, False)
@@ -92,10 +105,17 @@ def test_period_bounds_and_agency_filter(client: TestClient, tokens: dict[str, s
     assert amb == fig(3, 3, 3, 2, 0, 0, 0, 66.7, 45.0, 81.0)
     assert [a["agency"] for a in body["agencies"]] == ["layanan-112"]
     # The start is inclusive, the end exclusive: A1 resolved exactly at t0 + 30 min.
-    assert _status(client, tok, start=iso(s.t0 + 30 * M), end=iso(s.t0 + H), agency="layanan-112")["overall"]["resolved"] == 1
-    assert _status(client, tok, start=iso(s.t0), end=iso(s.t0 + 30 * M), agency="layanan-112")["overall"]["resolved"] == 0
+    assert (
+        _status(client, tok, start=iso(s.t0 + 30 * M), end=iso(s.t0 + H), agency="layanan-112")["overall"]["resolved"]
+        == 1
+    )
+    assert (
+        _status(client, tok, start=iso(s.t0), end=iso(s.t0 + 30 * M), agency="layanan-112")["overall"]["resolved"] == 0
+    )
     # An unregistered agency from the data may be asked for.
-    assert _status(client, tok, agency="dinas-pariwisata", start=iso(s.start), end=iso(s.end))["overall"]["resolved"] == 1
+    assert (
+        _status(client, tok, agency="dinas-pariwisata", start=iso(s.start), end=iso(s.end))["overall"]["resolved"] == 1
+    )
     # Default period: the last 30 days up to now, which holds every ticket (A8, a week old, too).
     default = _status(client, tok)
     assert default["overall"]["resolved"] == 10 and default["overall"]["opened"] == 15

@@ -24,9 +24,15 @@ def reading(source: str, received_ms: int, metric: str = "water_level_cm", distr
         f"city/{CITY}/sensor/{source}",
         b"{}",
         received_ms,
-        Reading(CITY, source, (Point(metric, received_ms - 500, 1.0),), district=district, lat=2.1 if district else None,
-                lon=128.3 if district else None),
-    )  # fmt: skip
+        Reading(
+            CITY,
+            source,
+            (Point(metric, received_ms - 500, 1.0),),
+            district=district,
+            lat=2.1 if district else None,
+            lon=128.3 if district else None,
+        ),
+    )
 
 
 def status(source: str, online: bool, received_ms: int) -> Item:
@@ -44,7 +50,9 @@ def test_health_rule_edges() -> None:
     assert classify(last_seen_ms=now - 600 * S - 1, **h) == "offline"
     fresh = now - S
     assert classify(last_seen_ms=fresh, reported="offline", reported_ms=fresh, interval_s=60, now_ms=now) == "offline"
-    assert classify(last_seen_ms=fresh, reported="offline", reported_ms=fresh - 1, interval_s=60, now_ms=now) == "online"
+    assert (
+        classify(last_seen_ms=fresh, reported="offline", reported_ms=fresh - 1, interval_s=60, now_ms=now) == "online"
+    )
     assert classify(last_seen_ms=fresh, reported="online", reported_ms=fresh, interval_s=60, now_ms=now) == "online"
     assert expected_interval_s(interval_s=45, metrics=["pm25_ugm3"], profile=PROFILE) == 45
     assert expected_interval_s(interval_s=None, metrics=["pm25_ugm3", "rain_mm_h", "nope"], profile=PROFILE) == 60
@@ -118,11 +126,17 @@ def test_sources_with_health_fields_filters_and_paging(
     assert stale["total"] == 3
     assert [s["source_id"] for s in _get(client, tok, district="kampung-baru")["items"]] == ["x-air"]
     assert _get(client, tok, district="nowhere")["items"] == []
-    assert sorted(s["source_id"] for s in _get(client, tok, registered="false")["items"]) == ["x-air", "x-odd", "x-water"]
+    assert sorted(s["source_id"] for s in _get(client, tok, registered="false")["items"]) == [
+        "x-air",
+        "x-odd",
+        "x-water",
+    ]
     rain = _get(client, tok, kind="rain_gauge", status="online")
     assert [s["source_id"] for s in rain["items"]] == ["arg-leo-leo"]
     selatan = _get(client, tok, district="morotai-selatan", registered="true")
-    assert {s["source_id"] for s in selatan["items"]} == {s.id for s in PROFILE.sources if s.district == "morotai-selatan"}
+    assert {s["source_id"] for s in selatan["items"]} == {
+        s.id for s in PROFILE.sources if s.district == "morotai-selatan"
+    }
 
     # The overview's counts (a lighter read of the same rule) agree with the list, at this instant and later.
     with client.app.state.engine.connect() as conn:

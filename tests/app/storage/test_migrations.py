@@ -41,10 +41,14 @@ def test_0006_users_and_session_tokens_go_down_and_up_again(db_url: str) -> None
         downgrade()
         assert "users" not in inspect(engine).get_table_names()
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO api_tokens (name, role, token_hash, created_ms) VALUES ('wall', 'viewer', 'h1', 1)"))
+            conn.execute(
+                text("INSERT INTO api_tokens (name, role, token_hash, created_ms) VALUES ('wall', 'viewer', 'h1', 1)")
+            )
         upgrade(engine)
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT name, expires_ms, user_id FROM api_tokens")).all() == [("wall", None, None)]
+            assert conn.execute(text("SELECT name, expires_ms, user_id FROM api_tokens")).all() == [
+                ("wall", None, None)
+            ]
         downgrade()
         assert "users" not in inspect(engine).get_table_names()
         assert "expires_ms" not in {c["name"] for c in inspect(engine).get_columns("api_tokens")}

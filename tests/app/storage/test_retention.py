@@ -21,7 +21,12 @@ def test_prune_keeps_recent_readings_and_longer_lived_rollups(engine: Engine, db
     ages_days = [0, 1, 29, 31, 200, 399]
     w.write(
         [
-            Item("t", b"", NOW, Reading("morotai", src, tuple(Point("water_level_cm", NOW - d * DAY_MS, float(d)) for d in ages_days)))
+            Item(
+                "t",
+                b"",
+                NOW,
+                Reading("morotai", src, tuple(Point("water_level_cm", NOW - d * DAY_MS, float(d)) for d in ages_days)),
+            )
             for src in ("a", "b")
         ]
     )

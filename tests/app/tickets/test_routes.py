@@ -30,7 +30,10 @@ class Seed:
 
 def _ev(tid: str, status: str, ts: int, agency: str = "layanan-112", service: str | None = "ambulans", **kw) -> Item:
     return Item(
-        f"city/morotai/service/{agency}", b"{}", ts, TicketEvent("morotai", agency, tid, status, ts, service=service, **kw)
+        f"city/morotai/service/{agency}",
+        b"{}",
+        ts,
+        TicketEvent("morotai", agency, tid, status, ts, service=service, **kw),
     )
 
 
@@ -45,8 +48,16 @@ def seed_tickets(writer: BatchWriter) -> Seed:
         # A1: within SLA (30 min); 'open' and 'assigned' share a time stamp; sent out of order on purpose.
         _ev("A1", "resolved", t0 + 30 * M),
         _ev("A1", "assigned", t0),
-        _ev("A1", "open", t0, title="Kecelakaan lalu lintas", priority="high", district="morotai-selatan",
-            lat=2.05, lon=128.3),  # fmt: skip
+        _ev(
+            "A1",
+            "open",
+            t0,
+            title="Kecelakaan lalu lintas",
+            priority="high",
+            district="morotai-selatan",
+            lat=2.05,
+            lon=128.3,
+        ),
         # A2: late (90 min).
         _ev("A2", "open", t0 + H),
         _ev("A2", "assigned", t0 + H + 10 * M),
@@ -126,13 +137,27 @@ def test_list_is_newest_first_with_fields_and_sla_verdicts(
     by = {t["ticket_id"]: t for t in body["items"]}
     a1 = by["A1"]
     assert a1 == {
-        "ticket_id": "A1", "city": "morotai", "agency": "layanan-112", "agency_name": "112",
-        "agency_registered": True, "service": "ambulans", "service_name": "Ambulans", "status": "resolved",
-        "priority": "high", "district": "morotai-selatan", "title": "Kecelakaan lalu lintas",
-        "opened_at": a1["opened_at"], "resolved_at": a1["resolved_at"], "due_at": a1["due_at"],
-        "overdue": False, "breached": False, "sla_minutes": 60, "lat": 2.05, "lon": 128.3,
+        "ticket_id": "A1",
+        "city": "morotai",
+        "agency": "layanan-112",
+        "agency_name": "112",
+        "agency_registered": True,
+        "service": "ambulans",
+        "service_name": "Ambulans",
+        "status": "resolved",
+        "priority": "high",
+        "district": "morotai-selatan",
+        "title": "Kecelakaan lalu lintas",
+        "opened_at": a1["opened_at"],
+        "resolved_at": a1["resolved_at"],
+        "due_at": a1["due_at"],
+        "overdue": False,
+        "breached": False,
+        "sla_minutes": 60,
+        "lat": 2.05,
+        "lon": 128.3,
         "updated_at": a1["updated_at"],
-    }  # fmt: skip
+    }
     assert from_ms(s.t0).isoformat() == a1["opened_at"].replace("Z", "+00:00")
     assert a1["resolved_at"].replace("Z", "+00:00") == iso(s.t0 + 30 * M)
     assert a1["due_at"].replace("Z", "+00:00") == iso(s.t0 + 60 * M)
@@ -147,8 +172,12 @@ def test_list_is_newest_first_with_fields_and_sla_verdicts(
     assert by["P2"]["due_at"].replace("Z", "+00:00") == iso(s.t0 + 9 * H + 30 * M) and by["P2"]["breached"] is True
     u1 = by["U1"]
     assert (u1["agency_registered"], u1["agency_name"], u1["service_name"], u1["sla_minutes"], u1["due_at"]) == (
-        False, None, None, None, None,
-    )  # fmt: skip
+        False,
+        None,
+        None,
+        None,
+        None,
+    )
     assert by["P1"]["service"] is None and by["P1"]["due_at"] is None and by["P1"]["overdue"] is False
     assert by["B1"]["priority"] == "normal"
 
@@ -220,12 +249,17 @@ def test_detail_has_events_in_lifecycle_order(client: TestClient, tokens: dict[s
     body = r.json()
     assert body["ticket_id"] == "A1" and body["status"] == "resolved" and body["description"] is None
     assert [(e["status"], e["at"].replace("Z", "+00:00")) for e in body["events"]] == [
-        ("open", iso(s.t0)), ("assigned", iso(s.t0)), ("resolved", iso(s.t0 + 30 * M)),
-    ]  # fmt: skip
+        ("open", iso(s.t0)),
+        ("assigned", iso(s.t0)),
+        ("resolved", iso(s.t0 + 30 * M)),
+    ]
     first = body["events"][0]
     assert (first["title"], first["priority"], first["district"], first["lat"]) == (
-        "Kecelakaan lalu lintas", "high", "morotai-selatan", 2.05,
-    )  # fmt: skip
+        "Kecelakaan lalu lintas",
+        "high",
+        "morotai-selatan",
+        2.05,
+    )
     assert body["events"][1]["title"] is None and first["received_at"]
     reopened = client.get("/api/v1/tickets/A4", params={"city": "morotai"}, headers=auth(tokens["viewer"])).json()
     assert [e["status"] for e in reopened["events"]] == ["open", "resolved", "open", "resolved"]
@@ -238,7 +272,9 @@ def test_detail_404_and_401(client: TestClient, tokens: dict[str, str], writer: 
     seed_tickets(writer)
     r = client.get("/api/v1/tickets/NOPE", headers=auth(tokens["viewer"]))
     assert r.status_code == 404 and "NOPE" in r.json()["detail"]
-    assert client.get("/api/v1/tickets/A1", params={"city": "ternate"}, headers=auth(tokens["viewer"])).status_code == 404
+    assert (
+        client.get("/api/v1/tickets/A1", params={"city": "ternate"}, headers=auth(tokens["viewer"])).status_code == 404
+    )
     assert client.get("/api/v1/tickets/A1").status_code == 401
     assert client.get("/api/v1/tickets").status_code == 401
     assert client.get("/api/v1/tickets", params={"agency": "nope"}).status_code == 401  # auth before validation

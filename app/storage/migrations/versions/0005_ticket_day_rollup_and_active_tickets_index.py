@@ -8,13 +8,13 @@ The rollup is backfilled from the tickets already stored, with the same rule
 the writer applies from now on (app.services.rollup.contribution).
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from app.services.rollup import TICKET_COLUMNS, Delta
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -23,30 +23,37 @@ BACKFILL_CHUNK = 20_000
 
 
 def upgrade() -> None:
-    op.create_table('ticket_day',
-    sa.Column('city', sa.String(length=64), nullable=False),
-    sa.Column('day', sa.BigInteger(), nullable=False),
-    sa.Column('agency', sa.String(length=64), nullable=False),
-    sa.Column('service', sa.String(length=64), nullable=False),
-    sa.Column('opened', sa.Integer(), nullable=False),
-    sa.Column('resolved', sa.Integer(), nullable=False),
-    sa.Column('resolved_with_due', sa.Integer(), nullable=False),
-    sa.Column('resolved_within_sla', sa.Integer(), nullable=False),
-    sa.Column('cancelled', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('city', 'day', 'agency', 'service', name=op.f('pk_ticket_day'))
+    op.create_table(
+        "ticket_day",
+        sa.Column("city", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.BigInteger(), nullable=False),
+        sa.Column("agency", sa.String(length=64), nullable=False),
+        sa.Column("service", sa.String(length=64), nullable=False),
+        sa.Column("opened", sa.Integer(), nullable=False),
+        sa.Column("resolved", sa.Integer(), nullable=False),
+        sa.Column("resolved_with_due", sa.Integer(), nullable=False),
+        sa.Column("resolved_within_sla", sa.Integer(), nullable=False),
+        sa.Column("cancelled", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("city", "day", "agency", "service", name=op.f("pk_ticket_day")),
     )
-    op.create_table('ticket_day_hist',
-    sa.Column('city', sa.String(length=64), nullable=False),
-    sa.Column('day', sa.BigInteger(), nullable=False),
-    sa.Column('agency', sa.String(length=64), nullable=False),
-    sa.Column('service', sa.String(length=64), nullable=False),
-    sa.Column('bucket', sa.Integer(), nullable=False),
-    sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('city', 'day', 'agency', 'service', 'bucket', name=op.f('pk_ticket_day_hist'))
+    op.create_table(
+        "ticket_day_hist",
+        sa.Column("city", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.BigInteger(), nullable=False),
+        sa.Column("agency", sa.String(length=64), nullable=False),
+        sa.Column("service", sa.String(length=64), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("city", "day", "agency", "service", "bucket", name=op.f("pk_ticket_day_hist")),
     )
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.create_index('ix_tickets_active', ['city', 'opened_ms', 'due_ms'], unique=False,
-                              sqlite_where=sa.text(ACTIVE_WHERE), postgresql_where=sa.text(ACTIVE_WHERE))
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_tickets_active",
+            ["city", "opened_ms", "due_ms"],
+            unique=False,
+            sqlite_where=sa.text(ACTIVE_WHERE),
+            postgresql_where=sa.text(ACTIVE_WHERE),
+        )
     _backfill(op.get_bind())
 
 
@@ -56,7 +63,11 @@ def _backfill(conn: sa.Connection) -> None:
     last = None
     while True:
         where = "" if last is None else f"WHERE id > {int(last)}"
-        rows = conn.execute(sa.text(f"SELECT id, {cols} FROM tickets {where} ORDER BY id LIMIT {BACKFILL_CHUNK}")).mappings().all()
+        rows = (
+            conn.execute(sa.text(f"SELECT id, {cols} FROM tickets {where} ORDER BY id LIMIT {BACKFILL_CHUNK}"))
+            .mappings()
+            .all()
+        )
         if not rows:
             break
         for r in rows:
@@ -66,7 +77,9 @@ def _backfill(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index('ix_tickets_active', sqlite_where=sa.text(ACTIVE_WHERE), postgresql_where=sa.text(ACTIVE_WHERE))
-    op.drop_table('ticket_day_hist')
-    op.drop_table('ticket_day')
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_tickets_active", sqlite_where=sa.text(ACTIVE_WHERE), postgresql_where=sa.text(ACTIVE_WHERE)
+        )
+    op.drop_table("ticket_day_hist")
+    op.drop_table("ticket_day")
