@@ -95,7 +95,11 @@ from ingest.bulk import bulk_for
 from ingest.committer import WritePath
 from ingest.messages import Point, Reading
 from ingest.simulator import (
+    M2_PERIOD_S,
+    TAU,
+    clamp,
     district_weights,
+    diurnal,
     draw_place,
     draw_priority,
     draw_title,
@@ -112,7 +116,6 @@ CITY = PROFILE.city.id
 TZ_S = 9 * 3600  # Asia/Jayapura, no DST
 DAY_MS = 86_400_000
 HOUR_S = 3600
-TAU = 2 * math.pi
 PG_DB = "satupintu_apibench"
 META = "apibench_meta"  # the benchmark's own note in its database: what was filled, when, how fast
 SPARK = "▁▂▃▄▅▆▇█"
@@ -189,7 +192,14 @@ def plan_counts(sources: list[Src], readings: int, period_ms: int, rng: random.R
 
 
 class Weather:
-    """Storms per district, by the hour: rain and how wet the catchment is (rain, lagged and draining)."""
+    """Storms per district, by the hour: rain and how wet the catchment is (rain, lagged and draining).
+
+    Not the live simulator's weather (ingest.simulator.model/physics): that one steps forward on a clock
+    compressed 60x (~3 storms a simulated day, a linear reservoir per gauge, drawn as the stream runs);
+    this one is drawn up front, by the real hour, with a storm every 2-4 days, so any reading of 30 days
+    can be computed on its own (random access, in any order). What the two share, the daily cycle, the
+    M2 tide period and the clamp, comes from ingest.simulator's public API.
+    """
 
     def __init__(self, rng: random.Random, hours: int, districts: int) -> None:
         self.rain = [[0.0] * (hours + 2) for _ in range(districts)]
@@ -211,30 +221,27 @@ def value_models(w: Weather, rng: random.Random) -> dict[str, Callable[[Src, flo
     g = rng.gauss
     rnd = rng.random
 
-    def day(hl: float, peak: float) -> float:
-        return math.cos(TAU * (hl - peak) / 24)
-
     def occ(s: Src, t: float) -> float:
         return s.base + 8 * math.sin(TAU * t / (7 * 86400) + s.ph)
 
     models: dict[str, Callable[[Src, float, float, int], float]] = {
         "water_level_cm": lambda s, t, hl, hi: (
-            s.base + 12 * math.sin(TAU * t / 44712 + s.ph) + 0.7 * w.wet[s.di][hi] + g(0, 1.5)
+            s.base + 12 * math.sin(TAU * t / M2_PERIOD_S + s.ph) + 0.7 * w.wet[s.di][hi] + g(0, 1.5)
         ),
         "rain_mm_h": lambda s, t, hl, hi: (
             w.rain[s.di][hi] * (0.7 + 0.6 * rnd()) if w.rain[s.di][hi] > 0 else (rnd() * 2 if rnd() < 0.03 else 0.0)
         ),
         "tide_cm": lambda s, t, hl, hi: (
-            95 * math.sin(TAU * t / 44712 + s.ph) + 20 * math.sin(TAU * t / 1276128) + g(0, 3)
+            95 * math.sin(TAU * t / M2_PERIOD_S + s.ph) + 20 * math.sin(TAU * t / 1276128) + g(0, 3)
         ),
         "wave_height_m": lambda s, t, hl, hi: (
             0.7 + 0.25 * math.sin(TAU * t / 267840 + s.ph) + 0.02 * w.rain[s.di][hi] + g(0, 0.08)
         ),
-        "pm25_ugm3": lambda s, t, hl, hi: s.base + 9 * day(hl, 20) + g(0, 2.5),
-        "pm10_ugm3": lambda s, t, hl, hi: 1.7 * (s.base + 9 * day(hl, 20)) + g(0, 4),
-        "air_temp_c": lambda s, t, hl, hi: 27.3 + 3.2 * day(hl, 14) - 0.05 * w.rain[s.di][hi] + g(0, 0.3),
-        "humidity_pct": lambda s, t, hl, hi: 80 - 11 * day(hl, 14) + 0.2 * w.rain[s.di][hi] + g(0, 1.5),
-        "wind_speed_ms": lambda s, t, hl, hi: 3.2 + 1.6 * day(hl, 15) + 0.08 * w.rain[s.di][hi] + abs(g(0, 0.8)),
+        "pm25_ugm3": lambda s, t, hl, hi: s.base + 9 * diurnal(hl, 20) + g(0, 2.5),
+        "pm10_ugm3": lambda s, t, hl, hi: 1.7 * (s.base + 9 * diurnal(hl, 20)) + g(0, 4),
+        "air_temp_c": lambda s, t, hl, hi: 27.3 + 3.2 * diurnal(hl, 14) - 0.05 * w.rain[s.di][hi] + g(0, 0.3),
+        "humidity_pct": lambda s, t, hl, hi: 80 - 11 * diurnal(hl, 14) + 0.2 * w.rain[s.di][hi] + g(0, 1.5),
+        "wind_speed_ms": lambda s, t, hl, hi: 3.2 + 1.6 * diurnal(hl, 15) + 0.08 * w.rain[s.di][hi] + abs(g(0, 0.8)),
         "streetlight_on": lambda s, t, hl, hi: 1.0 if (hl >= 18.25 or hl < 6.0) and not s.broken else 0.0,
         "streetlight_power_w": lambda s, t, hl, hi: (
             s.base + g(0, 4) if (hl >= 18.25 or hl < 6.0) and not s.broken else abs(g(0, 0.5))
@@ -243,12 +250,12 @@ def value_models(w: Weather, rng: random.Random) -> dict[str, Callable[[Src, flo
         "bed_occupancy_pct": lambda s, t, hl, hi: occ(s, t) + g(0, 2),
         "beds_available": lambda s, t, hl, hi: float(round(s.cap * (1 - occ(s, t) / 100))),
         "water_pressure_bar": lambda s, t, hl, hi: (
-            2.7 - 0.5 * max(0.0, day(hl, 7)) - 0.4 * max(0.0, day(hl, 18)) + g(0, 0.06)
+            2.7 - 0.5 * max(0.0, diurnal(hl, 7)) - 0.4 * max(0.0, diurnal(hl, 18)) + g(0, 0.06)
         ),
         "vehicle_count": lambda s, t, hl, hi: float(
-            round(160 * max(0.0, day(hl, 8)) ** 2 + 190 * max(0.0, day(hl, 17)) ** 2 + 25 + g(0, 12))
+            round(160 * max(0.0, diurnal(hl, 8)) ** 2 + 190 * max(0.0, diurnal(hl, 17)) ** 2 + 25 + g(0, 12))
         ),
-        "battery_v": lambda s, t, hl, hi: 12.6 + 0.5 * max(0.0, day(hl, 13)) + g(0, 0.05),
+        "battery_v": lambda s, t, hl, hi: 12.6 + 0.5 * max(0.0, diurnal(hl, 13)) + g(0, 0.05),
     }
     # Clamp to the catalogue's valid range (the ingestor would refuse anything outside it).
     clamped = {}
@@ -257,7 +264,7 @@ def value_models(w: Weather, rng: random.Random) -> dict[str, Callable[[Src, flo
 
         def f(s: Src, t: float, hl: float, hix: int, fn=fn, lo=lo, hi=hi) -> float:  # noqa: ANN001
             v = fn(s, t, hl, hix)
-            return round(lo if v < lo else hi if v > hi else v, 2)
+            return round(clamp(v, lo, hi), 2)
 
         clamped[m] = f
     return clamped
@@ -530,7 +537,7 @@ def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tupl
         while True:  # more tickets by day than at night (local time)
             t = rng.uniform(start_ms, end_ms)
             hl = ((t / 1000 + TZ_S) % 86400) / 3600
-            if rng.random() < 0.35 + 0.65 * max(0.0, math.cos(TAU * (hl - 13) / 24)):
+            if rng.random() < 0.35 + 0.65 * max(0.0, diurnal(hl, 13)):
                 break
         opened_all.append(int(t))
     opened_all.sort()

@@ -34,21 +34,27 @@ Modules: `model` (CityModel), `physics` (sources and their metrics),
 `tickets` (service desks), `bad` (deliberately bad messages), `publisher`
 (run_simulator, SimStats), `clock` (TIME_SCALE and time units). The names
 exported here are the public API (bench/api.py builds its backfilled city
-from the same sources and ticket draws); the rest is private.
+from the same sources and ticket draws, and its values on the same daily
+cycle, tide period and clamp); the rest is private.
 """
 
 from .clock import TIME_SCALE
 from .model import CityModel, SyntheticSource, synthetic_sources
+from .physics import M2_PERIOD_S, TAU, clamp, diurnal
 from .publisher import Publisher, SimStats, run_simulator
 from .tickets import district_weights, draw_place, draw_priority, draw_title, is_emergency, service_weights
 
 __all__ = [
+    "M2_PERIOD_S",
+    "TAU",
     "TIME_SCALE",
     "CityModel",
     "Publisher",
     "SimStats",
     "SyntheticSource",
+    "clamp",
     "district_weights",
+    "diurnal",
     "draw_place",
     "draw_priority",
     "draw_title",

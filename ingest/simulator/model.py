@@ -18,7 +18,7 @@ from app.profile import District, Profile, Source as ProfileSource
 
 from .bad import bad_message
 from .clock import DAY, HOUR, TIME_SCALE
-from .physics import GENS, TAU, Source, g_tide, generic
+from .physics import GENS, TAU, Source, diurnal, g_tide, generic
 from .tickets import TicketDesk
 
 Message = tuple[str, bytes, bool, bool]  # topic, payload, retain, is_bad
@@ -315,7 +315,7 @@ class CityModel:
 
     def wind_base(self, t: float, h: float) -> float:
         """City-wide wind (m/s): a sea breeze in the afternoon, gusts under storms."""
-        return 3.0 + 2.5 * max(0.0, math.cos((h - 14.0) * TAU / 24)) + 0.2 * self.city_rain(t)
+        return 3.0 + 2.5 * max(0.0, diurnal(h, 14.0)) + 0.2 * self.city_rain(t)
 
     def _episode(self, now: float, peak: float, hours: float, low: float = 0.3) -> _Episode:
         mults = [self.rng.uniform(low, 1.3) for _ in self._district_ids]

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from .model import CityModel
 
 TAU = 2 * math.pi
-_M2 = TAU / 44_712.0  # principal lunar semi-diurnal tide, 12.42 h
+M2_PERIOD_S = 44_712.0  # the principal lunar semi-diurnal tide, 12.42 h
+_M2 = TAU / M2_PERIOD_S
 _K1 = TAU / 86_164.0  # luni-solar diurnal tide
 _SWELL = TAU / (3 * DAY)
 _SENML_KINDS = frozenset({"buoy"})
@@ -69,8 +70,14 @@ class Source:
 # use the local hour.
 
 
-def _clamp(v: float, lo: float, hi: float) -> float:
+def clamp(v: float, lo: float, hi: float) -> float:
+    """`v` held inside `lo`..`hi`."""
     return lo if v < lo else hi if v > hi else v
+
+
+def diurnal(h: float, peak: float) -> float:
+    """The daily cycle at local hour `h`: a cosine of one day's period, 1 at hour `peak`, -1 twelve hours off."""
+    return math.cos((h - peak) * TAU / 24)
 
 
 def _init_wl(s: Source, m: CityModel) -> None:
@@ -97,7 +104,7 @@ def _g_wl(s: Source, m: CityModel, now: float, h: float) -> float:
         k = math.exp((t0 - now) / st["wl_tau"])
         st["wl_q"] = st["wl_q"] * k + st["wl_gain"] * m.rain_at(s.di, now - st["wl_lag"]) * (1.0 - k)
     v = st["wl_base"] + st["wl_q"] + st["wl_tide"] * math.cos(now * _M2 + st["wl_ph"]) + m.rnd() - 0.5
-    return round(_clamp(v, 5.0, 1400.0), 1)
+    return round(clamp(v, 5.0, 1400.0), 1)
 
 
 def _g_rain(s: Source, m: CityModel, now: float, h: float) -> float:
@@ -140,14 +147,14 @@ def _init_air(s: Source, m: CityModel) -> None:
 
 def _g_temp(s: Source, m: CityModel, now: float, h: float) -> float:
     wet = min(1.0, m.rain_at(s.di, now) / 15.0)
-    v = 28.7 + 4.0 * math.cos((h - 14.0) * TAU / 24) - 2.5 * wet + s.st["toff"] + 0.3 * (m.rnd() - 0.5)
-    return round(_clamp(v, 24.0, 33.0), 1)
+    v = 28.7 + 4.0 * diurnal(h, 14.0) - 2.5 * wet + s.st["toff"] + 0.3 * (m.rnd() - 0.5)
+    return round(clamp(v, 24.0, 33.0), 1)
 
 
 def _g_hum(s: Source, m: CityModel, now: float, h: float) -> float:
     wet = min(1.0, m.rain_at(s.di, now) / 10.0)
-    v = 79.0 - 13.0 * math.cos((h - 14.0) * TAU / 24) + 8.0 * wet - 2.0 * s.st["toff"] + 1.5 * (m.rnd() - 0.5)
-    return round(_clamp(v, 65.0, 95.0), 1)
+    v = 79.0 - 13.0 * diurnal(h, 14.0) + 8.0 * wet - 2.0 * s.st["toff"] + 1.5 * (m.rnd() - 0.5)
+    return round(clamp(v, 65.0, 95.0), 1)
 
 
 def _pm25(s: Source, m: CityModel, now: float, h: float) -> float:
@@ -243,7 +250,7 @@ def _beds_step(s: Source, m: CityModel, now: float) -> None:
     cap, occ = st["cap"], st["occ"]
     lo, hi = math.ceil(0.5 * cap), math.floor(0.95 * cap)
     for _ in range(min(int(st["acc"]), 40)):
-        p_up = _clamp(0.5 + (0.72 * cap - occ) / cap * 1.5, 0.1, 0.9)
+        p_up = clamp(0.5 + (0.72 * cap - occ) / cap * 1.5, 0.1, 0.9)
         occ = min(occ + 1, hi) if m.rnd() < p_up else max(occ - 1, lo)
     st["acc"] -= int(st["acc"])
     st["occ"] = occ
@@ -342,7 +349,7 @@ def generic(metric: Metric) -> tuple[Callable[[Source, CityModel], None], Callab
         s.st[key] = m.rng.uniform(a, b)
 
     def gen(s: Source, m: CityModel, now: float, h: float) -> float:
-        v = _clamp(s.st[key] + 0.02 * (b - a) * (m.rnd() - 0.5), a, b)
+        v = clamp(s.st[key] + 0.02 * (b - a) * (m.rnd() - 0.5), a, b)
         s.st[key] = v
         return round(v, 3)
 

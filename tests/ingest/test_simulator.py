@@ -24,7 +24,7 @@ from app.settings import Settings
 from app.tickets.lifecycle import RANK
 from ingest.messages import Reading, Rejected, SourceStatus, TicketEvent
 from ingest.parser import ParseRules, parse
-from ingest.simulator import TIME_SCALE, CityModel, run_simulator
+from ingest.simulator import M2_PERIOD_S, TIME_SCALE, CityModel, clamp, diurnal, run_simulator
 from ingest.simulator.bad import BAD_KINDS
 from tests.mqtt_helpers import wait_until
 
@@ -253,6 +253,20 @@ def test_diurnal_behaviour_follows_the_local_clock() -> None:
     # solar batteries charge by day
     volts = lambda d: [v["battery_v"] for vs in d.values() for v in vs if "battery_v" in v]  # noqa: E731
     assert sum(volts(noon)) / len(volts(noon)) > sum(volts(night)) / len(volts(night)) + 0.8
+
+
+def test_the_shared_daily_cycle_peaks_at_its_hour_and_repeats_daily() -> None:
+    # The public curve the live generators and bench/api.py's history fill both shape their values on.
+    assert diurnal(14.0, 14.0) == pytest.approx(1.0)
+    assert diurnal(2.0, 14.0) == pytest.approx(-1.0)
+    assert diurnal(20.0, 14.0) == pytest.approx(0.0, abs=1e-12)
+    assert diurnal(3.5, 8.0) == pytest.approx(diurnal(27.5, 8.0))
+    assert max(range(24), key=lambda h: diurnal(h, 17.0)) == 17
+
+
+def test_the_shared_tide_period_and_clamp() -> None:
+    assert round(M2_PERIOD_S / 3600, 2) == 12.42  # the principal lunar semi-diurnal tide
+    assert (clamp(-3.0, 0.0, 5.0), clamp(2.5, 0.0, 5.0), clamp(9.0, 0.0, 5.0)) == (0.0, 2.5, 5.0)
 
 
 def test_sources_go_offline_and_come_back_online() -> None:
