@@ -1,6 +1,6 @@
 """The real API app plus two trivial routes, for bench/api.py (served by uvicorn, 1 worker, as shipped).
 
-    python -m uvicorn --app-dir bench _api_app:app --port P   (SATUPINTU_DATABASE_URL set)
+    python -m uvicorn --app-dir . bench._api_app:app --port P   (SATUPINTU_DATABASE_URL set)
 
 `/bench/trivial` (async) is the cheapest FastAPI route: the baseline the read
 routes are compared with. `/bench/trivial-sync` is the same as a plain `def`,

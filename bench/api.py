@@ -802,9 +802,9 @@ def serving(url: str, workdir: Path, mqtt_url: str | None = None) -> Iterator[tu
         sys.executable,
         "-m",
         "uvicorn",
-        "--app-dir",
-        str(REPO / "bench"),
-        "_api_app:app",
+        "--app-dir",  # the repository, not bench/: there bench/ingest.py would shadow the ingest package
+        str(REPO),
+        "bench._api_app:app",
         "--host",
         "127.0.0.1",
         "--port",
