@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from dash import Input, Output, State, ctx as dash_ctx, dcc, html, no_update
@@ -21,7 +21,7 @@ from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.cluster import cluster
 from dashboards.context import Ctx
-from dashboards.data import key_metrics, trend_agg
+from dashboards.data import read_trends
 from dashboards.figures import LIGHT, bounds, map_figure, trends_figure
 from dashboards.fmt import number, when
 from dashboards.layout import choice
@@ -40,7 +40,6 @@ from dashboards.panels import (
 SPEEDS = (1, 5, 10, 30, 60)
 DEFAULT_SPEED = 10
 FRAME_MS = 1000
-TREND_HOURS = 6
 
 
 def parse_local(text: str | None, tz: Any) -> int | None:
@@ -241,24 +240,7 @@ def register(app: Any, c: Ctx) -> None:
         hit = trend_cache.get(key)
         if hit:
             return hit[1]
-        end = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-        start = end - timedelta(hours=TREND_HOURS)
-        metrics = key_metrics(profile)
-        bodies = await asyncio.gather(
-            *(
-                c.client.get(
-                    "/api/v1/readings/series",
-                    token,
-                    metric=m.id,
-                    bucket="5m",
-                    agg=trend_agg(m),
-                    start=start.isoformat(),
-                    end=end.isoformat(),
-                )
-                for m in metrics
-            )
-        )
-        out = {m.id: b for m, b in zip(metrics, bodies, strict=True)}
+        out = await read_trends(c.client, profile, token, end=datetime.fromtimestamp(at_ms / 1000, tz=UTC))
         if len(trend_cache) > 64:
             trend_cache.clear()
         trend_cache[key] = (time.monotonic(), out)
