@@ -19,21 +19,18 @@ from app.i18n import t
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
-from dashboards.cluster import cluster
 from dashboards.context import Ctx
 from dashboards.data import read_trends
-from dashboards.figures import LIGHT, bounds, map_figure, trends_figure
+from dashboards.figures import LIGHT, trends_figure
 from dashboards.fmt import number, when
 from dashboards.layout import choice
 from dashboards.panels import (
     alarm_rows,
+    city_map,
     feed_items,
     kpi_tiles,
     legend,
-    located_alarms,
-    map_points,
     panel,
-    ticket_points,
     trend_series,
 )
 
@@ -189,18 +186,16 @@ def register(app: Any, c: Ctx) -> None:
             raise PreventUpdate from exc
         overview = {k: state[k] for k in ("sources", "open_tickets", "overdue_tickets", "messages_last_minute")}
         kpis = kpi_tiles(overview, alarms, lang)
-        outline = [[list(p) for p in ring] for ring in profile.city.outline]
-        xr, yr = bounds(outline)
-        points = map_points(state["source_items"], [], alarms, lang=lang, tz=tz, metric_name=c.metric_name)
-        tickets = ticket_points(state["tickets"], lang=lang, service_name=c.service_name)
-        fig = map_figure(
-            outline=outline,
-            districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
-            clusters=cluster(points, xr, yr, cells=16),
-            tickets=cluster(tickets, xr, yr, cells=16),
-            alarms=located_alarms(alarms),
-            view=(xr, yr),
+        fig = city_map(
+            profile=profile,
+            sources=state["source_items"],
+            latest=[],
+            alarms=alarms,
+            tickets=state["tickets"],
+            lang=lang,
             th=LIGHT,
+            metric_name=c.metric_name,
+            service_name=c.service_name,
             tiles=c.tiles,
         )
         steps = [{**s, "updated_at": s["at"]} for s in state["feed"]]
