@@ -251,11 +251,16 @@ class CityData:
         raise ValueError(part)
 
     async def _trends(self, token: str) -> dict[str, Any]:
-        end = datetime.now(UTC)
-        start = end - timedelta(hours=TREND_HOURS)
-        out: dict[str, Any] = {}
-        for m in key_metrics(self.profile):
-            out[m.id] = await self.client.get(
+        return await read_trends(self.client, self.profile, token, end=datetime.now(UTC))
+
+
+async def read_trends(client: ApiClient, profile: Profile, token: str, *, end: datetime) -> dict[str, Any]:
+    """The trend charts' series: each key metric in 5-minute buckets over the TREND_HOURS before `end`, by metric id."""
+    start = end - timedelta(hours=TREND_HOURS)
+    metrics = key_metrics(profile)
+    bodies = await asyncio.gather(
+        *(
+            client.get(
                 PATHS["trends"],
                 token,
                 metric=m.id,
@@ -264,7 +269,10 @@ class CityData:
                 start=start.isoformat(),
                 end=end.isoformat(),
             )
-        return out
+            for m in metrics
+        )
+    )
+    return {m.id: b for m, b in zip(metrics, bodies, strict=True)}
 
 
 def key_metrics(profile: Profile) -> list:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dash import html
 
 from app.i18n import t
 from app.profile import Profile
 from dashboards import ids
-from dashboards.cluster import RANK, Point, worst
-from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, esc, sla_colour
+from dashboards.cluster import RANK, Point, cluster, worst
+from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, Theme, Tiles, bounds, esc, map_figure, sla_colour
 from dashboards.fmt import clock, number, to_ms
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 SEVERITIES = ("critical", "major", "minor", "warning")
 
@@ -336,6 +339,46 @@ def ticket_points(tickets: Sequence[Mapping[str, Any]], *, lang: str, service_na
 def located_alarms(alarms: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Open alarms placed on the map by their own position (those on a source colour the source instead)."""
     return [a for a in alarms if a.get("lat") is not None and a.get("lon") is not None and not a.get("source_id")]
+
+
+MAP_CELLS = 16  # clusters across the view: coarse enough that markers do not pile up at 2,000 sources
+
+
+def city_map(
+    *,
+    profile: Profile,
+    sources: Sequence[Mapping[str, Any]],
+    latest: Sequence[Mapping[str, Any]],
+    alarms: Sequence[Mapping[str, Any]],
+    tickets: Sequence[Mapping[str, Any]],
+    lang: str,
+    th: Theme,
+    metric_name: Any,
+    service_name: Any,
+    tiles: Tiles | None = None,
+    view: Mapping[str, Any] | None = None,
+) -> go.Figure:
+    """The city map of the operator window and of replay: sources by state, open tickets and located alarms,
+    clustered over the city's outline or over `view` (a person's pan/zoom: {"x", "y", "zoom"})."""
+    outline = [[list(p) for p in ring] for ring in profile.city.outline]
+    xr, yr = bounds(outline)
+    if view and view.get("x") and view.get("y"):
+        xr, yr = tuple(view["x"]), tuple(view["y"])
+    points = map_points(sources, latest, alarms, lang=lang, tz=profile.tz, metric_name=metric_name)
+    ticket_pts = ticket_points(tickets, lang=lang, service_name=service_name)
+    return map_figure(
+        outline=outline,
+        districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
+        clusters=cluster(points, xr, yr, cells=MAP_CELLS),
+        tickets=cluster(ticket_pts, xr, yr, cells=MAP_CELLS),
+        alarms=located_alarms(alarms),
+        view=(xr, yr),
+        th=th,
+        tiles=tiles,
+        keep_view=bool(view and view.get("zoom") is not None),  # a person's pan/zoom of the tile map
+        labels={f"state.{s}": t(f"dash.state.{s}", lang) for s in ("online", "stale", "offline")}
+        | {f"state.{s}": t(f"dash.sev.{s}", lang) for s in SEVERITIES},
+    )
 
 
 def trend_series(trends: Mapping[str, Any], profile: Profile, lang: str) -> list[dict]:

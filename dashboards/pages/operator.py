@@ -17,26 +17,22 @@ from dash.exceptions import PreventUpdate
 from app.i18n import t
 from dashboards import ids
 from dashboards.apiclient import ApiError
-from dashboards.cluster import cluster
 from dashboards.context import Ctx
-from dashboards.figures import bounds, map_figure, theme, trends_figure
+from dashboards.figures import theme, trends_figure
 from dashboards.panels import (
     alarm_rows,
+    city_map,
     feed_items,
     kpi_tiles,
     legend,
-    located_alarms,
-    map_points,
     panel,
     service_table,
-    ticket_points,
     trend_series,
 )
 
 ROTATE_MS = 20_000  # kiosk: how long the map dwells on each district
-FOCUS_SPAN_DEG = 0.14
+FOCUS_SPAN_DEG = 0.14  # kiosk: half-width of a district's view
 LISTED_TICKETS = 2000  # dashboards.data reads at most this many open tickets (the map's): a longer list is cut
-MAP_CELLS = 16  # clusters across the view: coarse enough that markers do not pile up at 2,000 sources  # kiosk: half-width of a district's view
 
 
 def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dict | None = None) -> html.Div:
@@ -329,31 +325,18 @@ async def render_map(
     if seen == key:
         return None
     data = {k: p.data for k, p in parts.items()}
-    outline = [[list(p) for p in ring] for ring in profile.city.outline]
-    xr, yr = bounds(outline)
-    if view and view.get("x") and view.get("y"):
-        xr, yr = tuple(view["x"]), tuple(view["y"])
-    points = map_points(
-        data.get("sources") or [],
-        data.get("latest") or [],
-        data.get("alarms") or [],
+    fig = city_map(
+        profile=profile,
+        sources=data.get("sources") or [],
+        latest=data.get("latest") or [],
+        alarms=data.get("alarms") or [],
+        tickets=data.get("tickets") or [],
         lang=lang,
-        tz=profile.tz,
-        metric_name=c.metric_name,
-    )
-    tickets = ticket_points(data.get("tickets") or [], lang=lang, service_name=c.service_name)
-    fig = map_figure(
-        outline=outline,
-        districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
-        clusters=cluster(points, xr, yr, cells=MAP_CELLS),
-        tickets=cluster(tickets, xr, yr, cells=MAP_CELLS),
-        alarms=located_alarms(data.get("alarms") or []),
-        view=(xr, yr),
         th=theme(kiosk),
+        metric_name=c.metric_name,
+        service_name=c.service_name,
         tiles=c.tiles,
-        keep_view=bool(view and view.get("zoom") is not None),  # a person's pan/zoom of the tile map
-        labels={f"state.{s}": t(f"dash.state.{s}", lang) for s in ("online", "stale", "offline")}
-        | {f"state.{s}": t(f"dash.sev.{s}", lang) for s in ("critical", "major", "minor", "warning")},
+        view=view,
     )
     return fig, key
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from dash import Input, Output, State, ctx as dash_ctx, dcc, html, no_update
@@ -19,28 +19,24 @@ from app.i18n import t
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
-from dashboards.cluster import cluster
 from dashboards.context import Ctx
-from dashboards.data import key_metrics, trend_agg
-from dashboards.figures import LIGHT, bounds, map_figure, trends_figure
+from dashboards.data import read_trends
+from dashboards.figures import LIGHT, trends_figure
 from dashboards.fmt import number, when
 from dashboards.layout import choice
 from dashboards.panels import (
     alarm_rows,
+    city_map,
     feed_items,
     kpi_tiles,
     legend,
-    located_alarms,
-    map_points,
     panel,
-    ticket_points,
     trend_series,
 )
 
 SPEEDS = (1, 5, 10, 30, 60)
 DEFAULT_SPEED = 10
 FRAME_MS = 1000
-TREND_HOURS = 6
 
 
 def parse_local(text: str | None, tz: Any) -> int | None:
@@ -190,18 +186,16 @@ def register(app: Any, c: Ctx) -> None:
             raise PreventUpdate from exc
         overview = {k: state[k] for k in ("sources", "open_tickets", "overdue_tickets", "messages_last_minute")}
         kpis = kpi_tiles(overview, alarms, lang)
-        outline = [[list(p) for p in ring] for ring in profile.city.outline]
-        xr, yr = bounds(outline)
-        points = map_points(state["source_items"], [], alarms, lang=lang, tz=tz, metric_name=c.metric_name)
-        tickets = ticket_points(state["tickets"], lang=lang, service_name=c.service_name)
-        fig = map_figure(
-            outline=outline,
-            districts=[{"name": d.name, "lat": d.center.lat, "lon": d.center.lon} for d in profile.districts],
-            clusters=cluster(points, xr, yr, cells=16),
-            tickets=cluster(tickets, xr, yr, cells=16),
-            alarms=located_alarms(alarms),
-            view=(xr, yr),
+        fig = city_map(
+            profile=profile,
+            sources=state["source_items"],
+            latest=[],
+            alarms=alarms,
+            tickets=state["tickets"],
+            lang=lang,
             th=LIGHT,
+            metric_name=c.metric_name,
+            service_name=c.service_name,
             tiles=c.tiles,
         )
         steps = [{**s, "updated_at": s["at"]} for s in state["feed"]]
@@ -241,24 +235,7 @@ def register(app: Any, c: Ctx) -> None:
         hit = trend_cache.get(key)
         if hit:
             return hit[1]
-        end = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-        start = end - timedelta(hours=TREND_HOURS)
-        metrics = key_metrics(profile)
-        bodies = await asyncio.gather(
-            *(
-                c.client.get(
-                    "/api/v1/readings/series",
-                    token,
-                    metric=m.id,
-                    bucket="5m",
-                    agg=trend_agg(m),
-                    start=start.isoformat(),
-                    end=end.isoformat(),
-                )
-                for m in metrics
-            )
-        )
-        out = {m.id: b for m, b in zip(metrics, bodies, strict=True)}
+        out = await read_trends(c.client, profile, token, end=datetime.fromtimestamp(at_ms / 1000, tz=UTC))
         if len(trend_cache) > 64:
             trend_cache.clear()
         trend_cache[key] = (time.monotonic(), out)

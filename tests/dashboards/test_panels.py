@@ -7,12 +7,14 @@ from zoneinfo import ZoneInfo
 from app.i18n import CATALOGUES
 from app.profile import load_profile
 from dashboards import ids
+from dashboards.figures import LIGHT
 from dashboards.fmt import clock, number, when
 from dashboards.pages.operator import rotation_view
 from dashboards.pages.replay import advance, parse_local
 from dashboards.panels import (
     alarm_counts,
     alarm_rows,
+    city_map,
     feed_items,
     kpi_tiles,
     map_points,
@@ -235,3 +237,23 @@ def test_ui_strings_in_both_languages() -> None:
     ours = [k for k in CATALOGUES["id"] if k.startswith(("ui.", "dash."))]
     assert len(ours) > 50
     assert all(k in CATALOGUES["en"] for k in ours)
+
+
+def test_city_map_names_a_cluster_s_worst_state_in_the_window_s_language() -> None:
+    """The operator map and replay draw through one builder: a cluster's hover names its state in `lang`."""
+    s = PROFILE.sources[0]
+    sources = [{"source_id": sid, "name": sid, "lat": s.lat, "lon": s.lon, "status": "online"} for sid in ("a", "b")]
+    alarms = [_alarm(1, "major", source_id="a")]
+    fig = city_map(
+        profile=PROFILE,
+        sources=sources,
+        latest=[],
+        alarms=alarms,
+        tickets=[],
+        lang="id",
+        th=LIGHT,
+        metric_name=lambda m, lang: m,
+        service_name=lambda sv, lang: sv or "",
+    )
+    hovers = [h for tr in fig.data if tr.hovertext for h in tr.hovertext]
+    assert any(h.startswith("<b>2</b> · " + CATALOGUES["id"]["dash.sev.major"]) for h in hovers), hovers
