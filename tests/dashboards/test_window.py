@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -287,9 +288,20 @@ def test_replay_plays_the_past(stack: Stack, browser: Callable[..., WebDriver], 
     )
     assert "112-ui-1" not in d.find_element(By.ID, "replay-feed").text, "before the ticket was published"
     # 60x: a minute of history per second; the ticket appears once the replay passes its time.
-    d.execute_script("""var dd = document.querySelector('#replay-speed'); dd.scrollIntoView();""")
-    d.find_element(By.CSS_SELECTOR, "#replay-speed").click()
-    d.find_element(By.XPATH, "//div[contains(@class,'replay-bar')]//*[text()='60x']").click()
+    # The speed is a group of toggle buttons, drawn anew on each choice: click 60x, then wait until it is pressed.
+    sixty = "//div[@id='replay-speed']//button[text()='60x']"
+    d.execute_script("document.getElementById('replay-speed').scrollIntoView();")
+    pressed = (
+        f"var b = document.evaluate(\"{sixty}\", document, null, 9, null).singleNodeValue;"
+        " return b && b.getAttribute('aria-pressed') === 'true'"
+    )
+    for _ in range(5):  # a button found just before the group is drawn again goes stale: find it again
+        try:
+            d.find_element(By.XPATH, sixty).click()
+            break
+        except StaleElementReferenceException:
+            continue
+    wait_js(d, pressed, what="the 60x speed chosen")
     d.find_element(By.ID, "replay-play").click()
     wait_js(
         d,
