@@ -17,7 +17,7 @@ from app.profile import Profile
 from dashboards import ids
 from dashboards.cluster import RANK, Point, worst
 from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, esc, sla_colour
-from dashboards.fmt import clock, number, to_ms
+from dashboards.fmt import clock, number, parse_iso, to_ms
 
 SEVERITIES = ("critical", "major", "minor", "warning")
 
@@ -340,8 +340,6 @@ def located_alarms(alarms: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
 
 def trend_series(trends: Mapping[str, Any], profile: Profile, lang: str) -> list[dict]:
     """The key metrics' series as the trend figure wants them (times on the city's clock), with the profile's thresholds."""
-    from dashboards.fmt import parse_iso
-
     tz = profile.tz
     out = []
     for m in profile.metrics:

@@ -38,7 +38,9 @@ from sqlalchemy import Engine
 from app.alarms.reading_rules import Observed, evaluate_readings
 from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
+from app.profile import load_profile
 from app.settings import Settings
+from app.storage.engine import engine_from_settings
 from app.storage.maintenance import optimize
 from app.storage.retention import prune
 from ingest.feedback import advise
@@ -234,9 +236,6 @@ class ProcessCommitter:
 
 def _serve(conn: Pipe, give_up: MpEvent, settings_data: dict[str, Any], log_level: int) -> None:
     """The writer process: receive raw batches, parse, commit, answer."""
-    from app.profile import load_profile
-    from app.storage.engine import engine_from_settings
-
     logging.basicConfig(level=log_level or logging.INFO, format="%(asctime)s writer %(levelname)s %(message)s")
     # The parent decides when to stop (it closes the pipe); a terminal's Ctrl-C reaches the
     # whole process group and must not interrupt a commit half way.

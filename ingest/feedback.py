@@ -67,11 +67,11 @@ class Book:
     districts: frozenset[str]
     sources: frozenset[str]  # the profile's sources: the names a new source id is compared with
     skew_ms: int  # |ts - received| beyond this is worth a warning
-    _agency_names: dict[str, str] = field(default_factory=dict, repr=False)  # lower-cased id or short name -> id
+    agency_names: dict[str, str] = field(init=False, repr=False)  # lower-cased id or short name -> id
 
     def __post_init__(self) -> None:
         names = {a.lower(): a for a in self.agencies} | {s.lower(): a for a, s in self.agencies.items()}
-        object.__setattr__(self, "_agency_names", names)
+        object.__setattr__(self, "agency_names", names)
 
     @classmethod
     def from_profile(cls, profile: Profile, settings: Settings) -> Book:
@@ -164,8 +164,8 @@ def _reading(r: Reading, received_ms: int, book: Book) -> list[Warn]:
 def _ticket(t: TicketEvent, received_ms: int, book: Book) -> list[Warn]:
     out: list[Warn] = []
     if t.agency not in book.agencies:
-        near = book._agency_names.get(t.agency.lower())
-        near_list = [near] if near else [book._agency_names[n] for n in nearest(t.agency, book._agency_names)]
+        near = book.agency_names.get(t.agency.lower())
+        near_list = [near] if near else [book.agency_names[n] for n in nearest(t.agency, book.agency_names)]
         near_list = list(dict.fromkeys(near_list))
         out.append(
             Warn(

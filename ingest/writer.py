@@ -228,7 +228,8 @@ class BatchWriter:
 
     def _pk(self, key: SourceKey, pending: Pending) -> int:
         ref = self._ids.source(key, pending)
-        assert ref is not None, key  # see_sources registered every source of the batch
+        if ref is None:  # see_sources registered every source of the batch
+            raise RuntimeError(f"source {key} was not registered before its readings")
         return ref.pk
 
     def _see_sources(

@@ -79,7 +79,8 @@ def add_shelf(
             reason=reason,
         )
     ).inserted_primary_key
-    assert key is not None  # a single-row INSERT has one
+    if key is None:  # a single-row INSERT has one
+        raise RuntimeError("the shelf INSERT returned no primary key")
     return conn.execute(select(S).where(S.c.id == key[0])).mappings().one()
 
 

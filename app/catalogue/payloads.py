@@ -88,7 +88,7 @@ class NgsiEntity(_Open):
 
     id: str
     type: str
-    dateObserved: Any = Field(None, description=TIME_DOC)
+    dateObserved: Any = Field(None, description=TIME_DOC)  # noqa: N815 - the NGSI attribute's name on the wire
 
 
 class StatusObject(_Open):

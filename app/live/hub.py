@@ -10,6 +10,7 @@ N queue puts per notice, not N queries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -259,10 +260,8 @@ class Hub:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed in between: the app is shutting down
             loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop closed in between: the app is shutting down
-            pass
 
     def _on_message(self, _client, _ud, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         try:

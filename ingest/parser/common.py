@@ -273,9 +273,9 @@ def _vet(metric: str, v: Any, unit: str | None, rules: ParseRules) -> tuple[floa
     tv = type(v)
     if tv is not float and tv is not int:
         raise _Refuse("bad_field", f"value is {_kind(v)}, not a number")
-    rule = rules._get(metric)
+    rule = rules.metric_rule(metric)
     if rule is None:
-        if not rules._accept_unknown:
+        if not rules.accept_unknown:
             raise _Refuse("unknown_metric", "not in the catalogue")
         if tv is float and not math.isfinite(v):  # pragma: no cover - orjson yields finite numbers only
             raise _Refuse("bad_field", f"value {_num(v)} is not finite")
