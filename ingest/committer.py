@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any, Protocol, cast
@@ -76,8 +76,7 @@ class ReadingAlarms:
     def __init__(self, writer: BatchWriter) -> None:
         self._writer = writer
         self._book = RuleBook(writer.settings.alarm_rules_refresh_s)
-        # Severity -> URL; Lifecycle types the keys as plain str.
-        self._life = Lifecycle(writer.profile, cast("Mapping[str, str]", writer.settings.alarm_webhooks))
+        self._life = Lifecycle(writer.profile, writer.settings.alarm_webhooks)  # severity -> URL
 
     def __call__(self, items: Sequence[Item]) -> list[Change]:
         """The alarm transitions the batch's readings caused, committed; [] when none or on failure."""

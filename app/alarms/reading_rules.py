@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, RowMapping, Table, bindparam, delete, select, text
+from sqlalchemy import Connection, RowMapping, bindparam, delete, select, text
 
 from app.alarms.rulebook import CityRules, RuleBook
 from app.alarms.rules import IDLE, RateRule, State, ThresholdRule, rate_move, step_rate, step_threshold
@@ -22,8 +22,8 @@ from app.alarms.store import OPEN_STATES, Change, Lifecycle
 from app.storage.dialect import insert_for
 from app.storage.models import AlarmPendingRow, AlarmRow, SourceRow
 
-A = cast(Table, AlarmRow.__table__)
-P = cast(Table, AlarmPendingRow.__table__)
+A = AlarmRow.__table__
+P = AlarmPendingRow.__table__
 
 
 class Point(Protocol):

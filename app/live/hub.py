@@ -18,7 +18,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI
@@ -149,7 +149,7 @@ class Hub:
         # it sees the stop, and shutdown need not wait for that.
         threading.Thread(target=self._client.loop_stop, name="live-hub-stop", daemon=True).start()
 
-    async def stream(self, city: str | None = None) -> AsyncIterator[Event]:
+    async def stream(self, city: str | None = None) -> AsyncGenerator[Event, None]:
         """A client's events: hello, then notices for `city` (all when None), heartbeats when idle."""
         sub = Subscription(city, self._queue_size)
         self._subs.add(sub)
