@@ -201,7 +201,8 @@ def _to_ms(v: Any, what: str) -> int:
             return int(v) if tv is int else round(v)
         if v < -1e11:
             raise _Bad("bad_time", f"{what} {_num(v)} is not a plausible epoch time")
-        return round(v * 1000)
+        ms: int = round(v * 1000)  # epoch seconds
+        return ms
     raise _Bad("bad_time", f"{what} must be ISO 8601 with a UTC offset or epoch seconds, not {_kind(v)}")
 
 
