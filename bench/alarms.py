@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> None:
             url = database(kind, workdir, True)
             listener = AlarmListener(port)
             try:
-                paced = bench_ingest.paced_run(port, url, paced_work, args.rate, args.seconds, workdir)
+                paced = bench_ingest.paced_run(
+                    port, url, paced_work, rate=args.rate, seconds=args.seconds, workdir=workdir
+                )
                 deadline = time.monotonic() + 30
                 while len(listener.raised) < len(triggers) and time.monotonic() < deadline:
                     time.sleep(0.1)
@@ -166,8 +168,8 @@ def main(argv: list[str] | None = None) -> None:
                 "cost": 1 - on / off,
                 "raised": len(lat),
                 "triggers": len(triggers),
-                "a50": bench_ingest._pct(lat, 50),
-                "a95": bench_ingest._pct(lat, 95),  # noqa: SLF001
+                "a50": bench_ingest.pct(lat, 50),
+                "a95": bench_ingest.pct(lat, 95),
                 "amax": lat[-1] if lat else float("nan"),
                 "c50": paced["p50"],
                 "c95": paced["p95"],

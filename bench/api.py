@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import heapq
 import json
 import math
@@ -262,7 +263,7 @@ def value_models(w: Weather, rng: random.Random) -> dict[str, Callable[[Src, flo
     for m, fn in models.items():
         lo, hi = PROFILE.metric(m).valid
 
-        def f(s: Src, t: float, hl: float, hix: int, fn=fn, lo=lo, hi=hi) -> float:  # noqa: ANN001
+        def f(s: Src, t: float, hl: float, hix: int, *, fn=fn, lo=lo, hi=hi) -> float:  # noqa: ANN001
             v = fn(s, t, hl, hix)
             return round(clamp(v, lo, hi), 2)
 
@@ -389,7 +390,7 @@ def fill_engine(url: str) -> Engine:
     if eng.dialect.name == "sqlite":
 
         @event.listens_for(eng, "connect")
-        def _cache(dbapi_conn, _record):  # noqa: ANN001
+        def _cache(dbapi_conn, _record) -> None:  # noqa: ANN001 - the DB-API connection: untyped
             dbapi_conn.execute("PRAGMA cache_size=-262144")  # 256 MiB
 
     return eng
@@ -444,7 +445,7 @@ def _fill_through_writer(writer: WritePath, city: City, prog: Progress, task: in
             items = []
 
 
-def _fill_bulk(eng: Engine, writer: WritePath, city: City, prog: Progress, task: int, batch: int = 250_000) -> None:
+def _fill_bulk(eng: Engine, writer: WritePath, city: City, prog: Progress, task: int, *, batch: int = 250_000) -> None:
     """First and last message of each source through BatchWriter (registration, first/last seen); the rest with
     ingest.bulk's set-based SQL, series by series, which fills the rollups and latest values in the same statements."""
     srcs = city.sources
@@ -453,9 +454,8 @@ def _fill_bulk(eng: Engine, writer: WritePath, city: City, prog: Progress, task:
     prog.update(task, completed=done)
     bulk = bulk_for(eng.dialect.name)
     minutes: dict[int, int] = {}  # ingest_minute: messages received per minute, as the writer counts them
-    with eng.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    with eng.connect() as plain:
+        conn = plain.execution_options(sqlite_begin="IMMEDIATE") if plain.dialect.name == "sqlite" else plain
         with conn.begin():
             series = _series_ids(conn)
         rows: list[tuple[int, int, float]] = []
@@ -769,11 +769,9 @@ def sizes(url: str) -> tuple[int, dict[str, int]]:
         else:
             path = Path(make_url(url).database)
             total = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
-            try:
+            with contextlib.suppress(Exception):  # dbstat is a compile-time option
                 for name, size in c.execute(text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")):
                     out[name] = int(size)
-            except Exception:  # noqa: BLE001 - dbstat is a compile-time option
-                pass
             # Fold each table's indexes into it.
             idx = {r[0]: r[1] for r in c.execute(text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'"))}
             folded: dict[str, int] = {}
@@ -813,7 +811,8 @@ def serving(url: str, workdir: Path, mqtt_url: str | None = None) -> Iterator[tu
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    with open(log, "ab") as out:  # the child has its own copy of the descriptor
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -1039,6 +1038,7 @@ async def _load(
     base: str,
     route: Route,
     token: str,
+    *,
     clients: int,
     seconds: float,
     warmup: float,
@@ -1149,7 +1149,18 @@ def measure(url: str, meta: dict, workdir: Path, args: argparse.Namespace) -> li
             if args.only and not any(o in route.name for o in args.only.split(",")):
                 continue
             pg = make_url(url).get_backend_name() == "postgresql"
-            coro = _load(base, route, token, args.clients, args.seconds, args.warmup, prog, server, pg, feed)
+            coro = _load(
+                base,
+                route,
+                token,
+                clients=args.clients,
+                seconds=args.seconds,
+                warmup=args.warmup,
+                prog=prog,
+                server=server,
+                pg=pg,
+                feed=feed,
+            )
             results.append(uvloop.run(coro))
     return results
 
@@ -1160,7 +1171,7 @@ def measure(url: str, meta: dict, workdir: Path, args: argparse.Namespace) -> li
 def wait_for_other_benchmarks() -> None:
     """The machine has two cores: let a running ingest benchmark finish first."""
     said = False
-    while subprocess.run(["pgrep", "-f", "bench/ingest.py"], capture_output=True).stdout.strip():
+    while subprocess.run(["pgrep", "-f", "bench/ingest.py"], capture_output=True, check=False).stdout.strip():
         if not said:
             console.print("[yellow]bench/ingest.py is running; waiting for it to finish (checking every 15 s)[/yellow]")
             said = True
@@ -1366,7 +1377,7 @@ def _end_children_on_sigterm() -> None:
     # Stopped with SIGTERM, the benchmark still ends its uvicorn child and drops its database.
     import signal
 
-    def handler(_signum, _frame):  # noqa: ANN001
+    def handler(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)

@@ -184,14 +184,14 @@ def spawn_ingestor(url: str, port: int, log: Path) -> subprocess.Popen:
         SATUPINTU_MQTT_CLIENT_ID="bench-ingest",
         PYTHONUNBUFFERED="1",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "satupintu", "ingest"],
-        env=env,
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    return proc
+    with open(log, "ab") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "satupintu", "ingest"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
 
 
 def publish_all(port: int, messages: list[tuple[str, bytes]], label: str) -> float:
@@ -288,16 +288,16 @@ def drain_run(port: int, url: str, work: Workload, workdir: Path) -> dict:
 
 
 def paced_run(
-    port: int, url: str, work: Workload, rate: float, seconds: float, workdir: Path, soak: bool = False
+    port: int, url: str, work: Workload, *, rate: float, seconds: float, workdir: Path, soak: bool = False
 ) -> dict:
     """Live load at `rate`: publish-to-committed latency per message, and the ingestor's memory."""
     log = workdir / "ingest-paced.log"
     poller = CommitPoller(url)
     with running_ingestor(url, port, log) as ing:
-        return _paced(ing, log, poller, port, work, rate, seconds, soak)
+        return _paced(ing, log, poller, port, work, rate=rate, seconds=seconds, soak=soak)
 
 
-def _paced(ing, log, poller, port, work, rate, seconds, soak) -> dict:  # noqa: ANN001
+def _paced(ing, log, poller, port, work, *, rate, seconds, soak) -> dict:  # noqa: ANN001
     _wait_log(ing, log, "subscribed")
     base = poller.wait_first()
     proc = psutil.Process(ing.pid)
@@ -339,9 +339,9 @@ def _paced(ing, log, poller, port, work, rate, seconds, soak) -> dict:  # noqa: 
     lat = _latencies(sent_at, samples)
     return {
         "sent_rate": total / (sent_at[-1] - wall0) if sent_at else 0,
-        "p50": _pct(lat, 50),
-        "p95": _pct(lat, 95),
-        "p99": _pct(lat, 99),
+        "p50": pct(lat, 50),
+        "p95": pct(lat, 95),
+        "p99": pct(lat, 99),
         "max": max(lat) if lat else float("nan"),
         "committed": samples[-1][1] if samples else 0,
         "total": total,
@@ -381,7 +381,7 @@ def _latencies(sent_at: list[float], samples: list[tuple[float, int]]) -> list[f
     return out
 
 
-def _pct(xs: list[float], p: float) -> float:
+def pct(xs: list[float], p: float) -> float:
     if not xs:
         return float("nan")
     xs = sorted(xs)
@@ -431,7 +431,7 @@ def _end_children_on_sigterm() -> None:
     # A benchmark stopped with SIGTERM still ends the broker and ingestors it started.
     import signal
 
-    def handler(_signum, _frame):  # noqa: ANN001
+    def handler(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
@@ -467,14 +467,16 @@ def main(argv: list[str] | None = None) -> None:
                 f"lost {lost}, duplicated {dup}"
             )
             settle(url)
-            paced = paced_run(port, url, work, args.rate, args.latency_seconds, workdir)
+            paced = paced_run(port, url, work, rate=args.rate, seconds=args.latency_seconds, workdir=workdir)
             console.print(
                 f"latency at {paced['sent_rate']:,.0f} msg/s: p50 {paced['p50'] * 1000:.0f} ms, "
                 f"p95 {paced['p95'] * 1000:.0f} ms, p99 {paced['p99'] * 1000:.0f} ms, max {paced['max'] * 1000:.0f} ms"
             )
             row = {"db": kind, "bare": bare, **drain, "lost": lost, "dup": dup, **paced}
             if args.soak_minutes:
-                soak = paced_run(port, url, work, args.rate, args.soak_minutes * 60, workdir, soak=True)
+                soak = paced_run(
+                    port, url, work, rate=args.rate, seconds=args.soak_minutes * 60, workdir=workdir, soak=True
+                )
                 mem = [r for _, r in soak["rss"]]
                 # Growth after warm-up: the minute after the first, against the last minute.
                 warm = [r for t, r in soak["rss"] if 60 <= t < 120] or mem[:1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,7 +76,7 @@ CASES = [
 ]
 
 
-def _time(fn, n: int) -> float:
+def _time(fn: Callable[[int], None], n: int) -> float:
     runs = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -94,12 +95,14 @@ def main() -> None:
         if isinstance(out, Reading):
             assert not out.refused, out.refused
 
-        def bare(k: int, loads=orjson.loads, p=payload) -> None:
+        def bare(k: int, loads: Callable[[bytes], object] = orjson.loads, p: bytes = payload) -> None:
             for _ in range(k):
                 with contextlib.suppress(orjson.JSONDecodeError):
                     loads(p)
 
-        def full(k: int, f=parse, t=topic, p=payload, r=RULES) -> None:
+        def full(
+            k: int, f: Callable[..., object] = parse, t: str = topic, p: bytes = payload, r: ParseRules = RULES
+        ) -> None:
             for _ in range(k):
                 f(t, p, RECV, r)
 

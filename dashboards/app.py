@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import plotly
 from dash import Dash, Input, Output, State, ctx as dash_ctx, html
 from dash._utils import to_json
+from dash.backends._fastapi import reset_current_request, set_current_request
 from dash.exceptions import PreventUpdate
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
@@ -106,8 +108,6 @@ def build(api: FastAPI) -> Dash:
 def _index(dash_app: Dash, c: Ctx, firsts: FirstLayouts, request: Any) -> str:
     # Dash renders its index inside a request context that its middleware sets
     # only for its own paths; /regent and /replay are ours, so set it here.
-    from dash.backends._fastapi import reset_current_request, set_current_request
-
     token = set_current_request(request)
     try:
         # Dash scans assets/ on its first request through its middleware; a first
@@ -134,8 +134,6 @@ def _serve_full_plotly(api: FastAPI) -> None:
     Served only when map tiles are configured; nothing is fetched from a CDN.
     The file changes only with the package, so browsers may keep it a day.
     """
-    import plotly
-
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     if not path.is_file():
         raise RuntimeError(f"map tiles need the full plotly.js bundle, not found at {path}")
@@ -171,7 +169,9 @@ def _routing(app: Dash, c: Ctx) -> None:
         who = await c.who(cookies)
         if who is None:
             raise PreventUpdate
-        head, body, session, root, _fresh = await _render(c, who, c.token(cookies) or "", cookies, path, search)
+        head, body, session, root, _fresh = await _render(
+            c, who, c.token(cookies) or "", cookies, path=path, search=search
+        )
         return head, body, session, root, "", "banner hidden", _rendered_key(path, search)
 
 
@@ -179,7 +179,7 @@ def _rendered_key(path: str | None, search: str | None) -> str:
     return f"{path if path in PAGES else '/'}{search or ''}"
 
 
-async def _render(c: Ctx, who: Any, token: str, cookies: dict, path: str | None, search: str | None) -> tuple:
+async def _render(c: Ctx, who: Any, token: str, cookies: dict, *, path: str | None, search: str | None) -> tuple:
     """(header, page, session store, root class, freshness stamps) of `path`; the operator window comes with its data."""
     profile = c.profile
     lang = cookies.get(LANG_COOKIE, "id")
@@ -261,7 +261,7 @@ async def render_first(c: Ctx, cookies: dict, path: str, search: str) -> str:
     who = await c.who(cookies) if path in PAGES else None
     if who is None:
         return to_json(shell.skeleton())
-    head, body, session, root, fresh = await _render(c, who, c.token(cookies) or "", cookies, path, search)
+    head, body, session, root, fresh = await _render(c, who, c.token(cookies) or "", cookies, path=path, search=search)
     return to_json(
         shell.skeleton(
             header=head, page=body, session=session, root_class=root, fresh=fresh, rendered=_rendered_key(path, search)

@@ -196,14 +196,14 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
         body = await request.body()
         form = parse_qs(body[:8192].decode("utf-8", "replace"))
         field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
-        token, username, password, next = (
+        token, username, password, next_path = (
             field("token").strip(),
             field("username"),
             field("password"),
             field("next") or "/",
         )
         lang = lang_of(request)
-        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        target = next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
         if token and not username.strip():
             if await sessions.principal(token, fresh=True) is None:
                 return login_page(lang, error=t("ui.login.failed", lang), next_path=target)

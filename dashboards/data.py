@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from app.live.hub import start_hub
 from app.live.notices import KINDS, Dependencies, Kind, changed_kinds
 from app.profile import Profile
@@ -288,6 +290,4 @@ def trend_agg(metric: Any) -> str:
 
 
 def _body(ev: Any) -> dict:
-    import orjson
-
     return orjson.loads(ev.text)

@@ -17,7 +17,7 @@ from app.profile import Profile
 from dashboards import ids
 from dashboards.cluster import RANK, Point, cluster, worst
 from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, Theme, Tiles, bounds, esc, map_figure, sla_colour
-from dashboards.fmt import clock, number, to_ms
+from dashboards.fmt import clock, number, parse_iso, to_ms
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -383,8 +383,6 @@ def city_map(
 
 def trend_series(trends: Mapping[str, Any], profile: Profile, lang: str) -> list[dict]:
     """The key metrics' series as the trend figure wants them (times on the city's clock), with the profile's thresholds."""
-    from dashboards.fmt import parse_iso
-
     tz = profile.tz
     out = []
     for m in profile.metrics:

@@ -57,7 +57,7 @@ class SqliteBulk:
             return 0
         for table, width in _ROLLUPS:
             raw.execute(
-                f"INSERT INTO {table} (series_id, bucket, count, sum, min, max, last, last_ts_ms) "
+                f"INSERT INTO {table} (series_id, bucket, count, sum, min, max, last, last_ts_ms) "  # noqa: S608 - table names and widths come from _ROLLUPS, a constant; values are never spliced in
                 "SELECT g.series_id, g.bucket, g.c, g.s, g.mn, g.mx, "
                 "(SELECT s2.value FROM stage_readings s2 WHERE s2.series_id = g.series_id AND s2.ts_ms = g.lt), g.lt "
                 f"FROM (SELECT series_id, (ts_ms / {width * 1000}) * {width} AS bucket, count(*) AS c, "
@@ -85,7 +85,7 @@ class SqliteBulk:
 
 def _pg_rollup_cte(table: str, width: int) -> str:
     return (
-        f"{table}_up AS (INSERT INTO {table} (series_id, bucket, count, sum, min, max, last, last_ts_ms) "
+        f"{table}_up AS (INSERT INTO {table} (series_id, bucket, count, sum, min, max, last, last_ts_ms) "  # noqa: S608 - table names and widths come from _ROLLUPS, a constant; values are never spliced in
         f"SELECT series_id, (ts_ms / {width * 1000}) * {width} AS bucket, count(*), sum(value), min(value), "
         "max(value), (array_agg(value ORDER BY ts_ms DESC))[1], max(ts_ms) "
         "FROM ins GROUP BY series_id, bucket ORDER BY series_id, bucket "
@@ -111,7 +111,7 @@ class PostgresBulk:
         "value double precision NOT NULL) ON COMMIT DELETE ROWS"
     )
     _merge = (
-        "WITH ins AS (INSERT INTO readings (series_id, ts_ms, value) "
+        "WITH ins AS (INSERT INTO readings (series_id, ts_ms, value) "  # noqa: S608 - table names and widths come from _ROLLUPS, a constant; values are never spliced in
         "SELECT series_id, ts_ms, value FROM stage_readings ORDER BY series_id, ts_ms "
         "ON CONFLICT DO NOTHING RETURNING series_id, ts_ms, value), "
         + ", ".join(_pg_rollup_cte(t, w) for t, w in _ROLLUPS)

@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any, Protocol, cast
@@ -38,7 +38,9 @@ from sqlalchemy import Engine
 from app.alarms.reading_rules import Observed, evaluate_readings
 from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
+from app.profile import load_profile
 from app.settings import Settings
+from app.storage.engine import engine_from_settings
 from app.storage.maintenance import optimize
 from app.storage.retention import prune
 from ingest.feedback import advise
@@ -74,8 +76,7 @@ class ReadingAlarms:
     def __init__(self, writer: BatchWriter) -> None:
         self._writer = writer
         self._book = RuleBook(writer.settings.alarm_rules_refresh_s)
-        # Severity -> URL; Lifecycle types the keys as plain str.
-        self._life = Lifecycle(writer.profile, cast("Mapping[str, str]", writer.settings.alarm_webhooks))
+        self._life = Lifecycle(writer.profile, writer.settings.alarm_webhooks)  # severity -> URL
 
     def __call__(self, items: Sequence[Item]) -> list[Change]:
         """The alarm transitions the batch's readings caused, committed; [] when none or on failure."""
@@ -234,9 +235,6 @@ class ProcessCommitter:
 
 def _serve(conn: Pipe, give_up: MpEvent, settings_data: dict[str, Any], log_level: int) -> None:
     """The writer process: receive raw batches, parse, commit, answer."""
-    from app.profile import load_profile
-    from app.storage.engine import engine_from_settings
-
     logging.basicConfig(level=log_level or logging.INFO, format="%(asctime)s writer %(levelname)s %(message)s")
     # The parent decides when to stop (it closes the pipe); a terminal's Ctrl-C reaches the
     # whole process group and must not interrupt a commit half way.

@@ -86,7 +86,7 @@ class Unreachable:
             self._since = now
             log.warning("cannot reach the broker at %s: %s; retrying", self._where, why)
             self._said = now
-        elif now - self._said >= self._every_s:
+        elif self._said is not None and now - self._said >= self._every_s:  # set with _since
             log.warning(
                 "still cannot reach the broker at %s after %.0f s (%d attempts): %s; retrying",
                 self._where,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.messages import Parsed, Reading, TicketEvent
 
@@ -35,8 +35,8 @@ class Warn:
     path: str | None = None
     nearest: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
-        d: dict = {"reason": self.reason, "detail": self.detail, "detail_id": self.detail_id}
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {"reason": self.reason, "detail": self.detail, "detail_id": self.detail_id}
         if self.path is not None:
             d["path"] = self.path
         if self.nearest:
@@ -67,11 +67,11 @@ class Book:
     districts: frozenset[str]
     sources: frozenset[str]  # the profile's sources: the names a new source id is compared with
     skew_ms: int  # |ts - received| beyond this is worth a warning
-    _agency_names: dict[str, str] = field(default_factory=dict, repr=False)  # lower-cased id or short name -> id
+    agency_names: dict[str, str] = field(init=False, repr=False)  # lower-cased id or short name -> id
 
     def __post_init__(self) -> None:
         names = {a.lower(): a for a in self.agencies} | {s.lower(): a for a, s in self.agencies.items()}
-        object.__setattr__(self, "_agency_names", names)
+        object.__setattr__(self, "agency_names", names)
 
     @classmethod
     def from_profile(cls, profile: Profile, settings: Settings) -> Book:
@@ -164,8 +164,8 @@ def _reading(r: Reading, received_ms: int, book: Book) -> list[Warn]:
 def _ticket(t: TicketEvent, received_ms: int, book: Book) -> list[Warn]:
     out: list[Warn] = []
     if t.agency not in book.agencies:
-        near = book._agency_names.get(t.agency.lower())
-        near_list = [near] if near else [book._agency_names[n] for n in nearest(t.agency, book._agency_names)]
+        near = book.agency_names.get(t.agency.lower())
+        near_list = [near] if near else [book.agency_names[n] for n in nearest(t.agency, book.agency_names)]
         near_list = list(dict.fromkeys(near_list))
         out.append(
             Warn(
@@ -181,16 +181,16 @@ def _ticket(t: TicketEvent, received_ms: int, book: Book) -> list[Warn]:
     if t.service is not None:
         owner = book.services.get(t.service)
         if owner is None:
-            near = nearest(t.service, book.services)
+            near_services = nearest(t.service, book.services)
             out.append(
                 Warn(
                     "unknown_service",
                     f"service {t.service!r} is not in the city profile (no SLA from the profile); nearest: "
-                    f"{_or_none(near)}",
+                    f"{_or_none(near_services)}",
                     f"layanan {t.service!r} tidak ada di profil kota (tanpa SLA dari profil); yang terdekat: "
-                    f"{_or_none(near)}",
+                    f"{_or_none(near_services)}",
                     "$.service",
-                    tuple(near),
+                    tuple(near_services),
                 )
             )
         elif owner != t.agency:
@@ -269,7 +269,18 @@ def _suspect(p: Reading | TicketEvent, received_ms: int, book: Book) -> bool:
     return p.district is not None and p.district not in book.districts
 
 
-def advise(items: Sequence, result: object, rules: object) -> list[Advice]:
+class Received(Protocol):
+    """What `advise` reads of a writer's Item (ingest.writer sits above this module)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def received_ms(self) -> int: ...
+    @property
+    def parsed(self) -> Parsed: ...
+
+
+def advise(items: Sequence[Received], result: object, rules: object) -> list[Advice]:
     """The live path's warnings of a committed batch: per source or agency, and a source's first sight.
 
     `items` are the writer's Items (topic, received_ms, parsed); `result` its
@@ -283,15 +294,14 @@ def advise(items: Sequence, result: object, rules: object) -> list[Advice]:
     counts: dict[tuple[str, str], int] = {}
     for it in items:
         p = it.parsed
-        tp = type(p)
-        if tp is Reading:
+        if type(p) is Reading:  # `type(p) is` (not a saved `tp`): mypy narrows `p` by it
             target = p.source_id
-        elif tp is TicketEvent:
+        elif type(p) is TicketEvent:
             target = p.agency
         else:
             continue
         key = (p.city, target)
-        fresh = tp is Reading and key in new and target not in book.sources
+        fresh = type(p) is Reading and key in new and target not in book.sources
         if not fresh and not _suspect(p, it.received_ms, book):
             continue
         if key in counts:

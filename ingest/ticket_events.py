@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, RowMapping, select, tuple_, update
 
 from app.services.rollup import TICKET_COLUMNS, Delta
 from app.storage.dialect import insert_for
@@ -70,7 +70,7 @@ def apply_ticket_events(
         dirty[pks[key]] = key
     if not dirty:
         return 0, []
-    history: dict[int, list] = {pk: [] for pk in dirty}
+    history: dict[int, list[RowMapping]] = {pk: [] for pk in dirty}
     for ev in conn.execute(select(et).where(et.c.ticket_pk.in_(list(dirty)))).mappings():
         history[ev["ticket_pk"]].append(ev)
     rollup = Delta()

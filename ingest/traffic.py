@@ -16,25 +16,25 @@ from collections.abc import Sequence
 from app.integrators.service import BUCKET_MS, HOUR_MS
 from app.storage.dialect import insert_for
 from app.storage.models import TrafficRow
+from ingest.feedback import Advice
 from ingest.messages import Reading, Rejected, SourceStatus, TicketEvent
-from ingest.writer import BatchWriter
+from ingest.writer import BatchWriter, Item
 
 log = logging.getLogger(__name__)
 
 KEEP_MS = 48 * HOUR_MS  # the page shows 24 h; a day more, so a late reader still finds them
 
 
-def counts(items: Sequence, warnings: Sequence) -> dict[tuple[str, str, int], list[int]]:
+def counts(items: Sequence[Item], warnings: Sequence[Advice]) -> dict[tuple[str, str, int], list[int]]:
     """(city, target, 5-minute bucket) -> [messages, warnings, last received ms] of a batch's Items and Advice."""
     out: dict[tuple[str, str, int], list[int]] = {}
     for it in items:
         p = it.parsed
-        tp = type(p)
-        if tp is Reading or tp is SourceStatus:
+        if type(p) is Reading or type(p) is SourceStatus:  # `type(p) is`: mypy narrows `p` by it
             city, target = p.city, p.source_id
-        elif tp is TicketEvent:
+        elif type(p) is TicketEvent:
             city, target = p.city, p.agency
-        elif tp is Rejected and p.city and p.target:
+        elif type(p) is Rejected and p.city and p.target:
             city, target = p.city, p.target
         else:
             continue
@@ -42,9 +42,9 @@ def counts(items: Sequence, warnings: Sequence) -> dict[tuple[str, str, int], li
         c[0] += 1
         c[2] = max(c[2], it.received_ms)
     for a in warnings:  # a batch is younger than a bucket: its warnings count where its first one was
-        c = out.get((a.city, a.target, a.received_ms // BUCKET_MS * BUCKET_MS))
-        if c is not None:
-            c[1] += a.count
+        w = out.get((a.city, a.target, a.received_ms // BUCKET_MS * BUCKET_MS))
+        if w is not None:
+            w[1] += a.count
     return out
 
 
@@ -54,7 +54,7 @@ class TrafficLog:
     def __init__(self) -> None:
         self._pruned_hour = 0
 
-    def record(self, writer: BatchWriter, items: Sequence, warnings: Sequence) -> None:
+    def record(self, writer: BatchWriter, items: Sequence[Item], warnings: Sequence[Advice]) -> None:
         rows = counts(items, warnings)
         if not rows:
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -64,12 +65,12 @@ def _kind(topic: str, payload: bytes) -> str | None:
     return None
 
 
-def _error(f: Fault) -> dict:
+def _error(f: Fault) -> dict[str, Any]:
     id_text = REASONS_ID.get(f.reason, f.reason)
     return {"reason": f.reason, "detail": f.detail, "detail_id": f"{id_text} ({f.detail})", "path": f.path}
 
 
-def _would_store(parsed: object) -> list[dict]:
+def _would_store(parsed: object) -> list[dict[str, Any]]:
     if isinstance(parsed, Reading):
         return [
             {"source_id": parsed.source_id, "metric": p.metric, "ts": _iso(p.ts_ms), "value": p.value, "unit": p.unit}
@@ -104,7 +105,7 @@ def check(
     *,
     received_ms: int | None = None,
     known_source: KnownSource | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The dry run's answer for one message: ok, kind, errors, warnings, would_store. Nothing is stored.
 
     `known_source` (given where the database is at hand) adds the first-sight

@@ -79,7 +79,7 @@ async def validate(
     _who: IntegratorDep,
     conn: ConnDep,
     topic: Annotated[str, Query(max_length=512, description="The topic, e.g. city/morotai/sensor/awlr-x")],
-) -> dict:
+) -> dict[str, Any]:
     """The raw payload is the body (any content type): JSON reading, SenML, NGSI, ticket event, Open311, status."""
     rules = _rules(request)
     payload = await _body(request, rules.max_payload_bytes)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as MpEvent
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Connection, Engine, exc as sa_exc
 
@@ -33,6 +33,9 @@ from ingest.bulk import bulk_for
 from ingest.messages import Parsed, Reading, Rejected, SourceStatus, TicketEvent
 from ingest.registry import Pending, Registry
 from ingest.ticket_events import apply_ticket_events
+
+if TYPE_CHECKING:
+    from ingest.feedback import Advice
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,7 @@ class WriteResult:
     refusals: list[Refusal] = field(default_factory=list)
     readings_by_source: dict[tuple[str, str], int] = field(default_factory=dict)
     alarm_changes: list[Change] = field(default_factory=list)  # committed after the batch, to publish
-    warnings: list = field(default_factory=list)  # ingest.feedback.Advice of accepted messages, set by the committer
+    warnings: list[Advice] = field(default_factory=list)  # of accepted messages, set by the committer
 
     def merge(self, other: WriteResult) -> None:
         """Add the counts and changes of `other` (the other half of a split batch)."""
@@ -228,7 +231,8 @@ class BatchWriter:
 
     def _pk(self, key: SourceKey, pending: Pending) -> int:
         ref = self._ids.source(key, pending)
-        assert ref is not None, key  # see_sources registered every source of the batch
+        if ref is None:  # see_sources registered every source of the batch
+            raise RuntimeError(f"source {key} was not registered before its readings")
         return ref.pk
 
     def _see_sources(

@@ -6,7 +6,9 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -67,8 +69,8 @@ def _global_options(
     OPTIONS.debug, OPTIONS.verbose = debug, verbose
 
 
-def _stop_on_signals(stop) -> None:  # noqa: ANN001
-    def handler(signum, _frame):  # noqa: ANN001
+def _stop_on_signals(stop: Callable[[], object]) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing the current batch", signal.Signals(signum).name)
         stop()
 
@@ -266,6 +268,7 @@ def ingest(
     ),
 )
 def simulate(
+    *,
     rate: Annotated[float, typer.Option(help="Messages per second (all sources together).")] = 20.0,
     bad_share: Annotated[float, typer.Option(help="Share of deliberately bad messages, 0..1.")] = 0.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
@@ -299,6 +302,7 @@ def simulate(
     )
 )
 def up(
+    *,
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also run the Morotai demo simulator.")] = True,
     rate: Annotated[float, typer.Option(help="Simulator messages per second.")] = 20.0,
     host: Annotated[str, typer.Option(help="Web interface to listen on.")] = "127.0.0.1",

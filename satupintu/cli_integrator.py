@@ -67,6 +67,7 @@ Sources = Annotated[
     ),
 )
 def add(
+    *,
     name: Annotated[str, typer.Argument(help="MQTT username, a lowercase id such as 'bpbd-awlr'.")],
     agency: Agencies = [],  # noqa: B006 - typer's way to default a repeatable option
     source: Sources = [],  # noqa: B006

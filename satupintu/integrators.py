@@ -95,7 +95,7 @@ LEGACY_LINES = {
     INGEST_USER: ("topic read city/+/sensor/#", "topic read city/+/service/#", "topic read city/+/status/#")
 }
 PASSWD_HINT = (
-    "mosquitto_passwd was not found; it hashes the passwords and comes with Mosquitto:\n"
+    "mosquitto_passwd was not found; it hashes the passwords and comes with Mosquitto:\n"  # noqa: S105 - a hint
     "  sudo apt-get install -y mosquitto      (Debian/Ubuntu)\n"
     "  brew install mosquitto                 (macOS)"
 )
@@ -414,7 +414,9 @@ class CredentialStore:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(f"{name}:{password}\n")
-            done = subprocess.run([binary, "-U", tmp], capture_output=True, text=True, timeout=30, check=False)
+            done = subprocess.run(  # noqa: S603 - argv list, no shell: the found binary and our temp file
+                [binary, "-U", tmp], capture_output=True, text=True, timeout=30, check=False
+            )
             hashed = Path(tmp).read_text(encoding="utf-8").strip()
             if done.returncode != 0 or not hashed.startswith(f"{name}:$"):
                 raise IntegratorError(f"mosquitto_passwd failed ({done.returncode}): {done.stderr.strip()}")

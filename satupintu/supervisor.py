@@ -34,7 +34,12 @@ def _die_with_parent() -> None:
 
 def spawn(args: list[str], **kwargs) -> subprocess.Popen:  # noqa: ANN003
     """A child in a session of its own: Ctrl-C reaches `up` alone, which stops the children in order."""
-    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)  # noqa: PLW1509
+    return subprocess.Popen(  # noqa: S603 - argv list, no shell: the commands `up` itself builds
+        args,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - a parent-death signal (prctl) needs the child side
+        **kwargs,
+    )
 
 
 def stop_children(children: Children, timeout: float = 15.0) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, func, select
 
 from app.alarms.rulebook import CityRules, RuleBook
 from app.alarms.rules import Rule, SilenceRule, SlaRule, TicketCountRule, reconcile, silence_severity, sla_severity
@@ -22,7 +22,7 @@ from app.sources.queries import source_health
 from app.storage.models import AlarmRow, TicketRow
 from app.tickets.queries import ACTIVE
 
-A = cast(Table, AlarmRow.__table__)
+A = AlarmRow.__table__
 T = TicketRow.__table__.c
 Build = Callable[[str], dict[str, Any]]  # subject -> the place, value and detail of its alarm
 

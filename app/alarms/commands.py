@@ -6,15 +6,15 @@ Each command runs in the caller's transaction and returns the transitions
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from app.alarms.queries import get_alarm
 from app.alarms.store import OPEN_STATES, AlarmNotFound, Change, Lifecycle
 from app.storage.models import AlarmRow
 
-A = cast(Table, AlarmRow.__table__)
+A = AlarmRow.__table__
 Action = Literal["ack", "clear", "comment"]
 
 

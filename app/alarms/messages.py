@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from app.i18n import t
 from app.profile import Profile
@@ -29,7 +30,7 @@ def _metric_name(metric: str | None, lang: str, profile: Profile) -> str:
     return m.name.id if lang == "id" else m.name.en
 
 
-def message(kind: str, detail: dict, lang: str, profile: Profile) -> str:
+def message(kind: str, detail: dict[str, Any], lang: str, profile: Profile) -> str:
     """The message of an alarm of `kind` with `detail`, in `lang`."""
     d = detail
     if kind == "threshold":

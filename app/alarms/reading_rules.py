@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, RowMapping, Table, bindparam, delete, select, text
+from sqlalchemy import Connection, RowMapping, bindparam, delete, select, text
 
 from app.alarms.rulebook import CityRules, RuleBook
 from app.alarms.rules import IDLE, RateRule, State, ThresholdRule, rate_move, step_rate, step_threshold
@@ -22,8 +22,8 @@ from app.alarms.store import OPEN_STATES, Change, Lifecycle
 from app.storage.dialect import insert_for
 from app.storage.models import AlarmPendingRow, AlarmRow, SourceRow
 
-A = cast(Table, AlarmRow.__table__)
-P = cast(Table, AlarmPendingRow.__table__)
+A = AlarmRow.__table__
+P = AlarmPendingRow.__table__
 
 
 class Point(Protocol):
@@ -55,7 +55,15 @@ class CityPass:
     source_info: Callable[[str], Mapping[Any, Any]]  # name, district, lat, lon of a source
 
     def raise_(
-        self, rule_id: str, kind: str, source_id: str, severity: str, value: float, detail: dict[str, Any], metric: str
+        self,
+        *,
+        rule_id: str,
+        kind: str,
+        source_id: str,
+        severity: str,
+        value: float,
+        detail: dict[str, Any],
+        metric: str,
     ) -> Change | None:
         """Raise a reading rule's alarm for `source_id`, placed where the source is."""
         src = self.source_info(source_id)
@@ -181,7 +189,15 @@ def _threshold(ctx: CityPass, rule: ThresholdRule, source_id: str, points: list[
                 state = IDLE  # raises nothing while shelved; a later reading still in condition raises then
                 continue
             detail = _threshold_detail(ctx, rule, source_id, value, step.severity)
-            ch = ctx.raise_(rule.rule_id, "threshold", source_id, step.severity, value, detail, rule.metric)
+            ch = ctx.raise_(
+                rule_id=rule.rule_id,
+                kind="threshold",
+                source_id=source_id,
+                severity=step.severity,
+                value=value,
+                detail=detail,
+                metric=rule.metric,
+            )
             if ch is not None:
                 ctx.open_by[key] = (ch.alarm_id, step.severity)
                 changes.append(ch)
@@ -300,7 +316,8 @@ def _rate(ctx: CityPass, rule: RateRule, sid: str, value: float, window: tuple[f
     if step is None:
         return None
     if step.action == "clear":
-        assert opened is not None  # step_rate clears only an open alarm
+        if opened is None:  # step_rate clears only an open alarm
+            raise RuntimeError(f"rate rule {rule.rule_id!r} cleared {sid!r} with no alarm open")
         ctx.open_by.pop(key, None)
         return ctx.life.clear(ctx.conn, opened[0], now_ms=ctx.now_ms, value=value)
     if ctx.rules.shelved(rule.rule_id, sid):
@@ -316,7 +333,15 @@ def _rate(ctx: CityPass, rule: RateRule, sid: str, value: float, window: tuple[f
         "source_id": sid,
         "source_name": ctx.source_info(sid).get("name"),
     }
-    ch = ctx.raise_(rule.rule_id, "rate", sid, rule.severity, value, detail, rule.metric)
+    ch = ctx.raise_(
+        rule_id=rule.rule_id,
+        kind="rate",
+        source_id=sid,
+        severity=rule.severity,
+        value=value,
+        detail=detail,
+        metric=rule.metric,
+    )
     if ch is not None:
         ctx.open_by[key] = (ch.alarm_id, rule.severity)
     return ch

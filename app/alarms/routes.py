@@ -120,6 +120,7 @@ def _alarm(row: Mapping[Any, Any], profile: Profile, lang: str) -> Alarm:
 
 @router.get("", response_model=Page[Alarm], summary="Alarms, filtered; or those open at a past instant")
 def list_alarms(
+    *,
     _who: ViewerDep,
     conn: ConnDep,
     profile: ProfileDep,
@@ -206,7 +207,9 @@ async def get_desk(request: Request, conn: ConnDep, profile: ProfileDep, setting
 DeskDep = Annotated[Desk, Depends(get_desk)]
 
 
-def _operate(desk: Desk, who: Principal, alarm_id: int, action: Action, comment: str | None, lang: Lang) -> AlarmDetail:
+def _operate(
+    desk: Desk, who: Principal, alarm_id: int, action: Action, *, comment: str | None, lang: Lang
+) -> AlarmDetail:
     """Run an operator's action in one transaction, audited; announce it after commit; the alarm as it is now."""
     conn, profile = desk.conn, desk.profile
     life = Lifecycle(profile, desk.settings.alarm_webhooks)
@@ -249,7 +252,7 @@ def ack_alarm(
     body: CommentIn | None = None,
     lang: Annotated[Lang, Query()] = "id",
 ) -> AlarmDetail:
-    return _operate(desk, who, alarm_id, "ack", body.comment if body else None, lang)
+    return _operate(desk, who, alarm_id, "ack", comment=body.comment if body else None, lang=lang)
 
 
 @router.post(
@@ -265,7 +268,7 @@ def clear_alarm(
     body: CommentIn | None = None,
     lang: Annotated[Lang, Query()] = "id",
 ) -> AlarmDetail:
-    return _operate(desk, who, alarm_id, "clear", body.comment if body else None, lang)
+    return _operate(desk, who, alarm_id, "clear", comment=body.comment if body else None, lang=lang)
 
 
 @router.post(
@@ -278,4 +281,4 @@ def comment_alarm(
     body: CommentRequired,
     lang: Annotated[Lang, Query()] = "id",
 ) -> AlarmDetail:
-    return _operate(desk, who, alarm_id, "comment", body.comment, lang)
+    return _operate(desk, who, alarm_id, "comment", comment=body.comment, lang=lang)

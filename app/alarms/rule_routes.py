@@ -93,6 +93,7 @@ class RuleIn(BaseModel):
     summary="Create or replace a rule (admin); its version goes up and the audit log keeps the body",
 )
 def put_rule(
+    *,
     request: Request,
     who: AdminDep,
     conn: ConnDep,
@@ -128,7 +129,8 @@ def put_rule(
         record(conn=conn, actor=who.name, role=who.role, action="alarm_rule.put", target=rule_id, detail=detail)
         out = rule_store.get_rule(conn=conn, city=city, rule_id=rule_id)
     announce(request.app, changes)
-    assert out is not None  # written just now, in this transaction
+    if out is None:  # written just now, in this transaction
+        raise RuntimeError(f"rule {rule_id!r} vanished right after it was saved")
     return _rule_out(out)
 
 
@@ -139,7 +141,7 @@ def put_rule(
     responses={404: {"description": "No such rule"}},
 )
 def delete_rule(
-    request: Request, who: AdminDep, conn: ConnDep, profile: ProfileDep, settings: SettingsDep, rule_id: RuleId
+    *, request: Request, who: AdminDep, conn: ConnDep, profile: ProfileDep, settings: SettingsDep, rule_id: RuleId
 ) -> None:
     city, t = profile.city.id, now_ms()
     with conn.begin():

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, RowMapping, Table, and_, select, update
+from sqlalchemy import Connection, RowMapping, and_, select, update
 
 from app.alarms.rules import Rule, parse_rule, profile_rules, rule_params
 from app.profile import Profile
 from app.storage.dialect import insert_for
 from app.storage.models import AlarmRuleRow
 
-R = cast(Table, AlarmRuleRow.__table__)
+R = AlarmRuleRow.__table__
 
 
 class RuleKindChanged(ValueError):

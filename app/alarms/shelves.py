@@ -7,13 +7,12 @@ the rest are the admin's commands. The caller owns the transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Connection, RowMapping, Table, select, update
+from sqlalchemy import Connection, RowMapping, select, update
 
 from app.storage.models import AlarmShelfRow
 
-S = cast(Table, AlarmShelfRow.__table__)
+S = AlarmShelfRow.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,8 @@ def add_shelf(
             reason=reason,
         )
     ).inserted_primary_key
-    assert key is not None  # a single-row INSERT has one
+    if key is None:  # a single-row INSERT has one
+        raise RuntimeError("the shelf INSERT returned no primary key")
     return conn.execute(select(S).where(S.c.id == key[0])).mappings().one()
 
 

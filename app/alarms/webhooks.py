@@ -44,7 +44,7 @@ class Dispatched:
 
 def retry_delay_s(settings: Settings, attempts: int) -> float:
     """Delay before attempt `attempts + 1`: doubling from the initial delay, capped."""
-    return min(settings.alarm_webhook_retry_initial_s * 2 ** max(0, attempts - 1), settings.alarm_webhook_retry_max_s)
+    return min(settings.alarm_webhook_retry_initial_s * 2.0 ** max(0, attempts - 1), settings.alarm_webhook_retry_max_s)
 
 
 def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post, limit: int = 50) -> Dispatched:

@@ -59,7 +59,8 @@ async def _authenticate(ws: WebSocket, token: str | None) -> Principal | None:
     token = token or ws.cookies.get(TOKEN_COOKIE)
     if not token:
         return None
-    return await ws.app.state.token_cache.alookup(ws.app.state.engine, token)
+    who: Principal | None = await ws.app.state.token_cache.alookup(ws.app.state.engine, token)
+    return who
 
 
 def _foreign(ws: WebSocket, token: str | None) -> bool:

@@ -62,12 +62,12 @@ class IngestTotals(Collector):
         except SQLAlchemyError as exc:  # a scrape must not fail because the database is away
             log.warning("metrics: database unavailable: %s", str(exc).splitlines()[0][:200])
             return
-        for city, (r, s, q) in totals.items():
-            received.add_metric([city], r)
-            stored.add_metric([city], s)
-            quarantined.add_metric([city], q)
-        for city, n in known.items():
-            sources.add_metric([city], n)
+        for city, (n_received, n_stored, n_quarantined) in totals.items():
+            received.add_metric([city], n_received)
+            stored.add_metric([city], n_stored)
+            quarantined.add_metric([city], n_quarantined)
+        for city, n_sources in known.items():
+            sources.add_metric([city], n_sources)
         yield from (received, stored, quarantined, sources)
 
 

@@ -59,7 +59,7 @@ class LoginBrake:
             return 0.0
         if now - count.last > 4 * self.max_s:
             return 0.0
-        hold = min(self.max_s, self.base_s * 2 ** min(count.failures - allowance, 60))
+        hold = min(self.max_s, self.base_s * 2.0 ** min(count.failures - allowance, 60))
         return max(0.0, count.last + hold - now)
 
     def wait_s(self, username: str, client: str) -> float:

@@ -18,7 +18,7 @@ from starlette.requests import cookie_parser
 
 from app.auth.tokens import Principal, authenticate, hash_token
 
-TOKEN_COOKIE = "satupintu_token"
+TOKEN_COOKIE = "satupintu_token"  # noqa: S105 - the cookie's name, not a secret
 MAX_ENTRIES = 2048  # distinct tokens kept; past it the least recently used goes
 
 

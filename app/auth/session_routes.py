@@ -30,7 +30,7 @@ class LoginIn(BaseModel):
 
 class LoginOut(BaseModel):
     token: str = Field(description="Send as `Authorization: Bearer <token>`; only its hash is stored")
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     username: str
     role: Role
     expires_at: datetime = Field(description="The session ends then (setting `session_hours`); sign in again")

@@ -63,13 +63,13 @@ def sign_in(
     if not _checking.acquire(blocking=False):
         return Refused(1.0, busy=True)
     try:
-        return _check(engine, brake, name, password, client, session_s)
+        return _check(engine, brake, name, password, client=client, session_s=session_s)
     finally:
         _checking.release()
 
 
 def _check(
-    engine: Engine, brake: LoginBrake, name: str, password: str, client: str, session_s: float
+    engine: Engine, brake: LoginBrake, name: str, password: str, *, client: str, session_s: float
 ) -> Session | Refused:
     with engine.connect() as conn:
         user = get_user(conn=conn, username=name)

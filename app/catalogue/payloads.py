@@ -88,7 +88,7 @@ class NgsiEntity(_Open):
 
     id: str
     type: str
-    dateObserved: Any = Field(None, description=TIME_DOC)
+    dateObserved: Any = Field(None, description=TIME_DOC)  # noqa: N815 - the NGSI attribute's name on the wire
 
 
 class StatusObject(_Open):
@@ -101,6 +101,7 @@ NAMES = ("reading", "senml", "ngsi", "ticket", "status")
 
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema (2020-12) of one payload kind: reading, senml, ngsi, ticket or status."""
+    body: dict[str, Any]
     if name == "senml":
         body = {
             "title": "SenMLPack",
@@ -110,7 +111,7 @@ def schema(name: str) -> dict[str, Any]:
             "items": SenMLRecord.model_json_schema(),
         }
     elif name == "status":
-        body: dict[str, Any] = {
+        body = {
             "title": "StatusPayload",
             "description": "On `city/{city}/status/{source_id}`, retained: the bare text online/offline, "
             "a JSON string, or an object with `status`.",

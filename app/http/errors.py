@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, status
 
 
-def problem(where: str, message: str, kind: str = "value_error") -> dict:
+def problem(where: str, message: str, kind: str = "value_error") -> dict[str, Any]:
     """One entry of a 422 `detail` list; `where` is dotted, e.g. `query.start`."""
     return {"loc": where.split("."), "msg": message, "type": kind, "where": where, "problem": message}
 

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select
 
 from app.storage.models import QuarantineRow, SourceRow, TrafficRow
 
 
-def traffic(*, conn: Connection, city: str, since_ms: int) -> list:
+def traffic(*, conn: Connection, city: str, since_ms: int) -> list[Row[Any]]:
     """Rows (target, bucket, messages, warnings, last_ms) of the hours from `since_ms` on."""
     t = TrafficRow
     q = select(t.target, t.bucket, t.messages, t.warnings, t.last_ms).where(t.city == city, t.bucket >= since_ms)
     return list(conn.execute(q))
 
 
-def refusals(*, conn: Connection, city: str, since_ms: int) -> list:
+def refusals(*, conn: Connection, city: str, since_ms: int) -> list[Row[Any]]:
     """Rows (target, reason, n): messages (or parts) quarantined since `since_ms`, per target and reason."""
     q = QuarantineRow
     stmt = (
-        select(q.target, q.reason, func.count())
+        select(q.target, q.reason, func.count().label("n"))
         .where(q.city == city, q.received_ms >= since_ms, q.target.is_not(None))
         .group_by(q.target, q.reason)
     )
     return list(conn.execute(stmt))
 
 
-def last_refusals(*, conn: Connection, city: str, since_ms: int) -> list:
+def last_refusals(*, conn: Connection, city: str, since_ms: int) -> list[Row[Any]]:
     """Rows (target, received_ms, reason, detail, topic): each target's latest refusal since `since_ms`."""
     q = QuarantineRow
     latest = (

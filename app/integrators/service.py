@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -27,7 +28,7 @@ class TargetHealth:
     refused_24h: dict[str, int] = field(default_factory=dict)
     sparkline: list[int] = field(default_factory=lambda: [0] * HOURS)  # messages per hour, oldest first
     last_seen_ms: int | None = None
-    last_refusal: dict | None = None
+    last_refusal: dict[str, Any] | None = None
 
 
 def health(
@@ -38,7 +39,7 @@ def health(
     grants: dict[str, set[Grant]],
     now_ms: int,
     only: set[str] | None = None,
-) -> tuple[list[dict], list[TargetHealth]]:
+) -> tuple[list[dict[str, Any]], list[TargetHealth]]:
     """(integrators, targets) of `city` over the last 24 h; `only`: just these targets (an integrator's own)."""
     hour0 = (now_ms // HOUR_MS - HOURS + 1) * HOUR_MS
     since = now_ms - HOURS * HOUR_MS
@@ -65,7 +66,7 @@ def health(
             t.messages_1h += r.messages  # the last twelve 5-minute buckets, the current one included
         t.last_seen_ms = max(t.last_seen_ms or 0, r.last_ms)
     for r in queries.refusals(conn=conn, city=city, since_ms=since):
-        get(r.target).refused_24h[r.reason] = r[2]
+        get(r.target).refused_24h[r.reason] = r.n
     for r in queries.last_refusals(conn=conn, city=city, since_ms=since):
         get(r.target).last_refusal = {"at_ms": r.received_ms, "reason": r.reason, "detail": r.detail, "topic": r.topic}
     chosen = [t for t in targets.values() if only is None or t.id in only]

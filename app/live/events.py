@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -26,7 +27,7 @@ class Event:
     sse: bytes
 
     @classmethod
-    def make(cls, type_: str, body: dict, *, city: str | None = None) -> Event:
+    def make(cls, type_: str, body: dict[str, Any], *, city: str | None = None) -> Event:
         text = orjson.dumps({"type": type_, **body}).decode()
         return cls(type_, city, text, f"event: {type_}\ndata: {text}\n\n".encode())
 
@@ -35,7 +36,7 @@ def _now() -> str:
     return iso_ms(time.time_ns() // 1_000_000)
 
 
-def changes(notice: dict) -> Event:
+def changes(notice: dict[str, Any]) -> Event:
     """A decoded change notice (app.live.notices.decode) as an event."""
     return Event.make("changes", notice, city=notice["city"])
 

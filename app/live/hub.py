@@ -10,6 +10,7 @@ N queue puts per notice, not N queries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -17,7 +18,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI
@@ -148,7 +149,7 @@ class Hub:
         # it sees the stop, and shutdown need not wait for that.
         threading.Thread(target=self._client.loop_stop, name="live-hub-stop", daemon=True).start()
 
-    async def stream(self, city: str | None = None) -> AsyncIterator[Event]:
+    async def stream(self, city: str | None = None) -> AsyncGenerator[Event, None]:
         """A client's events: hello, then notices for `city` (all when None), heartbeats when idle."""
         sub = Subscription(city, self._queue_size)
         self._subs.add(sub)
@@ -259,10 +260,8 @@ class Hub:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed in between: the app is shutting down
             loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop closed in between: the app is shutting down
-            pass
 
     def _on_message(self, _client, _ud, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         try:

@@ -8,14 +8,14 @@ app.api.metrics and app.api.health read them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection
 
 from app.storage.dialect import insert_for
 from app.storage.models import IngestMinuteRow
 
-_MINUTES = cast(Table, IngestMinuteRow.__table__)
+_MINUTES = IngestMinuteRow.__table__
 
 
 class Counts(NamedTuple):

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection
 
 from app.storage.models import QuarantineRow
 
 TOPIC_CHARS = 512
 DETAIL_CHARS = 4000
 
-_QUARANTINE = cast(Table, QuarantineRow.__table__)
+_QUARANTINE = QuarantineRow.__table__
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,17 +7,16 @@ The readings themselves and their rollups are stored by ingest.bulk.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import cast
 
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import Connection, select, tuple_
 
 from app.storage.dialect import insert_for
 from app.storage.models import MetricRow, SeriesRow
 
 SeriesKey = tuple[int, str]  # (source pk, metric)
 
-_METRICS = cast(Table, MetricRow.__table__)
-_SERIES = cast(Table, SeriesRow.__table__)
+_METRICS = MetricRow.__table__
+_SERIES = SeriesRow.__table__
 
 
 def add_unregistered_metrics(*, conn: Connection, units: Mapping[str, str | None], now_ms: int) -> None:

@@ -174,7 +174,9 @@ def service_tallies(
     # Whole UTC days inside the period come from the rollup when they hold many resolved tickets.
     first_day = -(-start_ms // rollup.DAY_MS) * rollup.DAY_MS
     last_day = end_ms // rollup.DAY_MS * rollup.DAY_MS
-    if first_day < last_day and _rollup_days(conn, tallies, city, agency, first_day, last_day, exact_up_to):
+    if first_day < last_day and _rollup_days(
+        conn, tallies, city=city, agency=agency, first_ms=first_day, last_ms=last_day, exact_up_to=exact_up_to
+    ):
         _from_tickets(conn, tallies, scope, start_ms, first_day)
         _from_tickets(conn, tallies, scope, last_day, end_ms)
         for t in tallies.values():
@@ -213,6 +215,7 @@ def _from_tickets(conn: Connection, tallies: dict[Key, Tally], scope: list, star
 def _rollup_days(
     conn: Connection,
     tallies: dict[Key, Tally],
+    *,
     city: str,
     agency: str | None,
     first_ms: int,

@@ -44,7 +44,7 @@ def bucket_of(ms: int) -> int:
     minutes = max(0, ms) / 60_000
     if minutes < 1:
         return 0
-    return min(TOP, int(math.floor(PER_DOUBLING * math.log2(minutes))) + 1)
+    return min(TOP, math.floor(PER_DOUBLING * math.log2(minutes)) + 1)
 
 
 def bucket_bounds(k: int) -> tuple[float, float]:

@@ -58,9 +58,12 @@ def agency_filter(
     ] = None,
 ) -> str | None:
     """The agency a request narrows to, if any: known to the profile or to the tickets, else 422."""
-    if agency is not None and not profile.has_agency(agency):
-        if not id_in_tickets(conn=conn, city=profile.city.id, column="agency", value=agency):
-            raise unprocessable("query.agency", f"unknown agency {agency!r}: not in the city profile nor in any ticket")
+    if (
+        agency is not None
+        and not profile.has_agency(agency)
+        and not id_in_tickets(conn=conn, city=profile.city.id, column="agency", value=agency)
+    ):
+        raise unprocessable("query.agency", f"unknown agency {agency!r}: not in the city profile nor in any ticket")
     return agency
 
 

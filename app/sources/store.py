@@ -7,16 +7,16 @@ The ingestor's writer calls these inside its batch transaction; none commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Table, bindparam, select, tuple_
+from sqlalchemy import Connection, bindparam, select, tuple_
 
 from app.storage.dialect import insert_for
 from app.storage.models import SourceRow
 
 SourceKey = tuple[str, str]  # (city, source_id)
 
-_SOURCES = cast(Table, SourceRow.__table__)
+_SOURCES = SourceRow.__table__
 
 
 class Place(NamedTuple):

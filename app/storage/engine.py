@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -42,7 +43,7 @@ def _sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
     # front: upgrading a read transaction to a write one in WAL mode fails
     # with SQLITE_BUSY without waiting for the busy timeout).
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record):  # noqa: ANN001
+    def _connect(dbapi_conn: Any, _record: Any) -> None:  # the DB-API connection: sqlite3's, untyped here
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -53,7 +54,7 @@ def _sqlite_recipe(engine: Engine, busy_timeout_ms: int) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(conn):  # noqa: ANN001
+    def _begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
@@ -71,8 +72,7 @@ def engine_from_settings(settings: Settings) -> Engine:
 def writing(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so a
     busy database is waited for (the busy timeout) instead of failing when a read transaction upgrades."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+    with engine.connect() as plain:
+        conn = plain.execution_options(sqlite_begin="IMMEDIATE") if plain.dialect.name == "sqlite" else plain
         with conn.begin():
             yield conn

@@ -17,6 +17,7 @@ from dash.exceptions import PreventUpdate
 from app.i18n import t
 from dashboards import ids
 from dashboards.apiclient import ApiError
+from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
 from dashboards.figures import theme, trends_figure
 from dashboards.panels import (
@@ -121,15 +122,12 @@ def _kiosk(search: str | None) -> bool:
 def register(app: Any, c: Ctx) -> None:
     """The operator window's callbacks on `app`."""
     profile = c.profile
-    tz = profile.tz
 
     async def session(cookies: dict) -> tuple[str, str, str]:
         token = c.token(cookies)
         who = await c.who(cookies)
         if who is None or token is None:
             raise PreventUpdate
-        from dashboards.auth import LANG_COOKIE
-
         lang = cookies.get(LANG_COOKIE, "id")
         return token, lang if lang in ("id", "en") else "id", who.role
 

@@ -201,7 +201,8 @@ def _to_ms(v: Any, what: str) -> int:
             return int(v) if tv is int else round(v)
         if v < -1e11:
             raise _Bad("bad_time", f"{what} {_num(v)} is not a plausible epoch time")
-        return round(v * 1000)
+        ms: int = round(v * 1000)  # epoch seconds
+        return ms
     raise _Bad("bad_time", f"{what} must be ISO 8601 with a UTC offset or epoch seconds, not {_kind(v)}")
 
 
@@ -273,9 +274,9 @@ def _vet(metric: str, v: Any, unit: str | None, rules: ParseRules) -> tuple[floa
     tv = type(v)
     if tv is not float and tv is not int:
         raise _Refuse("bad_field", f"value is {_kind(v)}, not a number")
-    rule = rules._get(metric)
+    rule = rules.metric_rule(metric)
     if rule is None:
-        if not rules._accept_unknown:
+        if not rules.accept_unknown:
             raise _Refuse("unknown_metric", "not in the catalogue")
         if tv is float and not math.isfinite(v):  # pragma: no cover - orjson yields finite numbers only
             raise _Refuse("bad_field", f"value {_num(v)} is not finite")

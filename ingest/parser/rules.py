@@ -35,16 +35,16 @@ class ParseRules:
     max_age_ms: int = 30 * 86_400_000
     # The profile's names for warnings (ingest.feedback); not used by parse() itself.
     book: Book | None = field(default=None, repr=False, compare=False)
-    # Derived once in __post_init__: a private snapshot of the catalogue's lookup
-    # (so a caller mutating the mapping later cannot skew a running parser).
-    _get: Callable[[str], MetricRule | None] = field(init=False, repr=False, compare=False)
-    _accept_unknown: bool = field(init=False, repr=False, compare=False)
+    # Derived once in __post_init__: a snapshot of the catalogue's lookup (so a caller mutating the
+    # mapping later cannot skew a running parser), and whether an unknown metric is accepted.
+    metric_rule: Callable[[str], MetricRule | None] = field(init=False, repr=False, compare=False)
+    accept_unknown: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.unknown_metric not in ("accept", "quarantine"):
             raise ValueError(f"unknown_metric must be 'accept' or 'quarantine', not {self.unknown_metric!r}")
-        object.__setattr__(self, "_get", dict(self.metrics).get)
-        object.__setattr__(self, "_accept_unknown", self.unknown_metric == "accept")
+        object.__setattr__(self, "metric_rule", dict(self.metrics).get)
+        object.__setattr__(self, "accept_unknown", self.unknown_metric == "accept")
 
     @classmethod
     def from_profile(cls, profile: Profile, settings: Settings) -> ParseRules:

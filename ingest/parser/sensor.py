@@ -94,6 +94,7 @@ def _finish(
     points: list[Point],
     refused: list[str] | None,
     codes: list[str] | None,
+    *,
     district: str | None,
     lat: float | None,
     lon: float | None,
@@ -114,7 +115,7 @@ def _finish(
 # --------------------------------------------------------------------------- sensor shapes
 
 
-def _reading_object(obj: dict, values: Any, city: str, source: str, received_ms: int, rules: ParseRules) -> Reading:
+def _reading_object(obj: dict, values: Any, city: str, source: str, *, received_ms: int, rules: ParseRules) -> Reading:
     if type(values) is not dict:
         raise _Bad("bad_field", f"'values' must be an object of metric: number, not {_kind(values)}")
     if not values:
@@ -151,7 +152,7 @@ def _reading_object(obj: dict, values: Any, city: str, source: str, received_ms:
         except _Bad as b:
             b.path = "lat" if lat is not None else "lon"
             errors = [*(errors or ()), b]
-    get = rules._get
+    get = rules.metric_rule
     points: list[Point] = []
     refused = codes = None
     renamed = False
@@ -189,11 +190,11 @@ def _reading_object(obj: dict, values: Any, city: str, source: str, received_ms:
         points = kept
     if errors is not None:
         _raise_all(errors + _entries(refused or [], codes or []))
-    return _finish(city, source, points, refused, codes, district, lat, lon, "'values' is empty")
+    return _finish(city, source, points, refused, codes, district=district, lat=lat, lon=lon, empty="'values' is empty")
 
 
 def _senml_base(
-    rec: dict, i: int, bn: str, bt: float, bu: str | None, bv: float
+    rec: dict, i: int, *, bn: str, bt: float, bu: str | None, bv: float
 ) -> tuple[str, float, str | None, float, bool, str | None]:
     """A record's base fields (and any must-understand field) -> the new base, whether it had any, that field.
 
@@ -243,7 +244,7 @@ def _senml_base(
 def _senml(pack: list, city: str, source: str, received_ms: int, rules: ParseRules) -> Reading:
     if not pack:
         raise _Bad("no_values", "the SenML pack is empty")
-    get = rules._get
+    get = rules.metric_rule
     lo_ms = received_ms - rules.max_age_ms
     hi_ms = received_ms + rules.max_future_ms
     plain = _SENML_PLAIN
@@ -262,7 +263,7 @@ def _senml(pack: list, city: str, source: str, received_ms: int, rules: ParseRul
                 raise _Refuse("bad_field", f"the record is {_kind(rec)}, not an object")
             has_base = False
             if not plain.issuperset(rec):  # base fields or unknown fields: rare, so out of line
-                bn, bt, bu, bv, has_base, extra = _senml_base(rec, i, bn, bt, bu, bv)
+                bn, bt, bu, bv, has_base, extra = _senml_base(rec, i, bn=bn, bt=bt, bu=bu, bv=bv)
                 if extra is not None:
                     raise _Refuse("bad_field", f"unsupported must-understand field {_clip(extra)}")
             v = rec.get("v")
@@ -327,7 +328,9 @@ def _senml(pack: list, city: str, source: str, received_ms: int, rules: ParseRul
             where = f"entry {i} ({metric})" if metric else f"entry {i}"
             refused.append(f"{where}: {r.reason}: {r.detail}")
             codes.append(r.reason)  # type: ignore[union-attr]
-    return _finish(city, source, points, refused, codes, None, None, None, "the SenML pack has no values")
+    return _finish(
+        city, source, points, refused, codes, district=None, lat=None, lon=None, empty="the SenML pack has no values"
+    )
 
 
 def _ngsi_time(obj: dict, received_ms: int, rules: ParseRules) -> int:
@@ -366,10 +369,11 @@ def _ngsi(obj: dict, city: str, source: str, received_ms: int, rules: ParseRules
     refused: list[str] | None = None
     codes: list[str] | None = None
     seen: set[str] = set()
-    for k, a in obj.items():
+    for k, attr in obj.items():
         if k in _NGSI_SKIP or (k.startswith("ref") and k[3:4].isupper()):
             continue
         unit = None
+        a = attr
         ta = type(a)
         if ta is dict:  # normalized {"type", "value", "metadata"}; other objects are not measurements
             if a.get("type") == "Relationship":
@@ -401,7 +405,17 @@ def _ngsi(obj: dict, city: str, source: str, received_ms: int, rules: ParseRules
             continue
         seen.add(metric)
         points.append(Point(metric, ts, value, unit))
-    return _finish(city, source, points, refused, codes, None, lat, lon, "the entity has no numeric attribute")
+    return _finish(
+        city,
+        source,
+        points,
+        refused,
+        codes,
+        district=None,
+        lat=lat,
+        lon=lon,
+        empty="the entity has no numeric attribute",
+    )
 
 
 def _sensor(payload: bytes, city: str, source: str, received_ms: int, rules: ParseRules) -> Parsed:
@@ -410,7 +424,7 @@ def _sensor(payload: bytes, city: str, source: str, received_ms: int, rules: Par
     if to is dict:
         values = obj.get("values", _MISSING)
         if values is not _MISSING:
-            return _reading_object(obj, values, city, source, received_ms, rules)
+            return _reading_object(obj, values, city, source, received_ms=received_ms, rules=rules)
         if "type" in obj and "id" in obj:
             return _ngsi(obj, city, source, received_ms, rules)
         raise _Bad("bad_shape", "a sensor object needs 'values' (a reading) or 'id' and 'type' (an NGSI entity)")

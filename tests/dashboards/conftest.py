@@ -8,6 +8,7 @@ leak between tests. Chromium and chromedriver come from Debian
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -159,10 +160,8 @@ def browser() -> Iterator[Callable[..., WebDriver]]:
 
     yield make
     for d in made:
-        try:
+        with contextlib.suppress(Exception):  # a crashed browser is already gone
             d.quit()
-        except Exception:  # noqa: BLE001 - a crashed browser is already gone
-            pass
 
 
 def wait_js(driver: WebDriver, script: str, timeout: float = 30, what: str = "") -> object:

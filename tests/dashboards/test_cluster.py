@@ -22,7 +22,7 @@ def test_worst_ranks_alarms_above_health() -> None:
     assert worst(["online", "offline"]) == "offline"
     assert worst(["offline", "warning"]) == "warning"
     assert worst(["stale", "major", "critical"]) == "critical"
-    assert list(RANKS)[0] == "critical" and list(RANKS)[-1] == "online"
+    assert next(iter(RANKS)) == "critical" and list(RANKS)[-1] == "online"
 
 
 def test_zooming_in_splits_a_cluster() -> None:

@@ -36,7 +36,7 @@ LIVE_WITHIN_S = 30
 
 
 def get(url: str, token: str | None = None) -> dict | None:
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310 - loopback
     try:
         with urllib.request.urlopen(req, timeout=2) as resp:  # noqa: S310 - loopback
             return json.loads(resp.read())

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -185,7 +186,7 @@ def test_tickets_move_forward_within_their_compressed_sla() -> None:
         assert [RANK[s] for s in statuses] == sorted(RANK[s] for s in statuses)
         is311 = "service_request_id" in evs[0][2]
         allowed = open311 if is311 else ours
-        for a, b in zip(statuses, statuses[1:], strict=False):
+        for a, b in pairwise(statuses):
             assert b in allowed.get(a, ()), (tid, statuses)
         sla = PROFILE.service(evs[0][1].service).sla_minutes
         due = evs[0][1].due_ms if is311 else stamps[0] + evs[0][1].sla_minutes * 60_000
@@ -283,7 +284,7 @@ def test_sources_go_offline_and_come_back_online() -> None:
             silent_while_offline = False
     assert len(seen) >= 5
     for sid, states in seen.items():
-        assert all(a != b for a, b in zip(states, states[1:], strict=False)), (sid, states)  # they alternate
+        assert all(a != b for a, b in pairwise(states)), (sid, states)  # they alternate
         assert states[0] == b"offline"
     assert silent_while_offline
 

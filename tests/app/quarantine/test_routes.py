@@ -20,6 +20,7 @@ def rejected(
     received_ms: int,
     reason: str,
     payload: bytes,
+    *,
     city: str | None = CITY,
     target: str | None = None,
     topic: str | None = None,
