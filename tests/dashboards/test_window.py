@@ -292,7 +292,7 @@ def test_replay_plays_the_past(stack: Stack, browser: Callable[..., WebDriver], 
     sixty = "//div[@id='replay-speed']//button[text()='60x']"
     d.execute_script("document.getElementById('replay-speed').scrollIntoView();")
     pressed = (
-        f"var b = document.evaluate(\"{sixty}\", document, null, 9, null).singleNodeValue;"
+        f'var b = document.evaluate("{sixty}", document, null, 9, null).singleNodeValue;'
         " return b && b.getAttribute('aria-pressed') === 'true'"
     )
     for _ in range(5):  # a button found just before the group is drawn again goes stale: find it again
