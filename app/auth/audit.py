@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from sqlalchemy import Connection
 
 from app.storage.models import AuditRow
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _visible(text: str) -> str:
+    """Text from outside (a username typed at sign-in) with its control characters written out as `\\xNN`:
+    kept readable in the log, and PostgreSQL refuses a NUL byte in any text."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def record(
@@ -16,10 +25,10 @@ def record(
     conn.execute(
         AuditRow.__table__.insert().values(
             ts_ms=int(time.time() * 1000),
-            actor=actor[:100],
+            actor=_visible(actor)[:100],
             role=role,
             action=action[:64],
-            target=target[:200] if target else None,
-            detail=detail,
+            target=_visible(target)[:200] if target else None,
+            detail=_visible(detail) if detail else None,
         )
     )

@@ -76,8 +76,12 @@ def create_user(*, conn: Connection, username: str, role: Role, password_hash: s
 
 
 def get_user(*, conn: Connection, username: str) -> UserRow | None:
-    """The user called `username` (any case), disabled or not."""
-    return conn.execute(select(UserRow).where(UserRow.username == normalize(username))).first()
+    """The user called `username` (any case), disabled or not; None for a name no user can have (a NUL byte,
+    which PostgreSQL refuses in any text, would otherwise fail the query)."""
+    name = normalize(username)
+    if not _USERNAME.match(name):
+        return None
+    return conn.execute(select(UserRow).where(UserRow.username == name)).first()
 
 
 def has_users(*, conn: Connection) -> bool:

@@ -187,3 +187,15 @@ def test_past_the_sign_ins_checked_at_once_a_sign_in_is_told_to_retry(
     assert r.status_code == 503 and r.headers["Retry-After"] == "1" and "try again" in r.json()["detail"]
     full.release()
     assert login(client, "sari").status_code == 200
+
+
+def test_a_username_no_user_can_have_is_refused_like_an_unknown_one(
+    client: TestClient, add_user: Callable[..., None], tokens: dict[str, str]
+) -> None:
+    add_user("sari", "operator")
+    # PostgreSQL refuses a NUL byte in any text: the look-up, and the audit row of the failure, must not send it.
+    for name in ("sa\x00ri", "sari\x00", "\x00"):
+        r = login(client, name)
+        assert (r.status_code, r.json()["detail"]) == (401, "wrong username or password"), name
+    failed = [a for a in audit(client, tokens["admin"]) if a["action"] == "auth.login_failed"]
+    assert [a["target"] for a in failed] == ["\\x00", "sari\\x00", "sa\\x00ri"]  # written out, newest first
