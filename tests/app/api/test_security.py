@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -161,6 +162,15 @@ def test_the_dashboards_inline_scripts_are_allowed_by_hash_and_nothing_else(web:
     executed = script_hashes(r.text.split("<![endif]-->")[-1])
     assert len(executed) >= 2  # the renderer's start and the clientside callbacks
     assert all(h in policy for h in executed)
+
+
+def test_the_printable_reports_print_button_runs_under_the_policy(web: TestClient) -> None:
+    # The policy blocks inline event handlers: the button's `onclick` did nothing; its script is allowed by hash.
+    r = web.get("/api/v1/reports/services", headers=auth(_tokens(web)["viewer"]))
+    assert r.status_code == 200 and 'class="print"' in r.text
+    assert not re.search(r"<[^>]+\son[a-z]+\s*=", r.text)
+    scripts = script_hashes(r.text)
+    assert scripts and all(h in r.headers["content-security-policy"] for h in scripts)
 
 
 def test_docs_work_offline(web: TestClient) -> None:
