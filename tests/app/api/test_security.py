@@ -257,3 +257,31 @@ def test_origin_settings_take_plain_origins_only(bad: str) -> None:
     assert Settings(
         mqtt_url="mqtt://127.0.0.1:1", frame_ancestors=["https://portal.example.go.id/"]
     ).frame_ancestors == ["https://portal.example.go.id"]
+
+
+def test_a_write_waits_for_the_ingestors_lock_instead_of_failing(tmp_path) -> None:
+    # A deferred transaction that reads first cannot be upgraded while another connection writes: SQLite answers
+    # "database is locked" at once, without its busy timeout (schemathesis found 500s on ack, comment, PUT source,
+    # shelves and users while the ingestor wrote). A write request now takes the lock up front and waits for it.
+    import sqlite3
+    import threading
+
+    path = tmp_path / "satupintu.db"
+    settings = Settings(database_url=f"sqlite:///{path}", mqtt_url="mqtt://127.0.0.1:1", sqlite_busy_timeout_ms=60_000)
+    with TestClient(create_app(settings)) as c:
+        with c.app.state.engine.begin() as conn:
+            admin = create_token(conn=conn, name="a", role="admin")
+        ingestor = sqlite3.connect(path, isolation_level=None)
+        ingestor.execute("BEGIN IMMEDIATE")
+        answers: list[int] = []
+        put = threading.Thread(
+            target=lambda: answers.append(
+                c.put("/api/v1/sources/awlr-x", json={"name": "AWLR X"}, headers=auth(admin)).status_code
+            )
+        )
+        put.start()
+        put.join(0.5)  # a failing request answers within this; a waiting one does not
+        ingestor.execute("COMMIT")
+        ingestor.close()
+        put.join()
+    assert answers in ([200], [201])
