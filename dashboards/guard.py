@@ -11,8 +11,8 @@ answers those itself:
   (a callback that runs in the browser included); the body it read is handed
   on to Dash unchanged. A callback that fails on the values sent (a list where
   it reads a dict: TypeError, ValueError, ...; `on_callback_error`, Dash's
-  `on_error`, notes it) answers 400 instead of Dash's 500; any failure is
-  logged with its traceback (Dash logs none).
+  `on_error`, notes it) answers 400 instead of Dash's 500 (logged in one
+  line); any other failure is logged with its traceback (Dash logs none).
 - `GET /_dash-component-suites/<package>/<path>`: 404 unless it is a file
   Dash registered for the page (Dash serves nothing else either, but with 500).
 """
@@ -158,16 +158,14 @@ class DashGuard:
             nonlocal replaced
             if message["type"] == "http.response.start" and message["status"] >= 500 and failures:
                 error = failures[-1]
-                bad = isinstance(error, BAD_VALUES)
-                log.log(
-                    logging.WARNING if bad else logging.ERROR,
-                    "callback %s failed",
-                    body["output"][:200],
-                    exc_info=(type(error), error, error.__traceback__),
-                )
-                if bad:
+                output = body["output"][:200]
+                if isinstance(error, BAD_VALUES):  # one line: a client that sends garbage does not fill the log
+                    log.warning(
+                        "callback %s: 400, the values sent do not fit (%s: %s)", output, type(error).__name__, error
+                    )
                     replaced = True
                     return await _answer(send, 400, "body", "the callback cannot use the values sent")
+                log.error("callback %s failed", output, exc_info=(type(error), error, error.__traceback__))
             if not replaced:
                 await send(message)
 
