@@ -30,7 +30,7 @@ from dashboards.auth import LANG_COOKIE, Sessions, install
 from dashboards.context import Ctx
 from dashboards.data import CityData, Pace
 from dashboards.figures import Tiles
-from dashboards.guard import AssetCaching, DashGuard
+from dashboards.guard import AssetCaching, DashGuard, on_callback_error
 from dashboards.layout import shell
 from dashboards.pages import integrators, operator, regent, replay
 
@@ -75,6 +75,7 @@ def build(api: FastAPI) -> Dash:
         # Which plotly.js bundle live.js loads: the full one only for the tile map.
         meta_tags=[{"name": "sp-plotly", "content": FULL_PLOTLY if tiles else BASIC_PLOTLY}],
         compress=False,
+        on_error=on_callback_error,  # DashGuard answers 400 for a callback that cannot use the values sent
     )
     # Dash's catch-all would answer every unknown GET (an /api typo included) with
     # the index page; our pages are routed explicitly above instead.

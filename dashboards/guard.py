@@ -7,14 +7,20 @@ one of its files (`../../etc/passwd`). This ASGI middleware, in front of Dash,
 answers those itself:
 
 - `POST /_dash-update-component`: 401 without a valid session (the cookie, or
-  a bearer token), 400 for a body that is not a callback request of this app;
-  the body it read is handed on to Dash unchanged.
+  a bearer token), 400 for a body that is not a callback request of this app
+  (a callback that runs in the browser included); the body it read is handed
+  on to Dash unchanged. A callback that fails on the values sent (a list where
+  it reads a dict: TypeError, ValueError, ...; `on_callback_error`, Dash's
+  `on_error`, notes it) answers 400 instead of Dash's 500 (logged in one
+  line); any other failure is logged with its traceback (Dash logs none).
 - `GET /_dash-component-suites/<package>/<path>`: 404 unless it is a file
   Dash registered for the page (Dash serves nothing else either, but with 500).
 """
 
 from __future__ import annotations
 
+import logging
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -27,6 +33,19 @@ from app.http.errors import problem
 
 UPDATE = "/_dash-update-component"
 SUITES = "/_dash-component-suites/"
+# What a callback raises when the browser sent values of another shape than the page's components make.
+BAD_VALUES = (TypeError, ValueError, AttributeError, KeyError, IndexError)
+
+log = logging.getLogger(__name__)
+_failures: ContextVar[list[Exception] | None] = ContextVar("dash_callback_failures", default=None)
+
+
+def on_callback_error(error: Exception) -> None:
+    """Dash's `on_error`: note the failure for DashGuard (which answers for it) and raise it on to Dash."""
+    failures = _failures.get()
+    if failures is not None:
+        failures.append(error)
+    raise error
 
 
 async def _answer(send: Send, status: int, where: str, message: str) -> None:
@@ -61,6 +80,8 @@ def callback_problem(body: Any, callback_map: dict[str, dict]) -> str | None:
     if not all(_is_dependency(i) for i in inputs + state):
         return "each input and state must be an object with 'id' and 'property'"
     cb = callback_map[output]
+    if "callback" not in cb:
+        return "'output' names a callback that runs in the browser"
     if len(inputs) != len(cb.get("inputs", inputs)) or len(state) != len(cb.get("state", state)):
         return "the inputs and state do not match the callback's"
     if not isinstance(body.get("changedPropIds", []), list):
@@ -123,6 +144,8 @@ class DashGuard:
         if why is not None:
             return await _answer(send, 400, "body", why)
         sent = False
+        failures: list[Exception] = []
+        replaced = False
 
         async def replay() -> Message:
             nonlocal sent
@@ -131,7 +154,26 @@ class DashGuard:
             sent = True
             return {"type": "http.request", "body": raw, "more_body": False}
 
-        await self.app(scope, replay, send)
+        async def answer(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] >= 500 and failures:
+                error = failures[-1]
+                output = body["output"][:200]
+                if isinstance(error, BAD_VALUES):  # one line: a client that sends garbage does not fill the log
+                    log.warning(
+                        "callback %s: 400, the values sent do not fit (%s: %s)", output, type(error).__name__, error
+                    )
+                    replaced = True
+                    return await _answer(send, 400, "body", "the callback cannot use the values sent")
+                log.error("callback %s failed", output, exc_info=(type(error), error, error.__traceback__))
+            if not replaced:
+                await send(message)
+
+        token_ = _failures.set(failures)
+        try:
+            await self.app(scope, replay, answer)
+        finally:
+            _failures.reset(token_)
 
 
 class AssetCaching:

@@ -372,15 +372,19 @@ class CacheMiddleware:
 async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send, expires: float) -> Entry | None:
     """Run the app, passing its answer through as it comes; returns it when it may be kept."""
     start: Message | None = None
+    headers: list[tuple[bytes, bytes]] = []
     parts: list[bytes] = []
     size = 0
     keep = True
 
     async def tee(message: Message) -> None:
-        nonlocal start, size, keep
+        nonlocal start, headers, size, keep
         if message["type"] == "http.response.start":
             start = message
-            h = Headers(raw=message.get("headers", []))
+            # A copy taken now: the middlewares outside (GZip: Content-Encoding and the compressed length) change
+            # the message's header list in place once it is sent, and a replay passes through them again.
+            headers = list(message.get("headers", []))
+            h = Headers(raw=headers)
             keep = (
                 message["status"] == 200
                 and h.get("content-type", "").startswith("application/json")
@@ -396,7 +400,7 @@ async def _run_and_keep(app: ASGIApp, scope: Scope, receive: Receive, send: Send
     await app(scope, receive, tee)
     if start is None or not keep:
         return None
-    return Entry(expires, list(start.get("headers", [])), b"".join(parts))
+    return Entry(expires, headers, b"".join(parts))
 
 
 async def _replay(entry: Entry, send: Send, how: bytes) -> None:

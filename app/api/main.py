@@ -33,7 +33,7 @@ from app.api import health, live
 from app.api.cache import CacheMiddleware, ResponseCache
 from app.api.docs import install_docs
 from app.api.metrics import IngestTotals, WebTotals
-from app.api.security import BodyLimit, OriginGuard, SecureHeaders
+from app.api.security import BodyLimit, OriginGuard, SecureHeaders, script_hashes
 from app.auth import routes as tokens, session_routes as sessions, user_routes as users
 from app.auth.deps import require
 from app.auth.lookup import TokenCache
@@ -48,6 +48,7 @@ from app.quarantine import routes as quarantine
 from app.readings import routes as readings
 from app.replay import routes as replay
 from app.reports import routes as reports
+from app.reports.printable import PRINT_SCRIPT
 from app.seed import sync_profile
 from app.services import routes as services
 from app.settings import Settings, get_settings
@@ -152,6 +153,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     install_docs(api, api.state.csp_script_hashes)
+    api.state.csp_script_hashes.extend(script_hashes(f"<script>{PRINT_SCRIPT}</script>"))  # the report's print button
     for router in ROUTERS:
         api.include_router(router)
 

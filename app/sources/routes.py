@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from app.auth.audit import record
@@ -112,7 +112,11 @@ class SourceIn(BaseModel):
     "/sources/{source_id}",
     response_model=SourceOut,
     summary="Register or update a source (admin)",
-    responses={201: {"description": "Created"}, 403: {"description": "Not an admin"}},
+    responses={
+        201: {"description": "Created"},
+        403: {"description": "Not an admin"},
+        409: {"description": "The id is an agency's: a source and an agency never share an id (docs/mqtt.md)"},
+    },
 )
 def put_source(
     *,
@@ -123,6 +127,9 @@ def put_source(
     body: SourceIn,
     response: Response,
 ) -> SourceOut:
+    if any(a.id == source_id for a in profile.agencies):
+        # Both would read city/{city}/rejected/{id}: one party would read the other's refusals.
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{source_id!r} is an agency of the city, not a source")
     fields = body.model_dump(exclude_unset=True, exclude={"registered"})
     city = profile.city.id
     with conn.begin():

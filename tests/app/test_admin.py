@@ -72,6 +72,8 @@ def test_an_admin_registers_a_source_ahead_of_its_first_message(client: TestClie
     assert client.put("/api/v1/sources/AWLR BARU", json=body, headers=auth(tokens["admin"])).status_code == 422
     assert client.put("/api/v1/sources/x", json={"lat": 91}, headers=auth(tokens["admin"])).status_code == 422
     assert client.put("/api/v1/sources/x", json={"name": "a\x00b"}, headers=auth(tokens["admin"])).status_code == 422
+    # An agency's id is not a source's: both would read city/{city}/rejected/{id} (issue 16, part 8).
+    assert client.put("/api/v1/sources/dinas-pupr", json=body, headers=auth(tokens["admin"])).status_code == 409
     actions = [a["action"] for a in client.get("/api/v1/audit", headers=auth(tokens["admin"])).json()["items"]]
     assert actions[:2] == ["source.update", "source.create"]
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from app.auth.tokens import create_token
 from app.settings import Settings
+from dashboards.guard import on_callback_error
 from satupintu.web import create_app
 
 UPDATE = "/_dash-update-component"
@@ -109,3 +111,65 @@ def test_registered_component_files_are_still_served(client: TestClient) -> None
     suite = next(p for p in page.split('"') if p.startswith("/_dash-component-suites/dash/dcc/"))
     r = client.get(suite)
     assert r.status_code == 200 and len(r.content) > 1000
+
+
+def _outputs(output: str) -> list[dict] | dict:
+    """The `outputs` field the browser sends for a callback's `output` key."""
+
+    def one(part: str) -> dict:
+        cid, _, prop = part.rpartition(".")
+        return {"id": orjson.loads(cid) if cid.startswith("{") else cid, "property": prop.split("@")[0]}
+
+    return [one(p) for p in output.strip(".").split("...")] if output.startswith("..") else one(output)
+
+
+def _values_body(output: str, cb: dict, value: object) -> dict:
+    def dep(spec: dict) -> dict:
+        return {"id": spec["id"], "property": spec["property"], "value": value}
+
+    return {
+        "output": output,
+        "outputs": _outputs(output),
+        "inputs": [dep(s) for s in cb["inputs"]],
+        "state": [dep(s) for s in cb["state"]],
+        "changedPropIds": [],
+    }
+
+
+@pytest.mark.parametrize("value", [None, 1, "x", [], {}, True, [1, "a"]])
+def test_every_callback_answers_values_of_the_wrong_type_with_4xx(client: TestClient, value: object) -> None:
+    # Dash answered 500 for each callback that raised on them, and for the callbacks that run in the browser.
+    failed = {}
+    for output, cb in client.app.state.dash.callback_map.items():
+        r = client.post(UPDATE, json=_values_body(output, cb, value), headers=OWN)
+        if r.status_code >= 500 or (r.status_code == 400 and r.json()["detail"][0]["where"] != "body"):
+            failed[output] = r.status_code
+    assert not failed
+
+
+def test_a_callback_that_runs_in_the_browser_is_400(client: TestClient) -> None:
+    output, cb = next((o, cb) for o, cb in client.app.state.dash.callback_map.items() if "callback" not in cb)
+    r = client.post(UPDATE, json=_values_body(output, cb, None), headers=OWN)
+    assert r.status_code == 400 and "browser" in r.json()["detail"][0]["problem"]
+
+
+def test_a_failure_that_is_not_about_the_values_stays_a_5xx(client: TestClient, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down(*_a, **_k):  # as Dash's wrapper does when the callback raises
+        on_callback_error(OperationalError("select", {}, Exception("database is down")))
+
+    output = _route_output(client)
+    body = {
+        "output": output,
+        "outputs": _outputs(output),
+        "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
+        "state": [
+            {"id": "url", "property": "search", "value": ""},
+            {"id": "rendered-page", "property": "data", "value": None},
+        ],
+        "changedPropIds": ["url.pathname"],
+    }
+    monkeypatch.setitem(client.app.state.dash.callback_map[output], "callback", down)
+    r = client.post(UPDATE, json=body, headers=OWN)
+    assert r.status_code == 500, r.text

@@ -40,6 +40,11 @@ def _app(settings: Settings):
         CALLS["tickets"] += 1
         return {"role": who.role, "n": CALLS["tickets"]}
 
+    @app.get("/api/v1/readings/big-probe")
+    def big_readings_probe(who: ViewerDep) -> dict:
+        CALLS["big"] += 1
+        return {"role": who.role, "n": CALLS["big"], "pad": "x" * 4096}  # over GZip's 1 KB
+
     @app.get("/api/v1/failing-probe")
     def failing_probe(_who: ViewerDep) -> dict:
         CALLS["failing"] += 1
@@ -97,6 +102,22 @@ def test_each_role_gets_its_own_answer_and_a_repeat_is_a_hit(cached: TestClient,
     cached.cookies.set("satupintu_token", toks["operator"])
     assert cached.get("/api/v1/readings/probe").json() == {"role": "operator", "n": 4}
     assert cached.get("/api/v1/readings/probe").headers["x-cache"] == "hit"
+
+
+def test_a_kept_answer_is_replayed_with_its_own_headers_compressed_or_not(
+    cached: TestClient, toks: dict[str, str]
+) -> None:
+    # The kept headers were the ones GZip had rewritten in place (Content-Encoding: gzip, the compressed length):
+    # a hit sent the plain body under them, and uvicorn broke the connection ("longer than Content-Length").
+    gz = {**auth(toks["viewer"]), "Accept-Encoding": "gzip"}
+    first = cached.get("/api/v1/readings/big-probe", headers=gz)
+    assert first.headers["content-encoding"] == "gzip" and first.json()["n"] == 1
+    for encoding, compressed in (("gzip", True), ("identity", False)):
+        r = cached.get("/api/v1/readings/big-probe", headers={**gz, "Accept-Encoding": encoding})
+        assert r.headers["x-cache"] == "hit" and r.json()["n"] == 1
+        assert (r.headers.get("content-encoding") == "gzip") is compressed
+        length = int(r.headers["content-length"])
+        assert length < 4096 if compressed else length == len(r.content)
 
 
 def test_errors_health_metrics_and_admin_lists_are_not_kept(cached: TestClient, toks: dict[str, str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -163,6 +164,15 @@ def test_the_dashboards_inline_scripts_are_allowed_by_hash_and_nothing_else(web:
     assert all(h in policy for h in executed)
 
 
+def test_the_printable_reports_print_button_runs_under_the_policy(web: TestClient) -> None:
+    # The policy blocks inline event handlers: the button's `onclick` did nothing; its script is allowed by hash.
+    r = web.get("/api/v1/reports/services", headers=auth(_tokens(web)["viewer"]))
+    assert r.status_code == 200 and 'class="print"' in r.text
+    assert not re.search(r"<[^>]+\son[a-z]+\s*=", r.text)
+    scripts = script_hashes(r.text)
+    assert scripts and all(h in r.headers["content-security-policy"] for h in scripts)
+
+
 def test_docs_work_offline(web: TestClient) -> None:
     for path in ("/docs", "/redoc"):
         page = web.get(path).text
@@ -247,3 +257,33 @@ def test_origin_settings_take_plain_origins_only(bad: str) -> None:
     assert Settings(
         mqtt_url="mqtt://127.0.0.1:1", frame_ancestors=["https://portal.example.go.id/"]
     ).frame_ancestors == ["https://portal.example.go.id"]
+
+
+def test_a_write_waits_for_the_ingestors_lock_instead_of_failing(tmp_path) -> None:
+    # A deferred transaction that reads first cannot be upgraded while another connection writes: SQLite answers
+    # "database is locked" at once, without its busy timeout (schemathesis found 500s on ack, comment, PUT source,
+    # shelves and users while the ingestor wrote). A write request now takes the lock up front and waits for it.
+    import sqlite3
+    import threading
+
+    path = tmp_path / "satupintu.db"
+    settings = Settings(database_url=f"sqlite:///{path}", mqtt_url="mqtt://127.0.0.1:1", sqlite_busy_timeout_ms=60_000)
+    with TestClient(create_app(settings)) as c:
+        with c.app.state.engine.begin() as conn:
+            admin = create_token(conn=conn, name="a", role="admin")
+        ingestor = sqlite3.connect(path, isolation_level=None)
+        ingestor.execute("BEGIN IMMEDIATE")
+        answers: list[int] = []
+        put = threading.Thread(
+            target=lambda: answers.append(
+                c.put("/api/v1/sources/awlr-x", json={"name": "AWLR X"}, headers=auth(admin)).status_code
+            )
+        )
+        put.start()
+        put.join(0.5)  # a failing request answers within this; a waiting one does not
+        # The dry run only reads, in an async route: it never waits for the lock (that would stop the event loop).
+        dry = c.post("/api/v1/validate", params={"topic": "city/morotai/sensor/awlr-x"}, json={}, headers=auth(admin))
+        ingestor.execute("COMMIT")
+        ingestor.close()
+        put.join()
+    assert answers in ([200], [201]) and dry.status_code == 200
