@@ -23,7 +23,7 @@ from dash.exceptions import PreventUpdate
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
-from app.i18n import t
+from app.i18n import DEFAULT_LANG, t
 from dashboards import ids
 from dashboards.apiclient import ApiClient
 from dashboards.auth import LANG_COOKIE, Sessions, install
@@ -73,7 +73,10 @@ def build(api: FastAPI) -> Dash:
         title="SatuPintu",
         update_title=None,
         # Which plotly.js bundle live.js loads: the full one only for the tile map.
-        meta_tags=[{"name": "sp-plotly", "content": FULL_PLOTLY if tiles else BASIC_PLOTLY}],
+        meta_tags=[
+            {"name": "sp-plotly", "content": FULL_PLOTLY if tiles else BASIC_PLOTLY},
+            {"name": "description", "content": t("ui.meta.description", DEFAULT_LANG)},
+        ],
         compress=False,
         on_error=on_callback_error,  # DashGuard answers 400 for a callback that cannot use the values sent
     )

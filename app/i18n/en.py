@@ -200,4 +200,5 @@ STRINGS: dict[str, str] = {
     "dash.integrators.kind.source": "source",
     "dash.integrators.kind.agency": "agency",
     "dash.integrators.kind.unknown": "?",
+    "ui.meta.description": "SatuPintu: the city's command center in one window: sensors, public services and alarms, live.",
 }

@@ -200,4 +200,5 @@ STRINGS: dict[str, str] = {
     "dash.integrators.kind.source": "sumber",
     "dash.integrators.kind.agency": "OPD",
     "dash.integrators.kind.unknown": "?",
+    "ui.meta.description": "SatuPintu: ruang kendali kota dalam satu jendela: sensor, layanan publik dan alarm, langsung.",
 }

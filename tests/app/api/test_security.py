@@ -287,3 +287,9 @@ def test_a_write_waits_for_the_ingestors_lock_instead_of_failing(tmp_path) -> No
         ingestor.close()
         put.join()
     assert answers in ([200], [201]) and dry.status_code == 200
+
+
+def test_the_window_describes_itself_for_search_engines_and_screen_readers(web: TestClient) -> None:
+    web.cookies.set("satupintu_token", _tokens(web)["viewer"])
+    page = web.get("/").text
+    assert '<meta name="description" content="SatuPintu: ruang kendali kota' in page  # Lighthouse SEO audit
