@@ -22,12 +22,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from app.catalogue.service import catalogue
-from app.profile import ID_RE, load_profile
+from app.profile import load_profile
 from app.settings import Settings
 from ingest import metrics, sandbox
 from ingest.committer import Committer
 from ingest.feedback import Advice
 from ingest.parser import ParseRules
+from ingest.reachability import Unreachable
+from ingest.replies import WarningLimit, feedback_payload, feedback_topic, warning_payload
 from ingest.writer import Refusal, Stopped, WriteResult
 
 log = logging.getLogger(__name__)
@@ -35,94 +37,6 @@ log = logging.getLogger(__name__)
 # One catch-all filter, so that a topic breaking the contract (another kind, extra or
 # missing levels) is quarantined instead of vanishing unheard; ingest.sandbox sorts what arrives.
 TOPIC_FILTERS = (sandbox.SUBSCRIPTION,)
-INVALID = sandbox.INVALID
-_WARNED_MAX = 10_000  # sources remembered for the live warnings' rate limit
-
-
-def feedback_topic(city: str | None, target: str | None, topic: str = "") -> str:
-    """Where the reason for a refusal is published: `city/{city}/rejected/{id}`.
-
-    A topic that breaks the contract under a valid city (`city/morotai/sensors/x`)
-    is answered on that city's `rejected/_invalid`.
-    """
-    if not city and topic.startswith("city/"):
-        city = topic.split("/", 2)[1]
-    c = city if city and ID_RE.match(city) else INVALID
-    t = target if target and ID_RE.match(target) else INVALID
-    return f"city/{c}/rejected/{t}"
-
-
-def _iso(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
-
-
-def feedback_payload(r: Refusal) -> bytes:
-    return orjson.dumps(
-        {
-            "reason": r.rejected.reason,
-            "detail": r.rejected.detail[:1000],
-            "topic": r.item.topic[:256],
-            "received_at": _iso(r.item.received_ms),
-            "quarantined": True,
-        }
-    )
-
-
-class Unreachable:
-    """Says that the broker cannot be reached, and why: at the first failed attempt, then every `every_s` while
-    the attempts keep failing (paho retries on its own, silently), and once more when it is reached."""
-
-    def __init__(self, where: str, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._where, self._every_s, self._clock = where, every_s, clock
-        self._since: float | None = None
-        self._said: float | None = None
-        self._attempts = 0
-
-    def failed(self, why: str) -> None:
-        """An attempt to connect failed for `why`."""
-        now = self._clock()
-        self._attempts += 1
-        if self._since is None:
-            self._since = now
-            log.warning("cannot reach the broker at %s: %s; retrying", self._where, why)
-            self._said = now
-        elif self._said is not None and now - self._said >= self._every_s:  # set with _since
-            log.warning(
-                "still cannot reach the broker at %s after %.0f s (%d attempts): %s; retrying",
-                self._where,
-                now - self._since,
-                self._attempts,
-                why,
-            )
-            self._said = now
-
-    def reached(self) -> None:
-        """Connected: the next failure is a new outage."""
-        if self._since is not None:
-            log.info(
-                "reached the broker at %s after %.0f s (%d failed attempts)",
-                self._where,
-                self._clock() - self._since,
-                self._attempts,
-            )
-        self._since = self._said = None
-        self._attempts = 0
-
-
-def warning_payload(a: Advice) -> bytes:
-    """A live warning on the rejected topic: accepted and stored, but probably a mistake."""
-    first = a.warnings[0]
-    return orjson.dumps(
-        {
-            "reason": first.reason,
-            "detail": first.detail[:1000],
-            "detail_id": first.detail_id[:1000],
-            "warnings": [w.as_dict() for w in a.warnings],
-            "topic": a.topic[:256],
-            "received_at": _iso(a.received_ms),
-            "quarantined": False,
-        }
-    )
 
 
 class Ingestor:
@@ -154,7 +68,7 @@ class Ingestor:
         profile = load_profile(settings.profile)
         self._rules = ParseRules.from_profile(profile, settings)  # the sandbox's
         self._catalogue = (f"city/{profile.city.id}/catalogue", orjson.dumps(catalogue(profile)))
-        self._warned: dict[tuple[str, str], float] = {}  # (city, target) -> monotonic time of the last live warning
+        self._warnings = WarningLimit(settings.feedback_warning_interval_s)
         self._client = self._make_client(client_factory)
 
     # --- MQTT ---------------------------------------------------------------
@@ -378,18 +292,7 @@ class Ingestor:
 
     def _warn(self, advice: list[Advice]) -> None:
         """Answer accepted messages that carry warnings on their rejected topic, at most once a period per source."""
-        now = time.monotonic()
-        period = self._settings.feedback_warning_interval_s
-        warned = self._warned
-        if len(warned) > _WARNED_MAX:
-            warned.clear()
-        for a in advice:
-            key = (a.city, a.target)
-            last = warned.get(key)
-            if last is not None and now - last < period:
-                metrics.WARNINGS_SKIPPED.inc()
-                continue
-            warned[key] = now
+        for a in self._warnings.due(advice):
             info = self._client.publish(feedback_topic(a.city, a.target), warning_payload(a), qos=1)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 metrics.FEEDBACK_SKIPPED.inc()

@@ -17,8 +17,9 @@ from app.settings import Settings
 from app.storage.engine import make_engine
 from app.storage.migrate import upgrade
 from ingest.committer import InlineCommitter
-from ingest.consumer import Ingestor, feedback_topic
+from ingest.consumer import Ingestor
 from ingest.parser import ParseRules
+from ingest.replies import feedback_topic
 from ingest.writer import BatchWriter
 from tests.conftest import Broker, spawn_satupintu, wait_for_log
 from tests.mqtt_helpers import Db, Publisher, Subscriber, stream, wait_until

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.consumer import Unreachable
+from ingest.reachability import Unreachable
 from satupintu.broker import free_port
 from tests.conftest import spawn_satupintu, wait_for_log
 
@@ -22,13 +22,13 @@ class Clock:
 
 
 def said(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "ingest.consumer"]
+    return [r.getMessage() for r in caplog.records if r.name == "ingest.reachability"]
 
 
 def test_unreachable_is_said_at_the_first_failure_then_once_a_minute_and_when_reached(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="ingest.consumer")
+    caplog.set_level(logging.INFO, logger="ingest.reachability")
     clock = Clock()
     u = Unreachable("broker.example:1883", 60.0, clock)
     for at in (0, 1, 15, 59.9):  # paho retries every 1..15 s: one line for all of them
