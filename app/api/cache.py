@@ -69,6 +69,9 @@ _NEVER = (
     "/api/v1/integrators",
 )
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The window's callbacks are POSTs that write nothing themselves: the ones that do (acknowledge) call the API,
+# whose write clears the cache. Counting each callback as a write would clear it a few times a second per window.
+_NOT_WRITES = ("/_dash-update-component",)
 
 
 def cacheable_path(path: str) -> bool:
@@ -310,7 +313,7 @@ class CacheMiddleware:
             return await self.app(scope, receive, send)
         state = scope["app"].state
         cache: ResponseCache | None = getattr(state, "response_cache", None)
-        if scope["method"] not in _READS:
+        if scope["method"] not in _READS and scope["path"] not in _NOT_WRITES:
             # A write through the API: whatever it touched is read again, tokens too; before its answer goes
             # out (the caller may ask again at once), and once more at the end for reads that overlapped it.
             def forget() -> None:

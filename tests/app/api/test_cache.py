@@ -195,6 +195,13 @@ def test_writes_through_the_api_clear_answers_and_tokens(cached: TestClient, tok
     assert _get(cached, "/api/v1/tickets-probe", toks["viewer"]).headers.get("x-cache") == "hit"
 
 
+def test_the_windows_callbacks_are_not_writes(cached: TestClient, toks: dict[str, str]) -> None:
+    assert _get(cached, "/api/v1/tickets-probe", toks["viewer"]).json()["n"] == 1
+    cached.post("/_dash-update-component", content=b"{}", headers={"Content-Type": "application/json"})
+    again = _get(cached, "/api/v1/tickets-probe", toks["viewer"])
+    assert again.headers.get("x-cache") == "hit" and again.json()["n"] == 1
+
+
 def test_concurrent_identical_misses_are_computed_once(cached: TestClient, toks: dict[str, str]) -> None:
     app = cached.app
 
