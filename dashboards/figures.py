@@ -73,6 +73,14 @@ class Tiles:
 MAP_PX = (900, 420)
 
 
+def graph_config(lang: str, **extra: object) -> dict[str, object]:
+    """A dcc.Graph's config in the window's language: plotly's dates and numbers in its locale, no mode bar.
+
+    The 'id' locale is vendored in assets/vendor/plotly-locale-id.js; 'en' is plotly's own default.
+    """
+    return {"displayModeBar": False, "locale": lang, **extra}
+
+
 def theme(kiosk: bool) -> Theme:
     return DARK if kiosk else LIGHT
 

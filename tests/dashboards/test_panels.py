@@ -81,7 +81,7 @@ def test_alarm_rows_sort_and_offer_acknowledge_to_operators_only() -> None:
     buttons = [r.children[2] for r in rows if getattr(r.children[2], "id", None)]
     assert [b.id for b in buttons] == [{"type": ids.ACK_BUTTON, "alarm": 3}, {"type": ids.ACK_BUTTON, "alarm": 1}]
     assert not any(b.disabled for b in buttons)
-    assert "diakui oleh Sari" in _text(rows)
+    assert "ditanggapi oleh Sari" in _text(rows)
     *viewer, _ = alarm_rows(alarms, lang="en", tz=TZ, can_ack=False)
     assert all(r.children[2].disabled for r in viewer if getattr(r.children[2], "id", None))
     assert "Tidak ada alarm" in _text(alarm_rows([], lang="id", tz=TZ, can_ack=True))
