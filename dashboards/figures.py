@@ -19,18 +19,34 @@ import plotly.graph_objects as go
 
 from dashboards.cluster import Cluster
 
+# Colour means trouble (ISA-101 high-performance HMI): the normal state is a muted grey, colour is spent on
+# what is abnormal: the alarm severities (red, orange, yellow, cyan) and lost data (purple: stale, offline).
 STATE_COLOURS = {
     "critical": "#ff3b30",
     "major": "#ff9500",
     "minor": "#ffd60a",
     "warning": "#64d2ff",
-    "offline": "#8e8e93",
-    "stale": "#bf8f4f",
-    "online": "#30d158",
+    "offline": "#8e44ad",
+    "stale": "#c77dff",
+    "online": "#98a2ad",
 }
 SEVERITY_COLOURS = {k: STATE_COLOURS[k] for k in ("critical", "major", "minor", "warning")}
-# Tickets: overdue red, urgent orange, the rest blue (so they do not read as source health).
-TICKET_COLOURS = {"critical": "#d70015", "major": "#c93400", "warning": "#0a84ff"}
+# A shape as well as a colour for every state (colour-blind operators): the map's markers; the glyphs below
+# are the same shapes in text, for the alarm panel and the map's key. Tickets are hexagons, none of these.
+STATE_SYMBOLS = {
+    "critical": "triangle-up",
+    "major": "diamond",
+    "minor": "square",
+    "warning": "triangle-down",
+    "offline": "circle-x",
+    "stale": "circle-dot",
+    "online": "circle",
+}
+SEVERITY_GLYPHS = {"critical": "\u25b2", "major": "\u25c6", "minor": "\u25a0", "warning": "\u25bc"}
+STATE_GLYPHS = {**SEVERITY_GLYPHS, "offline": "\u2297", "stale": "\u2299", "online": "\u25cf"}
+# Tickets: overdue red, urgent orange (trouble); the rest muted slate, as normal as an online source.
+TICKET_COLOURS = {"critical": "#d70015", "major": "#c93400", "warning": "#7d8b99"}
+TICKET_SYMBOL = "hexagon"
 
 
 def esc(value: object) -> str:
@@ -71,6 +87,20 @@ class Tiles:
 
 # About the map panel's size on a 1920x1080 screen (a little less): the zoom that fits a view on a tile map.
 MAP_PX = (900, 420)
+
+
+def graph_config(lang: str, **extra: object) -> dict[str, object]:
+    """A dcc.Graph's config in the window's language: plotly's dates and numbers in its locale, no mode bar.
+
+    The 'id' locale is vendored in assets/vendor/plotly-locale-id.js; 'en' is plotly's own default.
+    """
+    return {"displayModeBar": False, "locale": lang, **extra}
+
+
+def marker_scale(th: Theme) -> float:
+    """How much larger the map's markers are drawn in `th` than in the operator's window: the wall's, read at 4 m,
+    grow with its type."""
+    return th.font_size / LIGHT.font_size
 
 
 def theme(kiosk: bool) -> Theme:
@@ -119,6 +149,7 @@ def map_figure(
     `keep_view`: `view` is where the person already panned the tile map: keep their exact centre and zoom.
     """
     labels = labels or {}
+    k = marker_scale(th)
     data: list[dict] = [
         {
             "type": "scatter",
@@ -155,8 +186,9 @@ def map_figure(
                 "y": [c.lat for c in clusters],
                 "mode": "markers+text",
                 "marker": {
-                    "size": [11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5) for c in clusters],
-                    "color": [STATE_COLOURS.get(c.state, "#8e8e93") for c in clusters],
+                    "size": [k * (11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5)) for c in clusters],
+                    "color": [STATE_COLOURS.get(c.state, STATE_COLOURS["online"]) for c in clusters],
+                    "symbol": [STATE_SYMBOLS.get(c.state, "circle") for c in clusters],
                     "line": {"color": th.paper, "width": 1.5},
                     "opacity": 0.95,
                 },
@@ -177,11 +209,11 @@ def map_figure(
                 "y": [c.lat for c in tickets],
                 "mode": "markers+text",
                 "marker": {
-                    "symbol": "diamond",
+                    "symbol": TICKET_SYMBOL,
                     "size": [9 if c.count == 1 else min(30, 12 + 3 * c.count**0.5) for c in tickets],
                     "line": {"color": th.paper, "width": 1},
                     "opacity": 0.9,
-                    "color": [TICKET_COLOURS.get(c.state, "#0a84ff") for c in tickets],
+                    "color": [TICKET_COLOURS.get(c.state, TICKET_COLOURS["warning"]) for c in tickets],
                 },
                 "text": ["" if c.count == 1 else str(c.count) for c in tickets],
                 "textfont": {"color": "#ffffff", "size": max(9, th.font_size - 3)},
@@ -199,10 +231,10 @@ def map_figure(
                 "y": [a["lat"] for a in alarms],
                 "mode": "markers",
                 "marker": {
-                    "symbol": "star",
-                    "size": 18,
+                    "symbol": [STATE_SYMBOLS.get(a.get("severity"), "triangle-up") for a in alarms],
+                    "size": 18 * k,
                     "line": {"color": th.paper, "width": 1},
-                    "color": [SEVERITY_COLOURS.get(a.get("severity"), "#ff3b30") for a in alarms],
+                    "color": [SEVERITY_COLOURS.get(a.get("severity"), STATE_COLOURS["critical"]) for a in alarms],
                 },
                 "hovertext": [esc(a.get("message") or a.get("rule")) for a in alarms],
                 "hoverinfo": "text",
@@ -405,8 +437,9 @@ def trends_figure(
                 "mode": mode,
                 "xaxis": f"x{k}",
                 "yaxis": f"y{k}",
-                "line": {"width": 2, "color": "#0a84ff"},
-                "marker": {"size": 7, "color": "#0a84ff"},
+                # The measured value in the text colour: the normal state, no hue; the limits keep theirs.
+                "line": {"width": 2, "color": th.text},
+                "marker": {"size": 7, "color": th.text},
                 "name": s["title"],
                 "showlegend": False,
                 "hovertemplate": "%{x|%H.%M}: %{y}<extra></extra>",

@@ -16,7 +16,17 @@ from app.i18n import t
 from app.profile import Profile
 from dashboards import ids
 from dashboards.cluster import RANK, Point, cluster, worst
-from dashboards.figures import SEVERITY_COLOURS, STATE_COLOURS, Theme, Tiles, bounds, esc, map_figure, sla_colour
+from dashboards.figures import (
+    SEVERITY_GLYPHS,
+    STATE_COLOURS,
+    STATE_GLYPHS,
+    Theme,
+    Tiles,
+    bounds,
+    esc,
+    map_figure,
+    sla_colour,
+)
 from dashboards.fmt import clock, number, parse_iso, to_ms
 
 if TYPE_CHECKING:
@@ -38,6 +48,12 @@ def panel(name: str, title: str, body: Any, *, max_age_s: int = 60, extra: Seque
     )
 
 
+def glyph(state: str) -> html.Span:
+    """The state's shape in text (its map marker's shape): a severity reads without its colour. Hidden from
+    screen readers, which read the label beside it."""
+    return html.Span(STATE_GLYPHS.get(state, ""), className="glyph", **{"aria-hidden": "true"})
+
+
 def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, Any]], lang: str) -> list:
     """The KPI row: sources by health, open and overdue tickets, active alarms by severity, messages per minute."""
     o = overview or {}
@@ -56,7 +72,11 @@ def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, 
 
     sev_chips = html.Div(
         [
-            html.Span(number(by_sev.get(s, 0), lang), className=f"chip sev-{s}", title=t(f"dash.sev.{s}", lang))
+            html.Span(
+                [glyph(s), number(by_sev.get(s, 0), lang)],
+                className=f"chip sev-{s}" + ("" if by_sev.get(s) else " zero"),
+                title=t(f"dash.sev.{s}", lang),
+            )
             for s in SEVERITIES
         ],
         className="kpi-value chips",
@@ -67,9 +87,10 @@ def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, 
         id="kpi-alarms",
     )
     return [
-        tile("online", src.get("online", 0), "ok"),
+        # Sources online are the normal state: no colour. Stale and offline take the lost-data colours.
+        tile("online", src.get("online", 0)),
         tile("stale", src.get("stale", 0), "warn" if src.get("stale") else ""),
-        tile("offline", src.get("offline", 0), "bad" if src.get("offline") else ""),
+        tile("offline", src.get("offline", 0), "off" if src.get("offline") else ""),
         tile("open", o.get("open_tickets", 0)),
         tile("overdue", o.get("overdue_tickets", 0), "bad" if o.get("overdue_tickets") else ""),
         alarm_tile,
@@ -131,7 +152,7 @@ def alarm_rows(
         rows.append(
             html.Div(
                 [
-                    html.Span(t(f"dash.sev.{sev}", lang), className=f"sev sev-{sev}"),
+                    html.Span([glyph(sev), t(f"dash.sev.{sev}", lang)], className=f"sev sev-{sev}"),
                     html.Div(
                         [
                             html.Div(a.get("message") or a.get("rule"), className="alarm-msg"),
@@ -406,14 +427,14 @@ def trend_series(trends: Mapping[str, Any], profile: Profile, lang: str) -> list
 
 
 def legend(lang: str) -> html.Div:
-    """The map's colour key."""
+    """The map's key: every state's marker shape in its colour, and its name."""
     order = sorted(STATE_COLOURS, key=lambda s: RANK[s])
     return html.Div(
         [
             html.Span(
                 [
-                    html.I(style={"background": STATE_COLOURS[s]}),
-                    t(f"dash.sev.{s}" if s in SEVERITY_COLOURS else f"dash.state.{s}", lang),
+                    html.I(STATE_GLYPHS[s], style={"color": STATE_COLOURS[s]}, **{"aria-hidden": "true"}),
+                    t(f"dash.sev.{s}" if s in SEVERITY_GLYPHS else f"dash.state.{s}", lang),
                 ],
                 className="key",
             )

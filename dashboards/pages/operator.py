@@ -19,7 +19,7 @@ from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
-from dashboards.figures import theme, trends_figure
+from dashboards.figures import graph_config, theme, trends_figure
 from dashboards.panels import (
     alarm_rows,
     city_map,
@@ -39,7 +39,7 @@ LISTED_TICKETS = 2000  # dashboards.data reads at most this many open tickets (t
 def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dict | None = None) -> html.Div:
     """The operator window's panels, empty (the callbacks below fill them) or `filled` ({component id: its data})."""
     f = filled or {}
-    graph_cfg = {"displayModeBar": False, "scrollZoom": not kiosk, "staticPlot": False}
+    graph_cfg = graph_config(lang, scrollZoom=not kiosk, staticPlot=False)
     # A graph given no figure draws an empty plot first (as costly as a real one): only pass what there is.
     fig = {k: {"figure": f[k]} for k in (ids.MAP, ids.TRENDS) if f.get(k) is not None}
     return html.Div(
@@ -68,7 +68,7 @@ def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dic
                 t("dash.panel.trends", lang),
                 dcc.Graph(
                     id=ids.TRENDS,
-                    config={"displayModeBar": False},
+                    config=graph_config(lang),
                     className="trend-graph",
                     responsive=True,
                     **fig.get(ids.TRENDS, {}),

@@ -22,7 +22,7 @@ from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
-from dashboards.figures import LIGHT, agency_bars, pillar_figure, sla_colour
+from dashboards.figures import LIGHT, agency_bars, graph_config, pillar_figure, sla_colour
 from dashboards.fmt import number, to_ms, when
 from dashboards.layout import choice
 from dashboards.panels import panel
@@ -52,7 +52,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
                 "pillars",
                 t("dash.regent.pillars", lang),
                 [
-                    dcc.Graph(id=ids.REGENT_PILLARS, config={"displayModeBar": False}, className="pillar-graph"),
+                    dcc.Graph(id=ids.REGENT_PILLARS, config=graph_config(lang), className="pillar-graph"),
                     html.Div(id="pillar-list", className="pillar-list"),
                     html.Div(t("dash.regent.score_note", lang), className="note"),
                 ],
@@ -61,13 +61,13 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             panel(
                 "agency",
                 t("dash.regent.by_agency", lang),
-                dcc.Graph(id=ids.REGENT_AGENCY_FIG, config={"displayModeBar": False}, className="fill-graph"),
+                dcc.Graph(id=ids.REGENT_AGENCY_FIG, config=graph_config(lang), className="fill-graph"),
                 max_age_s=600,
             ),
             panel(
                 "rtrend",
                 t("dash.regent.trend", lang),
-                dcc.Graph(id=ids.REGENT_TREND, config={"displayModeBar": False}, className="fill-graph"),
+                dcc.Graph(id=ids.REGENT_TREND, config=graph_config(lang), className="fill-graph"),
                 max_age_s=600,
             ),
             panel("bysvc", t("dash.regent.by_service", lang), html.Div(id=ids.REGENT_TABLE), max_age_s=600),

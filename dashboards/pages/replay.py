@@ -21,7 +21,7 @@ from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
 from dashboards.data import read_trends
-from dashboards.figures import LIGHT, trends_figure
+from dashboards.figures import LIGHT, graph_config, trends_figure
 from dashboards.fmt import number, when
 from dashboards.layout import choice
 from dashboards.panels import (
@@ -83,9 +83,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
                 "rmap",
                 t("dash.panel.map", lang),
                 [
-                    dcc.Graph(
-                        id=ids.REPLAY_MAP, config={"displayModeBar": False, "scrollZoom": True}, className="map-graph"
-                    ),
+                    dcc.Graph(id=ids.REPLAY_MAP, config=graph_config(lang, scrollZoom=True), className="map-graph"),
                     legend(lang),
                 ],
                 max_age_s=10**9,
@@ -102,7 +100,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             panel(
                 "rtrends",
                 t("dash.panel.trends", lang),
-                dcc.Graph(id=ids.REPLAY_TRENDS, config={"displayModeBar": False}, className="trend-graph"),
+                dcc.Graph(id=ids.REPLAY_TRENDS, config=graph_config(lang), className="trend-graph"),
                 max_age_s=10**9,
             ),
             dcc.Store(id=ids.REPLAY_CLOCK),

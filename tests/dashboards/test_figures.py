@@ -8,7 +8,13 @@ from dashboards.cluster import Cluster, Point
 from dashboards.figures import (
     DARK,
     LIGHT,
+    SEVERITY_COLOURS,
+    SEVERITY_GLYPHS,
     STATE_COLOURS,
+    STATE_GLYPHS,
+    STATE_SYMBOLS,
+    TICKET_COLOURS,
+    TICKET_SYMBOL,
     Tiles,
     agency_bars,
     bounds,
@@ -27,6 +33,51 @@ def test_sla_colour_follows_the_report_rule() -> None:
     assert sla_colour(95) == sla_colour(90) == "#30d158"
     assert sla_colour(89.9) == sla_colour(75) == "#ffb300"
     assert sla_colour(74.9) == "#ff3b30"
+
+
+def _grey(hex_colour: str) -> bool:
+    """A muted neutral: its red, green and blue within 0x20 of each other."""
+    rgb = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return max(rgb) - min(rgb) <= 0x20
+
+
+def test_colour_means_trouble_normal_is_grey_and_every_abnormal_state_has_a_hue() -> None:
+    """ISA-101: an online source and an ordinary open ticket are grey; stale, offline and the severities are not."""
+    assert _grey(STATE_COLOURS["online"]) and _grey(TICKET_COLOURS["warning"])
+    abnormal = [c for s, c in STATE_COLOURS.items() if s != "online"]
+    assert not any(_grey(c) for c in abnormal)
+    assert len(set(abnormal)) == len(abnormal), "no two abnormal states share a colour"
+    assert not _grey(TICKET_COLOURS["critical"]) and not _grey(TICKET_COLOURS["major"])
+
+
+def test_every_severity_has_its_own_shape_and_glyph_as_well_as_its_colour() -> None:
+    """Colour-blind operators tell the severities apart by shape on the map and by glyph and word in the panel."""
+    shapes = [STATE_SYMBOLS[s] for s in SEVERITY_COLOURS]
+    assert len(set(shapes)) == 4 and "circle" not in shapes and TICKET_SYMBOL not in shapes
+    assert len({SEVERITY_GLYPHS[s] for s in SEVERITY_COLOURS}) == 4
+    assert set(STATE_GLYPHS) == set(STATE_SYMBOLS) == set(STATE_COLOURS)
+
+
+def test_the_wall_s_markers_and_trend_lines_read_at_4_m() -> None:
+    """The kiosk's (dark) map draws its markers larger, with its type; the measured line is neutral, limits coloured."""
+    c = [Cluster(128.5, 2.3, "online", (Point(128.5, 2.3, "online", "a", "a"),))]
+    alarm = [{"lat": 2.2, "lon": 128.45, "severity": "critical", "message": "x"}]
+    light, dark = (map_figure(outline=OUTLINE, districts=[], clusters=c, alarms=alarm, th=th) for th in (LIGHT, DARK))
+    assert dark.data[1].marker.size[0] > light.data[1].marker.size[0]
+    assert dark.data[2].marker.size > light.data[2].marker.size
+    at = datetime(2026, 11, 23, 8)
+    series = [
+        {
+            "title": "Air",
+            "unit": "cm",
+            "x": [at, at + timedelta(minutes=5)],
+            "y": [1.0, 2.0],
+            "thresholds": [(1.5, "critical")],
+        }
+    ]
+    fig = trends_figure(series, th=LIGHT)
+    assert fig.data[0].line.color == LIGHT.text
+    assert fig.layout.shapes[0].line.color == SEVERITY_COLOURS["critical"]
 
 
 def test_bounds_pad_the_outline() -> None:
@@ -55,7 +106,8 @@ def test_map_draws_land_sources_by_state_tickets_and_alarms_without_tiles() -> N
     assert list(sources.text) == ["2", ""], "a cluster shows its count, a single source none"
     assert "182,5 cm" in sources.hovertext[1]
     assert "AWLR A" in sources.hovertext[0] and "AWLR B" in sources.hovertext[0]
-    assert tix.marker.symbol == "diamond" and alarm.marker.symbol == "star"
+    assert list(sources.marker.symbol) == ["triangle-up", "circle"], "each state has its shape as well as its colour"
+    assert tix.marker.symbol == TICKET_SYMBOL and list(alarm.marker.symbol) == [STATE_SYMBOLS["major"]]
     assert fig.layout.yaxis.scaleanchor == "x", "lon and lat keep their proportions"
     assert fig.layout.map.style is None and not fig.layout.map.layers, "no tile server"
     assert fig.layout.paper_bgcolor == DARK.sea

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from app.i18n import CATALOGUES
 from app.profile import load_profile
 from dashboards import ids
-from dashboards.figures import LIGHT
+from dashboards.figures import LIGHT, SEVERITY_GLYPHS
 from dashboards.fmt import clock, number, when
 from dashboards.pages.operator import rotation_view
 from dashboards.pages.replay import advance, parse_local
@@ -81,10 +81,27 @@ def test_alarm_rows_sort_and_offer_acknowledge_to_operators_only() -> None:
     buttons = [r.children[2] for r in rows if getattr(r.children[2], "id", None)]
     assert [b.id for b in buttons] == [{"type": ids.ACK_BUTTON, "alarm": 3}, {"type": ids.ACK_BUTTON, "alarm": 1}]
     assert not any(b.disabled for b in buttons)
-    assert "diakui oleh Sari" in _text(rows)
+    assert "ditanggapi oleh Sari" in _text(rows)
     *viewer, _ = alarm_rows(alarms, lang="en", tz=TZ, can_ack=False)
     assert all(r.children[2].disabled for r in viewer if getattr(r.children[2], "id", None))
     assert "Tidak ada alarm" in _text(alarm_rows([], lang="id", tz=TZ, can_ack=True))
+
+
+def test_a_severity_reads_without_its_colour_and_only_trouble_is_coloured() -> None:
+    """Each alarm row's badge carries its shape and its word; a severity with no alarm has a muted chip."""
+    rows = alarm_rows([_alarm(1, "critical"), _alarm(2, "warning")], lang="id", tz=TZ, can_ack=True)[:-1]
+    badges = [r.children[0] for r in rows]
+    assert [_text(b) for b in badges] == [
+        f"{SEVERITY_GLYPHS['critical']} Awas",
+        f"{SEVERITY_GLYPHS['warning']} Perhatian",
+    ]
+    assert badges[0].children[0].className == "glyph"
+    overview = {"sources": {"online": 9, "stale": 0, "offline": 1}, "alarms": {"critical": 1, "major": 0}}
+    tiles = {tl.id: tl for tl in kpi_tiles(overview, [], "id")}
+    assert tiles["kpi-online"].className.split() == ["kpi"], "sources online are normal: no colour"
+    assert "off" in tiles["kpi-offline"].className.split()
+    chips = tiles["kpi-alarms"].children[0].children
+    assert ["zero" in c.className.split() for c in chips] == [False, True, True, True]
 
 
 def test_feed_merges_tickets_alarms_and_status_newest_first() -> None:

@@ -77,7 +77,7 @@ def acknowledge(driver: WebDriver, row: str, comment: str, *, by: str) -> None:
     driver.find_element(By.ID, "ack-send").click()
     wait_js(
         driver,
-        f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh {by}') >= 0",
+        f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('ditanggapi oleh {by}') >= 0",
         what=f"the row acknowledged by {by}",
     )
 
@@ -120,11 +120,18 @@ def test_operator_window_renders_every_panel_and_updates_live(
     assert d.execute_script("return document.documentElement.scrollHeight <= window.innerHeight"), (
         "no scrolling at 1920x1080"
     )
+    # Plotly draws dates and numbers in the window's language: the vendored 'id' locale is registered and applied.
+    wait_js(
+        d,
+        "var g = document.querySelector('#trends .js-plotly-plot');"
+        "return !!(g && g._fullLayout && g._context.locale === 'id' && g._fullLayout.separators === ',.')",
+        what="the trends in plotly's Indonesian locale",
+    )
     text = d.find_element(By.ID, "kpi-tiles").text
     assert "SUMBER DARING" in text.upper() and "PESAN / MENIT" in text.upper()
     assert "Kecelakaan lalu lintas" in d.find_element(By.ID, "feed").text
     rows = d.find_elements(By.CSS_SELECTOR, "#alarm-list .alarm-row")
-    assert any("KRITIS" in r.text.upper() and "awlr-sungai-pilowo" in r.text for r in rows)
+    assert any("AWAS" in r.text.upper() and "awlr-sungai-pilowo" in r.text for r in rows)
     # A viewer may watch: every acknowledge button is there, disabled, saying why.
     buttons = d.find_elements(By.CSS_SELECTOR, "#alarm-list button.ack")
     assert buttons and all(not b.is_enabled() for b in buttons)
@@ -191,7 +198,7 @@ def test_only_an_operator_acknowledges(stack: Stack, browser: Callable[..., WebD
     # The viewer's window follows by itself.
     wait_js(
         v,
-        f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('diakui oleh') >= 0",
+        f"var r = document.querySelector('{row}'); return r && r.innerText.indexOf('ditanggapi oleh') >= 0",
         what="the viewer's window showing the acknowledgement",
     )
 
