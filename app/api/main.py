@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.alarms import (
+    kpi_routes as alarm_kpis,
     routes as alarms,
     rule_routes as alarm_rules,
     shelf_routes as alarm_shelves,
@@ -65,6 +66,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     alarm_rules.router,
     alarm_shelves.router,
     alarm_webhooks.router,
+    alarm_kpis.router,
     catalogue.router,
     integrators.router,
     tokens.router,
@@ -89,6 +91,7 @@ DEPENDS_ON = Dependencies(
         services.depends_on,
         quarantine.depends_on,
         alarms.depends_on,
+        alarm_kpis.depends_on,
     )
 )
 

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from app.alarms import kpi_routes, kpis
 from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep, EngineDep, ProfileDep
 from app.http.timefmt import from_ms, now_ms
@@ -94,6 +95,18 @@ def export_series(result: SeriesDep, profile: ProfileDep) -> CSVResponse:
     first, last = plan.first_s * 1000, plan.stop_s * 1000 - 1
     days = f"{_day(first, profile)}-{_day(last, profile)}"
     return _download(body, f"{profile.city.id}-{metric}-{scope}-{bucket}-{agg}-{days}.csv")
+
+
+@router.get(
+    "/alarm-kpis.csv",
+    response_class=CSVResponse,
+    summary="The alarm-system KPIs as CSV",
+    description="The figures of `GET /api/v1/alarm-kpis` (same parameters): one row per KPI, then the top 10.",
+)
+def export_alarm_kpis(_: ViewerDep, span: PeriodDep, conn: ConnDep, profile: ProfileDep) -> CSVResponse:
+    body = csvexport.csv_text(kpis.KPI_CSV_COLUMNS, kpis.kpi_csv_rows(kpi_routes.compute(conn, profile, span)))
+    name = f"{profile.city.id}-alarm-kpis-{_day(span.start_ms, profile)}-{_day(span.end_ms - 1, profile)}.csv"
+    return _download(body, name)
 
 
 @router.get(
