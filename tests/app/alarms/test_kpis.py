@@ -43,6 +43,7 @@ from sqlalchemy import Connection, Engine
 from app.alarms import shelves
 from app.alarms.kpis import AlarmKpis, alarm_kpis
 from app.alarms.store import Lifecycle
+from app.api.main import DEPENDS_ON
 from app.http.timefmt import from_ms, now_ms
 from app.profile import load_profile
 from app.storage.migrate import upgrade
@@ -217,3 +218,8 @@ def test_the_api_needs_a_token_checks_dates_and_exports_csv(client: TestClient, 
     top = [row for row in rows if row["kpi"] == "top10_alarm"]
     assert len(top) == 10 and top[0]["subject"] == "arg-chatter" and top[0]["count"] == "3"
     assert "'=HYPERLINK(1)" in [row["subject"] for row in top]  # defused, not run by a spreadsheet
+
+
+def test_the_cached_kpis_are_computed_again_on_an_alarm_notice_only() -> None:
+    assert DEPENDS_ON("/api/v1/alarm-kpis") == {"alarms"}
+    assert DEPENDS_ON("/api/v1/alarm-kpis.csv") == {"alarms"}
