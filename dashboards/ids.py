@@ -73,3 +73,12 @@ def page_tick(page: str) -> dict:
 # The integrator health page (/integrators).
 INTEGRATORS_SUMMARY = "integrators-summary"
 INTEGRATORS_TABLE = "integrators-table"
+
+# The alarm system's KPIs (/alarm-kpis).
+AKPI_PERIOD = "akpi-period"  # a choice group (layout/choice.py): the chosen days in "akpi-period-value"
+AKPI_DAYS = "akpi-period-value"
+AKPI_SUMMARY = "akpi-summary"
+AKPI_TABLE = "akpi-table"
+AKPI_TOP = "akpi-top"
+AKPI_EXPORT = "akpi-export"
+AKPI_CSV = "akpi-csv"

@@ -66,6 +66,7 @@ def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str,
             ("operator", "/"),
             ("regent", "/regent"),
             ("replay", "/replay"),
+            ("alarm_kpis", "/alarm-kpis"),
             *((("integrators", "/integrators"),) if role in ("operator", "admin") else ()),
         )
     ]

@@ -1,4 +1,5 @@
-"""Accessibility: axe-core finds nothing on the operator window, the kiosk, the regent view, replay and sign-in.
+"""Accessibility: axe-core finds nothing on the operator window, the kiosk, the regent view, replay, the alarm
+KPIs and sign-in.
 
 axe-core (tests/dashboards/vendor/axe.min.js, MPL-2.0, from the npm package
 `axe-core`) is injected into each page through the Selenium driver and run
@@ -75,6 +76,16 @@ PAGES = {
             "return document.querySelectorAll('.pillar-row').length === 6",
             "return document.querySelectorAll('#regent-table tbody tr').length >= 2",
             "return document.querySelectorAll('#regent-export a').length === 2",
+        ],
+    ),
+    "alarm-kpis": (
+        "viewer",
+        "/alarm-kpis",
+        "",
+        [
+            "return document.querySelectorAll('#akpi-table tr.akpi-row').length === 13",
+            "return document.querySelectorAll('#akpi-top tr.akpi-top').length >= 1",
+            "return document.getElementById('akpi-csv') !== null",
         ],
     ),
     "replay": (
