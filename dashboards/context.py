@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dash.exceptions import PreventUpdate
+
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal
 from app.profile import Profile
@@ -28,6 +30,13 @@ class Ctx:
 
     async def who(self, cookies: dict) -> Principal | None:
         return await self.sessions.principal(self.token(cookies))
+
+    async def signed_in(self, cookies: dict) -> str:
+        """The caller's token for a page callback; PreventUpdate (the page stays as it is) when not signed in."""
+        token = self.token(cookies)
+        if token is None or await self.who(cookies) is None:
+            raise PreventUpdate
+        return token
 
     def district_names(self) -> dict[str, str]:
         return {d.id: d.name for d in self.profile.districts}

@@ -62,9 +62,7 @@ def register(app: Any, c: Ctx) -> None:
     )
     async def fill(_n: Any) -> tuple:
         cookies = dash_ctx.cookies
-        token = c.token(cookies)
-        if token is None or await c.who(cookies) is None:
-            raise PreventUpdate
+        token = await c.signed_in(cookies)
         lang = cookies.get(LANG_COOKIE, "id") if cookies.get(LANG_COOKIE) in ("id", "en") else "id"
         try:
             data = await c.client.get("/api/v1/integrators/health", token)

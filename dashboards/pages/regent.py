@@ -150,9 +150,7 @@ def register(app: Any, c: Ctx) -> None:
     )
     async def fill(days: int | None, _n: Any) -> tuple:
         cookies = dash_ctx.cookies
-        token = c.token(cookies)
-        if token is None or await c.who(cookies) is None:
-            raise PreventUpdate
+        token = await c.signed_in(cookies)
         lang = _lang(cookies)
         days = days if days in PERIODS else DEFAULT_DAYS
         try:

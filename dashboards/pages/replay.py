@@ -168,9 +168,7 @@ def register(app: Any, c: Ctx) -> None:
         if not clock_:
             raise PreventUpdate
         cookies = dash_ctx.cookies
-        token = c.token(cookies)
-        if token is None or await c.who(cookies) is None:
-            raise PreventUpdate
+        token = await c.signed_in(cookies)
         lang = _lang(cookies)
         at_ms = int(clock_["at_ms"])
         at_iso = datetime.fromtimestamp(at_ms / 1000, tz=UTC).isoformat()
