@@ -27,7 +27,15 @@ def make_engine(
         db = parsed.database
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000})
+        # pool_size=0: the pool keeps every connection it opened (SQLite's cost one file handle each) instead of
+        # closing the ones past its size when they come back. Such a close happens in whichever thread returns the
+        # connection (a request's worker thread), and one of them took a test worker down with a segmentation
+        # fault inside sqlite3's close (CI, Python 3.11.7, SQLite 3.40.1); the engine's dispose closes them all.
+        engine = create_engine(
+            url,
+            pool_size=0,
+            connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000},
+        )
         _sqlite_recipe(engine, sqlite_busy_timeout_ms)
         return engine
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": connect_timeout_s}
