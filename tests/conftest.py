@@ -141,8 +141,11 @@ def spawn_satupintu(args: list[str], log: Path, **settings: str) -> subprocess.P
     )
 
 
-def wait_for_log(proc: subprocess.Popen, log: Path, text: str, timeout: float = 20) -> None:
-    """Wait until a child's log says `text` (e.g. the ingestor's 'subscribed'); fail if it dies first."""
+def wait_for_log(proc: subprocess.Popen, log: Path, text: str, timeout: float = 90) -> None:
+    """Wait until a child's log says `text` (e.g. the ingestor's 'subscribed'); fail if it dies first.
+
+    A bound against a hang, not a speed check: a cold `python -m satupintu` that imports the app and migrates a
+    database took over 20 s on a loaded 2-core machine (load average 12)."""
     import time
 
     deadline = time.monotonic() + timeout
