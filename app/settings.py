@@ -345,6 +345,12 @@ class Settings(BaseSettings):
     feed_backoff_max_s: float = Field(
         900, gt=0, description="After errors a feed waits twice as long each time, up to this long."
     )
+    feed_heartbeat_s: float = Field(
+        240,
+        gt=0,
+        description="A feed's unchanged health is published again this often (a feed source silent for two of "
+        "its 300 s intervals shows stale). A change is published at once.",
+    )
     feed_publisher: str = Field(
         "bmkg", pattern=r"^[a-z0-9_-]{1,64}$", description="The {sender} id the feeds process publishes alerts under."
     )

@@ -18,8 +18,14 @@ from app.http.deps import ConnDep, ProfileDep, SettingsDep
 from app.http.timefmt import now_ms
 
 router = APIRouter(prefix="/api/v1/cap", tags=["alerts"])
-CAP_TYPE = "application/cap+xml"
-ATOM_TYPE = "application/atom+xml"
+
+
+class AtomResponse(Response):
+    media_type = "application/atom+xml"
+
+
+class CapResponse(Response):
+    media_type = "application/cap+xml"
 
 
 async def readable(
@@ -42,8 +48,12 @@ async def readable(
 ReadableDep = Annotated[tuple[str, ...] | None, Depends(readable)]
 
 
-@router.get("/alerts.atom", summary="Atom feed of the city's open alarms, each linking its CAP 1.2 document")
-def cap_feed(*, request: Request, severities: ReadableDep, conn: ConnDep, profile: ProfileDep) -> Response:
+@router.get(
+    "/alerts.atom",
+    response_class=AtomResponse,
+    summary="Atom feed of the city's open alarms, each linking its CAP 1.2 document",
+)
+def cap_feed(*, request: Request, severities: ReadableDep, conn: ConnDep, profile: ProfileDep) -> AtomResponse:
     rows, _ = list_alarms(
         conn=conn,
         f=AlarmFilter(city=profile.city.id, states=("active", "acknowledged"), severities=severities or ()),
@@ -52,12 +62,17 @@ def cap_feed(*, request: Request, severities: ReadableDep, conn: ConnDep, profil
         offset=0,
     )
     base = str(request.base_url).rstrip("/")
-    return Response(atom(rows, profile, base_url=base, now_ms=now_ms()), media_type=ATOM_TYPE)
+    return AtomResponse(atom(rows, profile, base_url=base, now_ms=now_ms()))
 
 
-@router.get("/alerts/{alarm_id}.xml", summary="One alarm as a CAP 1.2 document (Alert, Update or Cancel)")
-def cap_alert(*, alarm_id: int, severities: ReadableDep, conn: ConnDep, profile: ProfileDep) -> Response:
+@router.get(
+    "/alerts/{alarm_id}.xml",
+    response_class=CapResponse,
+    summary="One alarm as a CAP 1.2 document (Alert, Update or Cancel)",
+    responses={404: {"description": "No such alarm (or not public)"}},
+)
+def cap_alert(*, alarm_id: int, severities: ReadableDep, conn: ConnDep, profile: ProfileDep) -> CapResponse:
     row = get_alarm(conn=conn, city=profile.city.id, alarm_id=alarm_id)
     if row is None or (severities is not None and row["severity"] not in severities):
         raise HTTPException(404, detail=f"no alarm {alarm_id}")
-    return Response(alarm_cap(row, history(conn=conn, alarm_id=alarm_id), profile), media_type=CAP_TYPE)
+    return CapResponse(alarm_cap(row, history(conn=conn, alarm_id=alarm_id), profile))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import RowMapping
 
 from app.alerts import queries
@@ -15,7 +15,7 @@ from app.alerts.store import subject_of
 from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep, ProfileDep
 from app.http.paging import Limit, Offset, Page
-from app.http.timefmt import from_ms, now_ms
+from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -90,14 +90,18 @@ def list_alerts(
     relevant: Annotated[
         bool | None, Query(description="Only those that do (true) or do not (false) concern us")
     ] = None,
+    at: Annotated[
+        AwareDatetime | None, Query(description="Those in force at this past instant (replay); overrides `state`")
+    ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AlertPage:
     rows, total = queries.list_alerts(
         conn=conn,
         city=profile.city.id,
-        active_at_ms=now_ms() if state == "active" else None,
+        active_at_ms=now_ms() if state == "active" and at is None else None,
         relevant=relevant,
+        in_force_at_ms=to_ms(at) if at is not None else None,
         limit=limit,
         offset=offset,
     )

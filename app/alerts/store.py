@@ -50,6 +50,7 @@ def store_alert(*, conn: Connection, alert: Incoming) -> int | None:
     """Store `alert` and apply what it updates or cancels; its id, or None when it was stored before (a repeat)."""
     d, rel = alert.doc, alert.relevance
     state = {"Alert": "active", "Update": "active", "Cancel": "cancelled"}.get(d.msg_type, "closed")
+    ended = None if state == "active" else alert.received_ms
     new_id = conn.execute(
         insert_for(conn, AL)
         .values(
@@ -75,6 +76,7 @@ def store_alert(*, conn: Connection, alert: Incoming) -> int | None:
             effective_ms=d.effective_ms,
             expires_ms=d.expires_ms,
             received_ms=alert.received_ms,
+            ended_ms=ended,
             relevant=rel.relevant and d.msg_type in ("Alert", "Update"),
             distance_km=rel.distance_km,
             districts=orjson.dumps(rel.districts).decode(),
@@ -95,7 +97,9 @@ def store_alert(*, conn: Connection, alert: Incoming) -> int | None:
             thread = min(threads)
         replaced = "cancelled" if d.msg_type == "Cancel" else "updated"
         if d.msg_type in ("Update", "Cancel"):
-            conn.execute(update(AL).where(where, AL.c.state != "cancelled").values(state=replaced))
+            conn.execute(
+                update(AL).where(where, AL.c.state != "cancelled").values(state=replaced, ended_ms=alert.received_ms)
+            )
     conn.execute(update(AL).where(AL.c.id == new_id).values(thread_id=thread))
     return int(new_id)
 

@@ -243,4 +243,8 @@ STRINGS: dict[str, str] = {
     "alarm.msg.warning.quake": "Gempa M{magnitude}, {distance} km dari wilayah{tsunami}: {headline}",
     "alarm.msg.warning.tsunami": ", berpotensi tsunami",
     "alarm.msg.warning.area": "Peringatan dini {event} di {districts}: {headline}",
+    # regional warnings on the window (issue 12)
+    "dash.feed.alert": "Peringatan {severity}: {headline} ({where})",
+    "dash.warning.distance": "{km} km dari wilayah",
+    "dash.warning.more": "+{n} peringatan lain",
 }

@@ -475,6 +475,7 @@ class AlertRow(Base):
     effective_ms: Mapped[int | None] = mapped_column(BigInteger)
     expires_ms: Mapped[int | None] = mapped_column(BigInteger)
     received_ms: Mapped[int] = mapped_column(BigInteger)
+    ended_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when an Update or Cancel replaced it (received)")
     relevant: Mapped[bool] = mapped_column(Boolean)
     distance_km: Mapped[float | None] = mapped_column(Float)
     districts: Mapped[str] = mapped_column(Text, doc="JSON list of district ids")

@@ -72,6 +72,7 @@ class Poller:
         self._state = {f.source_id: _State() for f in feeds}
         self._seen: OrderedDict[str, None] = OrderedDict()  # digests of documents already published
         self.health: dict[str, str] = {}  # source_id -> online | offline, as last published
+        self._said: dict[str, tuple[str, float]] = {}  # source_id -> (word, when) last published
         self.published = 0
 
     def poll_due(self) -> float:
@@ -145,8 +146,15 @@ class Poller:
             self._seen.popitem(last=False)
 
     def _status(self, feed: Feed, word: str) -> None:
+        """Publish the feed's health when it changes, and again every `feed_heartbeat_s` (its last-seen stays fresh:
+        a feeds process that stops shows the feed stale, then offline, as any silent source)."""
+        now = self._clock()
+        last = self._said.get(feed.source_id)
+        if last is not None and last[0] == word and now - last[1] < self._s.feed_heartbeat_s:
+            return
         self.health[feed.source_id] = word
-        self._publish(f"city/{self._city}/status/{feed.source_id}", word.encode(), True)
+        if self._publish(f"city/{self._city}/status/{feed.source_id}", word.encode(), True):
+            self._said[feed.source_id] = (word, now)
 
     def run(self, stop: threading.Event) -> None:
         """Poll until `stop` is set."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -118,3 +119,15 @@ def test_cap_out_needs_a_token_unless_severities_are_public(settings: Settings, 
         assert len(entries) == 1  # the quake (Awas) only
         with_token = fromstring(c.get("/api/v1/cap/alerts.atom", headers=auth(tokens["viewer"])).content)
         assert len(list(with_token.iter(f"{ATOM}entry"))) == 2
+
+
+def test_alerts_in_force_at_a_past_instant_for_replay(client: TestClient, tokens, writer: WritePath) -> None:
+    h = auth(tokens["viewer"])
+    publish(writer, cap("n-1"))
+    between = datetime.now(UTC)
+    time.sleep(0.01)
+    publish(writer, cap("n-1c", msg_type="Cancel", references=f"{BMKG},n-1,x"))
+    before = client.get("/api/v1/alerts", headers=h, params={"at": between.isoformat()}).json()
+    assert [a["identifier"] for a in before["items"]] == ["n-1"]  # in force then, cancelled since
+    assert client.get("/api/v1/alerts", headers=h).json()["total"] == 0
+    assert client.get("/api/v1/alerts", headers=h, params={"at": "2026-01-01T00:00:00"}).status_code == 422

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("effective_ms", sa.BigInteger(), nullable=True),
         sa.Column("expires_ms", sa.BigInteger(), nullable=True),
         sa.Column("received_ms", sa.BigInteger(), nullable=False),
+        sa.Column("ended_ms", sa.BigInteger(), nullable=True),
         sa.Column("relevant", sa.Boolean(), nullable=False),
         sa.Column("distance_km", sa.Float(), nullable=True),
         sa.Column("districts", sa.Text(), nullable=False),
