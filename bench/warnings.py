@@ -21,10 +21,8 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.conftest import spawn_satupintu, wait_for_log
 from tests.dashboards.conftest import exact_viewport, new_driver, start_stack, stop_stack
+from tests.docserver import DocServer
 
 QUAKE = """{"Infogempa": {"gempa": {"DateTime": "%s", "Coordinates": "2.45,129.06", "Magnitude": "6.1",
  "Kedalaman": "10 km", "Wilayah": "%s", "Potensi": "Gempa ini berpotensi tsunami", "Dirasakan": "IV Daruba"}}}"""
@@ -46,28 +45,6 @@ return true;
 """
 
 
-class Doc:
-    body = b'{"Infogempa": {"gempa": []}}'
-
-
-def serve() -> tuple[ThreadingHTTPServer, str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = Doc.body
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_a: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/autogempa.json"
-
-
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))]
@@ -78,7 +55,10 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--poll", type=float, default=5.0)
     args = ap.parse_args()
-    server, url = serve()
+    server = DocServer()
+    path = "/autogempa.json"
+    server.docs[path] = b'{"Infogempa": {"gempa": []}}'
+    url = server.base + path
     tmp = Path(tempfile.mkdtemp(prefix="sp-bench-warnings-"))
     stack = start_stack(tmp)
     env = {"database_url": stack.db_url, "mqtt_url": f"mqtt://127.0.0.1:{stack.pub.client.port}"}
@@ -103,7 +83,9 @@ def main() -> None:
             time.sleep(random.uniform(0, args.poll))  # a document appears at any moment of the poll cycle
             key = f"uji{i}x"
             when = datetime.now(UTC).replace(microsecond=0)
-            Doc.body = (QUAKE % (when.strftime("%Y-%m-%dT%H:%M:%S+00:00"), f"40 km TimurLaut Morotai {key}")).encode()
+            server.docs[path] = (
+                QUAKE % (when.strftime("%Y-%m-%dT%H:%M:%S+00:00"), f"40 km TimurLaut Morotai {key}")
+            ).encode()
             t0 = time.time() * 1000
             deadline = time.monotonic() + args.poll * 3 + 30
             while time.monotonic() < deadline:
@@ -124,7 +106,7 @@ def main() -> None:
     finally:
         d.quit()
         stop_stack(stack)
-        server.shutdown()
+        server.close()
 
 
 if __name__ == "__main__":

@@ -8,10 +8,8 @@ feed. The nowcast over Morotai Utara comes in as a BPBD's own CAP document on th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ import pytest
 from tests.app.alerts.capdocs import cap
 from tests.conftest import spawn_satupintu, wait_for_log
 from tests.dashboards.conftest import Stack, exact_viewport, start_stack, stop_stack, wait_js
+from tests.docserver import DocServer
 
 pytestmark = pytest.mark.slow
 QUAKE = """{"Infogempa": {"gempa": {"Tanggal": "-", "Jam": "-", "DateTime": "%s", "Coordinates": "2.45,129.06",
@@ -29,24 +28,10 @@ QUAKE = """{"Infogempa": {"gempa": {"Tanggal": "-", "Jam": "-", "DateTime": "%s"
 @pytest.fixture(scope="module")
 def bmkg() -> Iterator[str]:
     """A local stand-in for BMKG's earthquake address, serving one near quake of now."""
-    body = (QUAKE % datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_a) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/autogempa.json"
-    server.shutdown()
-    server.server_close()
+    server = DocServer()
+    server.docs["/autogempa.json"] = (QUAKE % datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")).encode()
+    yield f"{server.base}/autogempa.json"
+    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ Hostile, huge, malformed and unreachable feeds each leave the loop running, logg
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from ingest.feeds.poller import Feed, Poller
 from ingest.parser import ParseRules, parse
 from ingest.writer import BatchWriter, Item
 from tests.app.alerts.capdocs import BMKG, cap
+from tests.docserver import DocServer
 
 PROFILE = load_profile("morotai")
 VECTORS = Path(__file__).parents[2] / "vectors" / "bmkg"
@@ -30,49 +30,11 @@ NEAR_QUAKE = b"""{"Infogempa": {"gempa": {"DateTime": "%s", "Coordinates": "2.45
  "Dirasakan": "IV Daruba"}}}"""
 
 
-class Site:
-    """Documents by path, with an ETag each; counts the requests and the 304s."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, bytes] = {}
-        self.hits: dict[str, int] = {}
-        self.not_modified = 0
-
-
 @pytest.fixture
-def site():
-    s = Site()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            s.hits[self.path] = s.hits.get(self.path, 0) + 1
-            body = s.docs.get(self.path)
-            if body is None:
-                self.send_response(404)
-                self.end_headers()
-                return
-            etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
-            if self.headers.get("If-None-Match") == etag:
-                s.not_modified += 1
-                self.send_response(304)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_a) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    s.base = f"http://127.0.0.1:{server.server_address[1]}"
+def site() -> Iterator[DocServer]:
+    s = DocServer()
     yield s
-    server.shutdown()
-    server.server_close()
+    s.close()
 
 
 class Clock:
@@ -104,7 +66,7 @@ def q(engine: Engine, sql: str) -> list[tuple]:
         return [tuple(r) for r in c.execute(text(sql))]
 
 
-def test_bmkg_samples_are_stored_but_do_not_concern_morotai(site: Site, engine: Engine, db_url: str) -> None:
+def test_bmkg_samples_are_stored_but_do_not_concern_morotai(site: DocServer, engine: Engine, db_url: str) -> None:
     site.docs["/autogempa.json"] = (VECTORS / "autogempa.json").read_bytes()
     site.docs["/gempaterkini.json"] = (VECTORS / "gempaterkini.json").read_bytes()
     # The items link their CAP documents on the same server (one absolute, one relative link: both are followed).
@@ -137,7 +99,7 @@ def test_bmkg_samples_are_stored_but_do_not_concern_morotai(site: Site, engine: 
 
 
 def test_a_near_tsunami_quake_and_a_nowcast_raise_warnings_and_the_cancel_clears(
-    site: Site, engine: Engine, db_url: str
+    site: DocServer, engine: Engine, db_url: str
 ) -> None:
     site.docs["/autogempa.json"] = NEAR_QUAKE % b"2026-12-06T05:00:00+00:00"
     site.docs["/n-1.xml"] = cap("n-1", severity="Moderate")
@@ -175,15 +137,18 @@ def test_a_near_tsunami_quake_and_a_nowcast_raise_warnings_and_the_cancel_clears
         ),
         (b"<rss><channel><item>", "malformed XML"),
         (b"x" * 10_000_001, "byte limit"),
+        (b"y" * 10_000_001, "more than the"),  # no Content-Length: cut off while it streams in
         (None, "cannot be reached"),
     ],
-    ids=["xxe", "malformed", "10mb", "down"],
+    ids=["xxe", "malformed", "10mb", "10mb-unannounced", "down"],
 )
-def test_bad_feeds_leave_the_loop_running_logged_and_offline(site: Site, body, why, caplog) -> None:
+def test_bad_feeds_leave_the_loop_running_logged_and_offline(site: DocServer, body, why, caplog) -> None:
     site.docs["/good.xml"] = cap("g-1")
     url = f"{site.base}/bad.xml" if body is not None else "http://127.0.0.1:9/down.xml"
     if body is not None:
         site.docs["/bad.xml"] = body
+        if body.startswith(b"y"):
+            site.unannounced.add("/bad.xml")
     feeds = [Feed("feed-cap-1", url, "cap"), Feed("feed-cap-2", f"{site.base}/good.xml", "cap")]
     sent: list = []
     clock = Clock()
