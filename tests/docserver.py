@@ -6,6 +6,7 @@ Each document gets an ETag; a request that sends it back gets a 304. Counts the 
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -17,6 +18,7 @@ class DocServer:
         self.hits: dict[str, int] = {}
         self.not_modified = 0
         self.unannounced: set[str] = set()  # paths answered without a Content-Length (the body ends at close)
+        self.served_at: dict[str, float] = {}  # path -> when a whole body was last sent (time.time())
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +41,7 @@ class DocServer:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                site.served_at[self.path] = time.time()
 
             def log_message(self, *_a: object) -> None:
                 pass

@@ -106,29 +106,40 @@ class Poller:
         body = self._fetch.get(feed.url)
         if body is None:
             return  # 304: nothing new
+        # One bad entry (a quake without coordinates, a missing or malformed CAP document) does not hold back the
+        # others: each is tried, and the first failure marks the feed when the round is done.
+        failure: Exception | None = None
         if feed.kind == "quake":
-            docs = [to_cap(q) for q in quakes(body)]
-            for doc in docs:
-                self._send(doc)
-            return
-        found = links(body)
-        if found is None:  # a single CAP document
-            parse_cap(body)  # refuse what the ingestor would quarantine, and say why here
-            self._send(body)
-            return
-        for url in (urljoin(feed.url, u) for u in found):
-            if url in self._seen:
-                continue  # a CAP document once published does not change: its updates have their own identifier
-            linked = self._fetch.get(url, conditional=False)
-            if linked is None:
-                continue
-            try:
-                parse_cap(linked)
-            except CapError:
-                self._send(linked)  # kept in quarantine with its reason, for the integrator page
-                raise
-            self._send(linked)
-            self._remember(url)
+            for q in quakes(body):
+                try:
+                    self._send(to_cap(q))
+                except QuakeError as exc:
+                    failure = failure or exc
+        else:
+            found = links(body)
+            if found is None:  # a single CAP document
+                self._send_cap(body)
+            for url in (urljoin(feed.url, u) for u in found or ()):
+                if url in self._seen:
+                    continue  # a CAP document once published does not change: updates have their own identifier
+                try:
+                    linked = self._fetch.get(url, conditional=False)
+                    if linked is not None:
+                        self._send_cap(linked)
+                        self._remember(url)
+                except (FetchError, CapError) as exc:
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def _send_cap(self, doc: bytes) -> None:
+        """Publish a CAP document; CapError (after publishing: the ingestor quarantines it, with its reason) when invalid."""
+        try:
+            parse_cap(doc)
+        except CapError:
+            self._send(doc)
+            raise
+        self._send(doc)
 
     def _send(self, doc: bytes) -> None:
         digest = hashlib.sha256(doc).hexdigest()
@@ -165,6 +176,7 @@ class Poller:
 
 def run_feeds(s: Settings, city: str) -> None:
     """`satupintu feeds`: connect to the broker and poll until interrupted."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per poll says nothing; failures are logged here
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -72,7 +72,8 @@ def test_bmkg_samples_are_stored_but_do_not_concern_morotai(site: DocServer, eng
     # The items link their CAP documents on the same server (one absolute, one relative link: both are followed).
     rss = (VECTORS / "nowcast_rss.xml").read_bytes().replace(b"https://www.bmkg.go.id/alerts/nowcast/id/C", b"/cap/C")
     site.docs["/rss.xml"] = rss.replace(b"<link>/cap/CBT", f"<link>{site.base}/cap/CBT".encode())
-    site.docs["/cap/CBT20260216004_alert.xml"] = (VECTORS / "nowcast_cap_banten.xml").read_bytes()
+    # The first item's CAP document is missing (404); the second item (a relative link) serves BMKG's sample.
+    site.docs["/cap/CJG20260216005_alert.xml"] = (VECTORS / "nowcast_cap_banten.xml").read_bytes()
     feeds = [
         Feed("feed-bmkg-gempa-1", f"{site.base}/autogempa.json", "quake"),
         Feed("feed-bmkg-gempa-2", f"{site.base}/gempaterkini.json", "quake"),
@@ -82,7 +83,7 @@ def test_bmkg_samples_are_stored_but_do_not_concern_morotai(site: DocServer, eng
     clock = Clock()
     p = poller(feeds, sent, clock)
     p.poll_due()
-    # The Pekalongan quake is in both documents: published once. The Jawa Tengah item's CAP is missing (404).
+    # The Pekalongan quake is in both documents: published once. The missing first item does not hold back the second.
     alerts = [x for x in sent if "/alert/" in x[0]]
     assert len(alerts) == 3  # Pekalongan, Denpasar, Banten
     assert p.health["feed-bmkg-gempa-1"] == "online" and p.health["feed-bmkg-nowcast"] == "offline"
