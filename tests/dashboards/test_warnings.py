@@ -78,3 +78,21 @@ def test_a_near_tsunami_quake_is_an_awas_warning_drawn_on_the_map(warned: Stack,
     d.save_screenshot(str(tmp_path / "warnings.png"))
     shots = Path(__file__).parents[2] / "docs" / "screenshots"
     d.save_screenshot(str(shots / "warnings-quake.png"))
+
+
+def test_the_wall_shows_the_banner_of_the_worst_warning(warned: Stack, browser) -> None:
+    d = browser()
+    exact_viewport(d)
+    d.get(f"{warned.base}/?token={warned.tokens['viewer']}&kiosk=1")
+    wait_js(
+        d,
+        "var b = document.querySelector('#warning-banner .warning-banner-inner.sev-critical');"
+        " return b && b.innerText.indexOf('Gempa Mag:6.1') >= 0;",
+        timeout=60,
+        what="the kiosk's Awas banner",
+    )
+    size = d.execute_script(
+        "return parseFloat(getComputedStyle(document.querySelector('.warning-banner-inner')).fontSize);"
+    )
+    assert size >= 24  # readable from across the room
+    d.save_screenshot(str(Path(__file__).parents[2] / "docs" / "screenshots" / "warnings-kiosk.png"))
