@@ -415,6 +415,24 @@ def _tile_map(
     data: list[dict] = []
     for tr in flat:
         lon, lat = tr["x"], tr["y"]
+        name = str(tr.get("name", ""))
+        if name == "warning-area" or (name.startswith("ring-") and tr.get("mode") == "lines"):
+            # A regional warning's area (filled, in its colour) or an epicentre's ring (a dotted line).
+            data.append(
+                {
+                    "type": "scattermap",
+                    "lon": lon,
+                    "lat": lat,
+                    "mode": "lines",
+                    "line": {"color": tr["line"]["color"], "width": tr["line"]["width"]},
+                    **({"fill": "toself", "fillcolor": tr["fillcolor"]} if tr.get("fill") else {}),
+                    "hovertext": tr.get("hovertext", ""),
+                    "hoverinfo": "text" if tr.get("hovertext") else "skip",
+                    "name": tr["name"],
+                    "showlegend": False,
+                }
+            )
+            continue
         if tr.get("fill"):
             data.append(
                 {
