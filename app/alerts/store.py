@@ -100,8 +100,33 @@ def store_alert(*, conn: Connection, alert: Incoming) -> int | None:
             conn.execute(
                 update(AL).where(where, AL.c.state != "cancelled").values(state=replaced, ended_ms=alert.received_ms)
             )
-    conn.execute(update(AL).where(AL.c.id == new_id).values(thread_id=thread))
+    values: dict[str, Any] = {"thread_id": thread}
+    if state == "active":
+        later = _replaced_before(conn=conn, city=alert.city, sender=d.sender, identifier=d.identifier, new_id=new_id)
+        if later is not None:  # an Update or Cancel of this alert came first (out of order): it is replaced already
+            values |= {"state": later[0], "ended_ms": later[1]}
+    conn.execute(update(AL).where(AL.c.id == new_id).values(**values))
     return int(new_id)
+
+
+def _replaced_before(
+    *, conn: Connection, city: str, sender: str, identifier: str, new_id: int
+) -> tuple[str, int] | None:
+    """(state, when) when an Update or Cancel stored earlier names (sender, identifier) in its references."""
+    escaped = identifier.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = conn.execute(
+        select(AL.c.msg_type, AL.c.refs, AL.c.received_ms).where(
+            AL.c.city == city,
+            AL.c.id != new_id,
+            AL.c.msg_type.in_(("Update", "Cancel")),
+            AL.c.refs.like(f"%{escaped}%", escape="\\"),  # a coarse filter; the references are checked below
+        )
+    ).all()
+    hits = [r for r in rows if [sender, identifier] in orjson.loads(r.refs)]
+    if not hits:
+        return None
+    cancelled = any(r.msg_type == "Cancel" for r in hits)
+    return ("cancelled" if cancelled else "updated"), min(r.received_ms for r in hits)
 
 
 def _deadline(row: Any, quake_hold_ms: int) -> int | None:

@@ -92,3 +92,17 @@ def test_malformed_and_hostile_documents_are_quarantined_with_their_reason(write
     r = writer.write([item(b"<alert><oops"), item(xxe)])
     assert r.alerts_stored == []
     assert sorted(x[0] for x in q(engine, "SELECT reason FROM quarantine")) == ["bad_xml", "bad_xml"]
+
+
+def test_a_cancel_that_arrives_before_its_alert_still_cancels_it(writer: BatchWriter, engine: Engine) -> None:
+    cancel = cap("late_1-c", msg_type="Cancel", references=f"{BMKG},late_1,2026-02-16T22:50:00+07:00")
+    writer.write([item(cancel)])
+    r = writer.write([item(cap("late_1", severity="Extreme"))])  # the alert itself, after its Cancel
+    assert len(r.alerts_stored) == 1 and r.alarm_changes == []
+    assert q(engine, "SELECT identifier, state FROM alerts ORDER BY id") == [
+        ("late_1-c", "cancelled"),
+        ("late_1", "cancelled"),
+    ]
+    # An identifier that only looks alike (LIKE's '_' is not a wildcard here) is not cancelled.
+    r = writer.write([item(cap("lateX1", severity="Extreme"))])
+    assert [c.action for c in r.alarm_changes] == ["raised"]
