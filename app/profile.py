@@ -137,6 +137,41 @@ class City(_Strict):
         return v
 
 
+class QuakeRule(_Strict):
+    """An earthquake concerns the regency at `severity` when it is this strong and this close (or may cause a tsunami)."""
+
+    severity: Severity
+    within_km: float = Field(gt=0, description="Distance from the epicentre to the regency's outline")
+    min_magnitude: float | None = Field(None, description="At least this magnitude; None: any")
+    tsunami: bool = Field(False, description="Only when BMKG says a tsunami is possible ('berpotensi tsunami')")
+
+
+class WarningRules(_Strict):
+    """When a CAP alert concerns the regency (regional warnings, app.alerts.relevance), with a BPBD's defaults."""
+
+    quakes: list[QuakeRule] = Field(
+        default_factory=lambda: [
+            QuakeRule(severity="critical", within_km=500, min_magnitude=6.0),
+            QuakeRule(severity="critical", within_km=1000, tsunami=True),
+            QuakeRule(severity="major", within_km=300, min_magnitude=5.0),
+        ],
+        description="Earthquakes (CAP alerts with a `magnitude` parameter): the first matching rule, most severe first",
+    )
+    area_buffer_km: float = Field(
+        0.0, ge=0, le=500, description="A CAP area this close to the outline concerns the regency (0: it must touch it)"
+    )
+    cap_severity: dict[str, Severity] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]
+            "Extreme": "critical",
+            "Severe": "major",
+            "Moderate": "minor",
+            "Minor": "warning",
+            "Unknown": "warning",
+        },
+        description="CAP severity of a relevant area alert -> the alarm's severity (Awas, Siaga, Waspada, Perhatian)",
+    )
+
+
 class Profile(_Strict):
     """A whole city profile as loaded from YAML."""
 
@@ -149,6 +184,9 @@ class Profile(_Strict):
     alarm_rules: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Rules beyond the metrics' thresholds (rate, silence, sla, ticket_count); see app.alarms.rules",
+    )
+    warnings: WarningRules = Field(
+        default_factory=WarningRules, description="When a regional warning (CAP alert) concerns the city"
     )
 
     @model_validator(mode="after")

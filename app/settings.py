@@ -317,6 +317,53 @@ class Settings(BaseSettings):
         3600, ge=1, description="How often the ingestor prunes what is past retention (between batches)."
     )
 
+    # --- Regional warnings (issue 12): `satupintu feeds`, alerts, CAP out ----------------------------------------
+    bmkg_quake_urls: list[str] = Field(
+        [
+            "https://data.bmkg.go.id/DataMKG/TEWS/autogempa.json",
+            "https://data.bmkg.go.id/DataMKG/TEWS/gempaterkini.json",
+        ],
+        description="BMKG earthquake JSON documents `satupintu feeds` polls (JSON list in the env var; [] for none).",
+    )
+    bmkg_nowcast_url: str | None = Field(
+        "https://www.bmkg.go.id/alerts/nowcast/id/rss.xml",
+        description="BMKG's nowcast RSS; each item's link is followed to its CAP 1.2 document. Empty: not polled.",
+    )
+    cap_feed_urls: list[str] = Field(
+        [], description="Other CAP 1.2 sources: RSS or Atom lists of CAP documents, or single CAP documents."
+    )
+    feed_poll_s: float = Field(
+        60, gt=0, description="How often each feed is polled (conditional requests: an unchanged feed costs a 304)."
+    )
+    feed_timeout_s: float = Field(10, gt=0, description="Connect and read timeout of one feed request.")
+    feed_max_bytes: int = Field(
+        2_000_000, ge=1024, description="A feed answer larger than this is refused (and the feed marked offline)."
+    )
+    feed_max_requests_per_min: int = Field(
+        60, ge=1, description="At most this many requests a minute per host (BMKG's limit is 60)."
+    )
+    feed_backoff_max_s: float = Field(
+        900, gt=0, description="After errors a feed waits twice as long each time, up to this long."
+    )
+    feed_heartbeat_s: float = Field(
+        240,
+        gt=0,
+        description="A feed's unchanged health is published again this often (a feed source silent for two of "
+        "its 300 s intervals shows stale). A change is published at once.",
+    )
+    feed_publisher: str = Field(
+        "bmkg", pattern=r"^[a-z0-9_-]{1,64}$", description="The {sender} id the feeds process publishes alerts under."
+    )
+    alert_quake_hold_s: int = Field(
+        3600,
+        ge=60,
+        description="An earthquake's warning alarm clears this long after the quake, unless a tsunami is possible.",
+    )
+    cap_out_public_severities: list[Literal["critical", "major", "minor", "warning"]] = Field(
+        [],
+        description="Alarms of these severities are in the CAP feed without a token (default none: a viewer token).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, v: str) -> str:

@@ -40,6 +40,7 @@ PATHS = {
     "alarms": "/api/v1/alarms",
     "services": "/api/v1/services/status",
     "trends": "/api/v1/readings/series",
+    "alerts": "/api/v1/alerts",  # regional warnings in force that concern the city (issue 12)
 }
 PARTS = tuple(PATHS)
 TREND_HOURS = 6
@@ -250,6 +251,13 @@ class CityData:
             return await c.get(path, token, start=iso(end - 86_400_000), end=iso(end))
         if part == "trends":
             return await self._trends(token)
+        if part == "alerts":
+            try:
+                return await c.get_all(path, token, cap=200, page=200, state="active", relevant="true")
+            except ApiError as exc:
+                if exc.status == 404:
+                    return []  # an API without regional warnings
+                raise
         raise ValueError(part)
 
     async def _trends(self, token: str) -> dict[str, Any]:

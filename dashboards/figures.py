@@ -142,8 +142,12 @@ def map_figure(
     height: int | None = None,
     tiles: Tiles | None = None,
     keep_view: bool = False,
+    warnings: Sequence[Mapping[str, Any]] = (),
 ) -> go.Figure:
     """The regency map: land, district names, clustered sources by state, clustered open tickets, located alarms.
+
+    `warnings`: regional warnings (panels.warning_shapes): their areas, shaded in their severity's colour, and an
+    earthquake's epicentre as a star with distance rings.
 
     `tiles`: draw it as a tile map over that raster source (see _tile_map); None, the plain map of the outline.
     `keep_view`: `view` is where the person already panned the tile map: keep their exact centre and zoom.
@@ -164,6 +168,7 @@ def map_figure(
         }
         for ring in outline
     ]
+    data += warning_traces(warnings, th)
     if districts:
         data.append(
             {
@@ -263,6 +268,98 @@ def map_figure(
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
+# --- regional warnings (issue 12) -------------------------------------------------------------------------------
+RING_KM = (50, 100, 300)  # distance rings around an epicentre (300 km: the default Siaga rule's distance)
+KM_PER_DEG = 111.32
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
+def ring_points(lat: float, lon: float, km: float, n: int = 72) -> tuple[list[float], list[float]]:
+    """A circle of `km` around (lat, lon) as lon and lat lists (a local flat approximation: rings of a few 100 km)."""
+    kx = KM_PER_DEG * max(0.05, math.cos(math.radians(lat)))
+    angles = [2 * math.pi * i / n for i in range(n + 1)]
+    return [lon + km * math.cos(a) / kx for a in angles], [lat + km * math.sin(a) / KM_PER_DEG for a in angles]
+
+
+def warning_traces(warnings: Sequence[Mapping[str, Any]], th: Theme) -> list[dict]:
+    """Traces of regional warnings: shaded areas, and an epicentre's star and distance rings."""
+    data: list[dict] = []
+    for w in warnings:
+        colour = SEVERITY_COLOURS.get(w.get("severity") or "warning", STATE_COLOURS["warning"])
+        label = esc(w.get("label"))
+        for ring in w.get("rings") or ():
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": [p[1] for p in ring],
+                    "y": [p[0] for p in ring],
+                    "mode": "lines",
+                    "fill": "toself",
+                    "fillcolor": _rgba(colour, 0.22),
+                    "line": {"color": colour, "width": 2},
+                    "hovertext": label,
+                    "hoverinfo": "text",
+                    "hoveron": "fills+points",
+                    "name": "warning-area",
+                    "showlegend": False,
+                }
+            )
+        epi = w.get("epicentre")
+        if epi is None:
+            continue
+        for km in RING_KM:
+            xs, ys = ring_points(epi[0], epi[1], km)
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": xs,
+                    "y": ys,
+                    "mode": "lines",
+                    "line": {"color": colour, "width": 1.2, "dash": "dot"},
+                    "hoverinfo": "skip",
+                    "name": f"ring-{km}",
+                    "showlegend": False,
+                }
+            )
+        data.append(  # each ring's distance, written inside its southern edge (the banner covers the top)
+            {
+                "type": "scatter",
+                "x": [epi[1]] * len(RING_KM),
+                "y": [epi[0] - km / KM_PER_DEG for km in RING_KM],
+                "mode": "text",
+                "text": [f"{km} km" for km in RING_KM],
+                "textposition": "top center",
+                "textfont": {"color": colour, "size": max(10, th.font_size - 2)},
+                "hoverinfo": "skip",
+                "name": "ring-labels",
+                "showlegend": False,
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "x": [epi[1]],
+                "y": [epi[0]],
+                "mode": "markers",
+                "marker": {
+                    "symbol": "star",
+                    "size": 26 * marker_scale(th),
+                    "color": colour,
+                    "line": {"color": th.paper, "width": 1.5},
+                },
+                "hovertext": [label],
+                "hoverinfo": "text",
+                "name": "epicentre",
+                "showlegend": False,
+            }
+        )
+    return data
+
+
 def view_zoom(xr: tuple[float, float], yr: tuple[float, float], px: tuple[int, int] = MAP_PX) -> tuple[dict, float]:
     """The centre and zoom at which lon range `xr` and lat range `yr` fit a map of `px` pixels.
 
@@ -318,6 +415,24 @@ def _tile_map(
     data: list[dict] = []
     for tr in flat:
         lon, lat = tr["x"], tr["y"]
+        name = str(tr.get("name", ""))
+        if name == "warning-area" or (name.startswith("ring-") and tr.get("mode") == "lines"):
+            # A regional warning's area (filled, in its colour) or an epicentre's ring (a dotted line).
+            data.append(
+                {
+                    "type": "scattermap",
+                    "lon": lon,
+                    "lat": lat,
+                    "mode": "lines",
+                    "line": {"color": tr["line"]["color"], "width": tr["line"]["width"]},
+                    **({"fill": "toself", "fillcolor": tr["fillcolor"]} if tr.get("fill") else {}),
+                    "hovertext": tr.get("hovertext", ""),
+                    "hoverinfo": "text" if tr.get("hovertext") else "skip",
+                    "name": tr["name"],
+                    "showlegend": False,
+                }
+            )
+            continue
         if tr.get("fill"):
             data.append(
                 {

@@ -82,3 +82,6 @@ AKPI_TABLE = "akpi-table"
 AKPI_TOP = "akpi-top"
 AKPI_EXPORT = "akpi-export"
 AKPI_CSV = "akpi-csv"
+
+# Regional warnings (issue 12): the banner of the most severe warning in force, over the operator window.
+WARNING_BANNER = "warning-banner"

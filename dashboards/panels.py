@@ -17,6 +17,8 @@ from app.profile import Profile
 from dashboards import ids
 from dashboards.cluster import RANK, Point, cluster, worst
 from dashboards.figures import (
+    KM_PER_DEG,
+    RING_KM,
     SEVERITY_GLYPHS,
     STATE_COLOURS,
     STATE_GLYPHS,
@@ -184,9 +186,21 @@ def feed_items(
     district_names: Mapping[str, str],
     service_name: Any,
     limit: int = 16,
+    alerts: Sequence[Mapping[str, Any]] = (),
 ) -> list:
-    """The live feed: newest tickets, alarm changes and sources going on or off line, newest first."""
+    """The live feed: newest tickets, alarm changes, regional warnings and sources going on or off line, newest first."""
     items: list[tuple[int, str, str]] = []
+    for al in alerts:  # regional warnings that concern the city (issue 12)
+        sev = al.get("alarm_severity") or "warning"
+        where = ", ".join(district_names.get(d, d) for d in al.get("districts") or []) or "–"
+        text = t(
+            "dash.feed.alert",
+            lang,
+            severity=t(f"dash.sev.{sev}", lang),
+            headline=al.get("headline") or al.get("event") or "",
+            where=where,
+        )
+        items.append((to_ms(al.get("sent")) or 0, f"sev-{sev}", text))
     for tk in tickets:
         at = to_ms(tk.get("updated_at") or tk.get("opened_at")) or 0
         text = t(
@@ -358,8 +372,66 @@ def ticket_points(tickets: Sequence[Mapping[str, Any]], *, lang: str, service_na
 
 
 def located_alarms(alarms: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Open alarms placed on the map by their own position (those on a source colour the source instead)."""
-    return [a for a in alarms if a.get("lat") is not None and a.get("lon") is not None and not a.get("source_id")]
+    """Open alarms placed on the map by their own position (those on a source colour the source instead).
+
+    A regional warning's alarm names its alert as source (`alert:<id>`), which is no source on the map: it is
+    placed by its own position (the epicentre, or the middle of the warning's area).
+    """
+    return [
+        a
+        for a in alarms
+        if a.get("lat") is not None
+        and a.get("lon") is not None
+        and (not a.get("source_id") or a.get("kind") == "warning")
+    ]
+
+
+# --- regional warnings (issue 12) -------------------------------------------------------------------------------
+
+
+def warning_shapes(alerts: Sequence[Mapping[str, Any]], lang: str) -> list[dict]:
+    """Relevant alerts (GET /api/v1/alerts) as the map draws them: areas as [lat, lon] rings, an earthquake's epicentre."""
+    out = []
+    for al in alerts:
+        if not al.get("relevant"):
+            continue
+        rings, epicentre = [], None
+        for f in (al.get("areas") or {}).get("features", []):
+            g = f.get("geometry") or {}
+            if g.get("type") == "Polygon":
+                rings.append([(lat, lon) for lon, lat in g["coordinates"][0]])
+            elif g.get("type") == "Point":
+                lon, lat = g["coordinates"]
+                if "magnitude" in (al.get("parameters") or {}):
+                    epicentre = (lat, lon)
+        sev = al.get("alarm_severity") or "warning"
+        label = f"<b>{esc(t(f'dash.sev.{sev}', lang))}</b>: {esc(al.get('headline') or al.get('event'))}"
+        if al.get("distance_km"):
+            label += "<br>" + esc(t("dash.warning.distance", lang, km=number(al["distance_km"], lang, 0)))
+        out.append({"severity": sev, "label": label, "rings": rings, "epicentre": epicentre})
+    return out
+
+
+def warning_banner(alerts: Sequence[Mapping[str, Any]], lang: str, district_names: Mapping[str, str]) -> Any:
+    """The banner of the most severe relevant warning in force (the kiosk's top line); empty when there is none."""
+    ours = [a for a in alerts if a.get("relevant")]
+    if not ours:
+        return []
+    # The worst severity (RANK: lower is worse), the newest of those.
+    top = min(ours, key=lambda a: (RANK.get(a.get("alarm_severity") or "warning", 9), -(to_ms(a.get("sent")) or 0)))
+    sev = top.get("alarm_severity") or "warning"
+    where = ", ".join(district_names.get(d, d) for d in top.get("districts") or [])
+    more = len(ours) - 1
+    return html.Div(
+        [
+            html.Strong(t(f"dash.sev.{sev}", lang), className="warning-sev"),
+            html.Span(top.get("headline") or top.get("event") or "", className="warning-text"),
+            html.Span(where, className="warning-where") if where else None,
+            html.Span(t("dash.warning.more", lang, n=more), className="warning-more") if more > 0 else None,
+        ],
+        className=f"warning-banner-inner sev-{sev}",
+        role="alert",
+    )
 
 
 MAP_CELLS = 16  # clusters across the view: coarse enough that markers do not pile up at 2,000 sources
@@ -378,11 +450,20 @@ def city_map(
     service_name: Any,
     tiles: Tiles | None = None,
     view: Mapping[str, Any] | None = None,
+    alerts: Sequence[Mapping[str, Any]] = (),
 ) -> go.Figure:
     """The city map of the operator window and of replay: sources by state, open tickets and located alarms,
-    clustered over the city's outline or over `view` (a person's pan/zoom: {"x", "y", "zoom"})."""
+    clustered over the city's outline or over `view` (a person's pan/zoom: {"x", "y", "zoom"}); the relevant
+    regional warnings (`alerts`) drawn under them, the whole view widened to show an epicentre off the coast."""
     outline = [[list(p) for p in ring] for ring in profile.city.outline]
-    xr, yr = bounds(outline)
+    warnings = warning_shapes(alerts, lang)
+    # An epicentre with its first distance ring in view: the regency and the quake side by side.
+    reach = RING_KM[0] / KM_PER_DEG
+    epicentres = [
+        [[lat - reach, lon - reach], [lat + reach, lon + reach]]
+        for lat, lon in (w["epicentre"] for w in warnings if w["epicentre"] is not None)
+    ]
+    xr, yr = bounds(outline + epicentres)
     if view and view.get("x") and view.get("y"):
         xr, yr = tuple(view["x"]), tuple(view["y"])
     points = map_points(sources, latest, alarms, lang=lang, tz=profile.tz, metric_name=metric_name)
@@ -397,6 +478,7 @@ def city_map(
         th=th,
         tiles=tiles,
         keep_view=bool(view and view.get("zoom") is not None),  # a person's pan/zoom of the tile map
+        warnings=warnings,
         labels={f"state.{s}": t(f"dash.state.{s}", lang) for s in ("online", "stale", "offline")}
         | {f"state.{s}": t(f"dash.sev.{s}", lang) for s in SEVERITIES},
     )

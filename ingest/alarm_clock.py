@@ -21,6 +21,7 @@ from app.alarms.clock_rules import evaluate_clock
 from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
 from app.alarms.webhooks import Post, dispatch_due, httpx_post
+from app.alerts.store import reconcile_warnings
 from app.live.notices import Publisher
 from app.profile import Profile
 from app.settings import Settings
@@ -59,8 +60,15 @@ class AlarmClock:
     def tick(self) -> list[Change]:
         """One evaluation of the time rules, committed and announced; then the due webhooks."""
         with writing(self._engine) as conn:
-            changes = evaluate_clock(
-                conn, book=self._book, life=self._life, city=self._profile.city.id, now_ms=int(time.time() * 1000)
+            now_ms, city = int(time.time() * 1000), self._profile.city.id
+            changes = evaluate_clock(conn, book=self._book, life=self._life, city=city, now_ms=now_ms)
+            # Regional warnings end on their own time (expiry, an earthquake's hold): cleared on this clock.
+            changes += reconcile_warnings(
+                conn=conn,
+                life=self._life,
+                city=city,
+                now_ms=now_ms,
+                quake_hold_ms=self._settings.alert_quake_hold_s * 1000,
             )
         self._announce(changes)
         dispatch_due(self._engine, self._settings, post=self._post)

@@ -155,7 +155,7 @@ class WritePath:
     def write(self, items: Sequence[Item], stop: threading.Event | MpEvent | None = None) -> WriteResult:
         """Commit `items`, then evaluate the reading alarms over them; raise Stopped as BatchWriter.write does."""
         result = self.writer.write(items, stop=stop)
-        result.alarm_changes = self._reading_alarms(items)
+        result.alarm_changes += self._reading_alarms(items)  # after the warnings the batch itself raised
         return result
 
     def maintain(self) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.alerts.cap import CapDoc
+
 TICKET_STATUSES = ("open", "assigned", "in_progress", "resolved", "closed", "cancelled")
 TICKET_PRIORITIES = ("low", "normal", "high", "critical")
 
@@ -82,7 +84,18 @@ class Rejected:
     target: str | None = None
 
 
-Parsed = Reading | TicketEvent | SourceStatus | Rejected
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A CAP 1.2 alert from `city/{city}/alert/{publisher}` (regional warnings), with its original XML."""
+
+    city: str
+    publisher: str
+    doc: CapDoc
+    xml: bytes
+    received_ms: int
+
+
+Parsed = Reading | TicketEvent | SourceStatus | Alert | Rejected
 
 # Stable reason codes for quarantine rows and rejected notices.
 REASONS = {
@@ -101,4 +114,8 @@ REASONS = {
     "partial": "some entries of the payload were refused; the others were stored",
     "no_values": "the payload carried no storable value",
     "storage": "the database refused the message",
+    # regional warnings (issue 12): city/{city}/alert/{sender}
+    "bad_xml": "the payload is not well-formed XML, or declares a DTD or entities (refused: no XXE)",
+    "bad_cap": "the XML is not a valid CAP 1.2 alert (a required element is missing or has a wrong value)",
+    "bad_area": "a CAP polygon or circle is not valid (lat,lon pairs, a closed ring, a radius in km)",
 }

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ingest.feedback import first_sight, warnings_of
-from ingest.messages import Reading, Rejected, SourceStatus, TicketEvent
+from ingest.messages import Alert, Reading, Rejected, SourceStatus, TicketEvent
 from ingest.parser import Fault, ParseRules, parse_all
 
 # The quarantine reasons in Bahasa Indonesia (ingest.messages.REASONS has them in English).
@@ -35,6 +35,10 @@ REASONS_ID = {
     "partial": "sebagian entri ditolak; sisanya disimpan",
     "no_values": "payload tidak membawa nilai yang dapat disimpan",
     "storage": "basis data menolak pesan",
+    # peringatan dini wilayah (issue 12): city/{kota}/alert/{pengirim}
+    "bad_xml": "payload bukan XML yang sah, atau memuat DTD/entitas (ditolak: tanpa XXE)",
+    "bad_cap": "XML bukan peringatan CAP 1.2 yang sah (elemen wajib hilang atau nilainya salah)",
+    "bad_area": "poligon atau lingkaran CAP tidak sah (pasangan lat,lon, cincin tertutup, jari-jari dalam km)",
 }
 
 KnownSource = Callable[[str, str], bool]  # (city, source_id) -> already registered?
@@ -45,13 +49,15 @@ def _iso(ms: int) -> str:
 
 
 def _kind(topic: str, payload: bytes) -> str | None:
-    """reading | senml | ngsi | ticket | status, from the topic and the payload's JSON shape; None if neither says."""
+    """reading | senml | ngsi | ticket | status | cap, from the topic and the payload's JSON shape; None if neither says."""
     parts = topic.split("/") if isinstance(topic, str) else []
     kind = parts[2] if len(parts) == 4 and parts[0] == "city" else None
     if kind == "service":
         return "ticket"
     if kind == "status":
         return "status"
+    if kind == "alert":
+        return "cap"  # regional warnings: a CAP 1.2 XML document
     if kind != "sensor":
         return None
     try:
@@ -95,6 +101,20 @@ def _would_store(parsed: object) -> list[dict[str, Any]]:
         ]
     if isinstance(parsed, SourceStatus):
         return [{"source_id": parsed.source_id, "online": parsed.online}]
+    if isinstance(parsed, Alert):
+        d = parsed.doc
+        return [
+            {
+                "identifier": d.identifier,
+                "sender": d.sender,
+                "msg_type": d.msg_type,
+                "status": d.status,
+                "event": d.event,
+                "severity": d.severity,
+                "sent": _iso(d.sent_ms),
+                "areas": len(d.areas),
+            }
+        ]
     return []
 
 

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Connection, Engine, exc as sa_exc
 
-from app.alarms.store import Change
+from app.alarms.store import Change, Lifecycle
+from app.alerts.relevance import assess
+from app.alerts.store import Incoming, reconcile_warnings, store_alert
 from app.overview.store import Counts, add_ingest_counts
 from app.profile import Profile
 from app.quarantine.store import Refused, quarantine
@@ -30,7 +32,7 @@ from app.seed import sync_profile
 from app.settings import Settings
 from app.sources.store import Place, SourceKey, StatusWord, set_status
 from ingest.bulk import bulk_for
-from ingest.messages import Parsed, Reading, Rejected, SourceStatus, TicketEvent
+from ingest.messages import Alert, Parsed, Reading, Rejected, SourceStatus, TicketEvent
 from ingest.registry import Pending, Registry
 from ingest.ticket_events import apply_ticket_events
 
@@ -74,6 +76,7 @@ class WriteResult:
     refusals: list[Refusal] = field(default_factory=list)
     readings_by_source: dict[tuple[str, str], int] = field(default_factory=dict)
     alarm_changes: list[Change] = field(default_factory=list)  # committed after the batch, to publish
+    alerts_stored: list[tuple[str, int]] = field(default_factory=list)  # (city, alert id) new in the batch
     warnings: list[Advice] = field(default_factory=list)  # of accepted messages, set by the committer
 
     def merge(self, other: WriteResult) -> None:
@@ -87,6 +90,7 @@ class WriteResult:
         self.status_changes += other.status_changes
         self.refusals += other.refusals
         self.alarm_changes += other.alarm_changes
+        self.alerts_stored += other.alerts_stored
         for k, v in other.readings_by_source.items():
             self.readings_by_source[k] = self.readings_by_source.get(k, 0) + v
 
@@ -111,6 +115,7 @@ class BatchWriter:
         self._bulk = bulk_for(engine.dialect.name)
         self._conn: Connection | None = None
         self._ids = Registry()
+        self._life = Lifecycle(profile, settings.alarm_webhooks)  # warning alarms, raised with their alert
         self.on_retry: Callable[[Exception, float], None] | None = None
 
     # --- connection -------------------------------------------------------
@@ -184,6 +189,7 @@ class BatchWriter:
         readings: list[tuple[Item, Reading]] = []
         tickets: list[TicketEvent] = []
         statuses: list[SourceStatus] = []
+        alerts: list[Alert] = []
         refusals = result.refusals
         for it in items:
             p = it.parsed
@@ -195,6 +201,8 @@ class BatchWriter:
                 tickets.append(p)
             elif type(p) is SourceStatus:
                 statuses.append(p)
+            elif type(p) is Alert:
+                alerts.append(p)
             else:
                 refusals.append(Refusal(it, cast(Rejected, p)))
         with conn.begin():
@@ -208,6 +216,8 @@ class BatchWriter:
                 stored, changed = apply_ticket_events(conn, tickets, self._sla_for_service)
                 result.ticket_events_stored += stored
                 result.tickets_changed += changed
+            if alerts:
+                self._store_alerts(conn, alerts, result)
             if refusals:
                 quarantine(
                     conn=conn,
@@ -283,6 +293,27 @@ class BatchWriter:
             result.status_changes.append((s.city, s.source_id, s.online))
         set_status(conn=conn, words=words)
 
+    def _store_alerts(self, conn: Connection, alerts: list[Alert], result: WriteResult) -> None:
+        """Store each new alert with its relevance, then bring the warning alarms in line, in the batch's transaction.
+
+        The alarm commits with its alert or not at all: a warning is never stored without its alarm.
+        """
+        for a in alerts:
+            incoming = Incoming(a.city, a.publisher, a.doc, a.xml, a.received_ms, assess(a.doc, self.profile))
+            alert_id = store_alert(conn=conn, alert=incoming)
+            if alert_id is not None:
+                result.alerts_stored.append((a.city, alert_id))
+        if result.alerts_stored:
+            now_ms = int(time.time() * 1000)
+            for city in sorted({c for c, _ in result.alerts_stored}):
+                result.alarm_changes += reconcile_warnings(
+                    conn=conn,
+                    life=self._life,
+                    city=city,
+                    now_ms=now_ms,
+                    quake_hold_ms=self.settings.alert_quake_hold_s * 1000,
+                )
+
     def _sla_for_service(self, service: str) -> int | None:
         svc = self.profile.service(service)
         return svc.sla_minutes if svc else None
@@ -308,6 +339,8 @@ def _city_target(p: Parsed) -> tuple[str | None, str | None]:
         return p.city, p.target
     if isinstance(p, TicketEvent):
         return p.city, p.agency
+    if isinstance(p, Alert):
+        return p.city, p.publisher
     return p.city, p.source_id
 
 

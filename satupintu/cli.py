@@ -296,6 +296,24 @@ def simulate(
 
 @cli.command(
     epilog=examples(
+        "satupintu feeds   # BMKG earthquakes and nowcast warnings, every 60 s",
+        "SATUPINTU_CAP_FEED_URLS='[\"https://bpbd.example.go.id/cap.atom\"]' satupintu feeds",
+    ),
+)
+def feeds(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    """Poll BMKG and other CAP 1.2 feeds and publish new alerts on city/{city}/alert/{sender} (regional warnings)."""
+    from ingest.feeds.poller import run_feeds
+
+    setup_logging(log_level)
+    s = settings_or_exit()
+    profile = profile_or_exit(s)
+    run_feeds(s, profile.city.id)
+
+
+@cli.command(
+    epilog=examples(
         "satupintu up   # broker, ingestor, web, demo; open the printed URL",
         "satupintu up --secure   # the broker with login and ACL",
         "satupintu up --no-demo --port 8080",
@@ -304,6 +322,9 @@ def simulate(
 def up(
     *,
     demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also run the Morotai demo simulator.")] = True,
+    feeds: Annotated[
+        bool, typer.Option("--feeds/--no-feeds", help="Also poll BMKG and the CAP feeds (`satupintu feeds`).")
+    ] = True,
     rate: Annotated[float, typer.Option(help="Simulator messages per second.")] = 20.0,
     host: Annotated[str, typer.Option(help="Web interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Web port.")] = 8000,
@@ -356,6 +377,7 @@ def up(
         ready_timeout=ready_timeout,
         secure=secure,
         city=profile.city.id,
+        feeds=feeds,
     )
     ok = supervise(s, plan, admin_token, t0)
     err.print("SatuPintu stopped.")

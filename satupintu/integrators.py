@@ -83,6 +83,10 @@ PLATFORM_LINES: dict[str, tuple[str, ...]] = {
         "topic write city/+/changes",
         "topic write city/+/test-result/#",
         "topic write city/+/catalogue",
+        # regional warnings (issue 12): `satupintu feeds` runs as the platform user: it publishes the alerts it
+        # polls and each feed's health (feed-* sources; an ACL cannot name a prefix, so status/+ as a whole).
+        "topic write city/+/alert/+",
+        "topic write city/+/status/+",
     ),
     VIEWER_USER: (
         "topic read city/+/sensor/#",

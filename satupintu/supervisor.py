@@ -212,6 +212,7 @@ class Plan:
     ready_timeout: float
     secure: bool = False
     city: str = ""
+    feeds: bool = True  # regional warnings: `satupintu feeds` polls BMKG and the CAP feeds
 
 
 def supervise(s: Settings, plan: Plan, admin_token: str | None, t0: float) -> bool:
@@ -236,6 +237,8 @@ def supervise(s: Settings, plan: Plan, admin_token: str | None, t0: float) -> bo
         env = {**os.environ, "SATUPINTU_MQTT_URL": broker.platform_url} if broker.platform_url else None
         children.append(("ingest", spawn([*me, "ingest"], env=env)))
         children.append(("web", spawn([*me, "web", "--host", plan.host, "--port", str(plan.port)], env=env)))
+        if plan.feeds:
+            children.append(("feeds", spawn([*me, "feeds"], env=env)))
         if plan.demo:
             demo_url = plan.demo_mqtt_url or broker.demo_url
             env = {**os.environ, "SATUPINTU_MQTT_URL": demo_url} if demo_url else None

@@ -82,4 +82,22 @@ def message(kind: str, detail: dict[str, Any], lang: str, profile: Profile) -> s
             district=names.get(d.get("district", ""), d.get("district", "")),
             limit=d.get("limit", 0),
         )
+    if kind == "warning":
+        names = {x.id: x.name for x in profile.districts}
+        if d.get("magnitude") is not None:
+            return t(
+                "alarm.msg.warning.quake",
+                lang,
+                magnitude=_num(d.get("magnitude"), lang),
+                distance=_num(d.get("distance_km"), lang),
+                tsunami=t("alarm.msg.warning.tsunami", lang) if d.get("tsunami") else "",
+                headline=d.get("headline") or d.get("event") or "",
+            )
+        return t(
+            "alarm.msg.warning.area",
+            lang,
+            event=d.get("event") or "",
+            districts=", ".join(names.get(x, x) for x in d.get("districts") or []) or profile.city.name,
+            headline=d.get("headline") or "",
+        )
     return kind

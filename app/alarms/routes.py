@@ -44,7 +44,7 @@ AlarmId = Annotated[int, Path(ge=1, le=2**62)]
 class Alarm(BaseModel):
     id: int
     rule: str
-    kind: str = Field(description="threshold, rate, silence, sla or ticket_count")
+    kind: str = Field(description="threshold, rate, silence, sla, ticket_count or warning (a regional alert)")
     severity: Severity
     state: Literal["active", "acknowledged", "cleared"]
     source_id: str | None
@@ -131,7 +131,7 @@ def list_alarms(
     source: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     district: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     rule: Annotated[str | None, Query(pattern=RULE_ID_PATTERN)] = None,
-    kind: Annotated[Literal["threshold", "rate", "silence", "sla", "ticket_count"] | None, Query()] = None,
+    kind: Annotated[Literal["threshold", "rate", "silence", "sla", "ticket_count", "warning"] | None, Query()] = None,
     at: Annotated[
         AwareDatetime | None,
         Query(description="The alarms open at this past instant, in the state they had then (history replay)"),

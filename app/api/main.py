@@ -30,6 +30,7 @@ from app.alarms import (
     shelf_routes as alarm_shelves,
     webhook_routes as alarm_webhooks,
 )
+from app.alerts import cap_routes as cap_out, routes as alerts  # regional warnings (issue 12)
 from app.api import health, live
 from app.api.cache import CacheMiddleware, ResponseCache
 from app.api.docs import install_docs
@@ -81,6 +82,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     services.router,
     sources.router,
     tickets.router,
+    # regional warnings (issue 12)
+    alerts.router,
+    cap_out.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
@@ -92,6 +96,7 @@ DEPENDS_ON = Dependencies(
         quarantine.depends_on,
         alarms.depends_on,
         alarm_kpis.depends_on,
+        alerts.depends_on,  # regional warnings (issue 12)
     )
 )
 

@@ -239,4 +239,12 @@ STRINGS: dict[str, str] = {
     "dash.akpi.unit.s": "seconds",
     "dash.akpi.unit.shelves": "shelves",
     "ui.meta.description": "SatuPintu: the city's command center in one window: sensors, public services and alarms, live.",
+    # regional warnings (issue 12)
+    "alarm.msg.warning.quake": "Earthquake M{magnitude}, {distance} km from the regency{tsunami}: {headline}",
+    "alarm.msg.warning.tsunami": ", tsunami possible",
+    "alarm.msg.warning.area": "Early warning {event} over {districts}: {headline}",
+    # regional warnings on the window (issue 12)
+    "dash.feed.alert": "Warning {severity}: {headline} ({where})",
+    "dash.warning.distance": "{km} km from the regency",
+    "dash.warning.more": "+{n} more warnings",
 }

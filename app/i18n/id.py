@@ -239,4 +239,12 @@ STRINGS: dict[str, str] = {
     "dash.akpi.unit.s": "detik",
     "dash.akpi.unit.shelves": "penyenyapan",
     "ui.meta.description": "SatuPintu: ruang kendali kota dalam satu jendela: sensor, layanan publik dan alarm secara waktu nyata.",
+    # regional warnings (issue 12)
+    "alarm.msg.warning.quake": "Gempa M{magnitude}, {distance} km dari wilayah{tsunami}: {headline}",
+    "alarm.msg.warning.tsunami": ", berpotensi tsunami",
+    "alarm.msg.warning.area": "Peringatan dini {event} di {districts}: {headline}",
+    # regional warnings on the window (issue 12)
+    "dash.feed.alert": "Peringatan {severity}: {headline} ({where})",
+    "dash.warning.distance": "{km} km dari wilayah",
+    "dash.warning.more": "+{n} peringatan lain",
 }

@@ -437,3 +437,53 @@ class TrafficRow(Base):
     warnings: Mapped[int] = mapped_column(Integer, default=0, doc="accepted messages that carried a warning")
     last_ms: Mapped[int] = mapped_column(BigInteger, doc="the last message of the 5 minutes, epoch ms")
     __table_args__ = (Index(None, "bucket"),)
+
+
+# --- regional warnings (issue 12) ----------------------------------------------------------------------------
+
+
+class AlertRow(Base):
+    """A CAP 1.2 alert received on `city/{city}/alert/{sender}`: its fields, areas, relevance and original XML.
+
+    Stored once per (city, CAP sender, CAP identifier). An Update or Cancel marks the alerts it references
+    `updated` or `cancelled`; an alert and the updates that follow it share a `thread_id` (the first one's id),
+    which is what its warning alarm is about (`alert:<thread_id>`).
+    """
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(255), doc="CAP <sender>")
+    identifier: Mapped[str] = mapped_column(String(255), doc="CAP <identifier>")
+    publisher: Mapped[str] = mapped_column(String(64), doc="the {sender} id of the MQTT topic it came on")
+    thread_id: Mapped[int | None] = mapped_column(BigInteger, doc="the id of the first alert of its Update chain")
+    state: Mapped[str] = mapped_column(String(16), doc="active, updated (replaced by a later one) or cancelled")
+    msg_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))
+    refs: Mapped[str] = mapped_column(Text, doc="JSON [[sender, identifier], ...] from <references>")
+    event: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16), doc="CAP severity")
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    certainty: Mapped[str | None] = mapped_column(String(16))
+    headline: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[str] = mapped_column(Text, doc="JSON [[valueName, value], ...]")
+    areas: Mapped[str] = mapped_column(Text, doc="GeoJSON FeatureCollection")
+    sent_ms: Mapped[int] = mapped_column(BigInteger)
+    effective_ms: Mapped[int | None] = mapped_column(BigInteger)
+    expires_ms: Mapped[int | None] = mapped_column(BigInteger)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+    ended_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when an Update or Cancel replaced it (received)")
+    relevant: Mapped[bool] = mapped_column(Boolean)
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    districts: Mapped[str] = mapped_column(Text, doc="JSON list of district ids")
+    alarm_severity: Mapped[str | None] = mapped_column(String(16), doc="ours, when relevant")
+    xml: Mapped[str] = mapped_column(Text, doc="the document as received")
+    __table_args__ = (
+        UniqueConstraint("city", "sender", "identifier"),
+        Index(None, "city", "state", "relevant"),
+        Index(None, "thread_id"),
+        Index(None, "sent_ms"),
+    )

@@ -29,6 +29,7 @@ from dashboards.panels import (
     panel,
     service_table,
     trend_series,
+    warning_banner,
 )
 
 ROTATE_MS = 20_000  # kiosk: how long the map dwells on each district
@@ -45,6 +46,7 @@ def layout(*, lang: str, kiosk: bool, rotate_s: float | None = None, filled: dic
     return html.Div(
         className="operator" + (" kiosk" if kiosk else ""),
         children=[
+            html.Div(f.get(ids.WARNING_BANNER), id=ids.WARNING_BANNER, className="warning-banner"),
             html.Div(f.get(ids.KPI), id=ids.KPI, className="kpis"),
             panel(
                 "map",
@@ -152,6 +154,7 @@ def register(app: Any, c: Ctx) -> None:
     @app.callback(
         Output(ids.MAP, "figure"),
         Output(ids.MAP_SEEN, "data"),
+        Output(ids.WARNING_BANNER, "children"),
         Input(ids.page_tick("operator"), "data"),
         Input(ids.MAP_VIEW, "data"),
         State(ids.MAP_SEEN, "data"),
@@ -248,7 +251,9 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     c.city.listen(c.api)
     read = c.city.read_now if not seen else c.city.read
     try:
-        parts = await read(token, lang, ("overview", "alarms", "recent_tickets", "services", "trends", "tickets"))
+        parts = await read(
+            token, lang, ("overview", "alarms", "recent_tickets", "services", "trends", "tickets", "alerts")
+        )
     except ApiError as exc:
         if exc.status in (401, 403):
             raise PreventUpdate from exc
@@ -284,8 +289,9 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
             tz=tz,
             district_names=c.district_names(),
             service_name=c.service_name,
+            alerts=data.get("alerts") or [],
         )
-        if changed("recent_tickets", "alarms") or c.city.notices != seen.get("_notices")
+        if changed("recent_tickets", "alarms", "alerts") or c.city.notices != seen.get("_notices")
         else no_update
     )
     # Open and overdue per agency from the open tickets, re-read on every ticket notice as the tiles are: the rows
@@ -310,12 +316,12 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
 async def render_map(
     c: Ctx, *, token: str, lang: str, kiosk: bool, view: dict | None, seen: dict | None
 ) -> tuple | None:
-    """The map figure and the key of what it shows; None when `seen` already shows the same."""
+    """The map figure, the key of what it shows and the warning banner; None when `seen` already shows the same."""
     profile = c.profile
     c.city.listen(c.api)
     read = c.city.read_now if not seen else c.city.read
     try:
-        parts = await read(token, lang, ("sources", "latest", "alarms", "tickets"))
+        parts = await read(token, lang, ("sources", "latest", "alarms", "tickets", "alerts"))
     except ApiError as exc:
         raise PreventUpdate from exc
     versions = {k: p.version for k, p in parts.items()}
@@ -335,8 +341,9 @@ async def render_map(
         service_name=c.service_name,
         tiles=c.tiles,
         view=view,
+        alerts=data.get("alerts") or [],
     )
-    return fig, key
+    return fig, key, warning_banner(data.get("alerts") or [], lang, c.district_names())
 
 
 async def filled_layout(
@@ -354,7 +361,7 @@ async def filled_layout(
         render_map(c, token=token, lang=lang, kiosk=kiosk, view=None, seen=None),
     )
     kpi, alarms, feed, services, trends, seen, critical, fresh = panels
-    fig, map_key = drawn or (None, {})
+    fig, map_key, banner = drawn or (None, {}, [])
     return layout(
         lang=lang,
         kiosk=kiosk,
@@ -369,6 +376,7 @@ async def filled_layout(
             ids.CRITICAL: critical,
             ids.MAP: fig,
             ids.MAP_SEEN: map_key,
+            ids.WARNING_BANNER: banner,
         },
     ), fresh
 

@@ -173,10 +173,12 @@ def register(app: Any, c: Ctx) -> None:
         at_ms = int(clock_["at_ms"])
         at_iso = datetime.fromtimestamp(at_ms / 1000, tz=UTC).isoformat()
         try:
-            state, alarms, trends = await asyncio.gather(
+            state, alarms, trends, alerts = await asyncio.gather(
                 c.client.get("/api/v1/replay/state", token, at=at_iso),
                 c.client.get_all("/api/v1/alarms", token, cap=1000, page=500, at=at_iso, lang=lang),
                 trends_at(token, at_ms),
+                # the regional warnings in force at the instant (issue 12): drawn on the map as they were
+                c.client.get_all("/api/v1/alerts", token, cap=200, page=200, at=at_iso, relevant="true"),
             )
         except ApiError as exc:
             raise PreventUpdate from exc
@@ -193,6 +195,7 @@ def register(app: Any, c: Ctx) -> None:
             metric_name=c.metric_name,
             service_name=c.service_name,
             tiles=c.tiles,
+            alerts=alerts,
         )
         steps = [{**s, "updated_at": s["at"]} for s in state["feed"]]
         # An alarm's later changes are not known at the instant: it enters the feed when it was raised.

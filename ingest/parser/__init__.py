@@ -21,7 +21,8 @@ with no storable entry at all becomes `Rejected`: with the entries' reason
 when they all failed for the same reason, else `no_values`.
 
 Service payloads are our ticket events or Open311 GeoReport v2 requests;
-status payloads are `online` / `offline`.
+status payloads are `online` / `offline`; alert payloads are CAP 1.2 XML
+documents (regional warnings, app.alerts.cap).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.messages import Parsed, Reading, Rejected
+from ingest.parser.alert import _alert
 from ingest.parser.common import _ID, _Bad, _clip, _entries
 from ingest.parser.rules import MetricRule, ParseRules
 from ingest.parser.sensor import _sensor
@@ -48,7 +50,7 @@ class Fault:
     path: str | None = None
 
 
-_HANDLERS = {"sensor": _sensor, "service": _service, "status": _status}
+_HANDLERS = {"sensor": _sensor, "service": _service, "status": _status, "alert": _alert}
 _TOPICS: dict[str, tuple[str, Callable[..., Parsed], str]] = {}  # valid topic -> (city, handler, id)
 _TOPICS_MAX = 8192
 
@@ -62,7 +64,7 @@ def _topic(topic: str) -> tuple[str, Callable[..., Parsed], str] | Rejected:
     _, city, kind, ident = parts
     handler = _HANDLERS.get(kind)
     if handler is None:
-        return Rejected("bad_topic", f"topic kind {_clip(kind)} is not sensor, service or status")
+        return Rejected("bad_topic", f"topic kind {_clip(kind)} is not sensor, service, status or alert")
     city_ok = _ID(city) is not None
     id_ok = _ID(ident) is not None
     if not city_ok:

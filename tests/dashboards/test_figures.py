@@ -263,3 +263,25 @@ def test_tile_url_setting_wants_an_xyz_template() -> None:
     for bad in ("https://tile.example/tiles.png", "file:///tiles/{z}/{x}/{y}.png"):
         with pytest.raises(ValidationError):
             Settings(map_tile_url=bad)
+
+
+def test_warnings_on_the_tile_map_keep_their_colour_and_rings() -> None:
+    """Regional warnings (issue 12): an area in its severity's colour, an epicentre's rings as lines, on both maps."""
+    from dashboards.figures import SEVERITY_COLOURS
+
+    warnings = [
+        {
+            "severity": "major",
+            "label": "Hujan",
+            "rings": [[(2.1, 128.3), (2.2, 128.3), (2.2, 128.4), (2.1, 128.3)]],
+            "epicentre": None,
+        },
+        {"severity": "critical", "label": "Gempa", "rings": [], "epicentre": (2.45, 129.06)},
+    ]
+    for tiles in (None, Tiles("http://127.0.0.1:9/{z}/{x}/{y}.png", "© Test")):
+        fig = map_figure(outline=OUTLINE, districts=[], clusters=[], warnings=warnings, tiles=tiles)
+        by_name = {tr.name: tr for tr in fig.data if tr.name}
+        area = by_name["warning-area"]
+        assert area.line.color == SEVERITY_COLOURS["major"] and area.fill == "toself"
+        assert by_name["ring-50"].line.color == SEVERITY_COLOURS["critical"]
+        assert by_name["epicentre"].marker.color == SEVERITY_COLOURS["critical"]

@@ -274,3 +274,88 @@ def test_city_map_names_a_cluster_s_worst_state_in_the_window_s_language() -> No
     )
     hovers = [h for tr in fig.data if tr.hovertext for h in tr.hovertext]
     assert any(h.startswith("<b>2</b> · " + CATALOGUES["id"]["dash.sev.major"]) for h in hovers), hovers
+
+
+# --- regional warnings (issue 12) -------------------------------------------------------------------------------
+
+QUAKE_ALERT = {
+    "relevant": True,
+    "alarm_severity": "critical",
+    "headline": "Gempa <b>Mag:6.1</b>",
+    "event": "Gempabumi",
+    "sent": "2026-11-23T02:00:00Z",
+    "distance_km": 40.1,
+    "districts": ["morotai-utara"],
+    "parameters": {"magnitude": "6.1", "tsunami": "true"},
+    "areas": {"features": [{"geometry": {"type": "Point", "coordinates": [129.06, 2.45]}, "properties": {}}]},
+}
+RAIN_ALERT = {
+    "relevant": True,
+    "alarm_severity": "major",
+    "headline": "Hujan Lebat",
+    "sent": "2026-11-23T02:05:00Z",
+    "distance_km": 0,
+    "districts": ["morotai-utara", "morotai-jaya"],
+    "parameters": {},
+    "areas": {
+        "features": [
+            {
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[128.6, 2.5], [128.7, 2.5], [128.7, 2.6], [128.6, 2.5]]],
+                },
+                "properties": {},
+            }
+        ]
+    },
+}
+
+
+def test_warning_shapes_turn_geojson_back_into_lat_lon_and_find_the_epicentre() -> None:
+    from dashboards.panels import warning_shapes
+
+    quake, rain = warning_shapes([QUAKE_ALERT, RAIN_ALERT, {**RAIN_ALERT, "relevant": False}], "id")
+    assert quake["epicentre"] == (2.45, 129.06) and quake["rings"] == []
+    assert "&lt;b&gt;" in quake["label"] and "40 km" in quake["label"]  # free text escaped for the hover
+    assert rain["epicentre"] is None and rain["rings"][0][0] == (2.5, 128.6)
+
+
+def test_the_banner_shows_the_worst_warning_and_counts_the_rest() -> None:
+    from dashboards.panels import warning_banner
+
+    names = {d.id: d.name for d in PROFILE.districts}
+    text = str(warning_banner([RAIN_ALERT, QUAKE_ALERT], "id", names))
+    assert "Awas" in text and "Mag:6.1" in text and "+1 peringatan lain" in text
+    assert warning_banner([], "id", names) == []
+
+
+def test_the_map_draws_areas_the_epicentre_and_its_rings_and_widens_to_show_them() -> None:
+    fig = city_map(
+        profile=PROFILE,
+        sources=[],
+        latest=[],
+        alarms=[],
+        tickets=[],
+        lang="id",
+        th=LIGHT,
+        metric_name=lambda m, _l: m,
+        service_name=lambda s, _l: s,
+        alerts=[QUAKE_ALERT, RAIN_ALERT],
+    )
+    names = [tr.name for tr in fig.data]
+    assert {"epicentre", "ring-50", "ring-100", "ring-300", "warning-area"} <= set(names)
+    assert fig.layout.xaxis.range[1] > 129.06  # the epicentre off the east coast is in view
+
+
+def test_the_feed_lists_relevant_warnings() -> None:
+    items = feed_items(
+        tickets=[],
+        alarms=[],
+        status_events=[],
+        lang="id",
+        tz=TZ,
+        district_names={d.id: d.name for d in PROFILE.districts},
+        service_name=lambda s, _l: s,
+        alerts=[RAIN_ALERT],
+    )
+    assert "Peringatan Siaga: Hujan Lebat (Morotai Utara, Morotai Jaya)" in str(items)

@@ -25,7 +25,7 @@ from tests.conftest import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
-APP_SERVICES = ("migrate", "ingest-1", "ingest-2", "web", "simulator", "integrator")
+APP_SERVICES = ("migrate", "ingest-1", "ingest-2", "web", "simulator", "integrator", "feeds")
 
 
 def env_example() -> dict[str, str]:
@@ -107,6 +107,8 @@ def test_services_health_checks_and_start_order(compose: dict) -> None:
         assert s[name]["depends_on"]["mosquitto"]["condition"] == "service_healthy"
     assert s["simulator"]["profiles"] == ["demo"] and s["simulator"]["command"][0] == "simulate"
     assert s["integrator"]["profiles"] == ["tools"]
+    assert s["feeds"]["command"] == ["feeds"]  # regional warnings: BMKG and CAP feeds polled into MQTT
+    assert s["feeds"]["depends_on"]["mosquitto"]["condition"] == "service_healthy"
     assert s["web"]["ports"] == ["8000:8000"] and s["mosquitto"]["ports"] == ["1883:1883"]
 
 

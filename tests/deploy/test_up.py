@@ -106,6 +106,8 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(
             "mqtt_url": f"mqtt://{INGEST_USER}:{ingest_pw}@127.0.0.1:{mqtt_port}",
             "demo_mqtt_url": f"mqtt://simulator:{demo_pw}@127.0.0.1:{mqtt_port}",
         }
+    # `up` starts `satupintu feeds` too; the tests stay on loopback: no BMKG address to poll (the feeds idle).
+    settings |= {"bmkg_quake_urls": "[]", "bmkg_nowcast_url": ""}
     log = tmp_path / "up.log"
     t0 = time.monotonic()
     with open(log, "ab") as out:
@@ -148,7 +150,7 @@ def test_up_prints_url_and_token_serves_live_data_and_ctrl_c_stops_every_child(
 
         tree = process_tree(up.pid)
         cmdlines = [" ".join(p.cmdline()) for p in tree]
-        for part in ("mosquitto -c", "satupintu ingest", "satupintu web", "satupintu simulate"):
+        for part in ("mosquitto -c", "satupintu ingest", "satupintu web", "satupintu simulate", "satupintu feeds"):
             assert any(part in c for c in cmdlines), (part, cmdlines)
         assert len(tree) >= 5, cmdlines  # and the ingestor's writer process
 

@@ -220,3 +220,14 @@ def test_the_live_paths_quick_check_agrees_with_the_warnings(topic: str, payload
 @pytest.mark.parametrize("reason", sorted(__import__("ingest.messages", fromlist=["REASONS"]).REASONS))
 def test_every_reason_has_its_indonesian_text(reason: str) -> None:
     assert REASONS_ID[reason]
+
+
+def test_a_cap_alert_dry_run_says_what_would_be_stored_or_why_not() -> None:
+    from tests.app.alerts.capdocs import cap
+
+    ok = run("city/morotai/alert/bpbd-morotai", cap("dry-1"))
+    assert ok["ok"] and ok["kind"] == "cap"
+    assert ok["would_store"][0]["identifier"] == "dry-1" and ok["would_store"][0]["areas"] == 1
+    bad = run("city/morotai/alert/bpbd-morotai", b"<alert")
+    assert not bad["ok"] and reasons(bad["errors"]) == ["bad_xml"]
+    assert "XML" in bad["errors"][0]["detail_id"]

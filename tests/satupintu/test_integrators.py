@@ -71,6 +71,8 @@ def test_rendered_acl_has_everyone_patterns_platform_users_and_integrators() -> 
         "topic write city/+/changes",
         "topic write city/+/test-result/#",
         "topic write city/+/catalogue",
+        "topic write city/+/alert/+",  # regional warnings: `satupintu feeds` as the platform user
+        "topic write city/+/status/+",
         *everyone,
         f"user {VIEWER_USER}",
         "topic read city/+/sensor/#",
