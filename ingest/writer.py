@@ -205,7 +205,7 @@ class BatchWriter:
             if statuses:
                 self._apply_statuses(conn, statuses, pending, result)
             if tickets:
-                stored, changed = apply_ticket_events(conn, tickets, self._sla_for_service)
+                stored, changed = apply_ticket_events(conn, tickets, self.profile)
                 result.ticket_events_stored += stored
                 result.tickets_changed += changed
             if refusals:
@@ -282,10 +282,6 @@ class BatchWriter:
             )
             result.status_changes.append((s.city, s.source_id, s.online))
         set_status(conn=conn, words=words)
-
-    def _sla_for_service(self, service: str) -> int | None:
-        svc = self.profile.service(service)
-        return svc.sla_minutes if svc else None
 
 
 def _counts(items: Sequence[Item], refusals: list[Refusal]) -> dict[tuple[str, int], Counts]:

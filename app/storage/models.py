@@ -162,6 +162,9 @@ class TicketRow(Base):
     explicit_due_ms: Mapped[int | None] = mapped_column(BigInteger, doc="a due time the events stated")
     sla_minutes: Mapped[int | None] = mapped_column(Integer, doc="the events' own SLA override")
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    stage: Mapped[str | None] = mapped_column(String(16), doc="SP4N-LAPOR! stage the events last stated")
+    stage_since_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when the ticket entered its stage")
+    stage_due_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it is late in that stage (working days)")
     __table_args__ = (
         UniqueConstraint("city", "ticket_id"),
         Index(None, "city", "agency", "service", "status"),
@@ -201,6 +204,7 @@ class TicketEventRow(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     sla_minutes: Mapped[int | None] = mapped_column(Integer)
     due_ms: Mapped[int | None] = mapped_column(BigInteger)
+    stage: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (UniqueConstraint("ticket_pk", "status", "ts_ms"),)
 
 
@@ -437,3 +441,27 @@ class TrafficRow(Base):
     warnings: Mapped[int] = mapped_column(Integer, default=0, doc="accepted messages that carried a warning")
     last_ms: Mapped[int] = mapped_column(BigInteger, doc="the last message of the 5 minutes, epoch ms")
     __table_args__ = (Index(None, "bucket"),)
+
+
+class Open311RequestRow(Base):
+    """An Open311 POST: its token, the ticket it asked for, and the citizen's personal data, kept apart.
+
+    The ticket event published on MQTT carries no personal data; the name, email and phone stay here, read only by
+    an admin (app.open311), and are erased after `open311_personal_data_days` (the row stays: the token answers).
+    """
+
+    __tablename__ = "open311_requests"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    city: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    api_token_id: Mapped[int | None] = mapped_column(Integer, doc="the reporter token that posted it")
+    address: Mapped[str | None] = mapped_column(String(250))
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    erased_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when the personal data was erased (retention)")
+    __table_args__ = (UniqueConstraint("city", "ticket_id"), Index(None, "created_ms"))
