@@ -103,6 +103,17 @@ class Workdays(_Strict):
     lapor: Lapor = Field(default_factory=Lapor)
 
 
+class Open311Config(_Strict):
+    """How the city answers Open311 GeoReport v2 (app.open311)."""
+
+    hidden_agencies: list[str] = Field(
+        default_factory=list,
+        description="Agencies Open311 neither lists nor accepts requests for (emergency lines, patient referrals)",
+    )
+    contact: str = Field("", max_length=300, description="Discovery's contact: who answers for the API")
+    key_service: str = Field("", max_length=300, description="Discovery's key_service: how an app gets an api_key")
+
+
 class Threshold(_Strict):
     """A level that, once crossed, raises an alarm of the given severity."""
 
@@ -189,6 +200,7 @@ class Profile(_Strict):
         description="Rules beyond the metrics' thresholds (rate, silence, sla, ticket_count); see app.alarms.rules",
     )
     workdays: Workdays = Field(default_factory=Workdays)
+    open311: Open311Config = Field(default_factory=Open311Config)
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:

@@ -21,7 +21,7 @@ token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is
     ),
 )
 def token_create(
-    role: Annotated[str, typer.Option(help="integrator, viewer, operator or admin")],
+    role: Annotated[str, typer.Option(help="reporter, integrator, viewer, operator or admin")],
     name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'wall display lt.2'")],
 ) -> None:
     """Create a token; prints the token alone on stdout (it is not shown again)."""

@@ -13,9 +13,11 @@ from sqlalchemy import Connection, delete, or_, select, update
 from app.storage.models import TokenRow
 
 # Ranked lowest first; `integrator` (an agency's or vendor's system) ranks below viewer, so it reaches
-# only the routes that ask for it: the dry run, the catalogue and its own sources' health.
-Role = Literal["integrator", "viewer", "operator", "admin"]
-ROLES: tuple[Role, ...] = ("integrator", "viewer", "operator", "admin")
+# only the routes that ask for it: the dry run, the catalogue and its own sources' health. `reporter` (a citizens'
+# app or a village office, issue 14) ranks lowest: it reaches Open311 alone (app.open311), creating and reading
+# requests.
+Role = Literal["reporter", "integrator", "viewer", "operator", "admin"]
+ROLES: tuple[Role, ...] = ("reporter", "integrator", "viewer", "operator", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 PREFIX = "sp_"
 SESSION_PREFIX = "session:"  # a user's sign-in session is a token named `session:<username>`
