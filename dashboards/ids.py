@@ -82,3 +82,6 @@ AKPI_TABLE = "akpi-table"
 AKPI_TOP = "akpi-top"
 AKPI_EXPORT = "akpi-export"
 AKPI_CSV = "akpi-csv"
+
+# citizen services (issue 14)
+REGENT_LAPOR = "regent-lapor"  # SP4N-LAPOR! stages late, per agency

@@ -62,6 +62,7 @@ from app.tickets import routes as tickets
 # citizen services (issue 14)
 from app.open311 import routes as open311  # isort: skip
 from app.open311.formats import Open311Error, error_response  # isort: skip
+from app.public import routes as public  # isort: skip
 
 # Every router of the API, in the order requests are matched against them.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -88,6 +89,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # citizen services (issue 14)
     open311.router,
     open311.personal_router,
+    public.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(

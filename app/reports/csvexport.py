@@ -49,6 +49,12 @@ TICKET_COLUMNS = (
     "sla_minutes",
     "lat",
     "lon",
+    # citizen services (issue 14): the SLA in working days and the SP4N-LAPOR! stage
+    "sla_working_days",
+    "stage",
+    "stage_due_at",
+    "stage_due_local",
+    "stage_late",
 )
 FIGURES = (
     "opened",
@@ -129,7 +135,7 @@ def _ticket_rows(engine: Engine, filters: TicketFilter, profile: Profile, now_ms
     with engine.connect() as conn:
         for row in iter_tickets(conn=conn, filters=filters, now_ms=now_ms):
             v = ticket_view(row, profile, now_ms)
-            for name in TICKET_TIMES:
+            for name in (*TICKET_TIMES, "stage_due"):
                 ms = v[f"{name}_ms"]
                 v[f"{name}_at"], v[f"{name}_local"] = iso_utc(ms), iso_local(ms, tz)
             yield [v[c] for c in TICKET_COLUMNS]

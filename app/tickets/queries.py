@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, false, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, case, false, func, literal, not_, or_, select
 
 from app.profile import Profile
 from app.storage.models import ACTIVE_WHERE, TicketEventRow, TicketRow
@@ -126,6 +126,17 @@ def iter_tickets(*, conn: Connection, filters: TicketFilter, now_ms: int) -> Ite
     """Every ticket matching `filters`, newest opened first, fetched in chunks (for exports)."""
     stmt = select(T).where(*_where(filters, now_ms)).order_by(T.c.opened_ms.desc(), T.c.id.desc())
     yield from conn.execution_options(yield_per=1000).execute(stmt).mappings()
+
+
+def stage_counts(*, conn: Connection, city: str, now_ms: int) -> list[tuple[str, str, int, int]]:
+    """Open tickets per agency and SP4N-LAPOR! stage: (agency, stage, in the stage, late in it)."""
+    late = func.sum(case((T.c.stage_due_ms < now_ms, 1), else_=0))
+    rows = conn.execute(
+        select(T.c.agency, T.c.stage, func.count(), late)
+        .where(T.c.city == city, is_active(), T.c.stage.is_not(None))
+        .group_by(T.c.agency, T.c.stage)
+    )
+    return [(a, s, int(n), int(k or 0)) for a, s, n, k in rows]
 
 
 def get_ticket(*, conn: Connection, city: str, ticket_id: str) -> RowMapping | None:

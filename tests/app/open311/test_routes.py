@@ -19,9 +19,9 @@ from app.http.timefmt import now_ms
 from app.open311.store import erase_personal_data
 from app.settings import Settings
 from app.storage.models import Open311RequestRow
-from ingest.messages import TicketEvent
-from ingest.writer import BatchWriter, Item
+from ingest.writer import BatchWriter
 from tests.app.conftest import auth
+from tests.app.tickets.test_routes import _ev
 
 M = 60_000
 D = 86_400_000
@@ -67,15 +67,6 @@ def xml(body: bytes) -> Any:
 
 def children(el: Any) -> list[str]:
     return [c.tag for c in el]
-
-
-def _ev(tid: str, status: str, ts: int, agency: str, service: str | None, **kw: Any) -> Item:
-    return Item(
-        f"city/morotai/service/{agency}",
-        b"{}",
-        ts,
-        TicketEvent("morotai", agency, tid, status, ts, service=service, **kw),
-    )
 
 
 def seed(writer: BatchWriter) -> int:

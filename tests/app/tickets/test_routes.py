@@ -310,3 +310,13 @@ def test_lapor_stage_late_is_shown_and_filtered(
     assert (by["L3"]["stage"], by["L3"]["stage_late"]) == ("verifikasi", False)
     assert ids(client, tok, stage_late="true") == ["L1"]
     assert set(ids(client, tok, stage_late="false")) == {"L2", "L3"}
+    # Per agency, for the regent view: in each stage, and late in it.
+    stages = client.get("/api/v1/services/stages", headers=auth(tok)).json()
+    assert stages["targets"] == {"verifikasi": 3, "tindak_lanjut": 5, "selesai": 10}
+    (pupr,) = stages["agencies"]
+    assert (pupr["agency"], pupr["agency_name"], pupr["late"]) == ("dinas-pupr", "PUPR", 1)
+    assert pupr["stages"] == {
+        "verifikasi": {"open": 1, "late": 1},
+        "tindak_lanjut": {"open": 1, "late": 0},
+        "selesai": {"open": 0, "late": 0},
+    }
