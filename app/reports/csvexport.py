@@ -83,6 +83,7 @@ SERVICE_COLUMNS = (
     "service_registered",
     "sla_minutes",
     *FIGURES,
+    "sla_working_days",  # citizen services (issue 14)
 )
 
 
@@ -173,6 +174,7 @@ def services_csv(result: ServiceStatus, profile: Profile) -> Iterator[str]:
                     line.registered,
                     line.sla_minutes,
                     *(figures[c] for c in FIGURES),
+                    line.sla_working_days,
                 ]
             )
     return csv_text(SERVICE_COLUMNS, rows)

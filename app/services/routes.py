@@ -98,6 +98,7 @@ class ServicePerformance(Performance):
     service_name: str | None = Field(description="The service's Indonesian name from the profile")
     service_registered: bool = Field(description="Whether the profile lists this service under this agency")
     sla_minutes: int | None = Field(description="The profile's SLA target for the service")
+    sla_working_days: float | None = Field(None, description="The profile's SLA in working days, when it has one")
 
 
 class AgencyPerformance(Performance):
@@ -126,6 +127,7 @@ def status_out(result: q.ServiceStatus) -> ServiceStatusOut:
             service_name=line.service_name["id"] if line.service_name else None,
             service_registered=line.registered,
             sla_minutes=line.sla_minutes,
+            sla_working_days=line.sla_working_days,
             **line.tally.figures(),
         )
         for b in result.agencies
