@@ -83,6 +83,9 @@ PLATFORM_LINES: dict[str, tuple[str, ...]] = {
         "topic write city/+/changes",
         "topic write city/+/test-result/#",
         "topic write city/+/catalogue",
+        # citizen services (issue 14): the web process (with these credentials) publishes Open311 POSTs as ticket
+        # events on the agency's topic, so they enter by the ingest path.
+        "topic write city/+/service/#",
     ),
     VIEWER_USER: (
         "topic read city/+/sensor/#",

@@ -71,6 +71,7 @@ def test_rendered_acl_has_everyone_patterns_platform_users_and_integrators() -> 
         "topic write city/+/changes",
         "topic write city/+/test-result/#",
         "topic write city/+/catalogue",
+        "topic write city/+/service/#",  # citizen services: Open311 POSTs published by the web process
         *everyone,
         f"user {VIEWER_USER}",
         "topic read city/+/sensor/#",
