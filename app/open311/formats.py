@@ -9,6 +9,7 @@ form), so no parser is exposed to outside XML.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ CHILD = {
     "formats": "format",
     "errors": "error",
 }
+# Characters XML 1.0 cannot carry at all (not even escaped); a ticket's text from an integrator may hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 MEDIA = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 
@@ -45,7 +48,7 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _element(name: str, value: Any) -> ET.Element:
