@@ -45,6 +45,9 @@ class WorkCalendar:
     office: tuple[time, time] | None = None  # [open, close) local time; None: the whole day
     national: bool = True  # Indonesian national holidays and cuti bersama
     _cache: dict[int, HolidayBase] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # Each date's working window (None: not worked), as it is asked for: a due time or an elapsed time walks the
+    # same few weeks again and again (the public page's median walks one per resolved ticket).
+    _windows: dict[date, tuple[int, int] | None] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.week:
@@ -84,9 +87,14 @@ class WorkCalendar:
 
     def _days_from(self, ms: int) -> Iterable[tuple[int, int]]:
         d = datetime.fromtimestamp(ms / 1000, self.tz).date()
+        windows = self._windows
         for _ in range(_MAX_DAYS):
-            if self.is_working_day(d):
-                yield self._window(d)
+            if d in windows:
+                w = windows[d]
+            else:
+                w = windows[d] = self._window(d) if self.is_working_day(d) else None
+            if w is not None:
+                yield w
             d += _DAY
 
     def add(self, start_ms: int, days: float) -> int:
