@@ -7,7 +7,7 @@ published on the agency's service topic (QoS 1, app.open311.publisher) and the
 ingestor stores it; the POST answers a `token`, and `GET tokens/{token}` answers
 the `service_request_id` once the ticket is stored. The request's personal data
 (name, email, phone) never travels on MQTT: it is kept apart
-(app.open311.store), read only by an admin through
+(app.open311.store), read only by an admin scoped to the request's agency (app.auth.scope) through
 `GET /api/v1/open311/requests/{ticket_id}/personal`, and erased after
 `open311_personal_data_days`.
 """
@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from app.auth.audit import record
 from app.auth.deps import AdminDep
 from app.auth.lookup import TOKEN_COOKIE
+from app.auth.scope import personal_data_refusal
 from app.auth.tokens import Principal
 from app.http.deps import ConnDep, ProfileDep
 from app.http.timefmt import from_ms
@@ -272,7 +273,8 @@ class PersonalData(BaseModel):
 @personal_router.get(
     "/open311/requests/{ticket_id}/personal",
     response_model=PersonalData,
-    summary="The personal data of an Open311 request (admin; each read is audited)",
+    summary="The personal data of an Open311 request (an admin of its agency; each read and refusal is audited)",
+    responses={403: {"description": "Not an admin scoped to the request's agency (the detail says why)"}},
 )
 def personal_data(
     who: AdminDep,
@@ -284,7 +286,19 @@ def personal_data(
         row = store.personal_data(conn=conn, city=profile.city.id, ticket_id=ticket_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no Open311 request {ticket_id!r}")
-        record(conn=conn, actor=who.name, role=who.role, action="open311.personal.read", target=ticket_id)
+        # Only an admin of the request's agency reads it (app.auth.scope); reads and refusals alike are audited,
+        # with the request's agency and the caller's scope.
+        refusal = personal_data_refusal(who, row["agency"])
+        record(
+            conn=conn,
+            actor=who.name,
+            role=who.role,
+            action="open311.personal.refused" if refusal else "open311.personal.read",
+            target=ticket_id,
+            detail=f"agency {row['agency']}; caller's scope {who.agency or 'city-wide'}",
+        )
+    if refusal:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=refusal)
     return PersonalData(
         **{k: row[k] for k in ("ticket_id", "agency", *store.PERSONAL)},
         received_at=from_ms(row["created_ms"]),

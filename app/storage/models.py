@@ -279,6 +279,9 @@ class TokenRow(Base):
     user_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id"), index=True, doc="the user a sign-in session belongs to; None for API tokens"
     )
+    agency: Mapped[str | None] = mapped_column(
+        String(64), doc="the agency the token speaks for (an Open311 request's personal data); None: city-wide"
+    )
 
 
 class UserRow(Base):
@@ -293,6 +296,7 @@ class UserRow(Base):
     password_changed_ms: Mapped[int] = mapped_column(BigInteger)
     last_login_ms: Mapped[int | None] = mapped_column(BigInteger)
     disabled_ms: Mapped[int | None] = mapped_column(BigInteger)
+    agency: Mapped[str | None] = mapped_column(String(64), doc="the agency the user works for; None: city-wide")
 
 
 class AuditRow(Base):
@@ -447,7 +451,8 @@ class Open311RequestRow(Base):
     """An Open311 POST: its token, the ticket it asked for, and the citizen's personal data, kept apart.
 
     The ticket event published on MQTT carries no personal data; the name, email and phone stay here, read only by
-    an admin (app.open311), and are erased after `open311_personal_data_days` (the row stays: the token answers).
+    an admin of its agency (app.open311, app.auth.scope), and are erased after `open311_personal_data_days` (the
+    row stays: the token answers).
     """
 
     __tablename__ = "open311_requests"

@@ -15,6 +15,7 @@ from defusedxml import ElementTree as SafeXML
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app.auth.tokens import create_token
 from app.http.timefmt import now_ms
 from app.open311.store import erase_personal_data
 from app.settings import Settings
@@ -279,8 +280,14 @@ def create_app_public(db_url: str) -> Any:
     )
 
 
-def test_personal_data_is_for_admins_and_erased_after_retention(client: TestClient, tokens: dict[str, str]) -> None:
+def test_personal_data_is_for_admins_of_its_agency_and_erased_after_retention(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
     engine = client.app.state.engine
+    with engine.begin() as conn:
+        pdam = create_token(conn=conn, name="admin PDAM", role="admin", agency="pdam")
+        pupr = create_token(conn=conn, name="admin PUPR", role="admin", agency="dinas-pupr")
+        pdam_operator = create_token(conn=conn, name="operator PDAM", role="operator", agency="pdam")
     now = now_ms()
     with engine.begin() as conn:
         conn.execute(
@@ -309,19 +316,35 @@ def test_personal_data_is_for_admins_and_erased_after_retention(client: TestClie
             ],
         )
     url = "/api/v1/open311/requests/o311-new/personal"
-    assert client.get(url, headers=auth(tokens["operator"])).status_code == 403
-    assert client.get(url, headers=auth(tokens["reporter"])).status_code == 403
-    got = client.get(url, headers=auth(tokens["admin"]))
+    for role in ("reporter", "integrator", "viewer", "operator"):
+        refused = client.get(url, headers=auth(tokens[role]))
+        assert refused.status_code == 403 and "admin" in refused.json()["detail"], role
+        assert "Budi" not in refused.text
+    assert client.get(url, headers=auth(pdam_operator)).status_code == 403  # the right agency, not an admin
+    # A city-wide admin (no agency scope) is refused, with a reason and the way to make an agency's admin.
+    city_wide = client.get(url, headers=auth(tokens["admin"]))
+    assert city_wide.status_code == 403 and "Budi" not in city_wide.text
+    assert "no agency scope" in city_wide.json()["detail"] and "--agency pdam" in city_wide.json()["detail"]
+    other = client.get(url, headers=auth(pupr))  # another agency's admin
+    assert other.status_code == 403 and "dinas-pupr" in other.json()["detail"] and "Budi" not in other.text
+    got = client.get(url, headers=auth(pdam))
     assert got.status_code == 200 and (got.json()["first_name"], got.json()["email"]) == ("Budi", "budi@example.id")
-    audit = client.get("/api/v1/audit", headers=auth(tokens["admin"])).json()
-    assert any(a["action"] == "open311.personal.read" and a["target"] == "o311-new" for a in audit["items"])
+    assert got.json()["agency"] == "pdam"
+    audit = client.get("/api/v1/audit", headers=auth(tokens["admin"])).json()["items"]
+    reads = [(a["actor"], a["target"], a["detail"]) for a in audit if a["action"] == "open311.personal.read"]
+    assert reads == [("admin PDAM", "o311-new", "agency pdam; caller's scope pdam")]
+    refusals = [(a["actor"], a["detail"]) for a in audit if a["action"] == "open311.personal.refused"]
+    assert refusals[:2] == [
+        ("admin PUPR", "agency pdam; caller's scope dinas-pupr"),
+        ("test-admin", "agency pdam; caller's scope city-wide"),
+    ]
     with engine.begin() as conn:
         assert erase_personal_data(conn=conn, older_than_ms=now - 365 * D, now_ms=now) == 1
         assert erase_personal_data(conn=conn, older_than_ms=now - 365 * D, now_ms=now) == 0  # once
-    old = client.get("/api/v1/open311/requests/o311-old/personal", headers=auth(tokens["admin"])).json()
+    old = client.get("/api/v1/open311/requests/o311-old/personal", headers=auth(pdam)).json()
     assert (old["first_name"], old["phone"]) == (None, None) and old["erased_at"] is not None
-    assert client.get(url, headers=auth(tokens["admin"])).json()["first_name"] == "Budi"
-    assert client.get("/api/v1/open311/requests/nope/personal", headers=auth(tokens["admin"])).status_code == 404
+    assert client.get(url, headers=auth(pdam)).json()["first_name"] == "Budi"
+    assert client.get("/api/v1/open311/requests/nope/personal", headers=auth(pdam)).status_code == 404
 
 
 def test_json_bodies_are_plain_lists(client: TestClient) -> None:
