@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -10,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.workdays.calendar import MON_FRI, MON_SAT, WorkCalendar
 
 ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
 ID_RE = re.compile(ID_PATTERN)
@@ -56,13 +59,59 @@ class Agency(_Strict):
 
 
 class Service(_Strict):
-    """A public service an agency delivers, with its SLA target."""
+    """A public service an agency delivers, with its SLA target (in minutes, or in working days)."""
 
     id: str = Field(pattern=ID_PATTERN)
     agency: str = Field(pattern=ID_PATTERN)
     name: Text
-    sla_minutes: int = Field(gt=0)
+    sla_minutes: int | None = Field(None, gt=0, description="SLA in calendar minutes (emergencies)")
+    sla_working_days: float | None = Field(
+        None, gt=0, le=365, description="SLA in working days (standar pelayanan): see app.workdays.calendar"
+    )
+    week: Literal["mon-fri", "mon-sat"] = Field("mon-fri", description="The working week of the service")
+    office_hours: tuple[time, time] | None = Field(None, description="[open, close] local time; none: the whole day")
     pillar: Pillar = "society"
+    # Open311 GeoReport v2 (app.open311): how citizens' apps see the service.
+    description: str | None = Field(None, max_length=500)
+    keywords: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_sla(self) -> Service:
+        if (self.sla_minutes is None) == (self.sla_working_days is None):
+            raise ValueError(f"service {self.id!r} has exactly one of 'sla_minutes' or 'sla_working_days'")
+        if self.office_hours is not None and self.office_hours[0] >= self.office_hours[1]:
+            raise ValueError(f"service {self.id!r}: office hours open before they close")
+        return self
+
+
+LAPOR_STAGES = ("verifikasi", "tindak_lanjut", "selesai")
+
+
+class Lapor(_Strict):
+    """SP4N-LAPOR! stage targets in working days (Permenpan-RB 62/2018): each counted from entering the stage."""
+
+    verifikasi: float = Field(3, gt=0, le=365)
+    tindak_lanjut: float = Field(5, gt=0, le=365)
+    selesai: float = Field(10, gt=0, le=365)
+
+
+class Workdays(_Strict):
+    """The regency's calendar beside the national one: its own days off, and the LAPOR! stage targets."""
+
+    regional_days: list[date] = Field(default_factory=list, description="The regency's own days off (hari jadi...)")
+    national_holidays: bool = Field(True, description="Indonesian holidays and cuti bersama (the holidays package)")
+    lapor: Lapor = Field(default_factory=Lapor)
+
+
+class Open311Config(_Strict):
+    """How the city answers Open311 GeoReport v2 (app.open311)."""
+
+    hidden_agencies: list[str] = Field(
+        default_factory=list,
+        description="Agencies Open311 neither lists nor accepts requests for (emergency lines, patient referrals)",
+    )
+    contact: str = Field("", max_length=300, description="Discovery's contact: who answers for the API")
+    key_service: str = Field("", max_length=300, description="Discovery's key_service: how an app gets an api_key")
 
 
 class Threshold(_Strict):
@@ -188,6 +237,8 @@ class Profile(_Strict):
     warnings: WarningRules = Field(
         default_factory=WarningRules, description="When a regional warning (CAP alert) concerns the city"
     )
+    workdays: Workdays = Field(default_factory=Workdays)
+    open311: Open311Config = Field(default_factory=Open311Config)
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
@@ -229,6 +280,37 @@ class Profile(_Strict):
 
     def source(self, source_id: str) -> Source | None:
         return self._index()["sources"].get(source_id)
+
+    def calendar(self, service: Service | None = None) -> WorkCalendar:
+        """The working-day calendar of `service` (its week and office hours), or the regency's office week."""
+        key = (service.week, service.office_hours) if service else ("mon-fri", None)
+        cals: dict[Any, WorkCalendar] = self.__dict__.setdefault("_cals", {})
+        cal = cals.get(key)
+        if cal is None:
+            cal = cals[key] = WorkCalendar(
+                self.tz,
+                week=MON_SAT if key[0] == "mon-sat" else MON_FRI,
+                regional=frozenset(self.workdays.regional_days),
+                office=key[1],
+                national=self.workdays.national_holidays,
+            )
+        return cal
+
+    def due_ms(self, service_id: str | None, opened_ms: int) -> int | None:
+        """When a ticket of `service_id` opened at `opened_ms` breaches the profile's SLA; None when none is known."""
+        svc = self.service(service_id) if service_id else None
+        if svc is None:
+            return None
+        if svc.sla_working_days is not None:
+            return self.calendar(svc).add(opened_ms, svc.sla_working_days)
+        return None if svc.sla_minutes is None else opened_ms + svc.sla_minutes * 60_000
+
+    def stage_due_ms(self, service_id: str | None, stage: str, since_ms: int) -> int | None:
+        """When a ticket that entered LAPOR! `stage` at `since_ms` is late in it (working days of the service)."""
+        target = getattr(self.workdays.lapor, stage, None) if stage in LAPOR_STAGES else None
+        if target is None:
+            return None
+        return self.calendar(self.service(service_id) if service_id else None).add(since_ms, target)
 
     def has_district(self, district_id: str) -> bool:
         return district_id in self._index()["districts"]

@@ -364,6 +364,42 @@ class Settings(BaseSettings):
         description="Alarms of these severities are in the CAP feed without a token (default none: a viewer token).",
     )
 
+    # --- Citizen services (issue 14): Open311 and the public page ---------------
+    open311_public_read: bool = Field(
+        False,
+        description="Whether GET /open311/v2/requests and tokens answer without an api_key (as the GeoReport v2 spec "
+        "intends for citizens' apps). Off: any valid token is needed (a reporter token is enough). Discovery and the "
+        "service list are always public. Personal data is never served by either.",
+    )
+    open311_personal_data_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="How long an Open311 request's personal data (name, email, phone) is kept; the ingestor erases it "
+        "on its retention turn (and `satupintu db prune`). The ticket itself stays.",
+    )
+    open311_publish_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="How long an Open311 POST waits for the broker to take its ticket event (connect and PUBACK) "
+        "before it answers 503.",
+    )
+    public_page: bool = Field(
+        False,
+        description="Serve /publik: service performance for the public, with no sign-in (no personal data, no "
+        "citizens' free text). Off by default.",
+    )
+    public_page_cache_s: float = Field(
+        300.0, ge=1, le=86_400, description="How long /publik's figures are kept before they are computed again."
+    )
+    public_page_rate_per_min: int = Field(
+        60,
+        ge=1,
+        le=100_000,
+        description="Requests to /publik one client address may make per minute; past it the page answers 429.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, v: str) -> str:

@@ -85,3 +85,5 @@ AKPI_CSV = "akpi-csv"
 
 # Regional warnings (issue 12): the banner of the most severe warning in force, over the operator window.
 WARNING_BANNER = "warning-banner"
+# citizen services (issue 14)
+REGENT_LAPOR = "regent-lapor"  # SP4N-LAPOR! stages late, per agency

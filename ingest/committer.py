@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 from app.alarms.reading_rules import Observed, evaluate_readings
 from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
+from app.open311.store import erase_past_retention
 from app.profile import load_profile
 from app.settings import Settings
 from app.storage.engine import engine_from_settings
@@ -132,9 +133,15 @@ class Retention:
                 raw_days=s.retention_raw_days,
                 rollup_days=s.retention_rollup_days,
             )
+            # Citizen services (issue 14): an Open311 request's personal data past its retention.
+            erased = erase_past_retention(
+                engine=self._engine, days=s.open311_personal_data_days, now_ms=int(now * 1000)
+            )
         except TRANSIENT as exc:
             log.warning("pruning skipped: %s", short(exc))
             return
+        if erased:
+            log.info("erased the personal data of %d Open311 requests past retention", erased)
         if pruned.readings or pruned.rollup_1m or pruned.rollup_1h:
             log.info(
                 "pruned %d readings, %d minute and %d hour rollups past retention",

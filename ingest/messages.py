@@ -56,6 +56,7 @@ class TicketEvent:
     lon: float | None = None
     sla_minutes: int | None = None
     due_ms: int | None = None  # an explicit due time (Open311 expected_datetime) wins over the SLA
+    stage: str | None = None  # SP4N-LAPOR! stage: verifikasi, tindak_lanjut or selesai (app.profile.LAPOR_STAGES)
 
 
 @dataclass(frozen=True, slots=True)

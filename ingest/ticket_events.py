@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from sqlalchemy import Connection, RowMapping, select, tuple_, update
 
 from app.services.rollup import TICKET_COLUMNS, Delta
 from app.storage.dialect import insert_for
 from app.storage.models import TicketEventRow, TicketRow
-from app.tickets.lifecycle import FIELDS, derive_ticket
+from app.tickets.lifecycle import FIELDS, Deadlines, derive_ticket
 from ingest.messages import TicketEvent
 
 
 def apply_ticket_events(
-    conn: Connection, events: list[TicketEvent], sla_for_service: Callable[[str], int | None]
+    conn: Connection, events: list[TicketEvent], deadlines: Deadlines
 ) -> tuple[int, list[tuple[str, str]]]:
     """Store new events (keyed by ticket, status, ts) and update their tickets; returns (stored, changed tickets)."""
     tt, et = TicketRow.__table__, TicketEventRow.__table__
@@ -75,7 +74,7 @@ def apply_ticket_events(
         history[ev["ticket_pk"]].append(ev)
     rollup = Delta()
     for pk, key in dirty.items():
-        row = derive_ticket(history[pk], sla_for_service)
+        row = derive_ticket(history[pk], deadlines)
         conn.execute(update(TicketRow).where(TicketRow.id == pk).values(**row))
         rollup.add(before.get(key), -1)
         rollup.add({"city": key[0], "service": None, **row})

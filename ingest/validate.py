@@ -97,6 +97,7 @@ def _would_store(parsed: object) -> list[dict[str, Any]]:
                 "lon": parsed.lon,
                 "sla_minutes": parsed.sla_minutes,
                 "due": None if parsed.due_ms is None else _iso(parsed.due_ms),
+                "stage": parsed.stage,
             }
         ]
     if isinstance(parsed, SourceStatus):

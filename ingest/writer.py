@@ -213,7 +213,7 @@ class BatchWriter:
             if statuses:
                 self._apply_statuses(conn, statuses, pending, result)
             if tickets:
-                stored, changed = apply_ticket_events(conn, tickets, self._sla_for_service)
+                stored, changed = apply_ticket_events(conn, tickets, self.profile)
                 result.ticket_events_stored += stored
                 result.tickets_changed += changed
             if alerts:
@@ -313,10 +313,6 @@ class BatchWriter:
                     now_ms=now_ms,
                     quake_hold_ms=self.settings.alert_quake_hold_s * 1000,
                 )
-
-    def _sla_for_service(self, service: str) -> int | None:
-        svc = self.profile.service(service)
-        return svc.sla_minutes if svc else None
 
 
 def _counts(items: Sequence[Item], refusals: list[Refusal]) -> dict[tuple[str, int], Counts]:

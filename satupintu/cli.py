@@ -116,6 +116,11 @@ def db_prune() -> None:
         f"pruned {pruned.readings:,} readings older than {s.retention_raw_days} days, "
         f"{pruned.rollup_1m:,} minute and {pruned.rollup_1h:,} hour rollups older than {s.retention_rollup_days} days"
     )
+    # Citizen services (issue 14): Open311 personal data past its retention.
+    from app.open311.store import erase_past_retention
+
+    erased = erase_past_retention(engine=engine, days=s.open311_personal_data_days, now_ms=int(time.time() * 1000))
+    err.print(f"erased the personal data of {erased:,} Open311 requests older than {s.open311_personal_data_days} days")
 
 
 @profile_cli.command("check", epilog=examples("satupintu profile check app/profiles/morotai.yaml"))

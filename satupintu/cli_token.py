@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from satupintu.clikit import actor, err, examples, migrated_engine
+from satupintu.clikit import AgencyOption, actor, agency_or_exit, err, examples, migrated_engine
 
 token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is_help=True)
 
@@ -18,11 +18,13 @@ token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is
     epilog=examples(
         'satupintu token create --role viewer --name "wall display lt.2"',
         "satupintu token create --role admin --name admin",
+        'satupintu token create --role admin --name "admin PUPR" --agency dinas-pupr',
     ),
 )
 def token_create(
-    role: Annotated[str, typer.Option(help="integrator, viewer, operator or admin")],
+    role: Annotated[str, typer.Option(help="reporter, integrator, viewer, operator or admin")],
     name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'wall display lt.2'")],
+    agency: AgencyOption = None,
 ) -> None:
     """Create a token; prints the token alone on stdout (it is not shown again)."""
     from app.auth.audit import record
@@ -31,11 +33,13 @@ def token_create(
     if role not in ROLES:
         err.print(f"[red]role must be one of {', '.join(ROLES)}[/red]")
         raise typer.Exit(2)
+    agency = agency_or_exit(agency)
     engine = migrated_engine()
+    detail = f"{role}; agency {agency}" if agency else role
     try:
         with engine.begin() as conn:
-            token = create_token(conn=conn, name=name, role=role)
-            record(conn=conn, actor=actor(), role="admin", action="token.create", target=name, detail=role)
+            token = create_token(conn=conn, name=name, role=role, agency=agency)
+            record(conn=conn, actor=actor(), role="admin", action="token.create", target=name, detail=detail)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -53,12 +57,13 @@ def token_list() -> None:
     engine = migrated_engine()
     with engine.connect() as conn:
         rows = list_tokens(conn=conn)
-    table = Table("id", "name", "role", "created (UTC)", "revoked (UTC)")
+    table = Table("id", "name", "role", "agency", "created (UTC)", "revoked (UTC)")
     for r in rows:
         table.add_row(
             str(r.id),
             r.name,
             r.role,
+            r.agency or "",
             f"{from_ms(r.created_ms):%Y-%m-%d %H:%M}",
             f"{from_ms(r.revoked_ms):%Y-%m-%d %H:%M}" if r.revoked_ms else "",
         )

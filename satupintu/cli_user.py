@@ -18,13 +18,14 @@ from app.auth.users import (
     list_users,
     new_password_hash,
     normalize,
+    set_agency,
     set_disabled,
     set_password,
     set_role,
 )
 from app.http.timefmt import from_ms
 from app.storage.engine import writing
-from satupintu.clikit import actor, examples, migrated_engine
+from satupintu.clikit import AgencyOption, actor, agency_or_exit, examples, migrated_engine
 
 user_cli = typer.Typer(
     help="Users who sign in to the window and the API with a password, each with a role (viewer, operator, admin).",
@@ -65,17 +66,20 @@ def _password_hash(from_stdin: bool) -> str:
     epilog=examples(
         "satupintu user add sari --role operator",
         'echo "$PASSWORD" | satupintu user add budi --role viewer --password-stdin',
+        "satupintu user add rina --role admin --agency dinas-pupr",
     ),
 )
-def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False) -> None:
+def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False, agency: AgencyOption = None) -> None:
     """Create a user; the password is asked twice (or read from stdin with --password-stdin)."""
     _check_role(role)
+    agency = agency_or_exit(agency)
     engine = migrated_engine()
     password_hash = _password_hash(password_stdin)
+    detail = f"{role}; agency {agency}" if agency else role
     try:
         with writing(engine) as conn:
-            user = create_user(conn=conn, username=name, role=role, password_hash=password_hash)
-            record(conn=conn, actor=actor(), role="admin", action="user.create", target=user.username, detail=role)
+            user = create_user(conn=conn, username=name, role=role, password_hash=password_hash, agency=agency)
+            record(conn=conn, actor=actor(), role="admin", action="user.create", target=user.username, detail=detail)
     except UserError as exc:
         raise _fail(str(exc)) from exc
     err.print(
@@ -89,11 +93,12 @@ def user_list() -> None:
     engine = migrated_engine()
     with engine.connect() as conn:
         rows = list_users(conn=conn)
-    table = Table("username", "role", "created (UTC)", "last sign-in (UTC)", "disabled (UTC)")
+    table = Table("username", "role", "agency", "created (UTC)", "last sign-in (UTC)", "disabled (UTC)")
     for u in rows:
         table.add_row(
             u.username,
             u.role,
+            u.agency or "",
             f"{from_ms(u.created_ms):%Y-%m-%d %H:%M}",
             f"{from_ms(u.last_login_ms):%Y-%m-%d %H:%M}" if u.last_login_ms else "",
             f"{from_ms(u.disabled_ms):%Y-%m-%d %H:%M}" if u.disabled_ms else "",
@@ -129,6 +134,27 @@ def user_role(name: str, role: Annotated[str, typer.Argument(help="viewer, opera
     _check_role(role)
     ended = _change(name, "user.role", lambda conn: set_role(conn=conn, username=name, role=role), detail=role)
     err.print(f"{escape(normalize(name))} is now {role}; {ended} session(s) ended")
+
+
+@user_cli.command(
+    "agency", epilog=examples("satupintu user agency rina dinas-pupr", "satupintu user agency rina --city-wide")
+)
+def user_agency(
+    name: str,
+    agency: Annotated[str | None, typer.Argument(help="One of the profile's agency ids")] = None,
+    city_wide: Annotated[bool, typer.Option("--city-wide", help="Remove the user's agency scope")] = False,
+) -> None:
+    """Scope a user to an agency (or city-wide again); their open sessions end (they carry the old scope)."""
+    if (agency is None) == (not city_wide):
+        raise _fail("give an agency id, or --city-wide (not both)")
+    agency = agency_or_exit(agency)
+    ended = _change(
+        name,
+        "user.agency",
+        lambda conn: set_agency(conn=conn, username=name, agency=agency),
+        detail=agency or "city-wide",
+    )
+    err.print(f"{escape(normalize(name))} is now {escape(agency or 'city-wide')}; {ended} session(s) ended")
 
 
 @user_cli.command("disable", epilog=examples("satupintu user disable sari"))

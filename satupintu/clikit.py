@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import logging
 from dataclasses import dataclass
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,6 +22,13 @@ from app.storage.engine import engine_from_settings
 from app.storage.migrate import upgrade
 
 err = Console(stderr=True)
+AgencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--agency",
+        help="Scope it to one of the profile's agencies (an agency's admin reads its Open311 requests' personal data)",
+    ),
+]
 
 
 @dataclass(slots=True)
@@ -99,3 +107,16 @@ def migrated_engine(settings: Settings | None = None) -> Engine:
 def actor() -> str:
     """Who the audit log names for a change made with the CLI."""
     return f"cli:{getpass.getuser()}"
+
+
+def agency_or_exit(agency: str | None, settings: Settings | None = None) -> str | None:
+    """`agency` when it names one of the configured profile's agencies (or is None: city-wide); else exit 2."""
+    from app.auth.scope import agency_problem
+
+    if agency is None:
+        return None
+    problem = agency_problem(profile_or_exit(settings or settings_or_exit()), agency)
+    if problem:
+        err.print(f"[red]{escape(problem)}[/red]")
+        raise typer.Exit(2)
+    return agency

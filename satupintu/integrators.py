@@ -87,6 +87,9 @@ PLATFORM_LINES: dict[str, tuple[str, ...]] = {
         # polls and each feed's health (feed-* sources; an ACL cannot name a prefix, so status/+ as a whole).
         "topic write city/+/alert/+",
         "topic write city/+/status/+",
+        # citizen services (issue 14): the web process (with these credentials) publishes Open311 POSTs as ticket
+        # events on the agency's topic, so they enter by the ingest path.
+        "topic write city/+/service/#",
     ),
     VIEWER_USER: (
         "topic read city/+/sensor/#",

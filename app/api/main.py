@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -60,6 +60,11 @@ from app.storage.maintenance import optimize
 from app.storage.migrate import upgrade
 from app.tickets import routes as tickets
 
+# citizen services (issue 14)
+from app.open311 import routes as open311  # isort: skip
+from app.open311.formats import Open311Error, error_response  # isort: skip
+from app.public import routes as public  # isort: skip
+
 # Every router of the API, in the order requests are matched against them.
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -85,6 +90,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     # regional warnings (issue 12)
     alerts.router,
     cap_out.router,
+    # citizen services (issue 14)
+    open311.router,
+    open311.personal_router,
+    public.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
@@ -121,6 +130,7 @@ def create_app(
             hub.before_announce.append(cache.refresh)  # which are computed again before clients hear of it
         yield
         stop_hub(app)
+        open311.close_publisher(app)  # citizen services (issue 14)
         app.state.engine.dispose()
 
     api = FastAPI(
@@ -174,6 +184,10 @@ def create_app(
     @api.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers)
+
+    @api.exception_handler(Open311Error)  # citizen services (issue 14): the GeoReport v2 error list
+    async def _open311(_request: Request, exc: Open311Error) -> Response:
+        return error_response(exc)
 
     # A registry of the app's own: several apps in one process (tests) must not clash.
     registry = CollectorRegistry()

@@ -48,7 +48,7 @@ def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
     return check
 
 
-IntegratorDep = Annotated[Principal, Depends(require("integrator"))]  # any valid token
+IntegratorDep = Annotated[Principal, Depends(require("integrator"))]  # any valid token but a reporter's
 ViewerDep = Annotated[Principal, Depends(require("viewer"))]
 OperatorDep = Annotated[Principal, Depends(require("operator"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]

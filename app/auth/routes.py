@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from app.auth.audit import record
 from app.auth.deps import AdminDep
+from app.auth.scope import check_agency
 from app.auth.tokens import SESSION_PREFIX, Role, create_token, list_tokens, revoke_token
-from app.http.deps import ConnDep
+from app.http.deps import ConnDep, ProfileDep
 from app.http.errors import unprocessable
 from app.http.fields import LABEL_PATTERN
 from app.http.paging import Limit, Offset, Page
@@ -32,6 +33,7 @@ class TokenOut(BaseModel):
     revoked_at: datetime | None
     expires_at: datetime | None = Field(None, description="Set on a user's sign-in session; API tokens do not expire")
     session_of: str | None = Field(None, description="The user whose sign-in session this is; None for an API token")
+    agency: str | None = Field(None, description="The agency it speaks for; None: city-wide")
 
 
 class TokenIn(BaseModel):
@@ -39,6 +41,13 @@ class TokenIn(BaseModel):
         min_length=1, max_length=100, pattern=LABEL_PATTERN, description="Who or what uses it, e.g. 'wall display lt.2'"
     )
     role: Role
+    agency: str | None = Field(
+        None,
+        max_length=64,
+        description="Scope it to one of the profile's agencies: an admin scoped to an agency reads the personal data "
+        "of that agency's Open311 requests (city-wide admins do not). None: city-wide",
+        examples=["dinas-pupr"],
+    )
 
 
 class TokenCreated(TokenOut):
@@ -63,6 +72,7 @@ def _token_out(r: TokenRow) -> TokenOut:
         revoked_at=from_ms(r.revoked_ms),
         expires_at=from_ms(r.expires_ms),
         session_of=r.name.removeprefix(SESSION_PREFIX) if r.user_id else None,
+        agency=r.agency,
     )
 
 
@@ -72,11 +82,13 @@ def get_tokens(_who: AdminDep, conn: ConnDep) -> list[TokenOut]:
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
-def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
+def post_token(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: TokenIn) -> TokenCreated:
+    check_agency(who, profile, body.agency)
+    detail = f"{body.role}; agency {body.agency}" if body.agency else body.role
     try:
         with conn.begin():
-            token = create_token(conn=conn, name=body.name, role=body.role)
-            record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=body.role)
+            token = create_token(conn=conn, name=body.name, role=body.role, agency=body.agency)
+            record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=detail)
     except ValueError as exc:
         raise unprocessable("body.name", str(exc)) from exc
     row = conn.execute(select(TokenRow).order_by(TokenRow.id.desc()).limit(1)).one()
@@ -111,7 +123,9 @@ def delete_token(who: AdminDep, conn: ConnDep, token_id: Annotated[int, Path(ge=
 def get_audit(
     _who: AdminDep,
     conn: ConnDep,
-    action: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,64}$", description="e.g. token.create")] = None,
+    action: Annotated[
+        str | None, Query(pattern=r"^[a-z0-9_.]{1,64}$", description="e.g. token.create, open311.personal.read")
+    ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AuditOut]:

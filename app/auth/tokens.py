@@ -13,9 +13,11 @@ from sqlalchemy import Connection, delete, or_, select, update
 from app.storage.models import TokenRow
 
 # Ranked lowest first; `integrator` (an agency's or vendor's system) ranks below viewer, so it reaches
-# only the routes that ask for it: the dry run, the catalogue and its own sources' health.
-Role = Literal["integrator", "viewer", "operator", "admin"]
-ROLES: tuple[Role, ...] = ("integrator", "viewer", "operator", "admin")
+# only the routes that ask for it: the dry run, the catalogue and its own sources' health. `reporter` (a citizens'
+# app or a village office, issue 14) ranks lowest: it reaches Open311 alone (app.open311), creating and reading
+# requests.
+Role = Literal["reporter", "integrator", "viewer", "operator", "admin"]
+ROLES: tuple[Role, ...] = ("reporter", "integrator", "viewer", "operator", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 PREFIX = "sp_"
 SESSION_PREFIX = "session:"  # a user's sign-in session is a token named `session:<username>`
@@ -29,6 +31,7 @@ class Principal:
     name: str
     role: Role
     user_id: int | None = None  # set when the token is a user's sign-in session
+    agency: str | None = None  # the agency it speaks for (an Open311 request's personal data); None: city-wide
 
     def may(self, role: Role) -> bool:
         return RANK[self.role] >= RANK[role]
@@ -40,11 +43,18 @@ def hash_token(token: str) -> str:
 
 
 def create_token(
-    *, conn: Connection, name: str, role: Role, expires_ms: int | None = None, user_id: int | None = None
+    *,
+    conn: Connection,
+    name: str,
+    role: Role,
+    expires_ms: int | None = None,
+    user_id: int | None = None,
+    agency: str | None = None,
 ) -> str:
     """A new token for `name` with `role`; returns the token, which is not stored anywhere.
 
-    API tokens live until revoked; a user's sign-in session (`user_id`) ends at `expires_ms`.
+    API tokens live until revoked; a user's sign-in session (`user_id`) ends at `expires_ms`. `agency` scopes it to
+    one agency (checked against the profile by the caller: app.auth.scope); None is city-wide.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -61,6 +71,7 @@ def create_token(
             created_ms=int(time.time() * 1000),
             expires_ms=expires_ms,
             user_id=user_id,
+            agency=agency,
         )
     )
     return token
@@ -71,7 +82,7 @@ def authenticate(*, conn: Connection, token: str) -> Principal | None:
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
     row = conn.execute(
-        select(TokenRow.id, TokenRow.name, TokenRow.role, TokenRow.user_id).where(
+        select(TokenRow.id, TokenRow.name, TokenRow.role, TokenRow.user_id, TokenRow.agency).where(
             TokenRow.token_hash == hash_token(token),
             TokenRow.revoked_ms.is_(None),
             or_(TokenRow.expires_ms.is_(None), TokenRow.expires_ms > int(time.time() * 1000)),
@@ -81,7 +92,7 @@ def authenticate(*, conn: Connection, token: str) -> Principal | None:
         return None
     # A session speaks for its user: the audit log and an acknowledgement say `sari`, not `session:sari`.
     name = row.name.removeprefix(SESSION_PREFIX) if row.user_id is not None else row.name
-    return Principal(row.id, name, row.role, row.user_id)
+    return Principal(row.id, name, row.role, row.user_id, row.agency)
 
 
 def revoke_token(*, conn: Connection, token_id: int) -> bool:

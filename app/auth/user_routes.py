@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app.auth.audit import record
 from app.auth.deps import AdminDep
 from app.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from app.auth.scope import check_agency
 from app.auth.tokens import Role
 from app.auth.users import (
     USERNAME_PATTERN,
@@ -19,11 +20,12 @@ from app.auth.users import (
     get_user,
     list_users,
     new_password_hash,
+    set_agency,
     set_disabled,
     set_password,
     set_role,
 )
-from app.http.deps import ConnDep
+from app.http.deps import ConnDep, ProfileDep
 from app.http.errors import unprocessable
 from app.http.timefmt import from_ms
 from app.storage.models import UserRow
@@ -39,18 +41,30 @@ class UserOut(BaseModel):
     password_changed_at: datetime
     last_login_at: datetime | None
     disabled_at: datetime | None
+    agency: str | None = Field(None, description="The agency the user works for; None: city-wide")
+
+
+AGENCY_FIELD = Field(
+    None,
+    max_length=64,
+    description="Scope the user to one of the profile's agencies: an admin scoped to an agency reads the personal "
+    "data of that agency's Open311 requests (city-wide admins do not). None: city-wide",
+    examples=["dinas-pupr"],
+)
 
 
 class UserIn(BaseModel):
     username: str = Field(pattern=USERNAME_PATTERN, examples=["sari"])
     role: Role
     password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+    agency: str | None = AGENCY_FIELD
 
 
 class UserPatch(BaseModel):
     role: Role | None = None
     password: str | None = Field(None, min_length=MIN_LENGTH, max_length=MAX_LENGTH)
     disabled: bool | None = None
+    agency: str | None = AGENCY_FIELD  # sent as null: city-wide again; left out: unchanged
 
 
 def _out(u: UserRow) -> UserOut:
@@ -61,6 +75,7 @@ def _out(u: UserRow) -> UserOut:
         password_changed_at=from_ms(u.password_changed_ms),
         last_login_at=from_ms(u.last_login_ms),
         disabled_at=from_ms(u.disabled_ms),
+        agency=u.agency,
     )
 
 
@@ -76,7 +91,8 @@ def get_users(_who: AdminDep, conn: ConnDep) -> list[UserOut]:
     summary="Create a user (admin)",
     responses={409: {"description": "The username is taken"}},
 )
-def post_user(who: AdminDep, conn: ConnDep, body: UserIn) -> UserOut:
+def post_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: UserIn) -> UserOut:
+    check_agency(who, profile, body.agency)
     try:
         password_hash = new_password_hash(body.password)  # before the transaction: it takes a while
     except UserError as exc:
@@ -84,18 +100,24 @@ def post_user(who: AdminDep, conn: ConnDep, body: UserIn) -> UserOut:
     with conn.begin():
         if get_user(conn=conn, username=body.username) is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"the username {body.username!r} is taken")
-        user = create_user(conn=conn, username=body.username, role=body.role, password_hash=password_hash)
-        record(conn=conn, actor=who.name, role=who.role, action="user.create", target=user.username, detail=body.role)
+        user = create_user(
+            conn=conn, username=body.username, role=body.role, password_hash=password_hash, agency=body.agency
+        )
+        detail = f"{body.role}; agency {body.agency}" if body.agency else body.role
+        record(conn=conn, actor=who.name, role=who.role, action="user.create", target=user.username, detail=detail)
     return _out(user)
 
 
 @router.patch(
     "/{username}",
     response_model=UserOut,
-    summary="Change a user's role or password, or disable or enable them (admin); ends their sessions",
+    summary="Change a user's role, agency or password, or disable or enable them (admin); ends their sessions",
     responses={404: {"description": "No such user"}, 409: {"description": "Disabling yourself"}},
 )
-def patch_user(who: AdminDep, conn: ConnDep, username: Username, body: UserPatch) -> UserOut:
+def patch_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, username: Username, body: UserPatch) -> UserOut:
+    new_agency = "agency" in body.model_fields_set
+    if new_agency:
+        check_agency(who, profile, body.agency)
     try:
         password_hash = new_password_hash(body.password) if body.password is not None else None
     except UserError as exc:
@@ -110,6 +132,10 @@ def patch_user(who: AdminDep, conn: ConnDep, username: Username, body: UserPatch
         if body.role is not None and body.role != user.role:
             ended = set_role(conn=conn, username=username, role=body.role)
             changes.append(("user.role", f"{user.role} -> {body.role}; {ended} sessions ended"))
+        if new_agency and body.agency != user.agency:
+            ended = set_agency(conn=conn, username=username, agency=body.agency)
+            was, now = user.agency or "city-wide", body.agency or "city-wide"
+            changes.append(("user.agency", f"{was} -> {now}; {ended} sessions ended"))
         if password_hash is not None:
             ended = set_password(conn=conn, username=username, password_hash=password_hash)
             changes.append(("user.password", f"{ended} sessions ended"))

@@ -57,8 +57,13 @@ def new_password_hash(password: str) -> str:
     return hash_password(password)
 
 
-def create_user(*, conn: Connection, username: str, role: Role, password_hash: str) -> UserRow:
-    """A new user (`password_hash` from new_password_hash); UserError for a bad or taken name or a bad role."""
+def create_user(
+    *, conn: Connection, username: str, role: Role, password_hash: str, agency: str | None = None
+) -> UserRow:
+    """A new user (`password_hash` from new_password_hash); UserError for a bad or taken name or a bad role.
+
+    `agency` (checked against the profile by the caller: app.auth.scope) scopes the user to one agency.
+    """
     username = normalize(username)
     problem = username_problem(username)
     if problem:
@@ -69,7 +74,12 @@ def create_user(*, conn: Connection, username: str, role: Role, password_hash: s
     now = _now_ms()
     conn.execute(
         UserRow.__table__.insert().values(
-            username=username, role=role, password_hash=password_hash, created_ms=now, password_changed_ms=now
+            username=username,
+            role=role,
+            password_hash=password_hash,
+            created_ms=now,
+            password_changed_ms=now,
+            agency=agency,
         )
     )
     return get_user(conn=conn, username=username)
@@ -112,6 +122,12 @@ def set_role(*, conn: Connection, username: str, role: Role) -> int:
     """Give a user another role and end their sessions (they carry the old one); how many ended."""
     _check_role(role)
     user = _update(conn, username, role=role)
+    return revoke_user_tokens(conn=conn, user_id=user.id)
+
+
+def set_agency(*, conn: Connection, username: str, agency: str | None) -> int:
+    """Scope a user to another agency (None: city-wide) and end their sessions (they carry the old scope)."""
+    user = _update(conn, username, agency=agency)
     return revoke_user_tokens(conn=conn, user_id=user.id)
 
 

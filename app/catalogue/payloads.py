@@ -66,6 +66,11 @@ class TicketPayload(_Open):
     lon: float | None = Field(None, ge=-180, le=180)
     long: float | None = Field(None, ge=-180, le=180, description="Open311 name of lon")
     sla_minutes: int | None = Field(None, ge=1, le=525_600, description="overrides the profile's SLA")
+    stage: str | None = Field(
+        None,
+        pattern=r"^(?i:verifikasi|tindak[ _-]+lanjut|selesai)$",
+        description="SP4N-LAPOR! stage: verifikasi, tindak lanjut or selesai (targets in working days)",
+    )
 
 
 class SenMLRecord(_Open):

@@ -49,6 +49,12 @@ TICKET_COLUMNS = (
     "sla_minutes",
     "lat",
     "lon",
+    # citizen services (issue 14): the SLA in working days and the SP4N-LAPOR! stage
+    "sla_working_days",
+    "stage",
+    "stage_due_at",
+    "stage_due_local",
+    "stage_late",
 )
 FIGURES = (
     "opened",
@@ -77,6 +83,7 @@ SERVICE_COLUMNS = (
     "service_registered",
     "sla_minutes",
     *FIGURES,
+    "sla_working_days",  # citizen services (issue 14)
 )
 
 
@@ -129,7 +136,7 @@ def _ticket_rows(engine: Engine, filters: TicketFilter, profile: Profile, now_ms
     with engine.connect() as conn:
         for row in iter_tickets(conn=conn, filters=filters, now_ms=now_ms):
             v = ticket_view(row, profile, now_ms)
-            for name in TICKET_TIMES:
+            for name in (*TICKET_TIMES, "stage_due"):
                 ms = v[f"{name}_ms"]
                 v[f"{name}_at"], v[f"{name}_local"] = iso_utc(ms), iso_local(ms, tz)
             yield [v[c] for c in TICKET_COLUMNS]
@@ -167,6 +174,7 @@ def services_csv(result: ServiceStatus, profile: Profile) -> Iterator[str]:
                     line.registered,
                     line.sla_minutes,
                     *(figures[c] for c in FIGURES),
+                    line.sla_working_days,
                 ]
             )
     return csv_text(SERVICE_COLUMNS, rows)

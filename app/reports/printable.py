@@ -194,10 +194,16 @@ def _overview_table(f: _Fmt, lang: str, blocks: Iterable[AgencyBlock], overall: 
     return f'<table class="overview">{_head(lang, t("col.agency", lang), False)}<tbody>{rows}</tbody>{total}</table>'
 
 
+def _target(f: _Fmt, lang: str, line: ServiceLine) -> str:
+    # citizen services (issue 14): a target in working days is said so, not as a duration
+    if line.sla_working_days is not None:
+        return escape(t("publik.target_days", lang, days=f"{line.sla_working_days:g}"))
+    return f.duration(line.sla_minutes)
+
+
 def _agency_section(f: _Fmt, lang: str, block: AgencyBlock) -> str:
     rows = "".join(
-        f"<tr><td>{_service_label(lang, line)}</td><td>{f.duration(line.sla_minutes)}</td>"
-        f"{_figure_cells(f, line.tally)}</tr>"
+        f"<tr><td>{_service_label(lang, line)}</td><td>{_target(f, lang, line)}</td>{_figure_cells(f, line.tally)}</tr>"
         for line in block.services
     )
     total = (

@@ -127,6 +127,7 @@ class ServiceLine:
     registered: bool
     sla_minutes: int | None
     tally: Tally
+    sla_working_days: float | None = None  # citizen services (issue 14): the profile's SLA in working days
 
 
 @dataclass(slots=True)
@@ -259,7 +260,15 @@ def shape_status(
         if agency is not None and a.id != agency:
             continue
         lines = [
-            ServiceLine(a.id, s.id, s.name.model_dump(), True, s.sla_minutes, tallies.pop((a.id, s.id), Tally()))
+            ServiceLine(
+                a.id,
+                s.id,
+                s.name.model_dump(),
+                True,
+                s.sla_minutes,
+                tallies.pop((a.id, s.id), Tally()),
+                s.sla_working_days,
+            )
             for s in profile.services
             if s.agency == a.id
         ]
@@ -285,6 +294,7 @@ def _unregistered_lines(agency: str, tallies: dict[Key, Tally], profile: Profile
                 False,
                 svc.sla_minutes if svc else None,
                 tallies.pop(key),
+                svc.sla_working_days if svc else None,
             )
         )
     return lines

@@ -14,9 +14,9 @@ from app.http.deps import ConnDep, ProfileDep
 from app.http.errors import unprocessable
 from app.http.timefmt import from_ms, now_ms, to_ms
 from app.live.notices import DependsOn
-from app.profile import ID_PATTERN
+from app.profile import ID_PATTERN, LAPOR_STAGES
 from app.services import queries as q, rollup
-from app.tickets.queries import id_in_tickets
+from app.tickets.queries import id_in_tickets, stage_counts
 
 router = APIRouter(prefix="/api/v1", tags=["services"])
 depends_on = DependsOn("/api/v1/services/", frozenset({"tickets"}))  # what its answers change with
@@ -98,6 +98,7 @@ class ServicePerformance(Performance):
     service_name: str | None = Field(description="The service's Indonesian name from the profile")
     service_registered: bool = Field(description="Whether the profile lists this service under this agency")
     sla_minutes: int | None = Field(description="The profile's SLA target for the service")
+    sla_working_days: float | None = Field(None, description="The profile's SLA in working days, when it has one")
 
 
 class AgencyPerformance(Performance):
@@ -126,6 +127,7 @@ def status_out(result: q.ServiceStatus) -> ServiceStatusOut:
             service_name=line.service_name["id"] if line.service_name else None,
             service_registered=line.registered,
             sla_minutes=line.sla_minutes,
+            sla_working_days=line.sla_working_days,
             **line.tally.figures(),
         )
         for b in result.agencies
@@ -153,3 +155,45 @@ def services_status(
         conn=conn, profile=profile, start_ms=span.start_ms, end_ms=span.end_ms, now_ms=now_ms(), agency=agency
     )
     return status_out(result)
+
+
+# --- citizen services (issue 14): SP4N-LAPOR! stages per agency ---------------------------------------------------
+
+
+class StageCount(BaseModel):
+    open: int = Field(description="Open tickets in the stage")
+    late: int = Field(description="Of them, past the stage's working-day target")
+
+
+class AgencyStages(BaseModel):
+    agency: str
+    agency_name: str | None = Field(description="The agency's short name from the city profile")
+    stages: dict[str, StageCount] = Field(description="verifikasi, tindak_lanjut, selesai")
+    late: int = Field(description="Open tickets late in their stage, all stages")
+
+
+class StagesOut(BaseModel):
+    as_of: datetime
+    targets: dict[str, float] = Field(description="Working days each stage may take (the city profile)")
+    agencies: list[AgencyStages] = Field(description="Agencies with open tickets in a stage, most late first")
+
+
+@router.get("/services/stages", response_model=StagesOut, summary="SP4N-LAPOR! stages per agency: open and late")
+def services_stages(_: ViewerDep, conn: ConnDep, profile: ProfileDep) -> StagesOut:
+    now = now_ms()
+    per: dict[str, dict[str, StageCount]] = {}
+    for agency, stage, n, late in stage_counts(conn=conn, city=profile.city.id, now_ms=now):
+        per.setdefault(agency, {})[stage] = StageCount(open=n, late=late)
+    short = {a.id: a.short for a in profile.agencies}
+    agencies = [
+        AgencyStages(
+            agency=a,
+            agency_name=short.get(a),
+            stages={st: stages.get(st, StageCount(open=0, late=0)) for st in LAPOR_STAGES},
+            late=sum(c.late for c in stages.values()),
+        )
+        for a, stages in per.items()
+    ]
+    agencies.sort(key=lambda x: (-x.late, x.agency))
+    targets = {st: float(getattr(profile.workdays.lapor, st)) for st in LAPOR_STAGES}
+    return StagesOut(as_of=from_ms(now), targets=targets, agencies=agencies)

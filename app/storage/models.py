@@ -162,6 +162,9 @@ class TicketRow(Base):
     explicit_due_ms: Mapped[int | None] = mapped_column(BigInteger, doc="a due time the events stated")
     sla_minutes: Mapped[int | None] = mapped_column(Integer, doc="the events' own SLA override")
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    stage: Mapped[str | None] = mapped_column(String(16), doc="SP4N-LAPOR! stage the events last stated")
+    stage_since_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when the ticket entered its stage")
+    stage_due_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it is late in that stage (working days)")
     __table_args__ = (
         UniqueConstraint("city", "ticket_id"),
         Index(None, "city", "agency", "service", "status"),
@@ -201,6 +204,7 @@ class TicketEventRow(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     sla_minutes: Mapped[int | None] = mapped_column(Integer)
     due_ms: Mapped[int | None] = mapped_column(BigInteger)
+    stage: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (UniqueConstraint("ticket_pk", "status", "ts_ms"),)
 
 
@@ -275,6 +279,9 @@ class TokenRow(Base):
     user_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id"), index=True, doc="the user a sign-in session belongs to; None for API tokens"
     )
+    agency: Mapped[str | None] = mapped_column(
+        String(64), doc="the agency the token speaks for (an Open311 request's personal data); None: city-wide"
+    )
 
 
 class UserRow(Base):
@@ -289,6 +296,7 @@ class UserRow(Base):
     password_changed_ms: Mapped[int] = mapped_column(BigInteger)
     last_login_ms: Mapped[int | None] = mapped_column(BigInteger)
     disabled_ms: Mapped[int | None] = mapped_column(BigInteger)
+    agency: Mapped[str | None] = mapped_column(String(64), doc="the agency the user works for; None: city-wide")
 
 
 class AuditRow(Base):
@@ -487,3 +495,26 @@ class AlertRow(Base):
         Index(None, "thread_id"),
         Index(None, "sent_ms"),
     )
+class Open311RequestRow(Base):
+    """An Open311 POST: its token, the ticket it asked for, and the citizen's personal data, kept apart.
+
+    The ticket event published on MQTT carries no personal data; the name, email and phone stay here, read only by
+    an admin of its agency (app.open311, app.auth.scope), and are erased after `open311_personal_data_days` (the
+    row stays: the token answers).
+    """
+
+    __tablename__ = "open311_requests"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    city: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(64))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    api_token_id: Mapped[int | None] = mapped_column(Integer, doc="the reporter token that posted it")
+    address: Mapped[str | None] = mapped_column(String(250))
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    erased_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when the personal data was erased (retention)")
+    __table_args__ = (UniqueConstraint("city", "ticket_id"), Index(None, "created_ms"))

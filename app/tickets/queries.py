@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, false, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, case, false, func, literal, not_, or_, select
 
 from app.profile import Profile
 from app.storage.models import ACTIVE_WHERE, TicketEventRow, TicketRow
@@ -52,6 +52,7 @@ class TicketFilter:
     breached: bool | None = None
     opened_from_ms: int | None = None
     opened_to_ms: int | None = None
+    stage_late: bool | None = None  # SP4N-LAPOR!: still open and past its stage's working-day target
 
 
 def is_active() -> ColumnElement[bool]:
@@ -63,6 +64,11 @@ def is_active() -> ColumnElement[bool]:
 def overdue_clause(now_ms: int) -> ColumnElement[bool]:
     """SQL for 'still open and past its due time'."""
     return and_(is_active(), T.c.due_ms.is_not(None), T.c.due_ms < now_ms)
+
+
+def stage_late_clause(now_ms: int) -> ColumnElement[bool]:
+    """SQL for 'still open and past the target of its LAPOR! stage'."""
+    return and_(is_active(), T.c.stage_due_ms.is_not(None), T.c.stage_due_ms < now_ms)
 
 
 def _not_overdue(now_ms: int) -> ColumnElement[bool]:
@@ -92,6 +98,9 @@ def _where(f: TicketFilter, now_ms: int) -> list[ColumnElement[bool]]:
         conds.append(or_(overdue_clause(now_ms), _late_resolution()))
     elif f.breached is False:
         conds.append(and_(_not_overdue(now_ms), not_(func.coalesce(_late_resolution(), false()))))
+    if f.stage_late is not None:
+        late = stage_late_clause(now_ms)
+        conds.append(late if f.stage_late else not_(func.coalesce(late, false())))
     if f.opened_from_ms is not None:
         conds.append(T.c.opened_ms >= f.opened_from_ms)
     if f.opened_to_ms is not None:
@@ -117,6 +126,17 @@ def iter_tickets(*, conn: Connection, filters: TicketFilter, now_ms: int) -> Ite
     """Every ticket matching `filters`, newest opened first, fetched in chunks (for exports)."""
     stmt = select(T).where(*_where(filters, now_ms)).order_by(T.c.opened_ms.desc(), T.c.id.desc())
     yield from conn.execution_options(yield_per=1000).execute(stmt).mappings()
+
+
+def stage_counts(*, conn: Connection, city: str, now_ms: int) -> list[tuple[str, str, int, int]]:
+    """Open tickets per agency and SP4N-LAPOR! stage: (agency, stage, in the stage, late in it)."""
+    late = func.sum(case((T.c.stage_due_ms < now_ms, 1), else_=0))
+    rows = conn.execute(
+        select(T.c.agency, T.c.stage, func.count(), late)
+        .where(T.c.city == city, is_active(), T.c.stage.is_not(None))
+        .group_by(T.c.agency, T.c.stage)
+    )
+    return [(a, s, int(n), int(k or 0)) for a, s, n, k in rows]
 
 
 def get_ticket(*, conn: Connection, city: str, ticket_id: str) -> RowMapping | None:
@@ -148,6 +168,12 @@ def is_breached(row: RowMapping | dict[str, Any], now_ms: int) -> bool:
     return row["status"] in RESOLVED and due is not None and row["resolved_ms"] > due
 
 
+def is_stage_late(row: RowMapping | dict[str, Any], now_ms: int) -> bool:
+    """Still open and past the working-day target of its LAPOR! stage."""
+    due = row.get("stage_due_ms")
+    return row["status"] in ACTIVE and due is not None and due < now_ms
+
+
 def ticket_view(row: RowMapping | dict[str, Any], profile: Profile, now_ms: int) -> dict[str, Any]:
     """A ticket row as readers see it: stored columns, profile labels, effective SLA and the SLA verdicts."""
     agency = next((a for a in profile.agencies if a.id == row["agency"]), None)
@@ -175,4 +201,9 @@ def ticket_view(row: RowMapping | dict[str, Any], profile: Profile, now_ms: int)
         "sla_minutes": sla,
         "lat": row["lat"],
         "lon": row["lon"],
+        "sla_working_days": service.sla_working_days if service and row["sla_minutes"] is None else None,
+        "stage": row.get("stage"),
+        "stage_since_ms": row.get("stage_since_ms"),
+        "stage_due_ms": row.get("stage_due_ms"),
+        "stage_late": is_stage_late(row, now_ms),
     }

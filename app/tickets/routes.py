@@ -48,6 +48,11 @@ class Ticket(BaseModel):
     lat: float | None
     lon: float | None
     updated_at: datetime = Field(description="Time of its latest event")
+    sla_working_days: float | None = Field(None, description="The profile's SLA in working days, when it has one")
+    stage: str | None = Field(None, description="SP4N-LAPOR! stage: verifikasi, tindak_lanjut or selesai")
+    stage_since: datetime | None = Field(None, description="When the ticket entered its stage")
+    stage_due_at: datetime | None = Field(None, description="When it is late in its stage (working days)")
+    stage_late: bool = Field(False, description="Still open and past its stage's target")
 
 
 TicketPage = Page[Ticket]
@@ -69,6 +74,7 @@ class TicketEvent(BaseModel):
     lon: float | None
     sla_minutes: int | None
     due_at: datetime | None
+    stage: str | None = None
 
 
 class TicketDetail(Ticket):
@@ -115,6 +121,9 @@ def ticket_filters(
     priority: Priority | None = None,
     overdue: Annotated[bool | None, Query(description="Still open and past due (true) or not (false)")] = None,
     breached: Annotated[bool | None, Query(description="Missed its SLA (open past due or resolved late)")] = None,
+    stage_late: Annotated[
+        bool | None, Query(description="Still open and past its SP4N-LAPOR! stage's working-day target")
+    ] = None,
     opened_from: Annotated[AwareDatetime | None, Query(description="Opened at or after (with offset)")] = None,
     opened_to: Annotated[AwareDatetime | None, Query(description="Opened before (with offset)")] = None,
     city: Annotated[str | None, Query(pattern=ID_PATTERN, description="Default: the profile's city")] = None,
@@ -153,6 +162,7 @@ def ticket_filters(
         priority=priority,
         overdue=overdue,
         breached=breached,
+        stage_late=stage_late,
         opened_from_ms=to_ms(opened_from) if opened_from else None,
         opened_to_ms=to_ms(opened_to) if opened_to else None,
     )
@@ -163,8 +173,9 @@ TicketFilterDep = Annotated[q.TicketFilter, Depends(ticket_filters)]
 
 def _ticket(view: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in view.items() if not k.endswith("_ms")}
-    for name in ("opened", "resolved", "due", "updated"):
+    for name in ("opened", "resolved", "due", "updated", "stage_due"):
         out[f"{name}_at"] = from_ms(view[f"{name}_ms"])
+    out["stage_since"] = from_ms(view["stage_since_ms"])
     return out
 
 

@@ -77,6 +77,8 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
                 html.Ul(id=ids.REGENT_OVERDUE, className="feed fit"),
                 max_age_s=600,
             ),
+            # citizen services (issue 14): SP4N-LAPOR! stages late, per agency
+            panel("lapor", t("dash.regent.lapor", lang), html.Div(id=ids.REGENT_LAPOR), max_age_s=600),
         ],
     )
 
@@ -117,9 +119,10 @@ def register(app: Any, c: Ctx) -> None:
                 edges.append((s, min(s + step, end)))
                 s += step
             get = c.client.get
-            status, overdue, per_step, sensing = await asyncio.gather(
+            status, overdue, stages, per_step, sensing = await asyncio.gather(
                 get("/api/v1/services/status", token, start=_iso(start), end=_iso(end)),
                 get("/api/v1/tickets", token, overdue="true", limit=40),
+                get("/api/v1/services/stages", token),
                 asyncio.gather(*(get("/api/v1/services/status", token, start=_iso(a), end=_iso(b)) for a, b in edges)),
                 c.city.read(token, lang, ("sources", "latest", "alarms")),
             )
@@ -128,6 +131,7 @@ def register(app: Any, c: Ctx) -> None:
                 "end": end,
                 "status": status,
                 "overdue": overdue.get("items", []),
+                "stages": stages,
                 "trend": [(a, st["overall"]) for (a, _b), st in zip(edges, per_step, strict=True)],
                 "sensing": {k: p.data for k, p in sensing.items()},
             }
@@ -142,6 +146,7 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.REGENT_TREND, "figure"),
         Output(ids.REGENT_TABLE, "children"),
         Output(ids.REGENT_OVERDUE, "children"),
+        Output(ids.REGENT_LAPOR, "children"),
         Output(ids.REGENT_EXPORT, "children"),
         Output(ids.FRESH, "data", allow_duplicate=True),
         Input(ids.REGENT_DAYS, "data"),
@@ -235,8 +240,9 @@ def register(app: Any, c: Ctx) -> None:
             ),
         ]
         now = int(time.time() * 1000)
-        fresh = {k: now for k in ("pillars", "agency", "rtrend", "bysvc", "overdue")}
-        return summary, pillars_fig, pillar_list, agency_fig, trend_fig, table, overdue, exports, fresh
+        fresh = {k: now for k in ("pillars", "agency", "rtrend", "bysvc", "overdue", "lapor")}
+        lapor = _lapor_table(d["stages"], lang, short_names)
+        return summary, pillars_fig, pillar_list, agency_fig, trend_fig, table, overdue, lapor, exports, fresh
 
 
 def _tile(label: str, value: str, *, colour: str | None = None, bad: bool = False) -> html.Div:
@@ -341,3 +347,40 @@ def _service_table(items: list, lang: str, c: Ctx) -> html.Table:
             )
         )
     return html.Table([html.Thead(head), html.Tbody(rows)], className="svc-table")
+
+
+def _lapor_table(stages: dict, lang: str, short: dict[str, str]) -> html.Table | html.Div:
+    """Per agency and SP4N-LAPOR! stage: late of open, the late ones marked (citizen services, issue 14)."""
+    agencies = stages.get("agencies") or []
+    if not agencies:
+        return html.Div(t("dash.regent.lapor_none", lang), className="empty")
+    targets = stages.get("targets") or {}
+    names = list(targets)
+    head = html.Tr(
+        [html.Th(t("col.agency", lang))]
+        + [
+            html.Th(
+                [
+                    t(f"lapor.stage.{st}", lang),
+                    html.Div(t("dash.regent.lapor_target", lang, days=number(targets[st], lang)), className="note"),
+                ]
+            )
+            for st in names
+        ]
+    )
+    rows = [
+        html.Tr(
+            [html.Td(short.get(a["agency"], a.get("agency_name") or a["agency"]))]
+            + [
+                html.Td(
+                    t("dash.regent.lapor_cell", lang, late=a["stages"][st]["late"], open=a["stages"][st]["open"]),
+                    className="bad" if a["stages"][st]["late"] else "",
+                    id=f"lapor-{a['agency']}-{st}",
+                )
+                for st in names
+            ],
+            className="lapor-row",
+        )
+        for a in agencies
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="svc-table lapor-table")

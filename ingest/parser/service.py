@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from app.profile import LAPOR_STAGES
 from ingest.messages import TICKET_PRIORITIES, TICKET_STATUSES, Parsed, TicketEvent
 from ingest.parser.common import (
     _ID,
@@ -179,7 +180,7 @@ def _service(payload: bytes, city: str, agency: str, received_ms: int, rules: Pa
             errors.append(b)
             found.append(None)
     _raise_all(errors)
-    tid, st, priority, service, district, ts, due, (lat, lon), sla, title, description = found
+    tid, st, priority, service, district, ts, due, (lat, lon), sla, title, description, stage = found
     return TicketEvent(
         city=city,
         agency=agency,
@@ -195,6 +196,7 @@ def _service(payload: bytes, city: str, agency: str, received_ms: int, rules: Pa
         lon=lon,
         sla_minutes=sla,
         due_ms=due,
+        stage=stage,
     )
 
 
@@ -204,6 +206,17 @@ def _title(obj: dict, _received_ms: int, _rules: ParseRules) -> str | None:
 
 def _description(obj: dict, _received_ms: int, _rules: ParseRules) -> str | None:
     return _text(obj, "description", None, _DESCRIPTION_MAX)
+
+
+def _stage(obj: dict, _received_ms: int, _rules: ParseRules) -> str | None:
+    """The SP4N-LAPOR! stage; `tindak lanjut` is said with a space, so space and hyphen read as underscore."""
+    stage = obj.get("stage")
+    if stage is None:
+        return None
+    st = re.sub(r"[\s-]+", "_", stage.strip().lower()) if type(stage) is str else None
+    if st not in LAPOR_STAGES:
+        raise _Bad("bad_field", f"stage {_clip(stage)} is not one of {', '.join(LAPOR_STAGES)}", "stage")
+    return st
 
 
 # In the order the fields were always checked: the first fault stays the refusal's reason.
@@ -219,4 +232,5 @@ _FIELDS: tuple[Callable[[dict, int, ParseRules], Any], ...] = (
     _sla,
     _title,
     _description,
+    _stage,
 )

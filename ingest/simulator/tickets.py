@@ -169,6 +169,11 @@ def _pick(cum: list[float], x: float) -> int:
     return len(cum) - 1
 
 
+def sla_as_minutes(svc: Service) -> int:
+    """A service's SLA in minutes; working days as whole days (the compressed clock has no weekends or holidays)."""
+    return svc.sla_minutes if svc.sla_minutes is not None else round((svc.sla_working_days or 1) * 1440)
+
+
 class _Ticket:
     """One ticket a desk steps through its lifecycle (attributes set by `spawn`)."""
 
@@ -290,7 +295,7 @@ class TicketDesk:
         tk.lon = round(d.center.lon + r.gauss(0, 0.02), 5)
         tk.place = draw_place(r, d)
         tk.title = draw_title(r, svc, tk.place)
-        tk.sla = max(1, round(svc.sla_minutes / self._scale))  # the SLA on the compressed clock
+        tk.sla = max(1, round(sla_as_minutes(svc) / self._scale))  # the SLA on the compressed clock
         tk.open311 = not is_emergency(agency.id) and r.random() < 0.3
         tk.topic = f"city/{self._city}/service/{agency.id}"
         tk.opened_ms = tk.last_ms = 0

@@ -950,3 +950,31 @@ def test_safety_net_keeps_city_and_target(monkeypatch: pytest.MonkeyPatch) -> No
 def test_topic_that_is_not_text() -> None:
     out = parse(b"city/morotai/sensor/a1", b"{}", RECV, RULES)  # type: ignore[arg-type]
     assert isinstance(out, Rejected) and out.reason == "bad_topic"
+
+
+# --------------------------------------------------------------------------- LAPOR! stages (issue 14)
+
+
+@pytest.mark.parametrize(
+    ("said", "stage"),
+    [
+        ("verifikasi", "verifikasi"),
+        ("Tindak Lanjut", "tindak_lanjut"),
+        ("tindak-lanjut", "tindak_lanjut"),
+        ("selesai", "selesai"),
+    ],
+)
+def test_a_ticket_event_carries_its_lapor_stage(said: str, stage: str) -> None:
+    payload = json.dumps({"ticket_id": "L-1", "status": "open", "stage": said}).encode()
+    ev = parse(SERVICE, payload, RECV, RULES)
+    assert isinstance(ev, TicketEvent), ev
+    assert ev.stage == stage
+    plain = parse(SERVICE, b'{"ticket_id": "L-1", "status": "open"}', RECV, RULES)
+    assert isinstance(plain, TicketEvent) and plain.stage is None
+
+
+@pytest.mark.parametrize("said", ["disposisi", 3, ""])
+def test_an_unknown_stage_is_refused_by_name(said: object) -> None:
+    out = rejected(SERVICE, json.dumps({"ticket_id": "L-1", "status": "open", "stage": said}).encode())
+    assert out.reason == "bad_field"
+    assert "stage" in out.detail and "verifikasi, tindak_lanjut, selesai" in out.detail

@@ -73,6 +73,7 @@ def test_rendered_acl_has_everyone_patterns_platform_users_and_integrators() -> 
         "topic write city/+/catalogue",
         "topic write city/+/alert/+",  # regional warnings: `satupintu feeds` as the platform user
         "topic write city/+/status/+",
+        "topic write city/+/service/#",  # citizen services: Open311 POSTs published by the web process
         *everyone,
         f"user {VIEWER_USER}",
         "topic read city/+/sensor/#",

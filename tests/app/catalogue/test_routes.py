@@ -34,6 +34,7 @@ FILE_KIND = {
     "ticket.json": "ticket",
     "open311.json": "ticket",
     "status.txt": "status",
+    "lapor-stage.json": "ticket",  # citizen services (issue 14)
 }
 
 

@@ -171,3 +171,16 @@ def test_report_refuses_bad_input_and_missing_tokens(client: TestClient, tokens:
     assert client.get("/api/v1/reports/services", params={"agency": "nope"}, headers=h).status_code == 422
     empty = client.get("/api/v1/reports/services", headers=h)
     assert empty.status_code == 200 and t("report.no_data", "id") in empty.text
+
+
+def test_working_day_targets_in_the_status_the_csv_and_the_report(client: TestClient, tokens: dict[str, str]) -> None:
+    h = auth(tokens["viewer"])
+    items = client.get("/api/v1/services/status", headers=h).json()["items"]
+    road = next(i for i in items if i["service"] == "perbaikan-jalan")
+    assert (road["sla_minutes"], road["sla_working_days"]) == (None, 10)
+    rows = _csv(client.get("/api/v1/exports/services.csv", headers=h))
+    line = next(r for r in rows if r["service"] == "perbaikan-jalan")
+    assert (line["sla_minutes"], line["sla_working_days"]) == ("", "10.0")
+    report = client.get("/api/v1/reports/services", headers=h).text
+    assert "10 hari kerja" in report
+    assert "10 working days" in client.get("/api/v1/reports/services", params={"lang": "en"}, headers=h).text

@@ -157,6 +157,11 @@ def test_list_is_newest_first_with_fields_and_sla_verdicts(
         "lat": 2.05,
         "lon": 128.3,
         "updated_at": a1["updated_at"],
+        "sla_working_days": None,
+        "stage": None,
+        "stage_since": None,
+        "stage_due_at": None,
+        "stage_late": False,
     }
     assert from_ms(s.t0).isoformat() == a1["opened_at"].replace("Z", "+00:00")
     assert a1["resolved_at"].replace("Z", "+00:00") == iso(s.t0 + 30 * M)
@@ -278,3 +283,40 @@ def test_detail_404_and_401(client: TestClient, tokens: dict[str, str], writer: 
     assert client.get("/api/v1/tickets/A1").status_code == 401
     assert client.get("/api/v1/tickets").status_code == 401
     assert client.get("/api/v1/tickets", params={"agency": "nope"}).status_code == 401  # auth before validation
+
+
+def test_lapor_stage_late_is_shown_and_filtered(
+    client: TestClient, tokens: dict[str, str], writer: BatchWriter
+) -> None:
+    now = now_ms() // M * M
+    writer.write(
+        [
+            # 30 calendar days in verifikasi (3 working days): late whatever the holidays.
+            _ev("L1", "open", now - 30 * D, agency="dinas-pupr", service="perbaikan-jalan", stage="verifikasi"),
+            # Just entered tindak lanjut: not late.
+            _ev("L2", "open", now - 30 * D, agency="dinas-pupr", service="perbaikan-jalan", stage="verifikasi"),
+            _ev("L2", "assigned", now - M, agency="dinas-pupr", stage="tindak_lanjut"),
+            # Late in its stage but resolved: a closed ticket is late in nothing.
+            _ev("L3", "open", now - 30 * D, agency="dinas-pupr", service="perbaikan-jalan", stage="verifikasi"),
+            _ev("L3", "resolved", now - 20 * D, agency="dinas-pupr"),
+        ]
+    )
+    tok = tokens["viewer"]
+    by = {t["ticket_id"]: t for t in client.get("/api/v1/tickets", headers=auth(tok)).json()["items"]}
+    assert (by["L1"]["stage"], by["L1"]["stage_late"]) == ("verifikasi", True)
+    assert (by["L2"]["stage"], by["L2"]["stage_late"]) == ("tindak_lanjut", False)
+    assert by["L2"]["stage_since"].replace("Z", "+00:00") == from_ms(now - M).isoformat()
+    assert by["L1"]["sla_working_days"] == 10
+    assert (by["L3"]["stage"], by["L3"]["stage_late"]) == ("verifikasi", False)
+    assert ids(client, tok, stage_late="true") == ["L1"]
+    assert set(ids(client, tok, stage_late="false")) == {"L2", "L3"}
+    # Per agency, for the regent view: in each stage, and late in it.
+    stages = client.get("/api/v1/services/stages", headers=auth(tok)).json()
+    assert stages["targets"] == {"verifikasi": 3, "tindak_lanjut": 5, "selesai": 10}
+    (pupr,) = stages["agencies"]
+    assert (pupr["agency"], pupr["agency_name"], pupr["late"]) == ("dinas-pupr", "PUPR", 1)
+    assert pupr["stages"] == {
+        "verifikasi": {"open": 1, "late": 1},
+        "tindak_lanjut": {"open": 1, "late": 0},
+        "selesai": {"open": 0, "late": 0},
+    }
