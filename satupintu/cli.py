@@ -16,6 +16,7 @@ from rich.console import Console
 
 from app.profile import ProfileError, load_profile_file
 from app.settings import Settings
+from satupintu.cli_bridge import bridge_cli
 from satupintu.cli_check import check_cli
 from satupintu.cli_integrator import integrator_cli
 from satupintu.cli_token import create_first_admin, token_cli
@@ -46,6 +47,7 @@ cli.add_typer(token_cli, name="token")
 cli.add_typer(integrator_cli, name="integrator")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(check_cli)  # `satupintu check`
+cli.add_typer(bridge_cli, name="bridge")  # Smart Province: store-and-forward
 log = logging.getLogger("satupintu")
 
 
