@@ -333,6 +333,14 @@ class Settings(BaseSettings):
         "province broker. Shorter: the queue starts draining sooner after a link comes back, at the cost of "
         "more connection attempts over a dead link.",
     )
+    partition_ahead_days: int = Field(
+        7,
+        ge=1,
+        le=366,
+        description="PostgreSQL: the readings and minute-rollup partitions made ahead of today on the retention "
+        "turn (the ingestor's, and `satupintu db prune`). A row outside every partition still lands, in the "
+        "DEFAULT partition, and moves into its partition when that is made.",
+    )
 
     @field_validator("database_url")
     @classmethod

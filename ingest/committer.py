@@ -131,6 +131,7 @@ class Retention:
                 now_ms=int(now * 1000),
                 raw_days=s.retention_raw_days,
                 rollup_days=s.retention_rollup_days,
+                ahead_days=s.partition_ahead_days,
             )
         except TRANSIENT as exc:
             log.warning("pruning skipped: %s", short(exc))

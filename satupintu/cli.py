@@ -112,6 +112,7 @@ def db_prune() -> None:
             now_ms=int(time.time() * 1000),
             raw_days=s.retention_raw_days,
             rollup_days=s.retention_rollup_days,
+            ahead_days=s.partition_ahead_days,
             progress=lambda done, total: prog.update(task, completed=done, total=total),
         )
     err.print(
