@@ -39,6 +39,7 @@ from app.auth import routes as tokens, session_routes as sessions, user_routes a
 from app.auth.deps import require
 from app.auth.lookup import TokenCache
 from app.catalogue import routes as catalogue
+from app.cities import routes as cities  # Smart Province (issue 15)
 from app.http.errors import problem
 from app.integrators import routes as integrators
 from app.live.hub import start_hub, stop_hub
@@ -81,6 +82,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     services.router,
     sources.router,
     tickets.router,
+    cities.router,  # Smart Province (issue 15)
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
