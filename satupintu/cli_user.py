@@ -65,16 +65,24 @@ def _password_hash(from_stdin: bool) -> str:
     epilog=examples(
         "satupintu user add sari --role operator",
         'echo "$PASSWORD" | satupintu user add budi --role viewer --password-stdin',
+        "satupintu user add rina --role operator --city morotai",
     ),
 )
-def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False) -> None:
+def user_add(
+    name: str,
+    role: RoleOption,
+    password_stdin: StdinOption = False,
+    city: Annotated[
+        str | None, typer.Option(help="Smart Province: the one city they may see and act on (default: every city)")
+    ] = None,
+) -> None:
     """Create a user; the password is asked twice (or read from stdin with --password-stdin)."""
     _check_role(role)
     engine = migrated_engine()
     password_hash = _password_hash(password_stdin)
     try:
         with writing(engine) as conn:
-            user = create_user(conn=conn, username=name, role=role, password_hash=password_hash)
+            user = create_user(conn=conn, username=name, role=role, password_hash=password_hash, city=city)
             record(conn=conn, actor=actor(), role="admin", action="user.create", target=user.username, detail=role)
     except UserError as exc:
         raise _fail(str(exc)) from exc

@@ -142,7 +142,7 @@ def create_app(
             sync_profile(conn=conn, profile=api.state.profile)
     optimize(api.state.engine)  # planner statistics, so reads take the right index from the first request
     api.state.depends_on = DEPENDS_ON
-    api.state.token_cache = TokenCache(settings.api_token_cache_s)
+    api.state.token_cache = TokenCache(settings.api_token_cache_s, serves=api.state.profile.city.id)
     api.state.response_cache = (
         ResponseCache(api.state.profile.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s)
         if settings.api_cache_s > 0

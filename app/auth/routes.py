@@ -19,6 +19,7 @@ from app.http.errors import unprocessable
 from app.http.fields import LABEL_PATTERN
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms
+from app.profile import ID_PATTERN
 from app.storage.models import AuditRow, TokenRow
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -32,6 +33,7 @@ class TokenOut(BaseModel):
     revoked_at: datetime | None
     expires_at: datetime | None = Field(None, description="Set on a user's sign-in session; API tokens do not expire")
     session_of: str | None = Field(None, description="The user whose sign-in session this is; None for an API token")
+    city: str | None = Field(None, description="The one city it may see; None: every city")
 
 
 class TokenIn(BaseModel):
@@ -39,6 +41,12 @@ class TokenIn(BaseModel):
         min_length=1, max_length=100, pattern=LABEL_PATTERN, description="Who or what uses it, e.g. 'wall display lt.2'"
     )
     role: Role
+    city: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        description="Smart Province: the one city it may see and act on (every route, the live channel, the "
+        "window); none: every city of the deployment",
+    )
 
 
 class TokenCreated(TokenOut):
@@ -63,6 +71,7 @@ def _token_out(r: TokenRow) -> TokenOut:
         revoked_at=from_ms(r.revoked_ms),
         expires_at=from_ms(r.expires_ms),
         session_of=r.name.removeprefix(SESSION_PREFIX) if r.user_id else None,
+        city=r.city,
     )
 
 
@@ -75,7 +84,7 @@ def get_tokens(_who: AdminDep, conn: ConnDep) -> list[TokenOut]:
 def post_token(who: AdminDep, conn: ConnDep, body: TokenIn) -> TokenCreated:
     try:
         with conn.begin():
-            token = create_token(conn=conn, name=body.name, role=body.role)
+            token = create_token(conn=conn, name=body.name, role=body.role, city=body.city)
             record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=body.role)
     except ValueError as exc:
         raise unprocessable("body.name", str(exc)) from exc

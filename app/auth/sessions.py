@@ -106,7 +106,12 @@ def _open(engine: Engine, user: UserRow, password: str, client: str, session_s: 
         if current is None or current.disabled_ms is not None or current.password_hash != user.password_hash:
             return None
         token = create_token(
-            conn=conn, name=SESSION_PREFIX + current.username, role=current.role, expires_ms=expires, user_id=current.id
+            conn=conn,
+            name=SESSION_PREFIX + current.username,
+            role=current.role,
+            expires_ms=expires,
+            user_id=current.id,
+            city=current.city,  # a user's city scope holds for each of its sessions
         )
         prune_sessions(conn=conn, user_id=current.id, ended_before_ms=now - KEEP_ENDED_MS)
         values: dict[str, object] = {"last_login_ms": now}

@@ -26,6 +26,7 @@ from app.auth.users import (
 from app.http.deps import ConnDep
 from app.http.errors import unprocessable
 from app.http.timefmt import from_ms
+from app.profile import ID_PATTERN
 from app.storage.models import UserRow
 
 router = APIRouter(prefix="/api/v1/users", tags=["admin"])
@@ -39,12 +40,19 @@ class UserOut(BaseModel):
     password_changed_at: datetime
     last_login_at: datetime | None
     disabled_at: datetime | None
+    city: str | None = Field(None, description="The one city they may see; None: every city (a province user)")
 
 
 class UserIn(BaseModel):
     username: str = Field(pattern=USERNAME_PATTERN, examples=["sari"])
     role: Role
     password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+    city: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        description="Smart Province: the one city it may see and act on (every route, the live channel, the "
+        "window); none: every city of the deployment",
+    )
 
 
 class UserPatch(BaseModel):
@@ -61,6 +69,7 @@ def _out(u: UserRow) -> UserOut:
         password_changed_at=from_ms(u.password_changed_ms),
         last_login_at=from_ms(u.last_login_ms),
         disabled_at=from_ms(u.disabled_ms),
+        city=u.city,
     )
 
 
@@ -84,7 +93,9 @@ def post_user(who: AdminDep, conn: ConnDep, body: UserIn) -> UserOut:
     with conn.begin():
         if get_user(conn=conn, username=body.username) is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"the username {body.username!r} is taken")
-        user = create_user(conn=conn, username=body.username, role=body.role, password_hash=password_hash)
+        user = create_user(
+            conn=conn, username=body.username, role=body.role, password_hash=password_hash, city=body.city
+        )
         record(conn=conn, actor=who.name, role=who.role, action="user.create", target=user.username, detail=body.role)
     return _out(user)
 

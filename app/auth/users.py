@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 
 from app.auth.passwords import hash_password, password_problem
 from app.auth.tokens import ROLES, Role, revoke_user_tokens
+from app.profile import ID_RE
 from app.storage.models import UserRow
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
@@ -57,19 +58,26 @@ def new_password_hash(password: str) -> str:
     return hash_password(password)
 
 
-def create_user(*, conn: Connection, username: str, role: Role, password_hash: str) -> UserRow:
+def create_user(*, conn: Connection, username: str, role: Role, password_hash: str, city: str | None = None) -> UserRow:
     """A new user (`password_hash` from new_password_hash); UserError for a bad or taken name or a bad role."""
     username = normalize(username)
     problem = username_problem(username)
     if problem:
         raise UserError(problem)
     _check_role(role)
+    if city is not None and not ID_RE.match(city):
+        raise UserError("a city id is lowercase letters, digits, '-' or '_' (at most 64)")
     if get_user(conn=conn, username=username) is not None:
         raise UserError(f"the username {username!r} is taken")
     now = _now_ms()
     conn.execute(
         UserRow.__table__.insert().values(
-            username=username, role=role, password_hash=password_hash, created_ms=now, password_changed_ms=now
+            username=username,
+            role=role,
+            password_hash=password_hash,
+            created_ms=now,
+            password_changed_ms=now,
+            city=city,
         )
     )
     return get_user(conn=conn, username=username)

@@ -275,6 +275,9 @@ class TokenRow(Base):
     user_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id"), index=True, doc="the user a sign-in session belongs to; None for API tokens"
     )
+    city: Mapped[str | None] = mapped_column(
+        String(64), doc="Smart Province: the one city it may see and act on; None: every city of the deployment"
+    )
 
 
 class UserRow(Base):
@@ -289,6 +292,9 @@ class UserRow(Base):
     password_changed_ms: Mapped[int] = mapped_column(BigInteger)
     last_login_ms: Mapped[int | None] = mapped_column(BigInteger)
     disabled_ms: Mapped[int | None] = mapped_column(BigInteger)
+    city: Mapped[str | None] = mapped_column(
+        String(64), doc="Smart Province: the one city its sessions may see; None: every city (a province user)"
+    )
 
 
 class AuditRow(Base):
