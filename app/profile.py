@@ -46,6 +46,9 @@ class District(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
     center: LatLon
+    kemendagri: str | None = Field(
+        None, pattern=r"^\d{2}\.\d{2}\.\d{2}$", description="Kemendagri kecamatan code, e.g. 82.07.01"
+    )
     outline: list[tuple[float, float]] = Field(default_factory=list, description="[lat, lon] ring, optional")
 
 
@@ -169,11 +172,20 @@ class City(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
     province: str
+    kind: Literal["kabupaten", "kota"] = "kabupaten"
+    kemendagri: str | None = Field(
+        None,
+        pattern=r"^\d{2}\.\d{2}$",
+        description="Kemendagri regency/city code (Pulau Morotai: 82.07): the key to BMKG, BPS and Satu Data",
+    )
     timezone: str
     center: LatLon
     zoom: float = 9.5
     outline: list[list[tuple[float, float]]] = Field(
         default_factory=list, description="Land polygons as [lat, lon] rings: the plain map when there are no tiles"
+    )
+    outline_credit: str | None = Field(
+        None, max_length=120, description="Whose data the outline is, shown on the plain map (its licence asks it)"
     )
 
     @field_validator("timezone")
@@ -257,6 +269,9 @@ class Profile(_Strict):
         agencies = {a.id for a in self.agencies}
         districts = {d.id for d in self.districts}
         metrics = {m.id for m in self.metrics}
+        for d in self.districts:
+            if d.kemendagri and self.city.kemendagri and not d.kemendagri.startswith(self.city.kemendagri + "."):
+                raise ValueError(f"district {d.id!r} code {d.kemendagri} is not within {self.city.kemendagri}")
         for s in self.services:
             if s.agency not in agencies:
                 raise ValueError(f"service {s.id!r} names unknown agency {s.agency!r}")
@@ -354,6 +369,11 @@ def load_profile_file(path: Path) -> Profile:
 @lru_cache(maxsize=8)
 def load_profile(name_or_path: str) -> Profile:
     """A shipped profile by name (`morotai`) or a profile file by path."""
+    if (province := _is_province(name_or_path)) is not None:
+        raise ProfileError(
+            f"{name_or_path} is a province profile ({province}): a deployment serving several cities is not "
+            "available yet; set SATUPINTU_PROFILE to one of its cities (docs/province.md)"
+        )
     if ID_RE.match(name_or_path) and (SHIPPED_DIR / f"{name_or_path}.yaml").exists():
         return load_profile_file(SHIPPED_DIR / f"{name_or_path}.yaml")
     path = Path(name_or_path)
@@ -361,3 +381,76 @@ def load_profile(name_or_path: str) -> Profile:
         return load_profile_file(path)
     shipped = ", ".join(sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml")))
     raise ProfileError(f"no shipped profile named {name_or_path!r} (shipped: {shipped}) and no such file")
+
+
+# --- Smart Province (issue 15): a province profile lists its regencies' profiles ---------------------------
+
+
+class Province(_Strict):
+    """A province as a deployment names it: its Kemendagri code and the cities (profiles) it coordinates."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    kemendagri: str = Field(pattern=r"^\d{2}$", description="Kemendagri province code (Maluku Utara: 82)")
+    center: LatLon
+    zoom: float = 7.5
+
+
+class ProvinceFile(_Strict):
+    """A province profile file: the province and the shipped names or paths of its cities' profiles."""
+
+    province: Province
+    cities: list[str] = Field(min_length=1)
+
+
+class Deployment(_Strict):
+    """The cities one deployment serves, each with its own profile (time zone, catalogue, rules, SLAs)."""
+
+    province: Province | None = None
+    cities: tuple[Profile, ...]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Deployment:
+        ids = [p.city.id for p in self.cities]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"a city is listed twice: {', '.join(ids)}")
+        if self.province:
+            for p in self.cities:
+                code = p.city.kemendagri
+                if code and not code.startswith(self.province.kemendagri + "."):
+                    raise ValueError(
+                        f"city {p.city.id!r} code {code} is not within province {self.province.kemendagri}"
+                    )
+        return self
+
+
+def _is_province(name_or_path: str) -> Path | None:
+    """The file of a province profile, when name_or_path names one."""
+    path = SHIPPED_DIR / f"{name_or_path}.yaml" if ID_RE.match(name_or_path) else Path(name_or_path)
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+    return path if isinstance(data, dict) and "province" in data and "cities" in data else None
+
+
+def load_deployment(spec: str) -> Deployment:
+    """The cities of SATUPINTU_PROFILE: one city profile, a province profile, or a comma list of city profiles."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise ProfileError("no profile named")
+    province = None
+    if len(names) == 1 and (path := _is_province(names[0])) is not None:
+        try:
+            pf = ProvinceFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except ValueError as exc:
+            raise ProfileError(f"province profile {path} is invalid: {exc}") from exc
+        province, names = pf.province, pf.cities
+    try:
+        return Deployment(province=province, cities=tuple(load_profile(n) for n in names))
+    except ValueError as exc:
+        if isinstance(exc, ProfileError):
+            raise
+        raise ProfileError(f"profiles {', '.join(names)} do not make one deployment: {exc}") from exc

@@ -400,6 +400,31 @@ class Settings(BaseSettings):
         description="Requests to /publik one client address may make per minute; past it the page answers 429.",
     )
 
+    # --- Smart Province (issue 15) ---------------------------------------------
+    bridge_queue_messages: int = Field(
+        5_000_000,
+        ge=1000,
+        description="`satupintu bridge init`: QoS 1 messages the regency's broker holds per client while a link is "
+        "down (the province bridge, the ingestor while it restarts); past it mosquitto drops them. About 200 bytes "
+        "each in broker memory: 5,000,000 is about 1 GiB, some 14 hours of 100 messages a second.",
+    )
+    bridge_reconnect_max_s: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="`satupintu bridge init`: longest wait of the regency broker between attempts to reach the "
+        "province broker. Shorter: the queue starts draining sooner after a link comes back, at the cost of "
+        "more connection attempts over a dead link.",
+    )
+    partition_ahead_days: int = Field(
+        7,
+        ge=1,
+        le=366,
+        description="PostgreSQL: the readings and minute-rollup partitions made ahead of today on the retention "
+        "turn (the ingestor's, and `satupintu db prune`). A row outside every partition still lands, in the "
+        "DEFAULT partition, and moves into its partition when that is made.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, v: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboards.cluster import Cluster
+from dashboards.labels import place_labels
 
 # Colour means trouble (ISA-101 high-performance HMI): the normal state is a muted grey, colour is spent on
 # what is abnormal: the alarm severities (red, orange, yellow, cyan) and lost data (purple: stale, offline).
@@ -143,6 +144,7 @@ def map_figure(
     tiles: Tiles | None = None,
     keep_view: bool = False,
     warnings: Sequence[Mapping[str, Any]] = (),
+    credit: str = "",
 ) -> go.Figure:
     """The regency map: land, district names, clustered sources by state, clustered open tickets, located alarms.
 
@@ -151,6 +153,7 @@ def map_figure(
 
     `tiles`: draw it as a tile map over that raster source (see _tile_map); None, the plain map of the outline.
     `keep_view`: `view` is where the person already panned the tile map: keep their exact centre and zoom.
+    `credit`: whose data the outline is (the profile's `outline_credit`), in a corner of the plain map.
     """
     labels = labels or {}
     k = marker_scale(th)
@@ -169,12 +172,23 @@ def map_figure(
         for ring in outline
     ]
     data += warning_traces(warnings, th)
+    xr, yr = view or bounds(outline)
     if districts:
+        # names clear of the markers (a district's centre is where its town's sensors are), as drawn below
+        dpp = max((xr[1] - xr[0]) / MAP_PX[0], (yr[1] - yr[0]) / MAP_PX[1])  # degrees per pixel, at least
+        markers = (
+            [(c.lat, c.lon, dpp * k * (11 if c.count == 1 else min(46, 16 + 3 * c.count**0.5)) / 2) for c in clusters]
+            + [(c.lat, c.lon, dpp * (9 if c.count == 1 else min(30, 12 + 3 * c.count**0.5)) / 2) for c in tickets]
+            + [(a["lat"], a["lon"], dpp * 18 * k / 2) for a in alarms]
+        )
+        spots = place_labels(
+            [(str(d["name"]), d["lat"], d["lon"]) for d in districts], markers, deg_per_px=dpp, font_px=th.font_size
+        )
         data.append(
             {
                 "type": "scatter",
-                "x": [d["lon"] for d in districts],
-                "y": [d["lat"] for d in districts],
+                "x": [lon for _lat, lon in spots],
+                "y": [lat for lat, _lon in spots],
                 "mode": "text",
                 "text": [esc(d["name"]) for d in districts],
                 "hoverinfo": "skip",
@@ -247,7 +261,6 @@ def map_figure(
                 "showlegend": False,
             }
         )
-    xr, yr = view or bounds(outline)
     if tiles is not None:
         return _tile_map(data, xr, yr, th=th, tiles=tiles, view=None if keep_view else view, height=height)
     layout = {
@@ -263,6 +276,7 @@ def map_figure(
         "hovermode": "closest",
         "showlegend": False,
         **({"height": height} if height else {}),
+        **({"annotations": [_credit(credit, th)]} if credit else {}),
     }
     # Plain data of known shape: plotly's per-property validation is skipped (most of the build time).
     return go.Figure({"data": data, "layout": layout}, _validate=False)
@@ -358,6 +372,19 @@ def warning_traces(warnings: Sequence[Mapping[str, Any]], th: Theme) -> list[dic
             }
         )
     return data
+def _credit(text: str, th: Theme) -> dict[str, Any]:
+    """The outline's data credit, small in the plain map's bottom-right corner."""
+    return {
+        "text": esc(text),
+        "xref": "paper",
+        "yref": "paper",
+        "x": 1,
+        "y": 0,
+        "xanchor": "right",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": max(9, th.font_size - 4), "color": th.coast},
+    }
 
 
 def view_zoom(xr: tuple[float, float], yr: tuple[float, float], px: tuple[int, int] = MAP_PX) -> tuple[dict, float]:

@@ -479,6 +479,7 @@ def city_map(
         tiles=tiles,
         keep_view=bool(view and view.get("zoom") is not None),  # a person's pan/zoom of the tile map
         warnings=warnings,
+        credit=profile.city.outline_credit or "",
         labels={f"state.{s}": t(f"dash.state.{s}", lang) for s in ("online", "stale", "offline")}
         | {f"state.{s}": t(f"dash.sev.{s}", lang) for s in SEVERITIES},
     )

@@ -132,6 +132,7 @@ class Retention:
                 now_ms=int(now * 1000),
                 raw_days=s.retention_raw_days,
                 rollup_days=s.retention_rollup_days,
+                ahead_days=s.partition_ahead_days,
             )
             # Citizen services (issue 14): an Open311 request's personal data past its retention.
             erased = erase_past_retention(

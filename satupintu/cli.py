@@ -14,8 +14,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.profile import ProfileError, load_profile_file
+from app.profile import ProfileError
 from app.settings import Settings
+from satupintu.cli_bridge import bridge_cli
 from satupintu.cli_check import check_cli
 from satupintu.cli_integrator import integrator_cli
 from satupintu.cli_token import create_first_admin, token_cli
@@ -46,6 +47,7 @@ cli.add_typer(token_cli, name="token")
 cli.add_typer(integrator_cli, name="integrator")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(check_cli)  # `satupintu check`
+cli.add_typer(bridge_cli, name="bridge")  # Smart Province: store-and-forward
 log = logging.getLogger("satupintu")
 
 
@@ -110,6 +112,7 @@ def db_prune() -> None:
             now_ms=int(time.time() * 1000),
             raw_days=s.retention_raw_days,
             rollup_days=s.retention_rollup_days,
+            ahead_days=s.partition_ahead_days,
             progress=lambda done, total: prog.update(task, completed=done, total=total),
         )
     err.print(
@@ -125,16 +128,20 @@ def db_prune() -> None:
 
 @profile_cli.command("check", epilog=examples("satupintu profile check app/profiles/morotai.yaml"))
 def profile_check(path: Path) -> None:
-    """Validate a city profile file and summarise it."""
+    """Validate a city profile file, or a province profile with its cities, and summarise it."""
+    from app.profile import load_deployment
+
     try:
-        p = load_profile_file(path)
+        cities = load_deployment(str(path)).cities
     except ProfileError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    typer.echo(
-        f"{p.city.name} ({p.city.id}, {p.city.timezone}): {len(p.districts)} districts, {len(p.agencies)} agencies, "
-        f"{len(p.services)} services, {len(p.metrics)} metrics, {len(p.sources)} sources"
-    )
+    for p in cities:
+        typer.echo(
+            f"{p.city.name} ({p.city.id}, {p.city.kemendagri or 'no Kemendagri code'}, {p.city.timezone}): "
+            f"{len(p.districts)} districts, {len(p.agencies)} agencies, {len(p.services)} services, "
+            f"{len(p.metrics)} metrics, {len(p.sources)} sources"
+        )
 
 
 def _say_when_no_admin(engine) -> None:  # noqa: ANN001

@@ -19,12 +19,16 @@ token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is
         'satupintu token create --role viewer --name "wall display lt.2"',
         "satupintu token create --role admin --name admin",
         'satupintu token create --role admin --name "admin PUPR" --agency dinas-pupr',
+        'satupintu token create --role operator --name "operator morotai" --city morotai',
     ),
 )
 def token_create(
     role: Annotated[str, typer.Option(help="reporter, integrator, viewer, operator or admin")],
     name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'wall display lt.2'")],
     agency: AgencyOption = None,
+    city: Annotated[
+        str | None, typer.Option(help="Smart Province: the one city it may see and act on (default: every city)")
+    ] = None,
 ) -> None:
     """Create a token; prints the token alone on stdout (it is not shown again)."""
     from app.auth.audit import record
@@ -38,7 +42,7 @@ def token_create(
     detail = f"{role}; agency {agency}" if agency else role
     try:
         with engine.begin() as conn:
-            token = create_token(conn=conn, name=name, role=role, agency=agency)
+            token = create_token(conn=conn, name=name, role=role, agency=agency, city=city)
             record(conn=conn, actor=actor(), role="admin", action="token.create", target=name, detail=detail)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")

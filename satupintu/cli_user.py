@@ -67,9 +67,18 @@ def _password_hash(from_stdin: bool) -> str:
         "satupintu user add sari --role operator",
         'echo "$PASSWORD" | satupintu user add budi --role viewer --password-stdin',
         "satupintu user add rina --role admin --agency dinas-pupr",
+        "satupintu user add rina --role operator --city morotai",
     ),
 )
-def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False, agency: AgencyOption = None) -> None:
+def user_add(
+    name: str,
+    role: RoleOption,
+    password_stdin: StdinOption = False,
+    agency: AgencyOption = None,
+    city: Annotated[
+        str | None, typer.Option(help="Smart Province: the one city they may see and act on (default: every city)")
+    ] = None,
+) -> None:
     """Create a user; the password is asked twice (or read from stdin with --password-stdin)."""
     _check_role(role)
     agency = agency_or_exit(agency)
@@ -78,7 +87,9 @@ def user_add(name: str, role: RoleOption, password_stdin: StdinOption = False, a
     detail = f"{role}; agency {agency}" if agency else role
     try:
         with writing(engine) as conn:
-            user = create_user(conn=conn, username=name, role=role, password_hash=password_hash, agency=agency)
+            user = create_user(
+                conn=conn, username=name, role=role, password_hash=password_hash, agency=agency, city=city
+            )
             record(conn=conn, actor=actor(), role="admin", action="user.create", target=user.username, detail=detail)
     except UserError as exc:
         raise _fail(str(exc)) from exc

@@ -109,6 +109,7 @@ def _secure_logins(auth_dir: Path, city: str, host: str, port: int) -> tuple[str
 def start_or_find_broker(s: Settings, auth_dir: Path, *, secure: bool = False, city: str = "") -> BrokerPlan:
     """The broker at SATUPINTU_MQTT_URL if one answers; else a private mosquitto on that local port
     (with login and ACL from auth_dir when those files exist, or with `secure`)."""
+    from satupintu.bridge import bridge_file
     from satupintu.broker import BrokerError, auth_files, listening, start_broker
     from satupintu.integrators import IntegratorError
 
@@ -150,12 +151,20 @@ def start_or_find_broker(s: Settings, auth_dir: Path, *, secure: bool = False, c
         raise typer.Exit(2)
     passwd, acl = files if files else (None, None)
     try:
+        bridge = bridge_file(auth_dir)  # `satupintu bridge init`: forward to the province
         proc = start_broker(
-            port=ep.port, data_dir=Path("data/mosquitto"), password_file=passwd, acl_file=acl, popen=spawn
+            port=ep.port,
+            data_dir=Path("data/mosquitto"),
+            password_file=passwd,
+            acl_file=acl,
+            popen=spawn,
+            extra=bridge.read_text(encoding="utf-8") if bridge else "",
         )
     except BrokerError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    if bridge:
+        log.info("the broker forwards this deployment's topics to the province (%s)", bridge)
     if files:
         log.info("started mosquitto (pid %d) on 127.0.0.1:%s, login and ACL from %s/", proc.pid, ep.port, auth_dir)
         note = (

@@ -40,6 +40,7 @@ from app.auth import routes as tokens, session_routes as sessions, user_routes a
 from app.auth.deps import require
 from app.auth.lookup import TokenCache
 from app.catalogue import routes as catalogue
+from app.cities import routes as cities  # Smart Province (issue 15)
 from app.http.errors import problem
 from app.integrators import routes as integrators
 from app.live.hub import start_hub, stop_hub
@@ -94,6 +95,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     open311.router,
     open311.personal_router,
     public.router,
+    cities.router,  # Smart Province (issue 15)
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
@@ -155,7 +157,7 @@ def create_app(
             sync_profile(conn=conn, profile=api.state.profile)
     optimize(api.state.engine)  # planner statistics, so reads take the right index from the first request
     api.state.depends_on = DEPENDS_ON
-    api.state.token_cache = TokenCache(settings.api_token_cache_s)
+    api.state.token_cache = TokenCache(settings.api_token_cache_s, serves=api.state.profile.city.id)
     api.state.response_cache = (
         ResponseCache(api.state.profile.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s)
         if settings.api_cache_s > 0

@@ -25,8 +25,14 @@ async def get_principal(
     """
     token = creds.credentials if creds else request.cookies.get(TOKEN_COOKIE)
     if token:
-        who = await request.app.state.token_cache.alookup(request.app.state.engine, token)
+        who = await request.app.state.token_cache.alookup(request.app.state.engine, token, any_city=True)
         if who is not None:
+            city = request.app.state.profile.city.id
+            if not who.serves(city):  # Smart Province: a token scoped to another city sees nothing here
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    detail=f"this token is for city {who.city!r}; this deployment serves {city!r}",
+                )
             return who
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,

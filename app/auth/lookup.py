@@ -46,8 +46,19 @@ def request_token(headers: Mapping[str, str]) -> str | None:
 class TokenCache:
     """Token -> principal for `ttl_s` (keyed by the token's hash); only valid tokens are kept, LRU-bounded."""
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic, maxsize: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        maxsize: int = MAX_ENTRIES,
+        *,
+        serves: str | None = None,
+    ) -> None:
         self.ttl_s = ttl_s
+        # Smart Province: the deployment's city. A token scoped to another city is no caller here for the
+        # response cache, the live channel and the window (lookup gives None); the API's dependency asks with
+        # `any_city` to answer it 403 rather than 401.
+        self.serves = serves
         self._known: TTLCache[str, Principal] | None = (
             TTLCache(maxsize=maxsize, ttl=ttl_s, timer=clock) if ttl_s > 0 else None
         )
@@ -55,11 +66,15 @@ class TokenCache:
     def cached(self, token: str) -> Principal | None:
         return self._known.get(hash_token(token)) if self._known is not None else None
 
-    def lookup(self, engine: Engine, token: str, *, fresh: bool = False) -> Principal | None:
-        """The token's principal (blocking: a database read on a miss, or always when `fresh`)."""
+    def lookup(self, engine: Engine, token: str, *, fresh: bool = False, any_city: bool = False) -> Principal | None:
+        """The token's principal (blocking: a database read on a miss, or always when `fresh`); None for a token
+        scoped to a city this deployment does not serve, unless `any_city`."""
         who = None if fresh else self.cached(token)
-        if who is not None:
-            return who
+        if who is None:
+            who = self._read(engine, token)
+        return who if any_city or who is None or self.serves is None or who.serves(self.serves) else None
+
+    def _read(self, engine: Engine, token: str) -> Principal | None:
         with engine.connect() as conn:
             who = authenticate(conn=conn, token=token)
         if self._known is not None:
@@ -69,11 +84,14 @@ class TokenCache:
                 self._known.pop(hash_token(token), None)
         return who
 
-    async def alookup(self, engine: Engine, token: str, *, fresh: bool = False) -> Principal | None:
+    async def alookup(
+        self, engine: Engine, token: str, *, fresh: bool = False, any_city: bool = False
+    ) -> Principal | None:
         """The same, on the event loop: a hit costs no thread hop, a miss reads in the threadpool."""
-        return (None if fresh else self.cached(token)) or await run_in_threadpool(
-            lambda: self.lookup(engine, token, fresh=fresh)
-        )
+        hit = None if fresh else self.cached(token)
+        if hit is not None:
+            return hit if any_city or self.serves is None or hit.serves(self.serves) else None
+        return await run_in_threadpool(lambda: self.lookup(engine, token, fresh=fresh, any_city=any_city))
 
     def forget(self, token: str) -> None:
         if self._known is not None:

@@ -20,6 +20,7 @@ from app.http.errors import unprocessable
 from app.http.fields import LABEL_PATTERN
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms
+from app.profile import ID_PATTERN
 from app.storage.models import AuditRow, TokenRow
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -34,6 +35,7 @@ class TokenOut(BaseModel):
     expires_at: datetime | None = Field(None, description="Set on a user's sign-in session; API tokens do not expire")
     session_of: str | None = Field(None, description="The user whose sign-in session this is; None for an API token")
     agency: str | None = Field(None, description="The agency it speaks for; None: city-wide")
+    city: str | None = Field(None, description="The one city it may see; None: every city")
 
 
 class TokenIn(BaseModel):
@@ -47,6 +49,12 @@ class TokenIn(BaseModel):
         description="Scope it to one of the profile's agencies: an admin scoped to an agency reads the personal data "
         "of that agency's Open311 requests (city-wide admins do not). None: city-wide",
         examples=["dinas-pupr"],
+    )
+    city: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        description="Smart Province: the one city it may see and act on (every route, the live channel, the "
+        "window); none: every city of the deployment",
     )
 
 
@@ -73,6 +81,7 @@ def _token_out(r: TokenRow) -> TokenOut:
         expires_at=from_ms(r.expires_ms),
         session_of=r.name.removeprefix(SESSION_PREFIX) if r.user_id else None,
         agency=r.agency,
+        city=r.city,
     )
 
 
@@ -87,7 +96,7 @@ def post_token(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: TokenIn)
     detail = f"{body.role}; agency {body.agency}" if body.agency else body.role
     try:
         with conn.begin():
-            token = create_token(conn=conn, name=body.name, role=body.role, agency=body.agency)
+            token = create_token(conn=conn, name=body.name, role=body.role, agency=body.agency, city=body.city)
             record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=detail)
     except ValueError as exc:
         raise unprocessable("body.name", str(exc)) from exc

@@ -112,6 +112,7 @@ def _open(engine: Engine, user: UserRow, password: str, client: str, session_s: 
             expires_ms=expires,
             user_id=current.id,
             agency=current.agency,  # a session carries the user's agency scope as it carries the role
+            city=current.city,  # a user's city scope holds for each of its sessions
         )
         prune_sessions(conn=conn, user_id=current.id, ended_before_ms=now - KEEP_ENDED_MS)
         values: dict[str, object] = {"last_login_ms": now}

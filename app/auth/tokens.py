@@ -10,6 +10,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, delete, or_, select, update
 
+from app.profile import ID_RE
 from app.storage.models import TokenRow
 
 # Ranked lowest first; `integrator` (an agency's or vendor's system) ranks below viewer, so it reaches
@@ -32,6 +33,11 @@ class Principal:
     role: Role
     user_id: int | None = None  # set when the token is a user's sign-in session
     agency: str | None = None  # the agency it speaks for (an Open311 request's personal data); None: city-wide
+    city: str | None = None  # Smart Province: the one city it may see; None: every city
+
+    def serves(self, city: str) -> bool:
+        """Whether this caller may see and act on `city`."""
+        return self.city is None or self.city == city
 
     def may(self, role: Role) -> bool:
         return RANK[self.role] >= RANK[role]
@@ -50,6 +56,7 @@ def create_token(
     expires_ms: int | None = None,
     user_id: int | None = None,
     agency: str | None = None,
+    city: str | None = None,
 ) -> str:
     """A new token for `name` with `role`; returns the token, which is not stored anywhere.
 
@@ -62,6 +69,8 @@ def create_token(
         raise ValueError("a token needs a name (who or what uses it)")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise ValueError("a token name cannot contain control characters")
+    if city is not None and not ID_RE.match(city):
+        raise ValueError("a city id is lowercase letters, digits, '-' or '_' (at most 64)")
     token = PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         TokenRow.__table__.insert().values(
@@ -72,6 +81,7 @@ def create_token(
             expires_ms=expires_ms,
             user_id=user_id,
             agency=agency,
+            city=city,
         )
     )
     return token
@@ -82,7 +92,7 @@ def authenticate(*, conn: Connection, token: str) -> Principal | None:
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
     row = conn.execute(
-        select(TokenRow.id, TokenRow.name, TokenRow.role, TokenRow.user_id, TokenRow.agency).where(
+        select(TokenRow.id, TokenRow.name, TokenRow.role, TokenRow.user_id, TokenRow.agency, TokenRow.city).where(
             TokenRow.token_hash == hash_token(token),
             TokenRow.revoked_ms.is_(None),
             or_(TokenRow.expires_ms.is_(None), TokenRow.expires_ms > int(time.time() * 1000)),
@@ -92,7 +102,7 @@ def authenticate(*, conn: Connection, token: str) -> Principal | None:
         return None
     # A session speaks for its user: the audit log and an acknowledgement say `sari`, not `session:sari`.
     name = row.name.removeprefix(SESSION_PREFIX) if row.user_id is not None else row.name
-    return Principal(row.id, name, row.role, row.user_id, row.agency)
+    return Principal(row.id, name, row.role, row.user_id, agency=row.agency, city=row.city)
 
 
 def revoke_token(*, conn: Connection, token_id: int) -> bool:

@@ -28,6 +28,7 @@ from app.auth.users import (
 from app.http.deps import ConnDep, ProfileDep
 from app.http.errors import unprocessable
 from app.http.timefmt import from_ms
+from app.profile import ID_PATTERN
 from app.storage.models import UserRow
 
 router = APIRouter(prefix="/api/v1/users", tags=["admin"])
@@ -42,6 +43,7 @@ class UserOut(BaseModel):
     last_login_at: datetime | None
     disabled_at: datetime | None
     agency: str | None = Field(None, description="The agency the user works for; None: city-wide")
+    city: str | None = Field(None, description="The one city they may see; None: every city (a province user)")
 
 
 AGENCY_FIELD = Field(
@@ -58,6 +60,12 @@ class UserIn(BaseModel):
     role: Role
     password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
     agency: str | None = AGENCY_FIELD
+    city: str | None = Field(
+        None,
+        pattern=ID_PATTERN,
+        description="Smart Province: the one city it may see and act on (every route, the live channel, the "
+        "window); none: every city of the deployment",
+    )
 
 
 class UserPatch(BaseModel):
@@ -76,6 +84,7 @@ def _out(u: UserRow) -> UserOut:
         last_login_at=from_ms(u.last_login_ms),
         disabled_at=from_ms(u.disabled_ms),
         agency=u.agency,
+        city=u.city,
     )
 
 
@@ -101,7 +110,12 @@ def post_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: UserIn) -
         if get_user(conn=conn, username=body.username) is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"the username {body.username!r} is taken")
         user = create_user(
-            conn=conn, username=body.username, role=body.role, password_hash=password_hash, agency=body.agency
+            conn=conn,
+            username=body.username,
+            role=body.role,
+            password_hash=password_hash,
+            agency=body.agency,
+            city=body.city,
         )
         detail = f"{body.role}; agency {body.agency}" if body.agency else body.role
         record(conn=conn, actor=who.name, role=who.role, action="user.create", target=user.username, detail=detail)

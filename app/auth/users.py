@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 
 from app.auth.passwords import hash_password, password_problem
 from app.auth.tokens import ROLES, Role, revoke_user_tokens
+from app.profile import ID_RE
 from app.storage.models import UserRow
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
@@ -58,17 +59,26 @@ def new_password_hash(password: str) -> str:
 
 
 def create_user(
-    *, conn: Connection, username: str, role: Role, password_hash: str, agency: str | None = None
+    *,
+    conn: Connection,
+    username: str,
+    role: Role,
+    password_hash: str,
+    agency: str | None = None,
+    city: str | None = None,
 ) -> UserRow:
     """A new user (`password_hash` from new_password_hash); UserError for a bad or taken name or a bad role.
 
-    `agency` (checked against the profile by the caller: app.auth.scope) scopes the user to one agency.
+    `agency` (checked against the profile by the caller: app.auth.scope) scopes the user to one agency;
+    `city` (Smart Province) to the one city it may see.
     """
     username = normalize(username)
     problem = username_problem(username)
     if problem:
         raise UserError(problem)
     _check_role(role)
+    if city is not None and not ID_RE.match(city):
+        raise UserError("a city id is lowercase letters, digits, '-' or '_' (at most 64)")
     if get_user(conn=conn, username=username) is not None:
         raise UserError(f"the username {username!r} is taken")
     now = _now_ms()
@@ -80,6 +90,7 @@ def create_user(
             created_ms=now,
             password_changed_ms=now,
             agency=agency,
+            city=city,
         )
     )
     return get_user(conn=conn, username=username)

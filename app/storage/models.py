@@ -282,6 +282,9 @@ class TokenRow(Base):
     agency: Mapped[str | None] = mapped_column(
         String(64), doc="the agency the token speaks for (an Open311 request's personal data); None: city-wide"
     )
+    city: Mapped[str | None] = mapped_column(
+        String(64), doc="Smart Province: the one city it may see and act on; None: every city of the deployment"
+    )
 
 
 class UserRow(Base):
@@ -297,6 +300,9 @@ class UserRow(Base):
     last_login_ms: Mapped[int | None] = mapped_column(BigInteger)
     disabled_ms: Mapped[int | None] = mapped_column(BigInteger)
     agency: Mapped[str | None] = mapped_column(String(64), doc="the agency the user works for; None: city-wide")
+    city: Mapped[str | None] = mapped_column(
+        String(64), doc="Smart Province: the one city its sessions may see; None: every city (a province user)"
+    )
 
 
 class AuditRow(Base):

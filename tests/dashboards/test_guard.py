@@ -173,3 +173,13 @@ def test_a_failure_that_is_not_about_the_values_stays_a_5xx(client: TestClient, 
     monkeypatch.setitem(client.app.state.dash.callback_map[output], "callback", down)
     r = client.post(UPDATE, json=body, headers=OWN)
     assert r.status_code == 500, r.text
+
+
+def test_the_windows_callbacks_refuse_a_token_scoped_to_another_city(client: TestClient) -> None:
+    """Smart Province (issue 15): a Ternate session is no caller for the Morotai window, like no session at all."""
+    with client.app.state.engine.begin() as conn:
+        client.cookies.set("satupintu_token", create_token(conn=conn, name="ternate", role="admin", city="ternate"))
+    assert client.post(UPDATE, content=b"{}", headers=OWN).status_code == 401
+    with client.app.state.engine.begin() as conn:
+        client.cookies.set("satupintu_token", create_token(conn=conn, name="morotai", role="viewer", city="morotai"))
+    assert client.post(UPDATE, content=b"{}", headers=OWN).status_code == 400, "past the guard: judged on its body"

@@ -394,3 +394,15 @@ def test_an_unreachable_broker_is_reported_not_waited_for_forever() -> None:
     settings = Settings(mqtt_url=f"mqtt://127.0.0.1:{free_port()}", database_url="sqlite:///:memory:")
     with pytest.raises(ConnectionError, match="cannot publish"):
         run_simulator(settings, PROFILE, rate=10, count=1, seed=1, connect_timeout=0.5)
+
+
+@pytest.mark.parametrize("name", ["ternate", "halmahera-utara"])
+def test_the_simulator_drives_the_other_maluku_utara_cities_with_messages_their_own_rules_accept(name: str) -> None:
+    """Smart Province (issue 15): each city profile of the province runs its own demo."""
+    profile = load_profile(name)
+    rules = ParseRules.from_profile(profile, Settings(database_url="sqlite:///:memory:"))
+    results = parsed(run(CityModel(profile, seed=3, bad_share=0), 3_000, 0.05), rules)
+    assert all(topic.startswith(f"city/{name}/") for _t, topic, *_ in results)
+    assert not [(topic, p) for _t, topic, _pl, _r, _b, p in results if type(p) is Rejected]
+    sources = {p.source_id for *_, p in results if type(p) is Reading}
+    assert {s.id for s in profile.sources} <= sources

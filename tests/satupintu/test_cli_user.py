@@ -95,3 +95,32 @@ def test_passwd_role_and_disable_end_sessions_and_enable_lets_in_again(run, db_u
         run("disable", "nobody").exit_code == 1
         and run("passwd", "nobody", "--password-stdin", input="x" * 9).exit_code == 1
     )
+
+
+def test_a_user_and_a_token_take_a_city_scope(run, db_url: str) -> None:
+    """Smart Province (issue 15): `--city` scopes a user (and each of their sessions) and a token."""
+    from app.storage.models import UserRow
+
+    assert (
+        run(
+            "add", "rina", "--role", "operator", "--city", "ternate", "--password-stdin", input="sandi-rina-123\n"
+        ).exit_code
+        == 0
+    )
+    assert (
+        run(
+            "add", "dodi", "--role", "viewer", "--city", "Bad City", "--password-stdin", input="sandi-dodi-123\n"
+        ).exit_code
+        == 2
+    )
+    token = CliRunner().invoke(
+        cli, ["token", "create", "--role", "viewer", "--name", "layar ternate", "--city", "ternate"]
+    )
+    assert token.exit_code == 0, token.output
+    assert signs_in(db_url, "rina", "sandi-rina-123")
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(UserRow.city).where(UserRow.username == "rina")).scalar() == "ternate"
+        cities = dict(conn.execute(select(TokenRow.name, TokenRow.city)).all())
+    engine.dispose()
+    assert cities["layar ternate"] == "ternate" and cities["session:rina"] == "ternate"

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from satupintu.broker import free_port, start_broker
@@ -57,3 +58,27 @@ def test_secure_logins_create_the_files_and_renew_only_ups_own_passwords(tmp_pat
     finally:
         broker.terminate()
         broker.wait(10)
+
+
+def test_up_starts_its_broker_with_the_bridge_that_bridge_init_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Smart Province (issue 15): the regency's broker forwards to the province once `bridge init` has run."""
+    from app.settings import Settings
+    from satupintu.bridge import BridgeConfig, parse_remote, write_config
+    from satupintu.supervisor import start_or_find_broker
+
+    monkeypatch.chdir(tmp_path)  # `up` keeps its broker's data in ./data/mosquitto
+    auth, port, province = tmp_path / "auth", free_port(), free_port()
+    remote = parse_remote(f"mqtt://127.0.0.1:{province}")
+    write_config(BridgeConfig(remote=remote, cities=["morotai"], queue_messages=1000).render(), auth / "bridge.conf")
+    plan = start_or_find_broker(Settings(mqtt_url=f"mqtt://127.0.0.1:{port}"), auth)
+    try:
+        assert plan.proc is not None and plan.proc.poll() is None
+        conf = (tmp_path / "data" / "mosquitto" / "mosquitto.conf").read_text()
+        assert "connection satupintu-morotai" in conf and f"address 127.0.0.1:{province}" in conf
+        assert connects(port, None, None)
+    finally:
+        assert plan.proc is not None
+        plan.proc.terminate()
+        plan.proc.wait(10)

@@ -1,7 +1,7 @@
 """agency scope: api_tokens.agency and users.agency (who may read an Open311 request's personal data)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 16:05:00
 
 Both nullable: existing tokens and users keep no agency scope (city-wide), as before. An Open311 request's
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
