@@ -372,6 +372,8 @@ def warning_traces(warnings: Sequence[Mapping[str, Any]], th: Theme) -> list[dic
             }
         )
     return data
+
+
 def _credit(text: str, th: Theme) -> dict[str, Any]:
     """The outline's data credit, small in the plain map's bottom-right corner."""
     return {

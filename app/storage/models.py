@@ -501,6 +501,8 @@ class AlertRow(Base):
         Index(None, "thread_id"),
         Index(None, "sent_ms"),
     )
+
+
 class Open311RequestRow(Base):
     """An Open311 POST: its token, the ticket it asked for, and the citizen's personal data, kept apart.
 
