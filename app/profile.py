@@ -150,6 +150,10 @@ class Profile(_Strict):
         default_factory=list,
         description="Rules beyond the metrics' thresholds (rate, silence, sla, ticket_count); see app.alarms.rules",
     )
+    # Incidents (issue 13): standard operating procedures per incident type; see app.incidents.sops.
+    sops: list[dict[str, Any]] = Field(
+        default_factory=list, description="SOPs per incident type, with their default match; see app.incidents.sops"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:

@@ -40,6 +40,7 @@ from app.auth.deps import require
 from app.auth.lookup import TokenCache
 from app.catalogue import routes as catalogue
 from app.http.errors import problem
+from app.incidents import routes as incidents, sop_routes as incident_sops
 from app.integrators import routes as integrators
 from app.live.hub import start_hub, stop_hub
 from app.live.notices import Dependencies
@@ -81,6 +82,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     services.router,
     sources.router,
     tickets.router,
+    # Incidents with SOPs (issue 13).
+    incidents.router,
+    incident_sops.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
@@ -92,6 +96,7 @@ DEPENDS_ON = Dependencies(
         quarantine.depends_on,
         alarms.depends_on,
         alarm_kpis.depends_on,
+        incidents.depends_on,  # incidents (issue 13)
     )
 )
 

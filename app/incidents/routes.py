@@ -1,0 +1,456 @@
+"""Incidents over HTTP (`/api/v1/incidents`): listed and read by viewers; opened and worked by operators.
+
+Every write is one transaction, audited, and announced after commit on the
+live channel (a change notice's `incidents`). A viewer's token reads
+everything and writes nothing (403).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from sqlalchemy import Connection
+
+from app.alarms.queries import get_alarm
+from app.alarms.routes import Desk, DeskDep
+from app.auth.audit import record
+from app.auth.deps import OperatorDep, ViewerDep
+from app.auth.tokens import Principal
+from app.http.deps import ConnDep, ProfileDep
+from app.http.errors import unprocessable
+from app.http.paging import Limit, Offset, Page
+from app.http.timefmt import from_ms, now_ms, to_ms
+from app.incidents import queries as q, store
+from app.incidents.sops import default_sop, get_sop
+from app.incidents.store import BadLink, IncidentConflict, IncidentNotFound, Opening, State
+from app.incidents.views import Incident, IncidentDetail, incident_out, link_out, log_out
+from app.live.hub import announce
+from app.live.notices import DependsOn, IncidentMoved
+from app.profile import ID_PATTERN, Profile, Severity
+from app.tickets.queries import get_ticket
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+# The list and detail change with incidents; the reports show the linked alarms and tickets too.
+depends_on = DependsOn("/api/v1/incidents", frozenset({"incidents", "alarms", "tickets"}))
+
+Lang = Literal["id", "en"]
+IncidentId = Annotated[int, Path(ge=1, le=2**62)]
+TICKET_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such incident (or step)"},
+    409: {"description": "The incident's state forbids it (e.g. closing with an open mandatory step)"},
+}
+
+
+class IncidentIn(BaseModel):
+    """A new incident. `type` names an SOP; it may be left out when opened from an alarm or a ticket (their
+    default SOP is taken). Where it is (`district`, `lat`/`lon`) defaults to what it was opened from."""
+
+    type: str | None = Field(None, pattern=ID_PATTERN, examples=["banjir"])
+    title: str = Field(min_length=1, max_length=200, examples=["Banjir Sungai Pilowo, Daruba"])
+    severity: Severity = Field(description="critical = Awas, major = Siaga, minor = Waspada, warning = Perhatian")
+    district: str | None = Field(None, pattern=ID_PATTERN)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    alarm_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=100)
+    ticket_ids: list[Annotated[str, Field(pattern=TICKET_ID)]] = Field(default_factory=list, max_length=100)
+    agencies: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(default_factory=list, max_length=30)
+    note: str | None = Field(None, max_length=2000, description="How it came in (a phone call: who called)")
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        v = _clean(v) or ""
+        if not v:
+            raise ValueError("the title is empty")
+        return v
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, v: str | None) -> str | None:
+        return _clean(v)
+
+
+class NoteIn(BaseModel):
+    note: str | None = Field(None, max_length=2000)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, v: str | None) -> str | None:
+        return _clean(v)
+
+
+class StepIn(NoteIn):
+    action: Literal["done", "skip"] = Field(description="`skip` needs a reason in `note`")
+
+
+class StateIn(NoteIn):
+    state: State = Field(description="open -> responding -> monitoring -> closed; cancelled needs a reason")
+
+
+class OwnerIn(NoteIn):
+    to: str = Field(min_length=1, max_length=100, description="The operator who takes the incident over")
+
+    @field_validator("to")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = _clean(v) or ""
+        if not v:
+            raise ValueError("name the operator who takes it over")
+        return v
+
+
+class LogIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("text")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        v = _clean(v) or ""
+        if not v:
+            raise ValueError("the note is empty")
+        return v
+
+
+class LinksIn(BaseModel):
+    alarm_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=100)
+    ticket_ids: list[Annotated[str, Field(pattern=TICKET_ID)]] = Field(default_factory=list, max_length=100)
+
+
+def _clean(v: str | None) -> str | None:
+    """Text from outside, stripped; None when empty; a NUL byte refused (PostgreSQL cannot store it)."""
+    if v is None:
+        return None
+    v = v.strip()
+    if "\x00" in v:
+        raise ValueError("text cannot contain NUL characters")
+    return v or None
+
+
+def _check_place(profile: Profile, body: IncidentIn) -> None:
+    if body.district is not None and not profile.has_district(body.district):
+        raise unprocessable("body.district", f"unknown district {body.district!r}")
+    if (body.lat is None) != (body.lon is None):
+        raise unprocessable("body.lat", "give both lat and lon, or neither")
+    for a in body.agencies:
+        if not profile.has_agency(a):
+            raise unprocessable("body.agencies", f"unknown agency {a!r}")
+
+
+def _type_for(conn: Connection, city: str, body: IncidentIn) -> str:
+    """The incident type asked, or the default SOP of the first alarm or ticket it is opened from."""
+    if body.type is not None:
+        return body.type
+    for a in body.alarm_ids:
+        alarm = get_alarm(conn=conn, city=city, alarm_id=a)
+        if alarm is not None and (
+            t := default_sop(conn=conn, city=city, rule_kind=alarm["kind"], metric=alarm["metric"])
+        ):
+            return t
+    for tid in body.ticket_ids:
+        ticket = get_ticket(conn=conn, city=city, ticket_id=tid)
+        if ticket is not None and (t := default_sop(conn=conn, city=city, service=ticket["service"])):
+            return t
+    raise unprocessable("body.type", "give the incident type (an SOP id): nothing it is opened from names one")
+
+
+def _detail(conn: Connection, city: str, incident_id: int, lang: str) -> IncidentDetail:
+    row = q.get_incident(conn=conn, city=city, incident_id=incident_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no incident {incident_id}")
+    base = incident_out(row, q.steps_of(conn=conn, incident_id=incident_id), lang, now_ms())
+    return IncidentDetail(
+        **base.model_dump(),
+        links=[link_out(k) for k in q.links_of(conn=conn, incident_id=incident_id)],
+        log=[log_out(e) for e in q.log_of(conn=conn, incident_id=incident_id)],
+    )
+
+
+def _as_of(step: dict[str, Any], at_ms: int) -> dict[str, Any]:
+    """A step as it was at a past instant."""
+    if step["done_ms"] is not None and step["done_ms"] > at_ms:
+        step.update(status="open", done_ms=None, done_by=None, note=None)
+    if step["late_ms"] is not None and step["late_ms"] > at_ms:
+        step["late_ms"] = None
+    return step
+
+
+@router.get("", response_model=Page[Incident], summary="Incidents, newest first; or those open at a past instant")
+def list_incidents(
+    *,
+    _who: ViewerDep,
+    conn: ConnDep,
+    profile: ProfileDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    state: Annotated[
+        list[State | Literal["active"]] | None, Query(description="`active`: not closed nor cancelled")
+    ] = None,
+    at: Annotated[
+        AwareDatetime | None, Query(description="Those open at this past instant, as they were (replay)")
+    ] = None,
+    lang: Annotated[Lang, Query()] = "id",
+) -> Page[Incident]:
+    states: list[str] = []
+    for s in state or ():
+        states.extend(store.OPEN_STATES if s == "active" else (s,))
+    at_ms = to_ms(at) if at is not None else None
+    rows, total = q.list_incidents(
+        conn=conn, city=profile.city.id, states=states, at_ms=at_ms, limit=limit, offset=offset
+    )
+    items = []
+    for r in rows:
+        steps = [dict(s) for s in q.steps_of(conn=conn, incident_id=r["id"])]
+        if at_ms is not None:
+            steps = [_as_of(s, at_ms) for s in steps]
+        items.append(incident_out(r, steps, lang, at_ms if at_ms is not None else now_ms()))
+    return Page[Incident](items=items, total=total, limit=limit, offset=offset)
+
+
+class SummaryOut(BaseModel):
+    start: datetime
+    end: datetime
+    total: int
+    open: int = Field(description="Of those, not closed nor cancelled now")
+    by_type: dict[str, int]
+    by_district: dict[str, int] = Field(description="`-`: no district")
+    by_state: dict[str, int]
+    first_action_median_min: float | None = Field(description="Opened to the first step done or skipped, or responding")
+    first_action_p90_min: float | None
+    close_median_min: float | None
+    close_p90_min: float | None
+    steps_total: int
+    steps_late: int = Field(description="Steps the clock found past their target and escalated")
+
+
+def period(start: AwareDatetime | None, end: AwareDatetime | None) -> tuple[int, int]:
+    """The period asked (default: the last 30 days); 422 when it ends before it starts."""
+    end_ms = to_ms(end) if end is not None else now_ms()
+    start_ms = to_ms(start) if start is not None else end_ms - int(timedelta(days=30).total_seconds() * 1000)
+    if start_ms >= end_ms:
+        raise unprocessable("query.start", "start must be before end")
+    return start_ms, end_ms
+
+
+@router.get("/summary", response_model=SummaryOut, summary="The regent's summary of the incidents opened in a period")
+def incident_summary(
+    _who: ViewerDep,
+    conn: ConnDep,
+    profile: ProfileDep,
+    start: Annotated[AwareDatetime | None, Query(description="Default: 30 days before end")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
+) -> SummaryOut:
+    start_ms, end_ms = period(start, end)
+    s = q.summary(conn=conn, city=profile.city.id, start_ms=start_ms, end_ms=end_ms)
+    return SummaryOut(start=from_ms(start_ms), end=from_ms(end_ms), **vars(s))
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident with its steps, links and log")
+def get_incident(
+    _who: ViewerDep, conn: ConnDep, profile: ProfileDep, incident_id: IncidentId, lang: Annotated[Lang, Query()] = "id"
+) -> IncidentDetail:
+    return _detail(conn, profile.city.id, incident_id, lang)
+
+
+def _write(
+    desk: Desk, who: Principal, *, incident_id: int | None, action: str, detail: Any, do: Any, lang: str
+) -> IncidentDetail:
+    """Run `do(conn, now_ms)` in one transaction, audited; announce after commit; the incident as it is now."""
+    conn, city = desk.conn, desk.profile.city.id
+    try:
+        with conn.begin():
+            moved: IncidentMoved = do(conn, now_ms())
+            record(
+                conn=conn,
+                actor=who.name,
+                role=who.role,
+                action=f"incident.{action}",
+                target=str(moved.incident_id),
+                detail=orjson.dumps(detail).decode(),
+            )
+    except IncidentNotFound as exc:
+        what = exc.args[0] if exc.args else incident_id
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"no incident {what}" if isinstance(what, int) else str(what)
+        ) from None
+    except IncidentConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    except BadLink as exc:
+        raise unprocessable("body", str(exc)) from None
+    except ValueError as exc:
+        raise unprocessable("body.note", str(exc)) from None
+    announce(desk.request.app, [moved])
+    return _detail(conn, city, moved.incident_id, lang)
+
+
+@router.post(
+    "",
+    response_model=IncidentDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open an incident (operator): its SOP's steps are copied, the alarms and tickets linked",
+    responses={422: {"description": "Unknown type, district, agency, alarm or ticket"}},
+)
+def open_incident(
+    who: OperatorDep, desk: DeskDep, body: IncidentIn, lang: Annotated[Lang, Query()] = "id"
+) -> IncidentDetail:
+    _check_place(desk.profile, body)
+    city = desk.profile.city.id
+
+    def do(conn: Connection, at_ms: int) -> IncidentMoved:
+        kind = _type_for(conn, city, body)
+        found = get_sop(conn=conn, city=city, sop_id=kind)
+        if found is None:
+            raise unprocessable("body.type", f"no SOP for incident type {kind!r}; GET /api/v1/incident-sops lists them")
+        sop, version = found
+        o = Opening(
+            city=city,
+            type=kind,
+            title=body.title,
+            severity=body.severity,
+            district=body.district,
+            lat=body.lat,
+            lon=body.lon,
+            agencies=body.agencies,
+            alarm_ids=body.alarm_ids,
+            ticket_ids=body.ticket_ids,
+            note=body.note,
+        )
+        return store.open_incident(conn=conn, o=o, sop=sop, sop_version=version, by=who.name, now_ms=at_ms)
+
+    return _write(desk, who, incident_id=None, action="open", detail=body.model_dump(mode="json"), do=do, lang=lang)
+
+
+@router.post(
+    "/{incident_id}/steps/{step}",
+    response_model=IncidentDetail,
+    summary="Tick a step done, or skip it with a reason (operator)",
+    responses=_WRITE_RESPONSES,
+)
+def work_step(
+    *,
+    who: OperatorDep,
+    desk: DeskDep,
+    incident_id: IncidentId,
+    step: Annotated[str, Path(pattern=ID_PATTERN)],
+    body: StepIn,
+    lang: Annotated[Lang, Query()] = "id",
+) -> IncidentDetail:
+    city = desk.profile.city.id
+    return _write(
+        desk,
+        who,
+        incident_id=incident_id,
+        action=f"step.{body.action}",
+        detail={"step": step, "note": body.note},
+        do=lambda c, t: store.work_step(
+            conn=c,
+            city=city,
+            incident_id=incident_id,
+            step_id=step,
+            action=body.action,
+            note=body.note,
+            by=who.name,
+            now_ms=t,
+        ),
+        lang=lang,
+    )
+
+
+@router.post(
+    "/{incident_id}/log",
+    response_model=IncidentDetail,
+    summary="Add a note to the log (operator)",
+    responses=_WRITE_RESPONSES,
+)
+def add_note(
+    who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: LogIn, lang: Annotated[Lang, Query()] = "id"
+) -> IncidentDetail:
+    city = desk.profile.city.id
+    return _write(
+        desk,
+        who,
+        incident_id=incident_id,
+        action="note",
+        detail={"text": body.text},
+        do=lambda c, t: store.note(conn=c, city=city, incident_id=incident_id, text=body.text, by=who.name, now_ms=t),
+        lang=lang,
+    )
+
+
+@router.post(
+    "/{incident_id}/links",
+    response_model=IncidentDetail,
+    summary="Link more alarms and tickets (operator)",
+    responses={**_WRITE_RESPONSES, 422: {"description": "An unknown alarm or ticket"}},
+)
+def add_links(
+    who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: LinksIn, lang: Annotated[Lang, Query()] = "id"
+) -> IncidentDetail:
+    city = desk.profile.city.id
+    return _write(
+        desk,
+        who,
+        incident_id=incident_id,
+        action="link",
+        detail=body.model_dump(),
+        do=lambda c, t: store.link(
+            conn=c,
+            city=city,
+            incident_id=incident_id,
+            alarm_ids=body.alarm_ids,
+            ticket_ids=body.ticket_ids,
+            by=who.name,
+            now_ms=t,
+        ),
+        lang=lang,
+    )
+
+
+@router.post(
+    "/{incident_id}/state",
+    response_model=IncidentDetail,
+    summary="Move through the lifecycle (operator); closing needs every mandatory step done or skipped",
+    responses=_WRITE_RESPONSES,
+)
+def change_state(
+    who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: StateIn, lang: Annotated[Lang, Query()] = "id"
+) -> IncidentDetail:
+    city = desk.profile.city.id
+    return _write(
+        desk,
+        who,
+        incident_id=incident_id,
+        action=f"state.{body.state}",
+        detail={"state": body.state, "note": body.note},
+        do=lambda c, t: store.move(
+            conn=c, city=city, incident_id=incident_id, to=body.state, note=body.note, by=who.name, now_ms=t
+        ),
+        lang=lang,
+    )
+
+
+@router.post(
+    "/{incident_id}/owner",
+    response_model=IncidentDetail,
+    summary="Hand the incident over to another operator, with a note (operator)",
+    responses=_WRITE_RESPONSES,
+)
+def hand_over(
+    who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: OwnerIn, lang: Annotated[Lang, Query()] = "id"
+) -> IncidentDetail:
+    city = desk.profile.city.id
+    return _write(
+        desk,
+        who,
+        incident_id=incident_id,
+        action="handover",
+        detail={"to": body.to, "note": body.note},
+        do=lambda c, t: store.hand_over(
+            conn=c, city=city, incident_id=incident_id, to=body.to, text=body.note, by=who.name, now_ms=t
+        ),
+        lang=lang,
+    )
