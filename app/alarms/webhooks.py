@@ -47,10 +47,14 @@ def retry_delay_s(settings: Settings, attempts: int) -> float:
     return min(settings.alarm_webhook_retry_initial_s * 2.0 ** max(0, attempts - 1), settings.alarm_webhook_retry_max_s)
 
 
-def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post, limit: int = 50) -> Dispatched:
-    """Send the deliveries that are due, one claim at a time; returns what happened to them."""
+def dispatch_due(
+    engine: Engine, settings: Settings, *, post: Post = httpx_post, limit: int = 50, now_ms: int | None = None
+) -> Dispatched:
+    """Send the deliveries that are due at `now_ms` (default: the wall clock), one claim at a time; returns what
+    happened to them."""
     out = Dispatched()
-    now_ms = int(time.time() * 1000)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    clock_skew = now_ms - int(time.time() * 1000)  # a test's controlled clock holds for the claims too
     with engine.connect() as conn:
         due = (
             conn.execute(
@@ -65,7 +69,7 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
     hold_ms = int((settings.alarm_webhook_timeout_s + 5) * 1000)
     for delivery_id in due:
         with writing(engine) as conn:
-            now_ms = int(time.time() * 1000)
+            now_ms = int(time.time() * 1000) + clock_skew
             claimed = conn.execute(
                 update(W)
                 .where(W.c.id == delivery_id, W.c.status == "pending", W.c.claimed_until_ms <= now_ms)
@@ -74,7 +78,7 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
             if claimed != 1:
                 continue  # another dispatcher has it
             row = conn.execute(
-                select(W.c.url, W.c.payload, W.c.attempts, W.c.alarm_id).where(W.c.id == delivery_id)
+                select(W.c.url, W.c.payload, W.c.attempts, W.c.alarm_id, W.c.incident_id).where(W.c.id == delivery_id)
             ).one()
         headers = {
             "Content-Type": "application/json",

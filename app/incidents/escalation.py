@@ -12,32 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
 
 import orjson
 from sqlalchemy import Connection, select, update
 
 from app.incidents.store import OPEN_STATES, ST, I, log_entry
 from app.live.notices import IncidentMoved, iso_ms
+from app.profile import Profile
+from app.rota import Contact, on_duty
 from app.storage.models import WebhookDeliveryRow
 
 W = WebhookDeliveryRow.__table__
 
 
-class Contact(Protocol):
-    """Someone on duty (app.rota.Contact): reached at `address`."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def agency(self) -> str: ...
-    @property
-    def address(self) -> str: ...
+OnDuty = Callable[[datetime, str | None], Sequence[Contact]]  # (at, the step's agency) -> who to tell
 
 
-OnDuty = Callable[[datetime, str | None], Sequence[Contact]]  # (at, agency) -> contacts at level 1
+def rota_on_duty(profile: Profile) -> OnDuty:
+    """The profile's duty rota at level 1: the step's agency's contacts on duty (the rota's default agency's
+    when the step names none, or nobody of the agency is on duty)."""
+
+    def ask(at: datetime, agency: str | None) -> list[Contact]:
+        return on_duty(profile, at, agency=agency, level=1) if profile.duty_rota else []
+
+    return ask
 
 
 def late_payload(inc: dict[str, object], step: dict[str, object], contact: Contact, at_ms: int) -> dict[str, object]:
@@ -59,7 +57,13 @@ def late_payload(inc: dict[str, object], step: dict[str, object], contact: Conta
         "agency": step["agency"],
         "within_min": step["within_min"],
         "due_at": iso_ms(int(inc["opened_ms"]) + int(step["within_min"]) * 60_000),  # type: ignore[call-overload]
-        "contact": {"id": contact.id, "name": contact.name, "agency": contact.agency},
+        "contact": {
+            "id": contact.id,
+            "name": contact.name,
+            "agency": contact.agency,
+            "channel": contact.channel,
+            "phone": contact.phone,
+        },
     }
 
 

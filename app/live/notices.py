@@ -215,7 +215,14 @@ class AlarmMoved(Protocol):
 
 
 Change = Stored | TicketMoved | SourceSeen | StatusChanged | Refused | IncidentMoved | AlarmMoved
-_NOTICE_ONLY = (Stored, TicketMoved, SourceSeen, StatusChanged, Refused, IncidentMoved)  # the changes without a topic of their own
+_NOTICE_ONLY = (
+    Stored,
+    TicketMoved,
+    SourceSeen,
+    StatusChanged,
+    Refused,
+    IncidentMoved,
+)  # the changes without a topic of their own
 
 
 def notices_for(changes: Iterable[Change], at_ms: int) -> list[Notice]:
