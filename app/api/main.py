@@ -49,7 +49,7 @@ from app.profile import load_profile
 from app.quarantine import routes as quarantine
 from app.readings import routes as readings
 from app.replay import routes as replay
-from app.reports import routes as reports
+from app.reports import incident_routes as incident_reports, routes as reports
 from app.reports.printable import PRINT_SCRIPT
 from app.seed import sync_profile
 from app.services import routes as services
@@ -85,6 +85,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # Incidents with SOPs (issue 13).
     incidents.router,
     incident_sops.router,
+    incident_reports.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(

@@ -7,7 +7,7 @@ everything and writes nothing (403).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -31,6 +31,7 @@ from app.incidents.views import Incident, IncidentDetail, incident_out, link_out
 from app.live.hub import announce
 from app.live.notices import DependsOn, IncidentMoved
 from app.profile import ID_PATTERN, Profile, Severity
+from app.services.routes import PeriodDep
 from app.tickets.queries import get_ticket
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -227,24 +228,9 @@ class SummaryOut(BaseModel):
     steps_late: int = Field(description="Steps the clock found past their target and escalated")
 
 
-def period(start: AwareDatetime | None, end: AwareDatetime | None) -> tuple[int, int]:
-    """The period asked (default: the last 30 days); 422 when it ends before it starts."""
-    end_ms = to_ms(end) if end is not None else now_ms()
-    start_ms = to_ms(start) if start is not None else end_ms - int(timedelta(days=30).total_seconds() * 1000)
-    if start_ms >= end_ms:
-        raise unprocessable("query.start", "start must be before end")
-    return start_ms, end_ms
-
-
 @router.get("/summary", response_model=SummaryOut, summary="The regent's summary of the incidents opened in a period")
-def incident_summary(
-    _who: ViewerDep,
-    conn: ConnDep,
-    profile: ProfileDep,
-    start: Annotated[AwareDatetime | None, Query(description="Default: 30 days before end")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
-) -> SummaryOut:
-    start_ms, end_ms = period(start, end)
+def incident_summary(_who: ViewerDep, conn: ConnDep, profile: ProfileDep, span: PeriodDep) -> SummaryOut:
+    start_ms, end_ms = span.start_ms, span.end_ms
     s = q.summary(conn=conn, city=profile.city.id, start_ms=start_ms, end_ms=end_ms)
     return SummaryOut(start=from_ms(start_ms), end=from_ms(end_ms), **vars(s))
 
