@@ -21,6 +21,7 @@ from app.incidents.queries import Summary
 from app.profile import Profile
 from app.reports.printable import Fmt, document
 
+MAX_DOTS = 60  # each bucket's value marked as a dot too when there are few (a single bucket is a dot alone)
 EXTRA_CSS = """
 .facts { display: grid; grid-template-columns: repeat(4, 1fr); gap: 4px 16px; margin: 8px 0 0; }
 .facts div { color: var(--muted); font-size: 11.5px; } .facts b { display: block; color: var(--ink); font-size: 13px; }
@@ -164,7 +165,8 @@ def _spark(f: Fmt, n: Names, s: Series, opened_ms: int) -> str:
     if not s.points:
         return f"<figure><figcaption>{escape(caption)}</figcaption>{f.none}</figure>"
     w, h, pad = 1000, 110, 6
-    t0, t1 = s.points[0][0], max(s.points[-1][0], s.points[0][0] + 1)
+    t0 = s.points[0][0]
+    t1 = max(s.points[-1][0], opened_ms, t0 + 1)  # the incident's start is marked even after the last bucket
     lo, hi = min(v for _, v in s.points), max(v for _, v in s.points)
     span = (hi - lo) or 1.0
 
@@ -172,6 +174,11 @@ def _spark(f: Fmt, n: Names, s: Series, opened_ms: int) -> str:
         return f"{pad + (ms - t0) / (t1 - t0) * (w - 2 * pad):.1f},{h - pad - (v - lo) / span * (h - 2 * pad):.1f}"
 
     line = " ".join(xy(ms, v) for ms, v in s.points)
+    dots = "".join(
+        f'<circle cx="{xy(ms, v).split(",")[0]}" cy="{xy(ms, v).split(",")[1]}" r="3" fill="#0b5394"/>'
+        for ms, v in s.points
+        if len(s.points) <= MAX_DOTS
+    )
     mark = ""
     if t0 <= opened_ms <= t1:
         x = pad + (opened_ms - t0) / (t1 - t0) * (w - 2 * pad)
@@ -181,7 +188,7 @@ def _spark(f: Fmt, n: Names, s: Series, opened_ms: int) -> str:
     return (
         f"<figure><figcaption>{escape(caption)} — {escape(label)}</figcaption>"
         f'<svg class="spark" viewBox="0 0 {w} {h}" preserveAspectRatio="none" role="img" aria-label="{escape(caption)}">'
-        f'{mark}<polyline fill="none" stroke="#0b5394" stroke-width="2" points="{line}"/></svg></figure>'
+        f'{mark}<polyline fill="none" stroke="#0b5394" stroke-width="2" points="{line}"/>{dots}</svg></figure>'
     )
 
 
