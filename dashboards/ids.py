@@ -107,3 +107,4 @@ INC_LINK = "inc-link"
 INC_REPORT = "inc-report"
 INC_FORM = "inc-form"  # the open-an-incident form (hidden for viewers)
 INC_CONTROLS = "inc-controls"  # the state and link forms of the incident shown (hidden for viewers)
+INC_SHOWN = "inc-shown"  # which incident, at which update, the view shows (a live tick redraws only a changed one)

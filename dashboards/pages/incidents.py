@@ -22,6 +22,7 @@ from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
 from dashboards.fmt import clock, to_ms, when
+from dashboards.layout import choice
 from dashboards.panels import glyph, panel
 
 SEVERITIES = ("critical", "major", "minor", "warning")
@@ -59,21 +60,10 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
     open_box = html.Div(
         [
             html.H3(t("dash.inc.open_from_alarm", lang)),
-            # Radio items, not a dropdown: one touch on a wall's touch screen, and each alarm readable at once.
-            dcc.RadioItems(id=ids.INC_ALARM, options=[], className="inc-radio"),
-            html.Div(
-                [
-                    dcc.Dropdown(id=ids.INC_TYPE, options=[], value="", clearable=False, className="inc-type"),
-                    dcc.Dropdown(
-                        id=ids.INC_SEVERITY,
-                        options=[{"label": t(f"dash.sev.{s}", lang), "value": s} for s in SEVERITIES],
-                        value="critical",
-                        clearable=False,
-                        className="inc-sev",
-                    ),
-                ],
-                className="inc-form-row",
-            ),
+            # Toggle buttons (layout/choice.py), not dropdowns: one touch each, and accessible (axe).
+            choice.group(ids.INC_ALARM, t("dash.inc.pick_alarm", lang), [], None),
+            choice.group(ids.INC_TYPE, t("dash.inc.type", lang), [], ""),
+            choice.group(ids.INC_SEVERITY, t("dash.inc.severity", lang), _severities(lang), "critical"),
             dcc.Input(
                 id=ids.INC_TITLE, placeholder=t("dash.inc.title_field", lang), maxLength=200, className="inc-input"
             ),
@@ -87,7 +77,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
         [
             html.Div(
                 [
-                    dcc.RadioItems(id=ids.INC_STATE, options=[], className="inc-radio inc-state-pick", inline=True),
+                    choice.group(ids.INC_STATE, t("dash.inc.next_state", lang), [], None),
                     dcc.Input(
                         id=ids.INC_STATE_NOTE,
                         placeholder=t("dash.inc.note", lang),
@@ -100,8 +90,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             ),
             html.Div(
                 [
-                    html.Span(t("dash.inc.link_ticket", lang), className="alarm-meta"),
-                    dcc.RadioItems(id=ids.INC_TICKET, options=[], className="inc-radio inc-ticket-pick"),
+                    choice.group(ids.INC_TICKET, t("dash.inc.pick_ticket", lang), [], None),
                     html.Button(t("dash.inc.link", lang), id=ids.INC_LINK, n_clicks=0, className="ack"),
                 ],
                 className="inc-form-row",
@@ -117,6 +106,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
             dcc.Store(id=ids.page_tick("incidents")),
             dcc.Store(id=ids.INC_SELECTED),
             dcc.Store(id=ids.INC_BUMP, data=0),
+            dcc.Store(id=ids.INC_SHOWN),
             html.Div(
                 [html.H1(t("dash.inc.title", lang)), html.Div(id=ids.INC_KPI, className="inc-kpis")],
                 className="regent-bar",
@@ -133,19 +123,18 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
     )
 
 
-def alarm_options(alarms: list[dict], lang: str) -> list[dict]:
+def _severities(lang: str) -> list[tuple[str, str]]:
+    return [(s, t(f"dash.sev.{s}", lang)) for s in SEVERITIES]
+
+
+def alarm_options(alarms: list[dict], lang: str) -> list[tuple[int, str]]:
     """The open alarms an incident can be opened from, worst first."""
-    return [
-        {"label": f"#{a['id']} {t('dash.sev.' + a['severity'], lang)} · {a['message']}", "value": a["id"]}
-        for a in alarms
-    ]
+    return [(a["id"], f"#{a['id']} {t('dash.sev.' + a['severity'], lang)} · {a['message']}") for a in alarms]
 
 
-def type_options(sops: list[dict], lang: str) -> list[dict]:
+def type_options(sops: list[dict], lang: str) -> list[tuple[str, str]]:
     """The incident types (one per SOP), after 'as the alarm says'."""
-    return [{"label": t("dash.inc.type_auto", lang), "value": ""}] + [
-        {"label": s["body"]["name"][lang], "value": s["id"]} for s in sops
-    ]
+    return [("", t("dash.inc.type_auto", lang)), *((s["id"], s["body"]["name"][lang]) for s in sops)]
 
 
 def incident_rows(items: list[dict], selected: int | None, lang: str, tz: Any, *, labels: Labels | None = None) -> list:
@@ -328,6 +317,10 @@ def register(app: Any, c: Ctx) -> None:
     """The page's callbacks on `app`."""
     tz = c.profile.tz
 
+    for group in (ids.INC_ALARM, ids.INC_TYPE, ids.INC_STATE, ids.INC_TICKET):
+        choice.register_dynamic(app, group)
+    choice.register(app, ids.INC_SEVERITY, _severities, _lang)
+
     def labels(sops: list[dict], lang: str) -> Labels:
         return Labels(c.district_names(), c.agency_short(), {s["id"]: s["body"]["name"][lang] for s in sops})
 
@@ -335,15 +328,16 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.INC_KPI, "children"),
         Output(ids.INC_LIST, "children"),
         Output(ids.INC_FORM, "hidden"),
-        Output(ids.INC_ALARM, "options"),
-        Output(ids.INC_TYPE, "options"),
+        Output(ids.INC_ALARM, "children"),
+        Output(ids.INC_TYPE, "children"),
         Output(ids.FRESH, "data", allow_duplicate=True),
         Input(ids.page_tick("incidents"), "data"),
         Input(ids.INC_BUMP, "data"),
         Input(ids.INC_SELECTED, "data"),
+        State(f"{ids.INC_ALARM}-value", "data"),
         prevent_initial_call="initial_duplicate",
     )
-    async def fill(_tick: Any, _bump: Any, selected: int | None) -> tuple:
+    async def fill(_tick: Any, _bump: Any, selected: int | None, alarm: Any) -> tuple:
         cookies = dash_ctx.cookies
         token = await c.signed_in(cookies)
         lang = _lang(cookies)
@@ -381,12 +375,16 @@ def register(app: Any, c: Ctx) -> None:
         ]
         rows = incident_rows(items + recent["items"], selected, lang, tz, labels=labels(sops, lang))
         stamps = dict.fromkeys(PANELS, int(time.time() * 1000))
+        # The choices are drawn again with what is chosen (a live tick must not undo an operator's pick); the
+        # type is only drawn when nothing is picked yet, so a pick there is not undone either.
+        alarm_buttons = choice.buttons(ids.INC_ALARM, alarm_options(alarms, lang), alarm)
+        type_buttons = choice.buttons(ids.INC_TYPE, type_options(sops if operator else [], lang), "")
         return (
             kpis,
             rows,
             not operator,
-            alarm_options(alarms, lang),
-            type_options(sops if operator else [], lang),
+            alarm_buttons,
+            type_buttons if dash_ctx.triggered_id != ids.page_tick("incidents") else no_update,
             stamps,
         )
 
@@ -405,8 +403,11 @@ def register(app: Any, c: Ctx) -> None:
         output=[
             Output(ids.INC_VIEW, "children"),
             Output(ids.INC_CONTROLS, "hidden"),
-            Output(ids.INC_STATE, "options"),
-            Output(ids.INC_TICKET, "options"),
+            Output(ids.INC_STATE, "children"),
+            Output(ids.INC_TICKET, "children"),
+            Output(f"{ids.INC_STATE}-value", "data", allow_duplicate=True),
+            Output(f"{ids.INC_TICKET}-value", "data", allow_duplicate=True),
+            Output(ids.INC_SHOWN, "data"),
         ],
         inputs={
             "selected": Input(ids.INC_SELECTED, "data"),
@@ -416,14 +417,28 @@ def register(app: Any, c: Ctx) -> None:
         state={
             "notes": State({"type": ids.INC_STEP_NOTE, "step": ALL}, "value"),
             "note_ids": State({"type": ids.INC_STEP_NOTE, "step": ALL}, "id"),
+            "picked_state": State(f"{ids.INC_STATE}-value", "data"),
+            "picked_ticket": State(f"{ids.INC_TICKET}-value", "data"),
+            "shown": State(ids.INC_SHOWN, "data"),
         },
+        prevent_initial_call="initial_duplicate",
     )
-    async def view(*, selected: int | None, _tick: Any, _bump: Any, notes: list, note_ids: list) -> tuple:
+    async def view(
+        *,
+        selected: int | None,
+        _tick: Any,
+        _bump: Any,
+        notes: list,
+        note_ids: list,
+        picked_state: Any,
+        picked_ticket: Any,
+        shown: Any,
+    ) -> tuple:
         cookies = dash_ctx.cookies
         token = await c.signed_in(cookies)
         lang = _lang(cookies)
         if not selected:
-            return html.Div(t("dash.inc.pick", lang), className="empty"), True, [], []
+            return html.Div(t("dash.inc.pick", lang), className="empty"), True, [], [], None, None, None
         who = await c.who(cookies)
         operator = who is not None and who.may("operator")
         try:
@@ -436,20 +451,38 @@ def register(app: Any, c: Ctx) -> None:
                 )
                 tickets = found["items"]
         except ApiError as exc:
-            return html.Div(t("dash.inc.failed", lang, detail=str(exc.detail)), className="empty"), True, [], []
+            return (
+                html.Div(t("dash.inc.failed", lang, detail=str(exc.detail)), className="empty"),
+                True,
+                [],
+                [],
+                None,
+                None,
+                None,
+            )
         # A live tick keeps the step notes being typed; after a write (or another incident) they start empty.
         typing = dash_ctx.triggered_id == ids.page_tick("incidents")
         kept = {i["step"]: v for v, i in zip(notes or [], note_ids or [], strict=False)} if typing else {}
         working = operator and inc["state"] in NEXT_STATES
-        states = [{"label": t(f"inc.state.{s}", lang), "value": s} for s in NEXT_STATES.get(inc["state"], ())]
+        # A live tick draws the choices with what the operator picked; a write or another incident clears them.
+        state_opts = [(s, t(f"inc.state.{s}", lang)) for s in NEXT_STATES.get(inc["state"], ())]
+        picked_state = picked_state if typing and picked_state in dict(state_opts) else None
         linked = {k["ref"] for k in inc["links"] if k["kind"] == "ticket"}
         ticket_opts = [
-            {"label": f"{k['ticket_id']} · {k.get('title') or k.get('service') or ''}", "value": k["ticket_id"]}
+            (k["ticket_id"], f"{k['ticket_id']} · {k.get('title') or k.get('service') or ''}")
             for k in tickets
             if k["ticket_id"] not in linked
         ]
+        picked_ticket = picked_ticket if typing and picked_ticket in dict(ticket_opts) else None
+        states = choice.buttons(ids.INC_STATE, state_opts, picked_state)
+        ticket_buttons = choice.buttons(ids.INC_TICKET, ticket_opts, picked_ticket)
+        version = f"{inc['id']}@{inc['updated_at']}"
+        if typing and shown == version:
+            # A live tick, and this incident did not change: the checklist stays as it is (nothing typed is lost);
+            # only the tickets to link are drawn again.
+            return no_update, not working, no_update, ticket_buttons, no_update, picked_ticket, version
         view = incident_view(inc, operator, lang, tz, notes=kept, labels=labels(sops, lang))
-        return view, not working, states, ticket_opts
+        return view, not working, states, ticket_buttons, picked_state, picked_ticket, version
 
     async def _post(path: str, body: dict, bump: int | None) -> tuple:
         """POST as the signed-in user; (message, bump) so the page reads again."""
@@ -468,12 +501,13 @@ def register(app: Any, c: Ctx) -> None:
             Output(ids.INC_BUMP, "data"),
             Output(ids.INC_SELECTED, "data", allow_duplicate=True),
             Output(ids.INC_TITLE, "value"),
+            Output(f"{ids.INC_ALARM}-value", "data", allow_duplicate=True),
         ],
         inputs={"n": Input(ids.INC_OPEN, "n_clicks")},
         state={
-            "alarm": State(ids.INC_ALARM, "value"),
-            "kind": State(ids.INC_TYPE, "value"),
-            "sev": State(ids.INC_SEVERITY, "value"),
+            "alarm": State(f"{ids.INC_ALARM}-value", "data"),
+            "kind": State(f"{ids.INC_TYPE}-value", "data"),
+            "sev": State(f"{ids.INC_SEVERITY}-value", "data"),
             "title": State(ids.INC_TITLE, "value"),
             "bump": State(ids.INC_BUMP, "data"),
         },
@@ -491,8 +525,8 @@ def register(app: Any, c: Ctx) -> None:
             body["type"] = kind
         msg, new_bump, out = await _post("/api/v1/incidents", body, bump)
         if out is None:
-            return msg, no_update, no_update, no_update
-        return t("dash.inc.opened_ok", _lang(dash_ctx.cookies), id=out["id"]), new_bump, out["id"], ""
+            return msg, no_update, no_update, no_update, no_update
+        return t("dash.inc.opened_ok", _lang(dash_ctx.cookies), id=out["id"]), new_bump, out["id"], "", None
 
     @app.callback(
         output=[
@@ -531,7 +565,7 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.INC_MSG, "children", allow_duplicate=True),
         Output(ids.INC_BUMP, "data", allow_duplicate=True),
         Input(ids.INC_STATE_GO, "n_clicks"),
-        State(ids.INC_STATE, "value"),
+        State(f"{ids.INC_STATE}-value", "data"),
         State(ids.INC_STATE_NOTE, "value"),
         State(ids.INC_SELECTED, "data"),
         State(ids.INC_BUMP, "data"),
@@ -547,7 +581,7 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.INC_MSG, "children", allow_duplicate=True),
         Output(ids.INC_BUMP, "data", allow_duplicate=True),
         Input(ids.INC_LINK, "n_clicks"),
-        State(ids.INC_TICKET, "value"),
+        State(f"{ids.INC_TICKET}-value", "data"),
         State(ids.INC_SELECTED, "data"),
         State(ids.INC_BUMP, "data"),
         prevent_initial_call=True,

@@ -88,6 +88,16 @@ PAGES = {
             "return document.getElementById('akpi-csv') !== null",
         ],
     ),
+    # Incidents (issue 13): an operator's page, with the form to open one from the open alarm.
+    "incidents": (
+        "operator",
+        "/incidents",
+        "",
+        [
+            "return document.getElementById('inc-kpi-running') !== null",
+            "return document.querySelectorAll('#inc-alarm button').length >= 1",
+        ],
+    ),
     "replay": (
         "viewer",
         "/replay",

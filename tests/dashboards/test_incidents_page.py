@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import ElementNotInteractableException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -72,11 +72,22 @@ def type_into(d: WebDriver, css: str, text: str) -> None:
     """Type into `css`, again when the view was drawn anew meanwhile."""
     for attempt in range(5):
         try:
-            d.find_element(By.CSS_SELECTOR, css).send_keys(text)
+            el = d.find_element(By.CSS_SELECTOR, css)
+            d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+            el.send_keys(text)
             return
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, ElementNotInteractableException):
             if attempt == 4:
                 raise
+
+
+def choose(d: WebDriver, group: str, starts: str) -> None:
+    """Press the button of choice group `group` whose text starts with `starts` (layout/choice.py)."""
+    js = (
+        f"var b = [...document.querySelectorAll('#{group} button')].find(b => b.textContent.startsWith({starts!r}));"
+        "if (b) { b.scrollIntoView({block: 'center'}); b.click(); } return !!b && b.getAttribute('aria-pressed') === 'true';"
+    )
+    wait_js(d, js, what=f"{starts!r} pressed in {group}")
 
 
 def step_is(d: WebDriver, step: str, cls: str) -> None:
@@ -100,8 +111,7 @@ def test_from_a_river_alarm_to_a_closed_incident_with_its_report(
 
     d = browser()
     open_window(d, stack, "operator", path="/incidents")
-    wait_js(d, f"return document.querySelector('#inc-alarm input[value=\"{alarm['id']}\"]') !== null", what="the alarm")
-    click(d, f"#inc-alarm input[value='{alarm['id']}']")
+    choose(d, "inc-alarm", f"#{alarm['id']} ")
     d.find_element(By.ID, "inc-title").send_keys("Banjir Sungai Pilowo, Daruba")
     click(d, "#inc-open")
     wait_js(d, "return document.getElementById('inc-step-lapor-pusdalops') !== null", what="the flood SOP")
@@ -146,8 +156,7 @@ def test_from_a_river_alarm_to_a_closed_incident_with_its_report(
         {"ticket_id": "112-2026-004411", "service": "ambulans", "status": "open", "priority": "critical",
          "district": "morotai-selatan", "title": "Warga terseret arus", "ts": time.time()},
     )  # fmt: skip
-    wait_js(d, "return document.querySelector('#inc-ticket input[value=\"112-2026-004411\"]') !== null", what="ticket")
-    click(d, "#inc-ticket input[value='112-2026-004411']")
+    choose(d, "inc-ticket", "112-2026-004411")
     click(d, "#inc-link")
     wait_js(
         d, "return document.getElementById('inc-view').innerText.indexOf('ticket 112-2026-004411') >= 0", what="link"
@@ -155,7 +164,7 @@ def test_from_a_river_alarm_to_a_closed_incident_with_its_report(
     shot(d, tmp_path, "incident.png")
 
     # Closing with open mandatory steps is refused, in words.
-    click(d, "#inc-state input[value='closed']")
+    choose(d, "inc-state", "Ditutup")
     click(d, "#inc-state-go")
     wait_js(d, "return document.getElementById('inc-msg').innerText.indexOf('mandatory') >= 0", what="the refusal")
 
@@ -170,7 +179,7 @@ def test_from_a_river_alarm_to_a_closed_incident_with_its_report(
             type_into(d, f"#inc-step-{s['step']} input", "tidak diperlukan")
             click(d, f"#inc-step-{s['step']} button.ghost")
             step_is(d, s["step"], "step-skipped")
-    click(d, "#inc-state input[value='closed']")
+    choose(d, "inc-state", "Ditutup")
     click(d, "#inc-state-go")
     wait_js(d, "return document.getElementById('inc-state-now').classList.contains('state-closed')", what="closed")
     assert stack.api(f"/api/v1/incidents/{iid}", "viewer")["state"] == "closed"
