@@ -40,6 +40,7 @@ PATHS = {
     "alarms": "/api/v1/alarms",
     "services": "/api/v1/services/status",
     "trends": "/api/v1/readings/series",
+    "incidents": "/api/v1/incidents",  # the running incidents (issue 13): a KPI tile and stars on the map
 }
 PARTS = tuple(PATHS)
 TREND_HOURS = 6
@@ -250,6 +251,8 @@ class CityData:
             return await c.get(path, token, start=iso(end - 86_400_000), end=iso(end))
         if part == "trends":
             return await self._trends(token)
+        if part == "incidents":
+            return await c.get_all(path, token, cap=500, state="active", page=500)
         raise ValueError(part)
 
     async def _trends(self, token: str) -> dict[str, Any]:

@@ -54,8 +54,15 @@ def glyph(state: str) -> html.Span:
     return html.Span(STATE_GLYPHS.get(state, ""), className="glyph", **{"aria-hidden": "true"})
 
 
-def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, Any]], lang: str) -> list:
-    """The KPI row: sources by health, open and overdue tickets, active alarms by severity, messages per minute."""
+def kpi_tiles(
+    overview: Mapping[str, Any] | None,
+    alarms: Sequence[Mapping[str, Any]],
+    lang: str,
+    *,
+    incidents: Sequence[Mapping[str, Any]] | None = None,
+) -> list:
+    """The KPI row: sources by health, open and overdue tickets, active alarms by severity, messages per minute;
+    and the running incidents when given (the operator window), marked when one of them has a late step."""
     o = overview or {}
     src = o.get("sources") or {}
     by_sev = alarm_counts(o, alarms)
@@ -95,6 +102,11 @@ def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, 
         tile("overdue", o.get("overdue_tickets", 0), "bad" if o.get("overdue_tickets") else ""),
         alarm_tile,
         tile("rate", o.get("messages_last_minute", 0)),
+        *(
+            [tile("incidents", len(incidents), "bad" if any(i.get("steps_late") for i in incidents) else "")]
+            if incidents is not None
+            else []
+        ),
     ]
 
 
@@ -378,6 +390,7 @@ def city_map(
     service_name: Any,
     tiles: Tiles | None = None,
     view: Mapping[str, Any] | None = None,
+    incidents: Sequence[Mapping[str, Any]] = (),
 ) -> go.Figure:
     """The city map of the operator window and of replay: sources by state, open tickets and located alarms,
     clustered over the city's outline or over `view` (a person's pan/zoom: {"x", "y", "zoom"})."""
@@ -393,6 +406,7 @@ def city_map(
         clusters=cluster(points, xr, yr, cells=MAP_CELLS),
         tickets=cluster(ticket_pts, xr, yr, cells=MAP_CELLS),
         alarms=located_alarms(alarms),
+        incidents=[i for i in incidents if i.get("lat") is not None and i.get("lon") is not None],
         view=(xr, yr),
         th=th,
         tiles=tiles,

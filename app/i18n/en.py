@@ -355,4 +355,5 @@ STRINGS: dict[str, str] = {
     "dash.inc.due": "due {time}",
     "dash.inc.steps_left": "{n} mandatory steps still open",
     "dash.inc.map": "Incidents",
+    "dash.kpi.incidents": "Incidents running",
 }

@@ -355,4 +355,5 @@ STRINGS: dict[str, str] = {
     "dash.inc.due": "target {time}",
     "dash.inc.steps_left": "{n} langkah wajib belum selesai",
     "dash.inc.map": "Insiden",
+    "dash.kpi.incidents": "Insiden berjalan",
 }

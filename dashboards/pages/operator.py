@@ -248,7 +248,9 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     c.city.listen(c.api)
     read = c.city.read_now if not seen else c.city.read
     try:
-        parts = await read(token, lang, ("overview", "alarms", "recent_tickets", "services", "trends", "tickets"))
+        parts = await read(
+            token, lang, ("overview", "alarms", "recent_tickets", "services", "trends", "tickets", "incidents")
+        )
     except ApiError as exc:
         if exc.status in (401, 403):
             raise PreventUpdate from exc
@@ -273,7 +275,11 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     data = {k: p.data for k, p in parts.items()}
     alarms = data.get("alarms") or []
     can_ack = role in ("operator", "admin")
-    out_kpi = kpi_tiles(data.get("overview"), alarms, lang) if changed("overview", "alarms") else no_update
+    out_kpi = (
+        kpi_tiles(data.get("overview"), alarms, lang, incidents=data.get("incidents") or [])
+        if changed("overview", "alarms", "incidents")
+        else no_update
+    )
     out_alarms = alarm_rows(alarms, lang=lang, tz=tz, can_ack=can_ack) if changed("alarms") else no_update
     out_feed = (
         feed_items(
@@ -315,7 +321,7 @@ async def render_map(
     c.city.listen(c.api)
     read = c.city.read_now if not seen else c.city.read
     try:
-        parts = await read(token, lang, ("sources", "latest", "alarms", "tickets"))
+        parts = await read(token, lang, ("sources", "latest", "alarms", "tickets", "incidents"))
     except ApiError as exc:
         raise PreventUpdate from exc
     versions = {k: p.version for k, p in parts.items()}
@@ -335,6 +341,7 @@ async def render_map(
         service_name=c.service_name,
         tiles=c.tiles,
         view=view,
+        incidents=data.get("incidents") or [],
     )
     return fig, key
 

@@ -163,6 +163,22 @@ def test_from_a_river_alarm_to_a_closed_incident_with_its_report(
     )
     shot(d, tmp_path, "incident.png")
 
+    # The operator window counts it (a KPI tile, marked: a step is late) and shows it on the map (a star).
+    open_window(d, stack, "operator")
+    wait_js(
+        d, "var k = document.getElementById('kpi-incidents'); return k && k.innerText.indexOf('1') === 0", what="tile"
+    )
+    assert d.execute_script("return document.getElementById('kpi-incidents').classList.contains('bad')")
+    wait_js(
+        d,
+        "var g = document.querySelector('#op-map .js-plotly-plot');"
+        "return g && g.data && g.data.some(t => t.marker && t.marker.symbol === 'star')",
+        what="the incident's star on the map",
+    )
+    open_window(d, stack, "operator", path="/incidents")
+    click(d, ".inc-row")
+    wait_js(d, "return document.getElementById('inc-step-lapor-pusdalops') !== null", what="the incident again")
+
     # Closing with open mandatory steps is refused, in words.
     choose(d, "inc-state", "Ditutup")
     click(d, "#inc-state-go")
