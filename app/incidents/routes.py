@@ -273,6 +273,22 @@ def _write(
     return _detail(conn, city, moved.incident_id, lang)
 
 
+def _work(
+    desk: Desk, who: Principal, *, incident_id: int, lang: str, action: str, detail: Any, fn: Any, **args: Any
+) -> IncidentDetail:
+    """An operator's write on one incident: `fn(conn=, city=, incident_id=, by=, now_ms=, **args)` through _write."""
+    city = desk.profile.city.id
+    return _write(
+        desk,
+        who,
+        incident_id=incident_id,
+        action=action,
+        detail=detail,
+        do=lambda c, t: fn(conn=c, city=city, incident_id=incident_id, by=who.name, now_ms=t, **args),
+        lang=lang,
+    )
+
+
 @router.post(
     "",
     response_model=IncidentDetail,
@@ -325,24 +341,17 @@ def work_step(
     body: StepIn,
     lang: Annotated[Lang, Query()] = "id",
 ) -> IncidentDetail:
-    city = desk.profile.city.id
-    return _write(
+    return _work(
         desk,
         who,
         incident_id=incident_id,
+        lang=lang,
         action=f"step.{body.action}",
         detail={"step": step, "note": body.note},
-        do=lambda c, t: store.work_step(
-            conn=c,
-            city=city,
-            incident_id=incident_id,
-            step_id=step,
-            action=body.action,
-            note=body.note,
-            by=who.name,
-            now_ms=t,
-        ),
-        lang=lang,
+        fn=store.work_step,
+        step_id=step,
+        outcome=body.action,
+        note=body.note,
     )
 
 
@@ -355,15 +364,15 @@ def work_step(
 def add_note(
     who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: LogIn, lang: Annotated[Lang, Query()] = "id"
 ) -> IncidentDetail:
-    city = desk.profile.city.id
-    return _write(
+    return _work(
         desk,
         who,
         incident_id=incident_id,
+        lang=lang,
         action="note",
         detail={"text": body.text},
-        do=lambda c, t: store.note(conn=c, city=city, incident_id=incident_id, text=body.text, by=who.name, now_ms=t),
-        lang=lang,
+        fn=store.note,
+        text=body.text,
     )
 
 
@@ -376,23 +385,16 @@ def add_note(
 def add_links(
     who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: LinksIn, lang: Annotated[Lang, Query()] = "id"
 ) -> IncidentDetail:
-    city = desk.profile.city.id
-    return _write(
+    return _work(
         desk,
         who,
         incident_id=incident_id,
+        lang=lang,
         action="link",
         detail=body.model_dump(),
-        do=lambda c, t: store.link(
-            conn=c,
-            city=city,
-            incident_id=incident_id,
-            alarm_ids=body.alarm_ids,
-            ticket_ids=body.ticket_ids,
-            by=who.name,
-            now_ms=t,
-        ),
-        lang=lang,
+        fn=store.link,
+        alarm_ids=body.alarm_ids,
+        ticket_ids=body.ticket_ids,
     )
 
 
@@ -405,17 +407,16 @@ def add_links(
 def change_state(
     who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: StateIn, lang: Annotated[Lang, Query()] = "id"
 ) -> IncidentDetail:
-    city = desk.profile.city.id
-    return _write(
+    return _work(
         desk,
         who,
         incident_id=incident_id,
+        lang=lang,
         action=f"state.{body.state}",
         detail={"state": body.state, "note": body.note},
-        do=lambda c, t: store.move(
-            conn=c, city=city, incident_id=incident_id, to=body.state, note=body.note, by=who.name, now_ms=t
-        ),
-        lang=lang,
+        fn=store.move,
+        to=body.state,
+        note=body.note,
     )
 
 
@@ -428,15 +429,14 @@ def change_state(
 def hand_over(
     who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: OwnerIn, lang: Annotated[Lang, Query()] = "id"
 ) -> IncidentDetail:
-    city = desk.profile.city.id
-    return _write(
+    return _work(
         desk,
         who,
         incident_id=incident_id,
+        lang=lang,
         action="handover",
         detail={"to": body.to, "note": body.note},
-        do=lambda c, t: store.hand_over(
-            conn=c, city=city, incident_id=incident_id, to=body.to, text=body.note, by=who.name, now_ms=t
-        ),
-        lang=lang,
+        fn=store.hand_over,
+        to=body.to,
+        text=body.note,
     )

@@ -204,7 +204,7 @@ def work_step(
     city: str,
     incident_id: int,
     step_id: str,
-    action: Literal["done", "skip"],
+    outcome: Literal["done", "skip"],
     note: str | None,
     by: str,
     now_ms: int,
@@ -216,9 +216,9 @@ def work_step(
     step = conn.execute(select(ST).where(ST.c.incident_id == incident_id, ST.c.step_id == step_id)).mappings().first()
     if step is None:
         raise IncidentNotFound(f"incident {incident_id} has no step {step_id!r}")
-    if action == "skip" and not note:
+    if outcome == "skip" and not note:
         raise ValueError("skipping a step needs a reason (note)")
-    status = "done" if action == "done" else "skipped"
+    status = "done" if outcome == "done" else "skipped"
     n = conn.execute(
         update(ST)
         .where(ST.c.id == step["id"], ST.c.status == "open")
