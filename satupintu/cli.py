@@ -133,6 +133,15 @@ def profile_check(path: Path) -> None:
         f"{len(p.services)} services, {len(p.metrics)} metrics, {len(p.sources)} sources, "
         f"{len(rota.contacts)} duty contacts"
     )
+    # Incidents (issue 13): the SOPs are checked too (steps, agencies), and listed.
+    from app.incidents.sops import profile_sops
+
+    try:
+        sops = profile_sops(p)
+    except ValueError as exc:
+        err.print(f"[red]profile {path}: sops: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    typer.echo(f"{len(sops)} SOPs: {', '.join(s.id for s in sops) or '-'}")
 
 
 def _say_when_no_admin(engine) -> None:  # noqa: ANN001
