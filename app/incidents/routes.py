@@ -7,12 +7,11 @@ everything and writes nothing (403).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime
 from sqlalchemy import Connection
 
 from app.alarms.queries import get_alarm
@@ -25,12 +24,13 @@ from app.http.errors import unprocessable
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms, now_ms, to_ms
 from app.incidents import queries as q, store
+from app.incidents.requests import IncidentIn, LinksIn, LogIn, OwnerIn, StateIn, StepIn, SummaryOut
 from app.incidents.sops import default_sop, get_sop
 from app.incidents.store import BadLink, IncidentConflict, IncidentNotFound, Opening, State
 from app.incidents.views import Incident, IncidentDetail, incident_out, link_out, log_out
 from app.live.hub import announce
 from app.live.notices import DependsOn, IncidentMoved
-from app.profile import ID_PATTERN, Profile, Severity
+from app.profile import ID_PATTERN, Profile
 from app.services.routes import PeriodDep
 from app.tickets.queries import get_ticket
 
@@ -40,96 +40,10 @@ depends_on = DependsOn("/api/v1/incidents", frozenset({"incidents", "alarms", "t
 
 Lang = Literal["id", "en"]
 IncidentId = Annotated[int, Path(ge=1, le=2**62)]
-TICKET_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such incident (or step)"},
     409: {"description": "The incident's state forbids it (e.g. closing with an open mandatory step)"},
 }
-
-
-class IncidentIn(BaseModel):
-    """A new incident. `type` names an SOP; it may be left out when opened from an alarm or a ticket (their
-    default SOP is taken). Where it is (`district`, `lat`/`lon`) defaults to what it was opened from."""
-
-    type: str | None = Field(None, pattern=ID_PATTERN, examples=["banjir"])
-    title: str = Field(min_length=1, max_length=200, examples=["Banjir Sungai Pilowo, Daruba"])
-    severity: Severity = Field(description="critical = Awas, major = Siaga, minor = Waspada, warning = Perhatian")
-    district: str | None = Field(None, pattern=ID_PATTERN)
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    alarm_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=100)
-    ticket_ids: list[Annotated[str, Field(pattern=TICKET_ID)]] = Field(default_factory=list, max_length=100)
-    agencies: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(default_factory=list, max_length=30)
-    note: str | None = Field(None, max_length=2000, description="How it came in (a phone call: who called)")
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, v: str) -> str:
-        v = _clean(v) or ""
-        if not v:
-            raise ValueError("the title is empty")
-        return v
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, v: str | None) -> str | None:
-        return _clean(v)
-
-
-class NoteIn(BaseModel):
-    note: str | None = Field(None, max_length=2000)
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, v: str | None) -> str | None:
-        return _clean(v)
-
-
-class StepIn(NoteIn):
-    action: Literal["done", "skip"] = Field(description="`skip` needs a reason in `note`")
-
-
-class StateIn(NoteIn):
-    state: State = Field(description="open -> responding -> monitoring -> closed; cancelled needs a reason")
-
-
-class OwnerIn(NoteIn):
-    to: str = Field(min_length=1, max_length=100, description="The operator who takes the incident over")
-
-    @field_validator("to")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = _clean(v) or ""
-        if not v:
-            raise ValueError("name the operator who takes it over")
-        return v
-
-
-class LogIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
-
-    @field_validator("text")
-    @classmethod
-    def _printable(cls, v: str) -> str:
-        v = _clean(v) or ""
-        if not v:
-            raise ValueError("the note is empty")
-        return v
-
-
-class LinksIn(BaseModel):
-    alarm_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=100)
-    ticket_ids: list[Annotated[str, Field(pattern=TICKET_ID)]] = Field(default_factory=list, max_length=100)
-
-
-def _clean(v: str | None) -> str | None:
-    """Text from outside, stripped; None when empty; a NUL byte refused (PostgreSQL cannot store it)."""
-    if v is None:
-        return None
-    v = v.strip()
-    if "\x00" in v:
-        raise ValueError("text cannot contain NUL characters")
-    return v or None
 
 
 def _check_place(profile: Profile, body: IncidentIn) -> None:
@@ -210,22 +124,6 @@ def list_incidents(
             steps = [_as_of(s, at_ms) for s in steps]
         items.append(incident_out(r, steps, lang, at_ms if at_ms is not None else now_ms()))
     return Page[Incident](items=items, total=total, limit=limit, offset=offset)
-
-
-class SummaryOut(BaseModel):
-    start: datetime
-    end: datetime
-    total: int
-    open: int = Field(description="Of those, not closed nor cancelled now")
-    by_type: dict[str, int]
-    by_district: dict[str, int] = Field(description="`-`: no district")
-    by_state: dict[str, int]
-    first_action_median_min: float | None = Field(description="Opened to the first step done or skipped, or responding")
-    first_action_p90_min: float | None
-    close_median_min: float | None
-    close_p90_min: float | None
-    steps_total: int
-    steps_late: int = Field(description="Steps the clock found past their target and escalated")
 
 
 @router.get("/summary", response_model=SummaryOut, summary="The regent's summary of the incidents opened in a period")
