@@ -356,4 +356,5 @@ STRINGS: dict[str, str] = {
     "dash.inc.steps_left": "{n} mandatory steps still open",
     "dash.inc.map": "Incidents",
     "dash.kpi.incidents": "Incidents running",
+    "dash.regent.incident_report": "Incident summary",
 }

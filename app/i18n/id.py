@@ -356,4 +356,5 @@ STRINGS: dict[str, str] = {
     "dash.inc.steps_left": "{n} langkah wajib belum selesai",
     "dash.inc.map": "Insiden",
     "dash.kpi.incidents": "Insiden berjalan",
+    "dash.regent.incident_report": "Ringkasan insiden",
 }

@@ -75,7 +75,7 @@ PAGES = {
         [
             "return document.querySelectorAll('.pillar-row').length === 6",
             "return document.querySelectorAll('#regent-table tbody tr').length >= 2",
-            "return document.querySelectorAll('#regent-export a').length === 2",
+            "return document.querySelectorAll('#regent-export a').length === 3",  # with the incident summary
         ],
     ),
     "alarm-kpis": (
