@@ -175,6 +175,7 @@ def test_from_a_river_alarm_to_a_closed_incident_with_its_report(
         "return g && g.data && g.data.some(t => t.marker && t.marker.symbol === 'star')",
         what="the incident's star on the map",
     )
+    shot(d, tmp_path, "operator-incident.png")
     open_window(d, stack, "operator", path="/incidents")
     click(d, ".inc-row")
     wait_js(d, "return document.getElementById('inc-step-lapor-pusdalops') !== null", what="the incident again")
