@@ -23,6 +23,14 @@ def _clean(v: str | None) -> str | None:
     return v or None
 
 
+def _required(v: str, what: str) -> str:
+    """Text from outside that must say something: cleaned as `_clean`, ValueError naming `what` when empty."""
+    out = _clean(v)
+    if not out:
+        raise ValueError(f"{what} is empty")
+    return out
+
+
 class IncidentIn(BaseModel):
     """A new incident. `type` names an SOP; it may be left out when opened from an alarm or a ticket (their
     default SOP is taken). Where it is (`district`, `lat`/`lon`) defaults to what it was opened from."""
@@ -41,10 +49,7 @@ class IncidentIn(BaseModel):
     @field_validator("title")
     @classmethod
     def _title(cls, v: str) -> str:
-        v = _clean(v) or ""
-        if not v:
-            raise ValueError("the title is empty")
-        return v
+        return _required(v, "the title")
 
     @field_validator("note")
     @classmethod
@@ -75,10 +80,7 @@ class OwnerIn(NoteIn):
     @field_validator("to")
     @classmethod
     def _name(cls, v: str) -> str:
-        v = _clean(v) or ""
-        if not v:
-            raise ValueError("name the operator who takes it over")
-        return v
+        return _required(v, "the name of the operator who takes it over")
 
 
 class LogIn(BaseModel):
@@ -87,10 +89,7 @@ class LogIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _printable(cls, v: str) -> str:
-        v = _clean(v) or ""
-        if not v:
-            raise ValueError("the note is empty")
-        return v
+        return _required(v, "the note")
 
 
 class LinksIn(BaseModel):
