@@ -150,6 +150,9 @@ class Profile(_Strict):
         default_factory=list,
         description="Rules beyond the metrics' thresholds (rate, silence, sla, ticket_count); see app.alarms.rules",
     )
+    duty_rota: dict[str, Any] | None = Field(
+        None, description="Shifts and contacts per agency and escalation level; validated by app.rota.rota_of"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:

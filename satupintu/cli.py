@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from app.profile import ProfileError, load_profile_file
+from app.rota import RotaError, rota_of
 from app.settings import Settings
 from satupintu.cli_check import check_cli
 from satupintu.cli_integrator import integrator_cli
@@ -123,12 +124,14 @@ def profile_check(path: Path) -> None:
     """Validate a city profile file and summarise it."""
     try:
         p = load_profile_file(path)
-    except ProfileError as exc:
+        rota = rota_of(p)
+    except (ProfileError, RotaError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     typer.echo(
         f"{p.city.name} ({p.city.id}, {p.city.timezone}): {len(p.districts)} districts, {len(p.agencies)} agencies, "
-        f"{len(p.services)} services, {len(p.metrics)} metrics, {len(p.sources)} sources"
+        f"{len(p.services)} services, {len(p.metrics)} metrics, {len(p.sources)} sources, "
+        f"{len(rota.contacts)} duty contacts"
     )
 
 
