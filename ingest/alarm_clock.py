@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from app.alarms.clock_rules import evaluate_clock
 from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
+from app.alarms.upkeep import upkeep
 from app.alarms.webhooks import Post, dispatch_due, httpx_post
 from app.live.notices import Publisher
 from app.profile import Profile
@@ -58,10 +59,16 @@ class AlarmClock:
 
     def tick(self) -> list[Change]:
         """One evaluation of the time rules, committed and announced; then the due webhooks."""
+        now = int(time.time() * 1000)
         with writing(self._engine) as conn:
-            changes = evaluate_clock(
-                conn, book=self._book, life=self._life, city=self._profile.city.id, now_ms=int(time.time() * 1000)
-            )
+            changes = evaluate_clock(conn, book=self._book, life=self._life, city=self._profile.city.id, now_ms=now)
+        # alarm management (issue 17): the flood audited, chattering shelved, the duty rota paged; a
+        # transaction of its own, so a failure there never costs the time rules' transitions
+        try:
+            with writing(self._engine) as conn:
+                changes += upkeep(conn=conn, life=self._life, profile=self._profile, now_ms=now).changes
+        except Exception as exc:  # noqa: BLE001 - the time rules' transitions committed: announce them anyway
+            log.warning("alarm upkeep failed: %s", str(exc).splitlines()[0][:300])
         self._announce(changes)
         dispatch_due(self._engine, self._settings, post=self._post)
         self.ticks += 1

@@ -28,6 +28,7 @@ from app.alarms import (
     routes as alarms,
     rule_routes as alarm_rules,
     shelf_routes as alarm_shelves,
+    situation_routes as alarm_situations,
     webhook_routes as alarm_webhooks,
 )
 from app.api import health, live
@@ -81,6 +82,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     services.router,
     sources.router,
     tickets.router,
+    # alarm management (issue 17): situations, the flood, stale and chattering alarms
+    alarm_situations.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
@@ -92,6 +95,8 @@ DEPENDS_ON = Dependencies(
         quarantine.depends_on,
         alarms.depends_on,
         alarm_kpis.depends_on,
+        # alarm management (issue 17)
+        alarm_situations.depends_on,
     )
 )
 
