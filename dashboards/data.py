@@ -40,6 +40,8 @@ PATHS = {
     "alarms": "/api/v1/alarms",
     "services": "/api/v1/services/status",
     "trends": "/api/v1/readings/series",
+    # alarm management (issue 17): situations, the flood, stale and chattering alarms
+    "situations": "/api/v1/situations",
 }
 PARTS = tuple(PATHS)
 TREND_HOURS = 6
@@ -96,7 +98,7 @@ class CityData:
     profile: Profile
     depends_on: Dependencies  # the API's routes' declarations (app.api.main.DEPENDS_ON)
     pace: Pace
-    lang_parts: tuple[str, ...] = ("alarms",)
+    lang_parts: tuple[str, ...] = ("alarms", "situations")
     _parts: dict[str, Part] = field(default_factory=dict)
     _changed: dict[str, int] = field(default_factory=lambda: {p: 0 for p in PARTS})
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -244,6 +246,13 @@ class CityData:
             except ApiError as exc:
                 if exc.status == 404:
                     return []  # an API without alarms yet
+                raise
+        if part == "situations":
+            try:
+                return await c.get(path, token, lang=lang)
+            except ApiError as exc:
+                if exc.status == 404:
+                    return None  # an API without situations: the plain alarm list
                 raise
         if part == "services":
             end = now_ms()

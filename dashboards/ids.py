@@ -82,3 +82,5 @@ AKPI_TABLE = "akpi-table"
 AKPI_TOP = "akpi-top"
 AKPI_EXPORT = "akpi-export"
 AKPI_CSV = "akpi-csv"
+# alarm management (issue 17): a situation's "acknowledge all" button
+SITUATION_ACK_BUTTON = "situation-ack-button"  # pattern-matching: {"type": SITUATION_ACK_BUTTON, "situation": id}
