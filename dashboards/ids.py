@@ -108,3 +108,6 @@ INC_REPORT = "inc-report"
 INC_FORM = "inc-form"  # the open-an-incident form (hidden for viewers)
 INC_CONTROLS = "inc-controls"  # the state and link forms of the incident shown (hidden for viewers)
 INC_SHOWN = "inc-shown"  # which incident, at which update, the view shows (a live tick redraws only a changed one)
+
+# alarm management (issue 17): a situation's "acknowledge all" button
+SITUATION_ACK_BUTTON = "situation-ack-button"  # pattern-matching: {"type": SITUATION_ACK_BUTTON, "situation": id}

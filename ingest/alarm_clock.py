@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from app.alarms.clock_rules import evaluate_clock
 from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
+from app.alarms.upkeep import upkeep
 from app.alarms.webhooks import Post, dispatch_due, httpx_post
 from app.incidents.escalation import OnDuty, escalate_late, rota_on_duty
 from app.live.notices import IncidentMoved, Publisher
@@ -60,11 +61,18 @@ class AlarmClock:
         self._thread.join(timeout=self._settings.alarm_webhook_timeout_s + 5)
 
     def tick(self, now_ms: int | None = None) -> list[Change | IncidentMoved]:
-        """One evaluation of the time rules and of the late incident steps at `now_ms` (default: now), each
-        committed and announced; then the due webhooks."""
+        """One evaluation of the time rules, the alarm upkeep and the late incident steps at `now_ms` (default:
+        now), each committed and announced; then the due webhooks."""
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         with writing(self._engine) as conn:
             changes = evaluate_clock(conn, book=self._book, life=self._life, city=self._profile.city.id, now_ms=now)
+        # alarm management (issue 17): the flood audited, chattering shelved, the duty rota paged; a
+        # transaction of its own, so a failure there never costs the time rules' transitions
+        try:
+            with writing(self._engine) as conn:
+                changes += upkeep(conn=conn, life=self._life, profile=self._profile, now_ms=now).changes
+        except Exception as exc:  # noqa: BLE001 - the time rules' transitions committed: announce them anyway
+            log.warning("alarm upkeep failed: %s", str(exc).splitlines()[0][:300])
         self._announce(changes)
         with writing(self._engine) as conn:
             late = escalate_late(conn=conn, city=self._profile.city.id, on_duty=self._on_duty, now_ms=now)

@@ -28,6 +28,7 @@ from app.alarms import (
     routes as alarms,
     rule_routes as alarm_rules,
     shelf_routes as alarm_shelves,
+    situation_routes as alarm_situations,
     webhook_routes as alarm_webhooks,
 )
 from app.api import health, live
@@ -86,6 +87,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     incidents.router,
     incident_sops.router,
     incident_reports.router,
+    # alarm management (issue 17): situations, the flood, stale and chattering alarms
+    alarm_situations.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
@@ -98,6 +101,8 @@ DEPENDS_ON = Dependencies(
         alarms.depends_on,
         alarm_kpis.depends_on,
         incidents.depends_on,  # incidents (issue 13)
+        # alarm management (issue 17)
+        alarm_situations.depends_on,
     )
 )
 

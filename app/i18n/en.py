@@ -357,4 +357,15 @@ STRINGS: dict[str, str] = {
     "dash.inc.map": "Incidents",
     "dash.kpi.incidents": "Incidents running",
     "dash.regent.incident_report": "Incident summary",
+    # --- alarm management (issue 17): situations, flood, chattering, stale, escalation ---
+    "alarm.escalation.text": "{severity}: {message}. Not acknowledged for {minutes} min (escalation level {level}). Open SatuPintu to acknowledge.",
+    "dash.situation.count": "{count} alarms",
+    "dash.situation.ack": "Acknowledge all",
+    "dash.situation.ack_title": "Acknowledge situation (all its alarms)",
+    "dash.situation.ack_ok": "Situation {id} acknowledged: {count} alarms.",
+    "dash.flood.banner": "Alarm flood: {count} alarms in the last {minutes} minutes",
+    "dash.flood.suppressed": "{count} alarms below {severity} hidden (still recorded); show",
+    "dash.alarm.stale": "stale",
+    "dash.alarm.paged": "escalated to level {level}",
+    "dash.chatter.line": "Chattering, shelved until {until}: {what}",
 }

@@ -357,4 +357,15 @@ STRINGS: dict[str, str] = {
     "dash.inc.map": "Insiden",
     "dash.kpi.incidents": "Insiden berjalan",
     "dash.regent.incident_report": "Ringkasan insiden",
+    # --- alarm management (issue 17): situations, flood, chattering, stale, escalation ---
+    "alarm.escalation.text": "{severity}: {message}. Belum ditanggapi {minutes} menit (eskalasi tingkat {level}). Buka SatuPintu untuk menanggapi.",
+    "dash.situation.count": "{count} alarm",
+    "dash.situation.ack": "Tanggapi semua",
+    "dash.situation.ack_title": "Tanggapi situasi (semua alarmnya)",
+    "dash.situation.ack_ok": "Situasi {id} ditanggapi: {count} alarm.",
+    "dash.flood.banner": "Banjir alarm: {count} alarm dalam {minutes} menit terakhir",
+    "dash.flood.suppressed": "{count} alarm di bawah {severity} disembunyikan (tetap tercatat); tampilkan",
+    "dash.alarm.stale": "basi",
+    "dash.alarm.paged": "dieskalasi ke tingkat {level}",
+    "dash.chatter.line": "Berulang cepat (chattering), disenyapkan sampai {until}: {what}",
 }
