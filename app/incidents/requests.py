@@ -11,6 +11,8 @@ from app.incidents.store import State
 from app.profile import ID_PATTERN, Severity
 
 TICKET_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+SITUATION_ID = r"^s-[0-9]{1,19}$"  # as /api/v1/situations names them: `s-` and the first alarm's id
+_SITUATION = "A situation (GET /api/v1/situations): all its alarms are linked"
 
 
 def _clean(v: str | None) -> str | None:
@@ -32,17 +34,23 @@ def _required(v: str, what: str) -> str:
 
 
 class IncidentIn(BaseModel):
-    """A new incident. `type` names an SOP; it may be left out when opened from an alarm or a ticket (their
-    default SOP is taken). Where it is (`district`, `lat`/`lon`) defaults to what it was opened from."""
+    """A new incident. `type` names an SOP; it may be left out when opened from an alarm, a situation or a
+    ticket (their default SOP is taken). `severity` and where it is (`district`, `lat`/`lon`) default to what it
+    was opened from (a situation's worst open severity and its district, else the first alarm's)."""
 
     type: str | None = Field(None, pattern=ID_PATTERN, examples=["banjir"])
     title: str = Field(min_length=1, max_length=200, examples=["Banjir Sungai Pilowo, Daruba"])
-    severity: Severity = Field(description="critical = Awas, major = Siaga, minor = Waspada, warning = Perhatian")
+    severity: Severity | None = Field(
+        None,
+        description="critical = Awas, major = Siaga, minor = Waspada, warning = Perhatian; default: from the "
+        "situation or alarm it is opened from",
+    )
     district: str | None = Field(None, pattern=ID_PATTERN)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     alarm_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=100)
     ticket_ids: list[Annotated[str, Field(pattern=TICKET_ID)]] = Field(default_factory=list, max_length=100)
+    situation_id: str | None = Field(None, pattern=SITUATION_ID, description=_SITUATION, examples=["s-12"])
     agencies: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(default_factory=list, max_length=30)
     note: str | None = Field(None, max_length=2000, description="How it came in (a phone call: who called)")
 
@@ -95,6 +103,7 @@ class LogIn(BaseModel):
 class LinksIn(BaseModel):
     alarm_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=100)
     ticket_ids: list[Annotated[str, Field(pattern=TICKET_ID)]] = Field(default_factory=list, max_length=100)
+    situation_id: str | None = Field(None, pattern=SITUATION_ID, description=_SITUATION)
 
 
 class SummaryOut(BaseModel):

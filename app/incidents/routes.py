@@ -16,6 +16,8 @@ from sqlalchemy import Connection
 
 from app.alarms.queries import get_alarm
 from app.alarms.routes import Desk, DeskDep
+from app.alarms.situation_store import picture
+from app.alarms.situations import Situation
 from app.auth.audit import record
 from app.auth.deps import OperatorDep, ViewerDep
 from app.auth.tokens import Principal
@@ -56,11 +58,22 @@ def _check_place(profile: Profile, body: IncidentIn) -> None:
             raise unprocessable("body.agencies", f"unknown agency {a!r}")
 
 
-def _type_for(conn: Connection, city: str, body: IncidentIn) -> str:
+def _situation(conn: Connection, profile: Profile, situation_id: str | None, at_ms: int) -> Situation | None:
+    """The situation named (as GET /api/v1/situations shows it now); 422 for one the city does not have."""
+    if situation_id is None:
+        return None
+    pic = picture(conn=conn, profile=profile, now_ms=at_ms)
+    sit = next((s for s in pic.situations if s.id == situation_id), None)
+    if sit is None:
+        raise unprocessable("body.situation_id", f"no situation {situation_id!r}; GET /api/v1/situations lists them")
+    return sit
+
+
+def _type_for(conn: Connection, city: str, body: IncidentIn, alarm_ids: list[int]) -> str:
     """The incident type asked, or the default SOP of the first alarm or ticket it is opened from."""
     if body.type is not None:
         return body.type
-    for a in body.alarm_ids:
+    for a in alarm_ids:
         alarm = get_alarm(conn=conn, city=city, alarm_id=a)
         if alarm is not None and (
             t := default_sop(conn=conn, city=city, rule_kind=alarm["kind"], metric=alarm["metric"])
@@ -71,6 +84,18 @@ def _type_for(conn: Connection, city: str, body: IncidentIn) -> str:
         if ticket is not None and (t := default_sop(conn=conn, city=city, service=ticket["service"])):
             return t
     raise unprocessable("body.type", "give the incident type (an SOP id): nothing it is opened from names one")
+
+
+def _severity_for(conn: Connection, city: str, body: IncidentIn, sit: Situation | None, alarm_ids: list[int]) -> str:
+    """The severity asked, or the situation's (its worst open alarm's), or the first alarm's."""
+    if body.severity is not None:
+        return body.severity
+    if sit is not None:
+        return sit.severity
+    for a in alarm_ids:
+        if (alarm := get_alarm(conn=conn, city=city, alarm_id=a)) is not None:
+            return str(alarm["severity"])
+    raise unprocessable("body.severity", "give the severity: it is not opened from an alarm or a situation")
 
 
 def _detail(conn: Connection, city: str, incident_id: int, lang: str) -> IncidentDetail:
@@ -201,7 +226,9 @@ def open_incident(
     city = desk.profile.city.id
 
     def do(conn: Connection, at_ms: int) -> IncidentMoved:
-        kind = _type_for(conn, city, body)
+        sit = _situation(conn, desk.profile, body.situation_id, at_ms)
+        alarm_ids = list(dict.fromkeys([*body.alarm_ids, *(m.id for m in sit.members)] if sit else body.alarm_ids))
+        kind = _type_for(conn, city, body, alarm_ids)
         found = get_sop(conn=conn, city=city, sop_id=kind)
         if found is None:
             raise unprocessable("body.type", f"no SOP for incident type {kind!r}; GET /api/v1/incident-sops lists them")
@@ -210,14 +237,15 @@ def open_incident(
             city=city,
             type=kind,
             title=body.title,
-            severity=body.severity,
-            district=body.district,
+            severity=_severity_for(conn, city, body, sit, alarm_ids),
+            district=body.district or (sit.district if sit else None),
             lat=body.lat,
             lon=body.lon,
             agencies=body.agencies,
-            alarm_ids=body.alarm_ids,
+            alarm_ids=alarm_ids,
             ticket_ids=body.ticket_ids,
             note=body.note,
+            situation_id=sit.id if sit else None,
         )
         return store.open_incident(conn=conn, o=o, sop=sop, sop_version=version, by=who.name, now_ms=at_ms)
 
@@ -277,23 +305,29 @@ def add_note(
 @router.post(
     "/{incident_id}/links",
     response_model=IncidentDetail,
-    summary="Link more alarms and tickets (operator)",
-    responses={**_WRITE_RESPONSES, 422: {"description": "An unknown alarm or ticket"}},
+    summary="Link more alarms, tickets and a situation's alarms (operator)",
+    responses={**_WRITE_RESPONSES, 422: {"description": "An unknown alarm, ticket or situation"}},
 )
 def add_links(
     who: OperatorDep, desk: DeskDep, incident_id: IncidentId, body: LinksIn, lang: Annotated[Lang, Query()] = "id"
 ) -> IncidentDetail:
-    return _work(
-        desk,
-        who,
-        incident_id=incident_id,
-        lang=lang,
-        action="link",
-        detail=body.model_dump(),
-        fn=store.link,
-        alarm_ids=body.alarm_ids,
-        ticket_ids=body.ticket_ids,
-    )
+    city = desk.profile.city.id
+
+    def do(conn: Connection, at_ms: int) -> IncidentMoved:
+        sit = _situation(conn, desk.profile, body.situation_id, at_ms)
+        alarm_ids = [*body.alarm_ids, *(m.id for m in sit.members)] if sit else body.alarm_ids
+        return store.link(
+            conn=conn,
+            city=city,
+            incident_id=incident_id,
+            alarm_ids=alarm_ids,
+            ticket_ids=body.ticket_ids,
+            by=who.name,
+            now_ms=at_ms,
+            situation_id=body.situation_id,
+        )
+
+    return _write(desk, who, incident_id=incident_id, action="link", detail=body.model_dump(), do=do, lang=lang)
 
 
 @router.post(

@@ -67,6 +67,7 @@ class Opening:
     alarm_ids: Sequence[int]
     ticket_ids: Sequence[str]
     note: str | None = None
+    situation_id: str | None = None  # the situation its alarms came from, noted in their link entries
 
 
 def log_entry(
@@ -116,9 +117,16 @@ def resolve_links(
 
 
 def _add_links(
-    conn: Connection, incident_id: int, links: Sequence[tuple[LinkKind, str, Any]], *, by: str, now_ms: int
+    conn: Connection,
+    incident_id: int,
+    links: Sequence[tuple[LinkKind, str, Any]],
+    *,
+    by: str,
+    now_ms: int,
+    situation_id: str | None = None,
 ) -> int:
-    """Link what is not linked yet, each logged; how many were new."""
+    """Link what is not linked yet, each logged (with the situation it came with, if one); how many were new."""
+    via = {"situation": situation_id} if situation_id else {}
     new = 0
     for kind, ref, _ in links:
         ins = (
@@ -129,7 +137,7 @@ def _add_links(
         )
         if conn.execute(ins).scalar() is not None:  # rowcount of an upsert is not reliable on every driver
             new += 1
-            log_entry(conn, incident_id, at_ms=now_ms, actor=by, kind="link", text=None, link=kind, ref=ref)
+            log_entry(conn, incident_id, at_ms=now_ms, actor=by, kind="link", text=None, link=kind, ref=ref, **via)
     return new
 
 
@@ -190,7 +198,7 @@ def open_incident(*, conn: Connection, o: Opening, sop: Sop, sop_version: int, b
         sop=sop.id,
         sop_version=sop_version,
     )
-    _add_links(conn, incident_id, links, by=by, now_ms=now_ms)
+    _add_links(conn, incident_id, links, by=by, now_ms=now_ms, situation_id=o.situation_id)
     return IncidentMoved(city=o.city, incident_id=incident_id, state="open")
 
 
@@ -279,11 +287,12 @@ def link(
     ticket_ids: Sequence[str],
     by: str,
     now_ms: int,
+    situation_id: str | None = None,
 ) -> IncidentMoved:
     """Link more alarms and tickets (those already linked are left as they are)."""
     _row(conn, city, incident_id)
     links = resolve_links(conn=conn, city=city, alarm_ids=alarm_ids, ticket_ids=ticket_ids)
-    _add_links(conn, incident_id, links, by=by, now_ms=now_ms)
+    _add_links(conn, incident_id, links, by=by, now_ms=now_ms, situation_id=situation_id)
     return _moved(conn, city, incident_id, now_ms)
 
 
