@@ -19,11 +19,12 @@ from sqlalchemy import Connection, select, update
 
 from app.alarms.messages import message
 from app.alarms.rules import SEVERITY_RANK
+from app.alarms.webhooks import enqueue
 from app.live.notices import iso_ms
 from app.profile import Profile, Severity
 from app.rota import Contact
 from app.storage.dialect import insert_for
-from app.storage.models import AlarmEventRow, AlarmRow, AlarmRuleRow, WebhookDeliveryRow
+from app.storage.models import AlarmEventRow, AlarmRow, AlarmRuleRow
 
 OPEN_STATES: tuple[str, ...] = ("active", "acknowledged")
 STATES: tuple[str, ...] = ("active", "acknowledged", "cleared")
@@ -225,21 +226,10 @@ class Lifecycle:
         names = ", ".join(c.name for c in contacts) or "-"
         ch = self._record(conn, alarm_id, "paged", now_ms, comment=f"L{level}: {names}", value=float(level))
         alarm = orjson.loads(ch.payload)
-        rows = [
-            {
-                "alarm_id": alarm_id,
-                "url": c.address,
-                "payload": orjson.dumps(escalation_payload(alarm, c, level, texts, now_ms)).decode(),
-                "status": "pending",
-                "attempts": 0,
-                "next_ms": now_ms,
-                "claimed_until_ms": 0,
-                "created_ms": now_ms,
-            }
-            for c in contacts
+        posts = [
+            (c.address, orjson.dumps(escalation_payload(alarm, c, level, texts, now_ms)).decode()) for c in contacts
         ]
-        if rows:
-            conn.execute(WebhookDeliveryRow.__table__.insert(), rows)
+        enqueue(conn, posts, now_ms=now_ms, alarm_id=alarm_id)
         return ch
 
     # --- history, payload, outbox ---------------------------------------------
@@ -271,23 +261,7 @@ class Lifecycle:
         body = payload(row, self.profile, action=action, at_ms=now_ms, by=by, comment=comment)
         data = orjson.dumps(body)
         urls = self._hook_urls(conn, row["city"], row["rule_id"], row["severity"])
-        if urls:
-            conn.execute(
-                WebhookDeliveryRow.__table__.insert(),
-                [
-                    {
-                        "alarm_id": alarm_id,
-                        "url": u,
-                        "payload": data.decode(),
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_ms": now_ms,
-                        "claimed_until_ms": 0,
-                        "created_ms": now_ms,
-                    }
-                    for u in urls
-                ],
-            )
+        enqueue(conn, [(u, data.decode()) for u in urls], now_ms=now_ms, alarm_id=alarm_id)
         return Change(city=row["city"], alarm_id=alarm_id, state=row["state"], action=action, payload=data)
 
     def _hook_urls(self, conn: Connection, city: str, rule_id: str, severity: Severity) -> list[str]:

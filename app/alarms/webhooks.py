@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -28,6 +28,36 @@ log = logging.getLogger(__name__)
 W = WebhookDeliveryRow.__table__
 
 Post = Callable[[str, bytes, dict[str, str], float], int]  # url, body, headers, timeout -> HTTP status
+
+
+def enqueue(
+    conn: Connection,
+    posts: Sequence[tuple[str, str]],
+    *,
+    now_ms: int,
+    alarm_id: int | None = None,
+    incident_id: int | None = None,
+) -> None:
+    """Queue one pending delivery per (url, JSON body) in the caller's transaction; dispatch_due sends them."""
+    if not posts:
+        return
+    conn.execute(
+        W.insert(),
+        [
+            {
+                "alarm_id": alarm_id,
+                "incident_id": incident_id,
+                "url": url,
+                "payload": body,
+                "status": "pending",
+                "attempts": 0,
+                "next_ms": now_ms,
+                "claimed_until_ms": 0,
+                "created_ms": now_ms,
+            }
+            for url, body in posts
+        ],
+    )
 
 
 def httpx_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
