@@ -294,6 +294,7 @@ STRINGS: dict[str, str] = {
     "inc.log.step.skipped": "Step skipped: {step}",
     "inc.log.late": "Step late: {step}; escalated to {to}",
     "inc.log.late_nobody": "Step late: {step}; nobody on duty",
+    "inc.log.late2": "Step still late: {step}; escalated to the heads (level 2): {to}",
     "inc.log.link": "Linked: {what}",
     "inc.log.handover": "Handed over to {to}",
     "inc.log.note": "Note",

@@ -294,6 +294,7 @@ STRINGS: dict[str, str] = {
     "inc.log.step.skipped": "Langkah dilewati: {step}",
     "inc.log.late": "Langkah terlambat: {step}; dieskalasi ke {to}",
     "inc.log.late_nobody": "Langkah terlambat: {step}; tidak ada petugas piket",
+    "inc.log.late2": "Langkah masih terlambat: {step}; dieskalasi ke pimpinan (tingkat 2): {to}",
     "inc.log.link": "Ditautkan: {what}",
     "inc.log.handover": "Serah terima kepada {to}",
     "inc.log.note": "Catatan",

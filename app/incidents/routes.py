@@ -114,8 +114,9 @@ def _as_of(step: dict[str, Any], at_ms: int) -> dict[str, Any]:
     """A step as it was at a past instant."""
     if step["done_ms"] is not None and step["done_ms"] > at_ms:
         step.update(status="open", done_ms=None, done_by=None, note=None)
-    if step["late_ms"] is not None and step["late_ms"] > at_ms:
-        step["late_ms"] = None
+    for mark in ("late_ms", "late2_ms"):
+        if step[mark] is not None and step[mark] > at_ms:
+            step[mark] = None
     return step
 
 

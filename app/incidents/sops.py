@@ -19,6 +19,7 @@ from app.storage.dialect import insert_for
 from app.storage.models import IncidentSopRow
 
 S = IncidentSopRow.__table__
+LEVEL2_AFTER_MIN = 30  # a late step still open half an hour later goes to the heads (the rota's level 2)
 
 
 class _Strict(BaseModel):
@@ -40,6 +41,12 @@ class Step(_Strict):
     agency: str | None = Field(None, pattern=ID_PATTERN, description="The agency responsible; none: the center")
     mandatory: bool = Field(True, description="Closing needs it done, or skipped with a reason")
     within_min: int | None = Field(None, gt=0, le=60 * 24 * 30, description="Target from the incident's start")
+    escalate_level2_after_min: int | None = Field(
+        None,
+        ge=0,
+        le=60 * 24 * 30,
+        description="Minutes after it went late, still open, to tell the rota's level 2; 0: never; none: the SOP's",
+    )
 
 
 class Match(_Strict):
@@ -57,6 +64,13 @@ class Sop(_Strict):
     name: Words
     for_: Match = Field(default_factory=Match, alias="for")
     steps: list[Step] = Field(min_length=1, max_length=100)
+    escalate_level2_after_min: int = Field(
+        LEVEL2_AFTER_MIN,
+        ge=0,
+        le=60 * 24 * 30,
+        description="Default for its steps: minutes after a step went late, still open, to tell the duty rota's "
+        "level 2 (the heads); 0: never",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -66,6 +80,15 @@ class Sop(_Strict):
         if len(ids) != len(set(ids)):
             raise ValueError(f"SOP {self.id!r} repeats a step id")
         return self
+
+    def level2_after_min(self, step: Step) -> int | None:
+        """When a late `step` goes to level 2, in minutes after it went late; None: it never does (or it is
+        never late, having no target)."""
+        if step.within_min is None:
+            return None
+        n = step.escalate_level2_after_min
+        n = self.escalate_level2_after_min if n is None else n
+        return n or None
 
     def body(self) -> dict[str, Any]:
         """The SOP as stored and answered (the profile's shape)."""

@@ -182,6 +182,7 @@ def open_incident(*, conn: Connection, o: Opening, sop: Sop, sop_version: int, b
                 "agency": s.agency,
                 "mandatory": s.mandatory,
                 "within_min": s.within_min,
+                "level2_after_min": sop.level2_after_min(s),
                 "status": "open",
             }
             for n, s in enumerate(sop.steps, start=1)

@@ -27,6 +27,8 @@ class StepOut(BaseModel):
     status: StepStatus
     late: bool = Field(description="Past its target (still open, or done after it)")
     escalated_at: datetime | None = Field(description="When the clock found it late and escalated it to the rota")
+    level2_after_min: int | None = Field(description="Still open this long after it went late: to the rota's level 2")
+    escalated_level2_at: datetime | None = Field(description="When it was escalated to the rota's level 2")
     done_at: datetime | None = Field(description="Done or skipped at")
     done_by: str | None
     note: str | None = Field(description="The note of a done step; the reason of a skipped one")
@@ -89,6 +91,8 @@ def step_out(s: Mapping[Any, Any], opened_ms: int, lang: str, now_ms: int) -> St
         status=s["status"],
         late=late,
         escalated_at=from_ms(s["late_ms"]),
+        level2_after_min=s["level2_after_min"],
+        escalated_level2_at=from_ms(s["late2_ms"]),
         done_at=from_ms(s["done_ms"]),
         done_by=s["done_by"],
         note=s["note"],

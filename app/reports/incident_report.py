@@ -130,7 +130,9 @@ def _what(m: Moment, n: Names, steps: Mapping[str, str]) -> str:
         return t(f"inc.log.step.{d['status']}", lang, step=step)
     if m.what == "late":
         to = ", ".join(d.get("escalated_to") or [])
-        return t("inc.log.late", lang, step=step, to=to) if to else t("inc.log.late_nobody", lang, step=step)
+        if not to:
+            return t("inc.log.late_nobody", lang, step=step)
+        return t("inc.log.late2" if d.get("level") == 2 else "inc.log.late", lang, step=step, to=to)
     if m.what == "link":
         origin = "inc.origin.alarm" if d.get("link") == "alarm" else "inc.origin.ticket"
         return t("inc.log.link", lang, what=t(origin, lang, ref=d.get("ref")))

@@ -485,6 +485,10 @@ class IncidentStepRow(Base):
     done_by: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text, doc="the note of a done step, the reason of a skipped one")
     late_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it was found past its target and escalated")
+    level2_after_min: Mapped[int | None] = mapped_column(
+        Integer, doc="minutes after late_ms, still open, to escalate to the rota's level 2; null: never"
+    )
+    late2_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it was escalated to the rota's level 2")
     __table_args__ = (UniqueConstraint("incident_id", "step_id"), Index(None, "status", "late_ms"))
 
 

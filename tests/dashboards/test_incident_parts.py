@@ -59,3 +59,8 @@ def test_text_from_people_is_text() -> None:
         )
         == "sistem (jam): Langkah terlambat: Laporkan; dieskalasi ke Piket"
     )
+
+
+def test_a_level_2_escalation_reads_as_one() -> None:
+    late = {"by": None, "kind": "late", "detail": {"step": "lapor", "level": 2, "escalated_to": ["Kalak BPBD"]}}
+    assert "tingkat 2" in log_text(late, "id", {"lapor": "Laporkan"}) and "Kalak BPBD" in log_text(late, "id", {})

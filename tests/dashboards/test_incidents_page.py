@@ -141,7 +141,7 @@ def test_from_a_river_alarm_to_a_closed_incident_with_its_report(
         load_profile("morotai"),
         Settings(database_url=stack.db_url),
         lambda topic, payload: stack.pub.publish(topic, payload) or True,
-        on_duty=lambda at, agency: on_duty(rota, at, agency=agency),
+        on_duty=lambda at, agency, level: on_duty(rota, at, agency=agency, level=level),
     )
     clock.tick(now_ms=opened + 16 * MIN)
     engine.dispose()

@@ -87,3 +87,25 @@ def test_the_default_sop_of_an_alarm_or_a_ticket(db_url: str) -> None:
         assert default_sop(conn=conn, city=city, service="kebakaran") == "kebakaran"
         assert default_sop(conn=conn, city=city, rule_kind="sla", service="ktp-el") is None
     engine.dispose()
+
+
+def test_the_level_2_delay_is_the_steps_else_the_sops_else_30_minutes_and_0_means_never() -> None:
+    def sop(**kw: object) -> Sop:
+        steps = [
+            {"id": "a", "text": {"id": "a", "en": "a"}, "within_min": 5},
+            {"id": "b", "text": {"id": "b", "en": "b"}, "within_min": 5, "escalate_level2_after_min": 7},
+            {"id": "c", "text": {"id": "c", "en": "c"}, "within_min": 5, "escalate_level2_after_min": 0},
+            {"id": "d", "text": {"id": "d", "en": "d"}},  # no target: never late, never level 2
+        ]
+        return Sop.model_validate({"id": "x", "name": {"id": "x", "en": "x"}, "steps": steps, **kw})
+
+    default = sop()
+    assert [default.level2_after_min(s) for s in default.steps] == [30, 7, None, None]
+    quick = sop(escalate_level2_after_min=10)
+    assert [quick.level2_after_min(s) for s in quick.steps] == [10, 7, None, None]
+    never = sop(escalate_level2_after_min=0)
+    assert [never.level2_after_min(s) for s in never.steps] == [None, 7, None, None]
+    with pytest.raises(ValueError, match="escalate_level2_after_min"):
+        sop(escalate_level2_after_min=-1)
+    (tsunami,) = [s for s in profile_sops(MOROTAI) if s.id == "tsunami"]
+    assert tsunami.level2_after_min(tsunami.steps[0]) == 10

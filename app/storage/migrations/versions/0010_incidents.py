@@ -60,6 +60,8 @@ def upgrade() -> None:
         sa.Column("done_by", sa.String(length=100), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("late_ms", sa.BigInteger(), nullable=True),
+        sa.Column("level2_after_min", sa.Integer(), nullable=True),
+        sa.Column("late2_ms", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["incident_id"], ["incidents.id"], name=op.f("fk_incident_steps_incident_id_incidents"), ondelete="CASCADE"
         ),
