@@ -43,9 +43,17 @@ def severities(lang: str) -> list[tuple[str, str]]:
     return [(s, t(f"dash.sev.{s}", lang)) for s in SEVERITIES]
 
 
-def alarm_options(alarms: list[dict], lang: str) -> list[tuple[int, str]]:
-    """The open alarms an incident can be opened from, worst first."""
-    return [(a["id"], f"#{a['id']} {t('dash.sev.' + a['severity'], lang)} · {a['message']}") for a in alarms]
+def alarm_options(alarms: list[dict], lang: str, situations: list[dict] | None = None) -> list[tuple[int | str, str]]:
+    """What an incident can be opened from: the active situations (issue 17: alarms of one cause, by their
+    `s-` id), then the open alarms, worst first."""
+    sits: list[tuple[int | str, str]] = [
+        (
+            s["id"],
+            f"{t('dash.sev.' + s['severity'], lang)} · {s['title']} ({t('dash.situation.count', lang, count=s['alarm_count'])})",
+        )
+        for s in situations or []
+    ]
+    return [*sits, *((a["id"], f"#{a['id']} {t('dash.sev.' + a['severity'], lang)} · {a['message']}") for a in alarms)]
 
 
 def type_options(sops: list[dict], lang: str) -> list[tuple[str, str]]:
@@ -221,7 +229,12 @@ def log_text(e: dict, lang: str, steps: dict[str, str]) -> str:
         "opened": t("inc.log.opened", lang),
         "state": t("inc.log.state", lang, state=t(f"inc.state.{d.get('state', 'open')}", lang)),
         "step": t(f"inc.log.step.{d.get('status', 'done')}", lang, step=step),
-        "late": t("inc.log.late", lang, step=step, to=", ".join(d.get("escalated_to") or []) or "-"),
+        "late": t(
+            "inc.log.late2" if d.get("level") == 2 else "inc.log.late",
+            lang,
+            step=step,
+            to=", ".join(d.get("escalated_to") or []) or "-",
+        ),
         "link": t("inc.log.link", lang, what=f"{d.get('link')} {d.get('ref')}"),
         "handover": t("inc.log.handover", lang, to=d.get("to")),
         "note": t("inc.log.note", lang),

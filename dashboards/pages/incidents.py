@@ -144,9 +144,11 @@ def register(app: Any, c: Ctx) -> None:
             recent = await c.client.get("/api/v1/incidents", token, state=["closed", "cancelled"], limit=10, lang=lang)
             sops = await c.client.get("/api/v1/incident-sops", token)
             alarms: list = []
+            situations: list = []
             if operator:
                 found = await c.client.get("/api/v1/alarms", token, state="open", order="severity", limit=50, lang=lang)
                 alarms = found["items"]
+                situations = (await c.client.get("/api/v1/situations", token, lang=lang))["situations"]
         except ApiError as exc:
             raise PreventUpdate from exc
         items = running["items"]
@@ -173,7 +175,7 @@ def register(app: Any, c: Ctx) -> None:
         stamps = dict.fromkeys(PANELS, int(time.time() * 1000))
         # The choices are drawn again with what is chosen (a live tick must not undo an operator's pick); the
         # type is only drawn when nothing is picked yet, so a pick there is not undone either.
-        alarm_buttons = choice.buttons(ids.INC_ALARM, alarm_options(alarms, lang), alarm)
+        alarm_buttons = choice.buttons(ids.INC_ALARM, alarm_options(alarms, lang, situations), alarm)
         type_buttons = choice.buttons(ids.INC_TYPE, type_options(sops if operator else [], lang), "")
         return (
             kpis,
@@ -310,12 +312,14 @@ def register(app: Any, c: Ctx) -> None:
         prevent_initial_call=True,
     )
     async def open_incident(
-        *, n: int, alarm: int | None, kind: str | None, sev: str, title: str | None, bump: int | None
+        *, n: int, alarm: int | str | None, kind: str | None, sev: str, title: str | None, bump: int | None
     ) -> tuple:
         if not n:
             raise PreventUpdate
         body: dict = {"title": (title or "").strip() or "-", "severity": sev or "critical"}
-        if alarm:
+        if isinstance(alarm, str) and alarm.startswith("s-"):
+            body["situation_id"] = alarm  # a situation: all its alarms are linked
+        elif alarm:
             body["alarm_ids"] = [int(alarm)]
         if kind:
             body["type"] = kind

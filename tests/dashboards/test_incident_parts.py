@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from dash import dcc, html
 
 from dashboards import ids
-from dashboards.incident_parts import Labels, incident_rows, incident_view, log_text
+from dashboards.incident_parts import Labels, alarm_options, incident_rows, incident_view, log_text
 
 TZ = ZoneInfo("Asia/Jayapura")
 STEP = {
@@ -61,6 +61,13 @@ def test_text_from_people_is_text() -> None:
     )
 
 
-def test_a_level_2_escalation_reads_as_one() -> None:
+def test_situations_are_offered_before_the_alarms_and_a_level_2_escalation_reads_as_one() -> None:
+    sit = {"id": "s-12", "severity": "critical", "title": "Hujan lebat Morotai Selatan", "alarm_count": 12}
+    alarm = {"id": 40, "severity": "major", "message": "Curah hujan 60 mm/jam"}
+    assert alarm_options([alarm], "id", [sit]) == [
+        ("s-12", "Awas · Hujan lebat Morotai Selatan (12 alarm)"),
+        (40, "#40 Siaga · Curah hujan 60 mm/jam"),
+    ]
+    assert alarm_options([alarm], "en") == [(40, "#40 major · Curah hujan 60 mm/jam")]
     late = {"by": None, "kind": "late", "detail": {"step": "lapor", "level": 2, "escalated_to": ["Kalak BPBD"]}}
     assert "tingkat 2" in log_text(late, "id", {"lapor": "Laporkan"}) and "Kalak BPBD" in log_text(late, "id", {})
