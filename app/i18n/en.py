@@ -305,6 +305,7 @@ STRINGS: dict[str, str] = {
     "inc.alarm.cleared": "Alarm cleared",
     "inc.alarm.comment": "Alarm comment",
     "inc.alarm.reraised": "Alarm active again",
+    "inc.alarm.paged": "Alarm escalated to duty rota level {value}",
     "inc.ticket": "Ticket: {status}",
     "inc.clock": "system (clock)",
     "inc.readings": "Sensor readings around the incident",

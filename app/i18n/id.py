@@ -305,6 +305,7 @@ STRINGS: dict[str, str] = {
     "inc.alarm.cleared": "Alarm selesai",
     "inc.alarm.comment": "Catatan alarm",
     "inc.alarm.reraised": "Alarm aktif lagi",
+    "inc.alarm.paged": "Alarm dieskalasi ke piket tingkat {value}",
     "inc.ticket": "Tiket: {status}",
     "inc.clock": "sistem (jam)",
     "inc.readings": "Data sensor di sekitar kejadian",

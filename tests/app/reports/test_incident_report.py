@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from app.i18n import t
+from app.storage.models import AlarmEventRow
 from tests.app.alarms.evaluation import NOW, level
 from tests.app.conftest import auth
 from tests.app.incidents.test_routes import ticket
@@ -46,3 +49,11 @@ def test_the_report_shows_the_steps_timeline_and_readings_and_the_summary_counts
     summary = client.get("/api/v1/reports/incidents", headers=viewer)
     assert summary.status_code == 200
     assert "Ringkasan Insiden" in summary.text and "Banjir" in summary.text and "Morotai Selatan" in summary.text
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_every_kind_of_alarm_event_has_words_in_the_timeline(lang: str) -> None:
+    doc = AlarmEventRow.__table__.c.action.doc or ""
+    actions = {a.strip() for a in doc.split(",")} | {"paged"}  # paged: the rota escalation of alarm management
+    for action in sorted(actions):
+        assert t(f"inc.alarm.{action}", lang, severity="Awas", value="2")
