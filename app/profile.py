@@ -233,6 +233,55 @@ class WarningRules(_Strict):
     )
 
 
+# --- alarm management (issue 17): situations, flood, chattering, stale alarms, escalation ----------------------
+
+
+class Hazard(_Strict):
+    """A kind of hazard: alarms on these metrics in one district within a window are one situation."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: Text
+    metrics: list[str] = Field(min_length=1)
+
+
+def _default_hazards() -> list[Hazard]:
+    return [
+        Hazard(id="rain", name=Text(id="Hujan lebat", en="Heavy rain"), metrics=["rain_mm_h"]),
+        Hazard(id="river", name=Text(id="Banjir sungai", en="River flood"), metrics=["water_level_cm"]),
+        Hazard(id="wind", name=Text(id="Angin kencang", en="Strong wind"), metrics=["wind_speed_ms"]),
+        Hazard(id="sea", name=Text(id="Gelombang tinggi", en="High waves"), metrics=["wave_height_m", "tide_cm"]),
+    ]
+
+
+def _per_severity(*, critical: int, major: int) -> dict[Severity, int]:
+    return {"critical": critical, "major": major}
+
+
+class AlarmManagement(_Strict):
+    """How alarms are grouped, suppressed in a flood, caught chattering, called stale and escalated."""
+
+    situation_window_s: int = Field(1800, gt=0, description="An alarm joins a situation raised within this of its last")
+    situation_min_alarms: int = Field(2, ge=1, description="Fewer alarms than this are shown as themselves")
+    hazards: list[Hazard] = Field(default_factory=_default_hazards)
+    flood_count: int = Field(10, ge=2, description="This many alarms raised within flood_window_s is a flood")
+    flood_window_s: int = Field(600, gt=0)
+    flood_suppress_below: Severity = Field("major", description="In a flood, the panel hides open alarms below this")
+    chatter_count: int = Field(3, ge=2, description="Raised this often within chatter_window_s for one rule+source")
+    chatter_window_s: int = Field(60, gt=0)
+    chatter_shelve_minutes: int = Field(60, ge=0, description="How long a chattering rule+source is shelved; 0: flag")
+    stale_after_s: int = Field(86400, gt=0, description="An alarm open longer than this is stale")
+    escalate_after_s: dict[Severity, int] = Field(
+        default_factory=lambda: _per_severity(critical=300, major=900),
+        description="Still active (unacknowledged) this long after raised: page the rota's level 1",
+    )
+    escalate_level2_after_s: dict[Severity, int] = Field(
+        default_factory=lambda: _per_severity(critical=900, major=2700), description="... and its level 2"
+    )
+    escalate_agency: dict[str, str] = Field(
+        default_factory=dict, description="rule_id -> the agency whose rota is paged (else the rota's default)"
+    )
+
+
 class Profile(_Strict):
     """A whole city profile as loaded from YAML."""
 
@@ -251,6 +300,28 @@ class Profile(_Strict):
     )
     workdays: Workdays = Field(default_factory=Workdays)
     open311: Open311Config = Field(default_factory=Open311Config)
+    duty_rota: dict[str, Any] | None = Field(
+        None, description="Shifts and contacts per agency and escalation level; validated by app.rota.rota_of"
+    )
+    # Incidents (issue 13): standard operating procedures per incident type; see app.incidents.sops.
+    sops: list[dict[str, Any]] = Field(
+        default_factory=list, description="SOPs per incident type, with their default match; see app.incidents.sops"
+    )
+    alarm_management: AlarmManagement = Field(default_factory=AlarmManagement)
+
+    @model_validator(mode="after")
+    def _alarm_management_consistent(self) -> Profile:
+        am = self.alarm_management
+        metrics = {m.id for m in self.metrics}
+        for h in am.hazards if "hazards" in am.model_fields_set else ():  # the defaults fit any city
+            unknown = sorted(set(h.metrics) - metrics)
+            if unknown:
+                raise ValueError(f"hazard {h.id!r} names unknown metric(s) {unknown}")
+        agencies = {a.id for a in self.agencies}
+        for rule_id, agency in am.escalate_agency.items():
+            if agency not in agencies:
+                raise ValueError(f"escalate_agency of {rule_id!r} names unknown agency {agency!r}")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:

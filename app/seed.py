@@ -1,4 +1,4 @@
-"""Bring the registry in line with the city profile: its sources, metric catalogue and alarm rules.
+"""Bring the registry in line with the city profile: its sources, metric catalogue, alarm rules and SOPs.
 
 It sits above storage and the alarms domain (it writes both), so that neither imports the other's way back;
 the web process and the ingestor call it at start.
@@ -6,9 +6,12 @@ the web process and the ingestor call it at start.
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Connection, update
 
 from app.alarms.rule_store import sync_rules
+from app.incidents.sops import sync_sops
 from app.profile import Profile
 from app.storage.dialect import insert_for
 from app.storage.models import MetricRow, SourceRow
@@ -64,3 +67,5 @@ def sync_profile(*, conn: Connection, profile: Profile) -> None:
     )
     # The profile's alarm rules seed the rule table once; an admin's edits and deletions stand.
     sync_rules(conn=conn, profile=profile)
+    # Incidents (issue 13): the profile's SOPs likewise; an admin's replacements stand.
+    sync_sops(conn=conn, profile=profile, now_ms=int(time.time() * 1000))

@@ -32,7 +32,7 @@ from dashboards.data import CityData, Pace
 from dashboards.figures import Tiles
 from dashboards.guard import AssetCaching, DashGuard, on_callback_error
 from dashboards.layout import shell
-from dashboards.pages import alarm_kpis, integrators, operator, regent, replay
+from dashboards.pages import alarm_kpis, incidents, integrators, operator, regent, replay
 
 ASSETS = Path(__file__).parent / "assets"
 # Versioned by content, so browsers keep it a year (AssetCaching) and fetch it again only when it changes.
@@ -43,6 +43,7 @@ BASIC_PLOTLY = (
 # The tile map's traces are not in the vendored 'basic' bundle; the plotly package ships the full one.
 FULL_PLOTLY = "/_plotly/plotly.min.js"
 PAGES = {"/": operator, "/regent": regent, "/replay": replay, "/integrators": integrators, "/alarm-kpis": alarm_kpis}
+PAGES["/incidents"] = incidents  # incidents with SOPs (issue 13)
 
 
 def build(api: FastAPI) -> Dash:
@@ -99,6 +100,7 @@ def build(api: FastAPI) -> Dash:
             replay.layout(lang="id"),
             integrators.layout(lang="id"),
             alarm_kpis.layout(lang="id"),
+            incidents.layout(lang="id"),
         ]
     )
     _routing(dash_app, c)
@@ -108,6 +110,7 @@ def build(api: FastAPI) -> Dash:
     replay.register(dash_app, c)
     integrators.register(dash_app, c)
     alarm_kpis.register(dash_app, c)
+    incidents.register(dash_app, c)
     return dash_app
 
 

@@ -41,6 +41,9 @@ PATHS = {
     "services": "/api/v1/services/status",
     "trends": "/api/v1/readings/series",
     "alerts": "/api/v1/alerts",  # regional warnings in force that concern the city (issue 12)
+    "incidents": "/api/v1/incidents",  # the running incidents (issue 13): a KPI tile and stars on the map
+    # alarm management (issue 17): situations, the flood, stale and chattering alarms
+    "situations": "/api/v1/situations",
 }
 PARTS = tuple(PATHS)
 TREND_HOURS = 6
@@ -97,7 +100,7 @@ class CityData:
     profile: Profile
     depends_on: Dependencies  # the API's routes' declarations (app.api.main.DEPENDS_ON)
     pace: Pace
-    lang_parts: tuple[str, ...] = ("alarms",)
+    lang_parts: tuple[str, ...] = ("alarms", "situations")
     _parts: dict[str, Part] = field(default_factory=dict)
     _changed: dict[str, int] = field(default_factory=lambda: {p: 0 for p in PARTS})
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -246,6 +249,13 @@ class CityData:
                 if exc.status == 404:
                     return []  # an API without alarms yet
                 raise
+        if part == "situations":
+            try:
+                return await c.get(path, token, lang=lang)
+            except ApiError as exc:
+                if exc.status == 404:
+                    return None  # an API without situations: the plain alarm list
+                raise
         if part == "services":
             end = now_ms()
             return await c.get(path, token, start=iso(end - 86_400_000), end=iso(end))
@@ -258,6 +268,8 @@ class CityData:
                 if exc.status == 404:
                     return []  # an API without regional warnings
                 raise
+        if part == "incidents":
+            return await c.get_all(path, token, cap=500, state="active", page=500)
         raise ValueError(part)
 
     async def _trends(self, token: str) -> dict[str, Any]:

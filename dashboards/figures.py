@@ -137,6 +137,7 @@ def map_figure(
     clusters: Sequence[Cluster],
     tickets: Sequence[Cluster] = (),
     alarms: Sequence[Mapping[str, Any]] = (),
+    incidents: Sequence[Mapping[str, Any]] = (),
     view: tuple[tuple[float, float], tuple[float, float]] | None = None,
     th: Theme = LIGHT,
     labels: Mapping[str, str] | None = None,
@@ -258,6 +259,25 @@ def map_figure(
                 "hovertext": [esc(a.get("message") or a.get("rule")) for a in alarms],
                 "hoverinfo": "text",
                 "name": labels.get("alarms", "alarms"),
+                "showlegend": False,
+            }
+        )
+    if incidents:  # running incidents (issue 13): a star of their severity's colour, above everything else
+        data.append(
+            {
+                "type": "scatter",
+                "x": [i["lon"] for i in incidents],
+                "y": [i["lat"] for i in incidents],
+                "mode": "markers",
+                "marker": {
+                    "symbol": "star",
+                    "size": 24 * k,
+                    "line": {"color": th.text, "width": 1.5},
+                    "color": [SEVERITY_COLOURS.get(i.get("severity"), STATE_COLOURS["critical"]) for i in incidents],
+                },
+                "hovertext": [f"<b>#{i['id']} {esc(i.get('title'))}</b><br>{esc(i.get('state'))}" for i in incidents],
+                "hoverinfo": "text",
+                "name": labels.get("incidents", "incidents"),
                 "showlegend": False,
             }
         )

@@ -87,3 +87,31 @@ AKPI_CSV = "akpi-csv"
 WARNING_BANNER = "warning-banner"
 # citizen services (issue 14)
 REGENT_LAPOR = "regent-lapor"  # SP4N-LAPOR! stages late, per agency
+# Incidents with SOPs (/incidents, issue 13).
+INC_KPI = "inc-kpi"
+INC_LIST = "inc-list"
+INC_ROW = "inc-row"  # pattern-matching: {"type": INC_ROW, "incident": id}
+INC_SELECTED = "inc-selected"  # the incident shown, by id
+INC_BUMP = "inc-bump"  # bumped after a write, so the list and the view read again at once
+INC_VIEW = "inc-view"
+INC_MSG = "inc-msg"
+INC_ALARM = "inc-alarm"  # the open alarm to open an incident from
+INC_TYPE = "inc-type"
+INC_TITLE = "inc-title"
+INC_SEVERITY = "inc-severity"
+INC_OPEN = "inc-open"
+INC_STEP_DONE = "inc-step-done"  # pattern-matching: {"type": INC_STEP_DONE, "step": step id}
+INC_STEP_SKIP = "inc-step-skip"  # pattern-matching: {"type": INC_STEP_SKIP, "step": step id}
+INC_STEP_NOTE = "inc-step-note"  # pattern-matching: {"type": INC_STEP_NOTE, "step": step id}
+INC_STATE = "inc-state"
+INC_STATE_NOTE = "inc-state-note"
+INC_STATE_GO = "inc-state-go"
+INC_TICKET = "inc-ticket"
+INC_LINK = "inc-link"
+INC_REPORT = "inc-report"
+INC_FORM = "inc-form"  # the open-an-incident form (hidden for viewers)
+INC_CONTROLS = "inc-controls"  # the state and link forms of the incident shown (hidden for viewers)
+INC_SHOWN = "inc-shown"  # which incident, at which update, the view shows (a live tick redraws only a changed one)
+
+# alarm management (issue 17): a situation's "acknowledge all" button
+SITUATION_ACK_BUTTON = "situation-ack-button"  # pattern-matching: {"type": SITUATION_ACK_BUTTON, "situation": id}

@@ -56,8 +56,15 @@ def glyph(state: str) -> html.Span:
     return html.Span(STATE_GLYPHS.get(state, ""), className="glyph", **{"aria-hidden": "true"})
 
 
-def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, Any]], lang: str) -> list:
-    """The KPI row: sources by health, open and overdue tickets, active alarms by severity, messages per minute."""
+def kpi_tiles(
+    overview: Mapping[str, Any] | None,
+    alarms: Sequence[Mapping[str, Any]],
+    lang: str,
+    *,
+    incidents: Sequence[Mapping[str, Any]] | None = None,
+) -> list:
+    """The KPI row: sources by health, open and overdue tickets, active alarms by severity, messages per minute;
+    and the running incidents when given (the operator window), marked when one of them has a late step."""
     o = overview or {}
     src = o.get("sources") or {}
     by_sev = alarm_counts(o, alarms)
@@ -97,6 +104,11 @@ def kpi_tiles(overview: Mapping[str, Any] | None, alarms: Sequence[Mapping[str, 
         tile("overdue", o.get("overdue_tickets", 0), "bad" if o.get("overdue_tickets") else ""),
         alarm_tile,
         tile("rate", o.get("messages_last_minute", 0)),
+        *(
+            [tile("incidents", len(incidents), "bad" if any(i.get("steps_late") for i in incidents) else "")]
+            if incidents is not None
+            else []
+        ),
     ]
 
 
@@ -130,50 +142,59 @@ def alarm_rows(
     """The alarm panel: one row per open alarm, with an acknowledge button (enabled for operators; none in replay)."""
     if not alarms:
         return [html.Div(t("dash.alarm.none", lang), className="empty")]
-    rows = []
     ordered = sorted_alarms(alarms)
-    for a in ordered[:limit]:
-        sev = a.get("severity", "warning")
-        acked = a.get("state") == "acknowledged"
-        where = " · ".join(x for x in (a.get("source_id"), a.get("district"), a.get("ticket_id")) if x)
-        if acked:
-            action: Any = html.Span(
-                t("dash.alarm.acked_by", lang, by=a.get("acknowledged_by") or "?"), className="acked"
-            )
-        elif not actions:
-            action = html.Span(t(f"dash.alarm.state.{a.get('state', 'active')}", lang), className="acked")
-        else:
-            action = html.Button(
-                t("dash.alarm.ack", lang),
-                id={"type": ids.ACK_BUTTON, "alarm": a["id"]},
-                className="ack",
-                n_clicks=0,
-                disabled=not can_ack,
-                title="" if can_ack else t("dash.alarm.viewer_only", lang),
-            )
-        rows.append(
+    rows = [alarm_row(a, lang=lang, tz=tz, can_ack=can_ack, actions=actions) for a in ordered[:limit]]
+    rows.append(more_row(max(0, len(ordered) - limit)))
+    return rows
+
+
+def more_row(extra: int) -> html.Div:
+    """How many rows are not shown: those past the server's limit (`extra`), and (assets/fit.js) those the panel
+    has no room for."""
+    return html.Div(f"+{extra}" if extra else "", className="more", hidden=not extra, **{"data-extra": str(extra)})
+
+
+def ack_button(label: str, button_id: dict[str, Any], lang: str, can_ack: bool) -> html.Button:
+    """An acknowledge button: enabled for operators; for a viewer disabled, saying why."""
+    return html.Button(
+        label,
+        id=button_id,
+        className="ack",
+        n_clicks=0,
+        disabled=not can_ack,
+        title="" if can_ack else t("dash.alarm.viewer_only", lang),
+    )
+
+
+def alarm_row(
+    a: Mapping[str, Any], *, lang: str, tz: tzinfo, can_ack: bool, actions: bool = True, tags: Sequence[str] = ()
+) -> html.Div:
+    """One alarm's row: severity, message, when and where (and `tags`: stale, escalated), its action."""
+    sev = a.get("severity", "warning")
+    acked = a.get("state") == "acknowledged"
+    where = " · ".join(x for x in (a.get("source_id"), a.get("district"), a.get("ticket_id")) if x)
+    if acked:
+        action: Any = html.Span(t("dash.alarm.acked_by", lang, by=a.get("acknowledged_by") or "?"), className="acked")
+    elif not actions:
+        action = html.Span(t(f"dash.alarm.state.{a.get('state', 'active')}", lang), className="acked")
+    else:
+        action = ack_button(t("dash.alarm.ack", lang), {"type": ids.ACK_BUTTON, "alarm": a["id"]}, lang, can_ack)
+    meta = " · ".join([clock(to_ms(a.get("raised_at")), tz, lang), *([where] if where else []), *tags])
+    return html.Div(
+        [
+            html.Span([glyph(sev), t(f"dash.sev.{sev}", lang)], className=f"sev sev-{sev}"),
             html.Div(
                 [
-                    html.Span([glyph(sev), t(f"dash.sev.{sev}", lang)], className=f"sev sev-{sev}"),
-                    html.Div(
-                        [
-                            html.Div(a.get("message") or a.get("rule"), className="alarm-msg"),
-                            html.Div(f"{clock(to_ms(a.get('raised_at')), tz, lang)} · {where}", className="alarm-meta"),
-                        ],
-                        className="alarm-text",
-                    ),
-                    action,
+                    html.Div(a.get("message") or a.get("rule"), className="alarm-msg"),
+                    html.Div(meta, className="alarm-meta"),
                 ],
-                className=f"alarm-row state-{a.get('state')}" + (" blink" if sev == "critical" and not acked else ""),
-                id=f"alarm-{a['id']}",
-            )
-        )
-    # How many rows are not shown: those past `limit`, and (assets/fit.js) those the panel has no room for.
-    extra = max(0, len(ordered) - limit)
-    rows.append(
-        html.Div(f"+{extra}" if extra else "", className="more", hidden=not extra, **{"data-extra": str(extra)})
+                className="alarm-text",
+            ),
+            action,
+        ],
+        className=f"alarm-row state-{a.get('state')}" + (" blink" if sev == "critical" and not acked else ""),
+        id=f"alarm-{a['id']}",
     )
-    return rows
 
 
 def feed_items(
@@ -451,6 +472,7 @@ def city_map(
     tiles: Tiles | None = None,
     view: Mapping[str, Any] | None = None,
     alerts: Sequence[Mapping[str, Any]] = (),
+    incidents: Sequence[Mapping[str, Any]] = (),
 ) -> go.Figure:
     """The city map of the operator window and of replay: sources by state, open tickets and located alarms,
     clustered over the city's outline or over `view` (a person's pan/zoom: {"x", "y", "zoom"}); the relevant
@@ -474,6 +496,7 @@ def city_map(
         clusters=cluster(points, xr, yr, cells=MAP_CELLS),
         tickets=cluster(ticket_pts, xr, yr, cells=MAP_CELLS),
         alarms=located_alarms(alarms),
+        incidents=[i for i in incidents if i.get("lat") is not None and i.get("lon") is not None],
         view=(xr, yr),
         th=th,
         tiles=tiles,

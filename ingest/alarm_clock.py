@@ -1,4 +1,4 @@
-"""The ingestor's alarm clock: time rules and webhook deliveries, every `alarm_clock_interval_s`.
+"""The ingestor's alarm clock: time rules, late incident steps and webhook deliveries, every `alarm_clock_interval_s`.
 
 Silence, SLA and ticket-count rules hold without any message arriving, so
 they run on a clock, not on commits. Each tick is one transaction; its alarm
@@ -20,9 +20,11 @@ from sqlalchemy import Engine
 from app.alarms.clock_rules import evaluate_clock
 from app.alarms.rulebook import RuleBook
 from app.alarms.store import Change, Lifecycle
+from app.alarms.upkeep import upkeep
 from app.alarms.webhooks import Post, dispatch_due, httpx_post
 from app.alerts.store import reconcile_warnings
-from app.live.notices import Publisher
+from app.incidents.escalation import OnDuty, escalate_late, rota_on_duty
+from app.live.notices import IncidentMoved, Publisher
 from app.profile import Profile
 from app.settings import Settings
 from app.storage.engine import writing
@@ -41,8 +43,10 @@ class AlarmClock:
         publish: Callable[[str, bytes], bool],
         *,
         post: Post = httpx_post,
+        on_duty: OnDuty | None = None,
     ) -> None:
         self._engine, self._profile, self._settings, self._post = engine, profile, settings, post
+        self._on_duty = on_duty or rota_on_duty(profile)  # who a late incident step is escalated to
         self._book = RuleBook(settings.alarm_rules_refresh_s)
         self._life = Lifecycle(profile, settings.alarm_webhooks)
         self._announce = Publisher(publish)
@@ -57,23 +61,35 @@ class AlarmClock:
         self._stop.set()
         self._thread.join(timeout=self._settings.alarm_webhook_timeout_s + 5)
 
-    def tick(self) -> list[Change]:
-        """One evaluation of the time rules, committed and announced; then the due webhooks."""
+    def tick(self, now_ms: int | None = None) -> list[Change | IncidentMoved]:
+        """One evaluation of the time rules, the alarm upkeep and the late incident steps at `now_ms` (default:
+        now), each committed and announced; then the due webhooks."""
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
         with writing(self._engine) as conn:
-            now_ms, city = int(time.time() * 1000), self._profile.city.id
-            changes = evaluate_clock(conn, book=self._book, life=self._life, city=city, now_ms=now_ms)
+            city = self._profile.city.id
+            changes = evaluate_clock(conn, book=self._book, life=self._life, city=city, now_ms=now)
             # Regional warnings end on their own time (expiry, an earthquake's hold): cleared on this clock.
             changes += reconcile_warnings(
                 conn=conn,
                 life=self._life,
                 city=city,
-                now_ms=now_ms,
+                now_ms=now,
                 quake_hold_ms=self._settings.alert_quake_hold_s * 1000,
             )
+        # alarm management (issue 17): the flood audited, chattering shelved, the duty rota paged; a
+        # transaction of its own, so a failure there never costs the time rules' transitions
+        try:
+            with writing(self._engine) as conn:
+                changes += upkeep(conn=conn, life=self._life, profile=self._profile, now_ms=now).changes
+        except Exception as exc:  # noqa: BLE001 - the time rules' transitions committed: announce them anyway
+            log.warning("alarm upkeep failed: %s", str(exc).splitlines()[0][:300])
         self._announce(changes)
-        dispatch_due(self._engine, self._settings, post=self._post)
+        with writing(self._engine) as conn:
+            late = escalate_late(conn=conn, city=self._profile.city.id, on_duty=self._on_duty, now_ms=now)
+        self._announce(late)
+        dispatch_due(self._engine, self._settings, post=self._post, now_ms=now)
         self.ticks += 1
-        return changes
+        return [*changes, *late]
 
     def _run(self) -> None:
         interval = self._settings.alarm_clock_interval_s

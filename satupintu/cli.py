@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from app.profile import ProfileError
+from app.rota import RotaError, rota_of
 from app.settings import Settings
 from satupintu.cli_bridge import bridge_cli
 from satupintu.cli_check import check_cli
@@ -133,15 +134,25 @@ def profile_check(path: Path) -> None:
 
     try:
         cities = load_deployment(str(path)).cities
-    except ProfileError as exc:
+        rotas = [rota_of(p) for p in cities]
+    except (ProfileError, RotaError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    for p in cities:
+    # Incidents (issue 13): the SOPs are checked too (steps, agencies), and listed.
+    from app.incidents.sops import profile_sops
+
+    for p, rota in zip(cities, rotas, strict=True):
         typer.echo(
             f"{p.city.name} ({p.city.id}, {p.city.kemendagri or 'no Kemendagri code'}, {p.city.timezone}): "
             f"{len(p.districts)} districts, {len(p.agencies)} agencies, {len(p.services)} services, "
-            f"{len(p.metrics)} metrics, {len(p.sources)} sources"
+            f"{len(p.metrics)} metrics, {len(p.sources)} sources, {len(rota.contacts)} duty contacts"
         )
+        try:
+            sops = profile_sops(p)
+        except ValueError as exc:
+            err.print(f"[red]profile {path}: sops: {exc}[/red]")
+            raise typer.Exit(1) from exc
+        typer.echo(f"{len(sops)} SOPs: {', '.join(s.id for s in sops) or '-'}")
 
 
 def _say_when_no_admin(engine) -> None:  # noqa: ANN001

@@ -65,7 +65,9 @@ class Alarm(BaseModel):
 
 class AlarmEvent(BaseModel):
     at: datetime
-    action: Literal["raised", "escalated", "deescalated", "acknowledged", "cleared", "comment", "reraised"]
+    action: Literal["raised", "escalated", "deescalated", "acknowledged", "cleared", "comment", "reraised", "paged"] = (
+        Field(description="`paged`: escalated to the duty rota; `value` is the rota level, `comment` who")
+    )
     by: str | None = Field(description="Who; null for the rule engine")
     comment: str | None
     severity: Severity

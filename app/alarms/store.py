@@ -11,7 +11,7 @@ caller publishes on `city/{city}/alarm/{id}` once the transaction committed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -19,10 +19,12 @@ from sqlalchemy import Connection, select, update
 
 from app.alarms.messages import message
 from app.alarms.rules import SEVERITY_RANK
+from app.alarms.webhooks import enqueue
 from app.live.notices import iso_ms
 from app.profile import Profile, Severity
+from app.rota import Contact
 from app.storage.dialect import insert_for
-from app.storage.models import AlarmEventRow, AlarmRow, AlarmRuleRow, WebhookDeliveryRow
+from app.storage.models import AlarmEventRow, AlarmRow, AlarmRuleRow
 
 OPEN_STATES: tuple[str, ...] = ("active", "acknowledged")
 STATES: tuple[str, ...] = ("active", "acknowledged", "cleared")
@@ -198,6 +200,38 @@ class Lifecycle:
             raise AlarmStateConflict(f"alarm {alarm_id} is already acknowledged (by {row.acked_by})")
         raise AlarmStateConflict(f"alarm {alarm_id} is {row.state}: it cannot be {what}ed")
 
+    # --- escalation by duty rota (issue 17 part 5) ------------------------------
+
+    def page(
+        self,
+        conn: Connection,
+        alarm_id: int,
+        *,
+        level: int,
+        seen_updated_ms: int,
+        contacts: Sequence[Contact],
+        texts: tuple[str, str],
+        now_ms: int,
+    ) -> Change | None:
+        """Escalate a still-active alarm to the on-duty `contacts` of rota `level`: a `paged` step in its history
+        (value: the level) and one outbox delivery per contact; None when the alarm moved since it was read
+        (acknowledged, cleared, or paged by another clock: the guard on `updated_ms` says so)."""
+        n = conn.execute(
+            update(A)
+            .where(A.c.id == alarm_id, A.c.state == "active", A.c.updated_ms == seen_updated_ms)
+            .values(updated_ms=max(now_ms, seen_updated_ms + 1))
+        ).rowcount
+        if n != 1:
+            return None
+        names = ", ".join(c.name for c in contacts) or "-"
+        ch = self._record(conn, alarm_id, "paged", now_ms, comment=f"L{level}: {names}", value=float(level))
+        alarm = orjson.loads(ch.payload)
+        posts = [
+            (c.address, orjson.dumps(escalation_payload(alarm, c, level, texts, now_ms)).decode()) for c in contacts
+        ]
+        enqueue(conn, posts, now_ms=now_ms, alarm_id=alarm_id)
+        return ch
+
     # --- history, payload, outbox ---------------------------------------------
 
     def _record(
@@ -227,23 +261,7 @@ class Lifecycle:
         body = payload(row, self.profile, action=action, at_ms=now_ms, by=by, comment=comment)
         data = orjson.dumps(body)
         urls = self._hook_urls(conn, row["city"], row["rule_id"], row["severity"])
-        if urls:
-            conn.execute(
-                WebhookDeliveryRow.__table__.insert(),
-                [
-                    {
-                        "alarm_id": alarm_id,
-                        "url": u,
-                        "payload": data.decode(),
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_ms": now_ms,
-                        "claimed_until_ms": 0,
-                        "created_ms": now_ms,
-                    }
-                    for u in urls
-                ],
-            )
+        enqueue(conn, [(u, data.decode()) for u in urls], now_ms=now_ms, alarm_id=alarm_id)
         return Change(city=row["city"], alarm_id=alarm_id, state=row["state"], action=action, payload=data)
 
     def _hook_urls(self, conn: Connection, city: str, rule_id: str, severity: Severity) -> list[str]:
@@ -280,4 +298,25 @@ def payload(row: Mapping, profile: Profile, *, action: str, at_ms: int, by: str 
         "acknowledged_by": row["acked_by"],
         "cleared_at": iso_ms(row["cleared_ms"]) if row["cleared_ms"] else None,
         "cleared_by": row["cleared_by"],
+    }
+
+
+def escalation_payload(alarm: dict, contact: Contact, level: int, texts: tuple[str, str], at_ms: int) -> dict:
+    """What a rota contact's webhook or gateway receives (contract v1: fields are only ever added)."""
+    return {
+        "v": 1,
+        "type": "alarm.escalation",
+        "level": level,
+        "at": iso_ms(at_ms),
+        "city": alarm["city"],
+        "contact": {
+            "id": contact.id,
+            "name": contact.name,
+            "agency": contact.agency,
+            "channel": contact.channel,
+            "phone": contact.phone,
+        },
+        "text": texts[0],
+        "text_en": texts[1],
+        "alarm": alarm,
     }

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.alarms import webhooks
 from app.auth.audit import record
@@ -20,7 +20,8 @@ router = APIRouter(prefix="/api/v1/alarm-webhooks", tags=["alarms"])
 
 class DeliveryOut(BaseModel):
     id: int
-    alarm_id: int
+    alarm_id: int | None = Field(description="The alarm whose transition this is; null for an incident's")
+    incident_id: int | None = Field(None, description="The incident whose late step this escalates (issue 13)")
     url: str
     status: Literal["pending", "delivered", "dead"]
     attempts: int
@@ -43,6 +44,7 @@ def list_deliveries(
         DeliveryOut(
             id=r["id"],
             alarm_id=r["alarm_id"],
+            incident_id=r["incident_id"],
             url=r["url"],
             status=r["status"],
             attempts=r["attempts"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -28,6 +28,36 @@ log = logging.getLogger(__name__)
 W = WebhookDeliveryRow.__table__
 
 Post = Callable[[str, bytes, dict[str, str], float], int]  # url, body, headers, timeout -> HTTP status
+
+
+def enqueue(
+    conn: Connection,
+    posts: Sequence[tuple[str, str]],
+    *,
+    now_ms: int,
+    alarm_id: int | None = None,
+    incident_id: int | None = None,
+) -> None:
+    """Queue one pending delivery per (url, JSON body) in the caller's transaction; dispatch_due sends them."""
+    if not posts:
+        return
+    conn.execute(
+        W.insert(),
+        [
+            {
+                "alarm_id": alarm_id,
+                "incident_id": incident_id,
+                "url": url,
+                "payload": body,
+                "status": "pending",
+                "attempts": 0,
+                "next_ms": now_ms,
+                "claimed_until_ms": 0,
+                "created_ms": now_ms,
+            }
+            for url, body in posts
+        ],
+    )
 
 
 def httpx_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
@@ -47,10 +77,14 @@ def retry_delay_s(settings: Settings, attempts: int) -> float:
     return min(settings.alarm_webhook_retry_initial_s * 2.0 ** max(0, attempts - 1), settings.alarm_webhook_retry_max_s)
 
 
-def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post, limit: int = 50) -> Dispatched:
-    """Send the deliveries that are due, one claim at a time; returns what happened to them."""
+def dispatch_due(
+    engine: Engine, settings: Settings, *, post: Post = httpx_post, limit: int = 50, now_ms: int | None = None
+) -> Dispatched:
+    """Send the deliveries that are due at `now_ms` (default: the wall clock), one claim at a time; returns what
+    happened to them."""
     out = Dispatched()
-    now_ms = int(time.time() * 1000)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    clock_skew = now_ms - int(time.time() * 1000)  # a test's controlled clock holds for the claims too
     with engine.connect() as conn:
         due = (
             conn.execute(
@@ -65,7 +99,7 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
     hold_ms = int((settings.alarm_webhook_timeout_s + 5) * 1000)
     for delivery_id in due:
         with writing(engine) as conn:
-            now_ms = int(time.time() * 1000)
+            now_ms = int(time.time() * 1000) + clock_skew
             claimed = conn.execute(
                 update(W)
                 .where(W.c.id == delivery_id, W.c.status == "pending", W.c.claimed_until_ms <= now_ms)
@@ -74,7 +108,7 @@ def dispatch_due(engine: Engine, settings: Settings, *, post: Post = httpx_post,
             if claimed != 1:
                 continue  # another dispatcher has it
             row = conn.execute(
-                select(W.c.url, W.c.payload, W.c.attempts, W.c.alarm_id).where(W.c.id == delivery_id)
+                select(W.c.url, W.c.payload, W.c.attempts, W.c.alarm_id, W.c.incident_id).where(W.c.id == delivery_id)
             ).one()
         headers = {
             "Content-Type": "application/json",

@@ -28,6 +28,7 @@ from app.alarms import (
     routes as alarms,
     rule_routes as alarm_rules,
     shelf_routes as alarm_shelves,
+    situation_routes as alarm_situations,
     webhook_routes as alarm_webhooks,
 )
 from app.alerts import cap_routes as cap_out, routes as alerts  # regional warnings (issue 12)
@@ -42,6 +43,7 @@ from app.auth.lookup import TokenCache
 from app.catalogue import routes as catalogue
 from app.cities import routes as cities  # Smart Province (issue 15)
 from app.http.errors import problem
+from app.incidents import routes as incidents, sop_routes as incident_sops
 from app.integrators import routes as integrators
 from app.live.hub import start_hub, stop_hub
 from app.live.notices import Dependencies
@@ -50,7 +52,7 @@ from app.profile import load_profile
 from app.quarantine import routes as quarantine
 from app.readings import routes as readings
 from app.replay import routes as replay
-from app.reports import routes as reports
+from app.reports import incident_routes as incident_reports, routes as reports
 from app.reports.printable import PRINT_SCRIPT
 from app.seed import sync_profile
 from app.services import routes as services
@@ -96,6 +98,12 @@ ROUTERS: tuple[APIRouter, ...] = (
     open311.personal_router,
     public.router,
     cities.router,  # Smart Province (issue 15)
+    # Incidents with SOPs (issue 13).
+    incidents.router,
+    incident_sops.router,
+    incident_reports.router,
+    # alarm management (issue 17): situations, the flood, stale and chattering alarms
+    alarm_situations.router,
 )
 # What the answers of a path depend on, from the routers that declare it; the others depend on every change.
 DEPENDS_ON = Dependencies(
@@ -108,6 +116,9 @@ DEPENDS_ON = Dependencies(
         alarms.depends_on,
         alarm_kpis.depends_on,
         alerts.depends_on,  # regional warnings (issue 12)
+        incidents.depends_on,  # incidents (issue 13)
+        # alarm management (issue 17)
+        alarm_situations.depends_on,
     )
 )
 

@@ -19,12 +19,20 @@ def _visible(text: str) -> str:
 
 
 def record(
-    *, conn: Connection, actor: str, role: str | None, action: str, target: str | None = None, detail: str | None = None
+    *,
+    conn: Connection,
+    actor: str,
+    role: str | None,
+    action: str,
+    target: str | None = None,
+    detail: str | None = None,
+    ts_ms: int | None = None,
 ) -> None:
-    """Add an audit row in the caller's transaction (so it exists exactly when the write does)."""
+    """Add an audit row in the caller's transaction (so it exists exactly when the write does); `ts_ms`: the
+    instant of a step the system takes on its own clock (alarm management), else now."""
     conn.execute(
         AuditRow.__table__.insert().values(
-            ts_ms=int(time.time() * 1000),
+            ts_ms=int(time.time() * 1000) if ts_ms is None else ts_ms,
             actor=_visible(actor)[:100],
             role=role,
             action=action[:64],

@@ -66,6 +66,7 @@ class Notice:
     status: tuple[tuple[str, bool], ...] = ()  # (source_id, online)
     quarantined: int = 0  # messages (or parts) refused
     alarms: tuple[tuple[int, str], ...] = ()  # (alarm_id, state after the batch's last transition)
+    incidents: tuple[tuple[int, str], ...] = ()  # (incident_id, its state now): issue 13
 
     @property
     def topic(self) -> str:
@@ -81,6 +82,7 @@ class Notice:
             "status": [{"source_id": s, "online": o} for s, o in self.status],
             "quarantined": self.quarantined,
             "alarms": [{"alarm_id": a, "state": st} for a, st in self.alarms],
+            "incidents": [{"incident_id": i, "state": st} for i, st in self.incidents],
         }
 
     def payload(self) -> bytes:
@@ -107,7 +109,7 @@ def decode(topic: str, payload: bytes) -> dict[str, Any] | None:
 
 # --- the kinds of change ------------------------------------------------------------
 
-Kind = Literal["readings", "tickets", "sources_new", "status", "quarantined", "alarms"]
+Kind = Literal["readings", "tickets", "sources_new", "status", "quarantined", "alarms", "incidents"]
 KINDS: frozenset[Kind] = frozenset(get_args(Kind))  # the notice's fields that name a change
 
 
@@ -188,6 +190,15 @@ class Refused:
     city: str
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentMoved:
+    """An incident opened, worked or closed (`incidents`; app.incidents)."""
+
+    city: str
+    incident_id: int
+    state: str
+
+
 class AlarmMoved(Protocol):
     """An alarm transition (`alarms`; app.alarms.store.Change), whose payload goes on `city/{city}/alarm/{id}`."""
 
@@ -203,8 +214,15 @@ class AlarmMoved(Protocol):
     def payload(self) -> bytes: ...
 
 
-Change = Stored | TicketMoved | SourceSeen | StatusChanged | Refused | AlarmMoved
-_NOTICE_ONLY = (Stored, TicketMoved, SourceSeen, StatusChanged, Refused)  # the changes without a topic of their own
+Change = Stored | TicketMoved | SourceSeen | StatusChanged | Refused | IncidentMoved | AlarmMoved
+_NOTICE_ONLY = (
+    Stored,
+    TicketMoved,
+    SourceSeen,
+    StatusChanged,
+    Refused,
+    IncidentMoved,
+)  # the changes without a topic of their own
 
 
 def notices_for(changes: Iterable[Change], at_ms: int) -> list[Notice]:
@@ -215,6 +233,7 @@ def notices_for(changes: Iterable[Change], at_ms: int) -> list[Notice]:
     status: dict[str, dict[str, bool]] = {}
     quarantined: dict[str, int] = {}
     alarms: dict[str, dict[int, str]] = {}
+    incidents: dict[str, dict[int, str]] = {}
     for ch in changes:
         if isinstance(ch, Stored):
             readings.setdefault(ch.city, {})[ch.source_id] = ch.points
@@ -226,9 +245,13 @@ def notices_for(changes: Iterable[Change], at_ms: int) -> list[Notice]:
             status.setdefault(ch.city, {})[ch.source_id] = ch.online  # the last word wins, as in the store
         elif isinstance(ch, Refused):
             quarantined[ch.city] = quarantined.get(ch.city, 0) + 1
+        elif isinstance(ch, IncidentMoved):
+            incidents.setdefault(ch.city, {})[ch.incident_id] = ch.state
         else:
             alarms.setdefault(ch.city, {})[ch.alarm_id] = ch.state  # the last transition wins
-    cities = sorted(set(readings) | set(tickets) | set(new) | set(status) | set(quarantined) | set(alarms))
+    cities = sorted(
+        set(readings) | set(tickets) | set(new) | set(status) | set(quarantined) | set(alarms) | set(incidents)
+    )
     return [
         Notice(
             city=c,
@@ -239,6 +262,7 @@ def notices_for(changes: Iterable[Change], at_ms: int) -> list[Notice]:
             status=tuple(status.get(c, {}).items()),
             quarantined=quarantined.get(c, 0),
             alarms=tuple(alarms.get(c, {}).items()),
+            incidents=tuple(incidents.get(c, {}).items()),
         )
         for c in cities
     ]

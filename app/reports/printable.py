@@ -80,7 +80,7 @@ tfoot td { font-weight: bold; border-top: 2px solid var(--ink); border-bottom: n
 """
 
 
-class _Fmt:
+class Fmt:
     """Numbers, durations and local times in one language."""
 
     def __init__(self, lang: str, profile: Profile) -> None:
@@ -129,14 +129,14 @@ class _Fmt:
         return f"{self.local(start, with_time=False)} – {self.local(last, with_time=False)}"
 
 
-def _sla_cell(f: _Fmt, v: float | None) -> str:
+def _sla_cell(f: Fmt, v: float | None) -> str:
     if v is None:
         return f"<td>{f.none}</td>"
     grade = "good" if v >= SLA_GOOD else "fair" if v >= SLA_FAIR else "bad"
     return f'<td class="sla {grade}">{f.pct(v)}</td>'
 
 
-def _figure_cells(f: _Fmt, tally: Tally) -> str:
+def _figure_cells(f: Fmt, tally: Tally) -> str:
     x = tally.figures()
     late = ' class="late"' if x["overdue"] else ""
     return (
@@ -173,7 +173,7 @@ def _service_label(lang: str, line: ServiceLine) -> str:
     return label
 
 
-def _kpis(f: _Fmt, lang: str, overall: Tally) -> str:
+def _kpis(f: Fmt, lang: str, overall: Tally) -> str:
     x = overall.figures()
     tiles = [
         ("col.opened", f.int(x["opened"])),
@@ -188,20 +188,20 @@ def _kpis(f: _Fmt, lang: str, overall: Tally) -> str:
     )
 
 
-def _overview_table(f: _Fmt, lang: str, blocks: Iterable[AgencyBlock], overall: Tally) -> str:
+def _overview_table(f: Fmt, lang: str, blocks: Iterable[AgencyBlock], overall: Tally) -> str:
     rows = "".join(f"<tr><td>{_agency_label(lang, b)}</td>{_figure_cells(f, b.tally)}</tr>" for b in blocks)
     total = f"<tfoot><tr><td>{escape(t('report.city_total', lang))}</td>{_figure_cells(f, overall)}</tr></tfoot>"
     return f'<table class="overview">{_head(lang, t("col.agency", lang), False)}<tbody>{rows}</tbody>{total}</table>'
 
 
-def _target(f: _Fmt, lang: str, line: ServiceLine) -> str:
+def _target(f: Fmt, lang: str, line: ServiceLine) -> str:
     # citizen services (issue 14): a target in working days is said so, not as a duration
     if line.sla_working_days is not None:
         return escape(t("publik.target_days", lang, days=f"{line.sla_working_days:g}"))
     return f.duration(line.sla_minutes)
 
 
-def _agency_section(f: _Fmt, lang: str, block: AgencyBlock) -> str:
+def _agency_section(f: Fmt, lang: str, block: AgencyBlock) -> str:
     rows = "".join(
         f"<tr><td>{_service_label(lang, line)}</td><td>{_target(f, lang, line)}</td>{_figure_cells(f, line.tally)}</tr>"
         for line in block.services
@@ -219,7 +219,7 @@ def _agency_section(f: _Fmt, lang: str, block: AgencyBlock) -> str:
 
 def render_service_report(result: ServiceStatus, profile: Profile, *, lang: str, generated_ms: int) -> str:
     """The whole report page for `result` in `lang` ('id' or 'en')."""
-    f = _Fmt(lang, profile)
+    f = Fmt(lang, profile)
     title = t("report.title", lang)
     city = profile.city.name
     period = f.period(result.start_ms, result.end_ms)
@@ -248,9 +248,14 @@ def render_service_report(result: ServiceStatus, profile: Profile, *, lang: str,
         f'<h2 class="details">{escape(t("report.by_service", lang))}</h2>',
         *(_agency_section(f, lang, b) for b in blocks),
     ]
+    return document(f"{title} — {city} — {period}", body, lang=lang)
+
+
+def document(title: str, body: Iterable[str], *, lang: str, extra_css: str = "") -> str:
+    """A whole self-contained printable page: `body` (HTML, escaped by the caller) with the report styles."""
     return (
         f'<!doctype html>\n<html lang="{escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(f'{title} — {city} — {period}')}</title>\n<style>{CSS}</style>\n</head>\n"
+        f"<title>{escape(title)}</title>\n<style>{CSS}{extra_css}</style>\n</head>\n"
         f'<body><main class="page">\n' + "\n".join(body) + f"\n</main><script>{PRINT_SCRIPT}</script></body>\n</html>\n"
     )

@@ -423,11 +423,12 @@ class AlarmShelfRow(Base):
 
 
 class WebhookDeliveryRow(Base):
-    """An alarm transition to POST to a webhook (outbox); `dead` once retries are exhausted."""
+    """An alarm transition (or an incident's late step) to POST to a webhook (outbox); `dead` once retries are exhausted."""
 
     __tablename__ = "webhook_deliveries"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    alarm_id: Mapped[int] = mapped_column(BigInteger)
+    alarm_id: Mapped[int | None] = mapped_column(BigInteger, doc="null for an incident's delivery")
+    incident_id: Mapped[int | None] = mapped_column(BigInteger, doc="an incident's late step escalated (issue 13)")
     url: Mapped[str] = mapped_column(String(500))
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), doc="pending, delivered or dead")
@@ -526,3 +527,97 @@ class Open311RequestRow(Base):
     phone: Mapped[str | None] = mapped_column(String(50))
     erased_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when the personal data was erased (retention)")
     __table_args__ = (UniqueConstraint("city", "ticket_id"), Index(None, "created_ms"))
+
+
+# --- incidents (issue 13) ---------------------------------------------------------------------------
+
+
+class IncidentRow(Base):
+    """A coordinated response: opened by an operator (from alarms, tickets or a phone call), worked by its SOP."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64), doc="the SOP's id: banjir, kebakaran, ...")
+    title: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), doc="open, responding, monitoring, closed or cancelled")
+    district: Mapped[str | None] = mapped_column(String(64))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    agencies: Mapped[str] = mapped_column(Text, doc="JSON list of agency ids")
+    owner: Mapped[str] = mapped_column(String(100), doc="the operator who holds it now")
+    opened_by: Mapped[str] = mapped_column(String(100))
+    sop_version: Mapped[int] = mapped_column(Integer, doc="the SOP version its steps were copied from")
+    opened_ms: Mapped[int] = mapped_column(BigInteger)
+    first_action_ms: Mapped[int | None] = mapped_column(BigInteger, doc="the first step done or skipped")
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger, doc="closed or cancelled")
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index(None, "city", "state"), Index(None, "opened_ms"))
+
+
+class IncidentStepRow(Base):
+    """One SOP step copied into an incident: open, done or skipped; `late_ms` once past its target."""
+
+    __tablename__ = "incident_steps"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer, doc="1-based position in the checklist")
+    step_id: Mapped[str] = mapped_column(String(64))
+    text_id: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    agency: Mapped[str | None] = mapped_column(String(64))
+    mandatory: Mapped[bool] = mapped_column(Boolean)
+    within_min: Mapped[int | None] = mapped_column(Integer, doc="target from the incident's start, minutes")
+    status: Mapped[str] = mapped_column(String(16), doc="open, done or skipped")
+    done_ms: Mapped[int | None] = mapped_column(BigInteger)
+    done_by: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text, doc="the note of a done step, the reason of a skipped one")
+    late_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it was found past its target and escalated")
+    level2_after_min: Mapped[int | None] = mapped_column(
+        Integer, doc="minutes after late_ms, still open, to escalate to the rota's level 2; null: never"
+    )
+    late2_ms: Mapped[int | None] = mapped_column(BigInteger, doc="when it was escalated to the rota's level 2")
+    __table_args__ = (UniqueConstraint("incident_id", "step_id"), Index(None, "status", "late_ms"))
+
+
+class IncidentLinkRow(Base):
+    """An alarm or ticket linked to an incident."""
+
+    __tablename__ = "incident_links"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), doc="alarm or ticket")
+    ref: Mapped[str] = mapped_column(String(64), doc="the alarm id or the ticket id")
+    linked_ms: Mapped[int] = mapped_column(BigInteger)
+    linked_by: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("incident_id", "kind", "ref"), Index(None, "kind", "ref"))
+
+
+class IncidentLogRow(Base):
+    """One timestamped entry of an incident's log: who did what."""
+
+    __tablename__ = "incident_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str | None] = mapped_column(String(100), doc="null for the clock (a late step)")
+    kind: Mapped[str] = mapped_column(String(16), doc="opened, note, state, step, link, handover, late")
+    text: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, doc="JSON: the entry's fields (state, step, link, ...)")
+    __table_args__ = (Index(None, "incident_id", "at_ms"),)
+
+
+class IncidentSopRow(Base):
+    """A standard operating procedure per incident type: seeded from the profile, edited by admins (versioned)."""
+
+    __tablename__ = "incident_sops"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    city: Mapped[str] = mapped_column(String(64))
+    sop_id: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text, doc="JSON: the SOP as in the profile (app.incidents.sops)")
+    origin: Mapped[str] = mapped_column(String(16), doc="'profile' or 'admin'")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("city", "sop_id"),)

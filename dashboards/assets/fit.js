@@ -3,7 +3,8 @@
  * A panel's list (alarms, feed) is cut by its panel on a fixed 1920x1080
  * screen. Rather than a last row cut in half, the rows that do not fit are
  * hidden, and the list's `.more` row (sent by the server with `data-extra`,
- * the rows it left out itself) says how many are not shown. Run whenever a
+ * the alarms it left out itself) says how many are not shown (a row with
+ * `data-alarms`, a situation's line, stands for that many alarms). Run whenever a
  * list's content changes and when the window is resized.
  */
 (function () {
@@ -22,9 +23,12 @@
     for (var i = rows.length - 1; i >= 0; i--) {
       var last = more && !more.hidden ? more : rows[i];
       if (last.getBoundingClientRect().bottom <= limit + 0.5) break;
+      // an unfolded situation (issue 17) taller than what is left is cut, not hidden: the operator opened it
+      if (rows[i].tagName === "DETAILS" && rows[i].open && rows[i].getBoundingClientRect().top < limit) break;
       rows[i].style.display = "none";
-      hidden += 1;
-      if (more && more.hidden) { more.hidden = false; }
+      hidden += parseInt(rows[i].getAttribute("data-alarms") || "1", 10);  // a situation's line: its alarms
+      // the count goes in at once: an empty `.more` measured above is shorter than the one finally shown
+      if (more) { more.hidden = false; more.textContent = "+" + (hidden + extra); }
     }
     if (more) {
       var text = hidden + extra > 0 ? "+" + (hidden + extra) : "";

@@ -66,3 +66,28 @@ def register(app: Any, group_id: str, options: Options, lang_of: Callable[[dict]
             raise PreventUpdate
         value = trig["value"]
         return value, buttons(group_id, options(lang_of(dash_ctx.cookies)), value)
+
+
+def register_dynamic(app: Any, group_id: str) -> None:
+    """The click that chooses, for a group whose options a page callback draws (open alarms, tickets): the store
+    takes the button's value and the buttons drawn now show which one is pressed (incidents, issue 13)."""
+    option = {"type": f"{group_id}-option", "value": ALL}
+
+    @app.callback(
+        Output(f"{group_id}-value", "data"),
+        Output(option, "className"),
+        Output(option, "aria-pressed"),
+        Input(option, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def choose(_clicks: list) -> tuple:
+        trig = dash_ctx.triggered_id
+        if not isinstance(trig, dict) or not (dash_ctx.triggered and dash_ctx.triggered[0]["value"]):
+            raise PreventUpdate
+        value = trig["value"]
+        drawn = [o["id"]["value"] for o in dash_ctx.outputs_list[1]]
+        return (
+            value,
+            ["choice-btn" + (" on" if v == value else "") for v in drawn],
+            [str(v == value).lower() for v in drawn],
+        )

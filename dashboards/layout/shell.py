@@ -67,6 +67,7 @@ def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str,
             ("regent", "/regent"),
             ("replay", "/replay"),
             ("alarm_kpis", "/alarm-kpis"),
+            ("incidents", "/incidents"),  # incidents with SOPs (issue 13)
             *((("integrators", "/integrators"),) if role in ("operator", "admin") else ()),
         )
     ]

@@ -21,7 +21,6 @@ from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
 from dashboards.figures import graph_config, theme, trends_figure
 from dashboards.panels import (
-    alarm_rows,
     city_map,
     feed_items,
     kpi_tiles,
@@ -31,6 +30,7 @@ from dashboards.panels import (
     trend_series,
     warning_banner,
 )
+from dashboards.situations import alarm_panel
 
 ROTATE_MS = 20_000  # kiosk: how long the map dwells on each district
 FOCUS_SPAN_DEG = 0.14  # kiosk: half-width of a district's view
@@ -199,17 +199,19 @@ def register(app: Any, c: Ctx) -> None:
         Output(ids.ACK_COMMENT, "value"),
         Input({"type": ids.ACK_BUTTON, "alarm": ALL}, "n_clicks"),
         Input(ids.ACK_CANCEL, "n_clicks"),
+        Input({"type": ids.SITUATION_ACK_BUTTON, "situation": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def open_ack(clicks: list, _cancel: int) -> tuple:
+    def open_ack(clicks: list, _cancel: int, situation_clicks: list) -> tuple:
         trig = dash_ctx.triggered_id
         if trig == ids.ACK_CANCEL:
             return "dialog hidden", None, ""
-        if isinstance(trig, dict) and any(clicks):
+        if isinstance(trig, dict) and (any(clicks) or any(situation_clicks)):
             # A re-rendered list fires this with n_clicks 0: only a real click opens the dialog.
             value = dash_ctx.triggered[0]["value"] if dash_ctx.triggered else 0
             if value:
-                return "dialog", trig["alarm"], ""
+                # an alarm's id, or a situation's ("s-<id>": acknowledges all its active alarms)
+                return "dialog", trig.get("alarm", trig.get("situation")), ""
         raise PreventUpdate
 
     @app.callback(
@@ -225,12 +227,17 @@ def register(app: Any, c: Ctx) -> None:
         if not n or alarm_id is None:
             raise PreventUpdate
         token, lang, _role = await session(dash_ctx.cookies)
+        situation = isinstance(alarm_id, str) and alarm_id.startswith("s-")
+        path = f"/api/v1/situations/{alarm_id}/ack" if situation else f"/api/v1/alarms/{alarm_id}/ack"
         try:
-            await c.client.post(f"/api/v1/alarms/{alarm_id}/ack", token, {"comment": (comment or "").strip() or None})
+            got = await c.client.post(path, token, {"comment": (comment or "").strip() or None})
         except ApiError as exc:
             detail = t("dash.alarm.viewer_only", lang) if exc.status == 403 else str(exc.detail)
             return "dialog hidden", t("dash.alarm.ack_failed", lang, detail=detail), "toast error"
         c.city.changed(frozenset({"alarms"}))  # this window reads the acknowledgement at once
+        if situation:
+            count = len(got.get("acknowledged_ids") or []) if isinstance(got, dict) else 0
+            return "dialog hidden", t("dash.situation.ack_ok", lang, id=alarm_id, count=count), "toast info"
         return "dialog hidden", t("dash.alarm.ack_ok", lang, id=alarm_id), "toast info"
 
     # A new critical alarm sounds when the operator has switched sound on.
@@ -252,7 +259,19 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     read = c.city.read_now if not seen else c.city.read
     try:
         parts = await read(
-            token, lang, ("overview", "alarms", "recent_tickets", "services", "trends", "tickets", "alerts")
+            token,
+            lang,
+            (
+                "overview",
+                "alarms",
+                "recent_tickets",
+                "services",
+                "trends",
+                "tickets",
+                "alerts",
+                "incidents",
+                "situations",
+            ),
         )
     except ApiError as exc:
         if exc.status in (401, 403):
@@ -278,8 +297,16 @@ async def render_panels(c: Ctx, *, token: str, lang: str, role: str, kiosk: bool
     data = {k: p.data for k, p in parts.items()}
     alarms = data.get("alarms") or []
     can_ack = role in ("operator", "admin")
-    out_kpi = kpi_tiles(data.get("overview"), alarms, lang) if changed("overview", "alarms") else no_update
-    out_alarms = alarm_rows(alarms, lang=lang, tz=tz, can_ack=can_ack) if changed("alarms") else no_update
+    out_kpi = (
+        kpi_tiles(data.get("overview"), alarms, lang, incidents=data.get("incidents") or [])
+        if changed("overview", "alarms", "incidents")
+        else no_update
+    )
+    out_alarms = (
+        alarm_panel(alarms, data.get("situations"), lang=lang, tz=tz, can_ack=can_ack)
+        if changed("alarms", "situations")
+        else no_update
+    )
     out_feed = (
         feed_items(
             tickets=data.get("recent_tickets") or [],
@@ -321,7 +348,7 @@ async def render_map(
     c.city.listen(c.api)
     read = c.city.read_now if not seen else c.city.read
     try:
-        parts = await read(token, lang, ("sources", "latest", "alarms", "tickets", "alerts"))
+        parts = await read(token, lang, ("sources", "latest", "alarms", "tickets", "alerts", "incidents"))
     except ApiError as exc:
         raise PreventUpdate from exc
     versions = {k: p.version for k, p in parts.items()}
@@ -342,6 +369,7 @@ async def render_map(
         tiles=c.tiles,
         view=view,
         alerts=data.get("alerts") or [],
+        incidents=data.get("incidents") or [],
     )
     return fig, key, warning_banner(data.get("alerts") or [], lang, c.district_names())
 

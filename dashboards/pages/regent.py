@@ -238,6 +238,14 @@ def register(app: Any, c: Ctx) -> None:
                 className="btn",
                 id="export-report",
             ),
+            # Incidents (issue 13): the printable summary of the incidents of the same period.
+            html.A(
+                t("dash.regent.incident_report", lang),
+                href=f"/api/v1/reports/incidents?{q}&lang={lang}",
+                target="_blank",
+                className="btn",
+                id="export-incidents",
+            ),
         ]
         now = int(time.time() * 1000)
         fresh = {k: now for k in ("pillars", "agency", "rtrend", "bysvc", "overdue", "lapor")}

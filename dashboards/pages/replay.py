@@ -173,17 +173,18 @@ def register(app: Any, c: Ctx) -> None:
         at_ms = int(clock_["at_ms"])
         at_iso = datetime.fromtimestamp(at_ms / 1000, tz=UTC).isoformat()
         try:
-            state, alarms, trends, alerts = await asyncio.gather(
+            state, alarms, trends, alerts, incidents = await asyncio.gather(
                 c.client.get("/api/v1/replay/state", token, at=at_iso),
                 c.client.get_all("/api/v1/alarms", token, cap=1000, page=500, at=at_iso, lang=lang),
                 trends_at(token, at_ms),
                 # the regional warnings in force at the instant (issue 12): drawn on the map as they were
                 c.client.get_all("/api/v1/alerts", token, cap=200, page=200, at=at_iso, relevant="true"),
+                c.client.get_all("/api/v1/incidents", token, cap=500, page=500, at=at_iso),  # as they were (issue 13)
             )
         except ApiError as exc:
             raise PreventUpdate from exc
         overview = {k: state[k] for k in ("sources", "open_tickets", "overdue_tickets", "messages_last_minute")}
-        kpis = kpi_tiles(overview, alarms, lang)
+        kpis = kpi_tiles(overview, alarms, lang, incidents=incidents)
         fig = city_map(
             profile=profile,
             sources=state["source_items"],
@@ -196,6 +197,7 @@ def register(app: Any, c: Ctx) -> None:
             service_name=c.service_name,
             tiles=c.tiles,
             alerts=alerts,
+            incidents=incidents,
         )
         steps = [{**s, "updated_at": s["at"]} for s in state["feed"]]
         # An alarm's later changes are not known at the instant: it enters the feed when it was raised.

@@ -75,7 +75,7 @@ PAGES = {
         [
             "return document.querySelectorAll('.pillar-row').length === 6",
             "return document.querySelectorAll('#regent-table tbody tr').length >= 2",
-            "return document.querySelectorAll('#regent-export a').length === 2",
+            "return document.querySelectorAll('#regent-export a').length === 3",  # with the incident summary
         ],
     ),
     "alarm-kpis": (
@@ -86,6 +86,16 @@ PAGES = {
             "return document.querySelectorAll('#akpi-table tr.akpi-row').length === 13",
             "return document.querySelectorAll('#akpi-top tr.akpi-top').length >= 1",
             "return document.getElementById('akpi-csv') !== null",
+        ],
+    ),
+    # Incidents (issue 13): an operator's page, with the form to open one from the open alarm.
+    "incidents": (
+        "operator",
+        "/incidents",
+        "",
+        [
+            "return document.getElementById('inc-kpi-running') !== null",
+            "return document.querySelectorAll('#inc-alarm button').length >= 1",
         ],
     ),
     "replay": (

@@ -19,11 +19,12 @@ def city() -> CityData:
     ("kind", "parts"),
     [
         ("readings", ("overview", "sources", "latest", "trends")),
-        ("tickets", ("overview", "tickets", "recent_tickets", "services")),
+        ("tickets", ("overview", "tickets", "recent_tickets", "services", "incidents")),
         ("sources_new", ("overview", "sources", "latest", "trends")),  # as the API's cache has it
         ("status", ("overview", "sources")),
         ("quarantined", ("overview",)),
-        ("alarms", ("overview", "alarms", "alerts")),  # the regional warnings in force change with their alarms
+        ("alarms", ("overview", "alarms", "alerts", "incidents", "situations")),  # warnings in force change with alarms
+        ("incidents", ("overview", "incidents")),  # incidents (issue 13): the KPI tile and the map's stars
     ],
 )
 def test_a_kind_of_change_touches_the_parts_whose_routes_depend_on_it(city: CityData, kind: str, parts: tuple) -> None:
@@ -33,7 +34,13 @@ def test_a_kind_of_change_touches_the_parts_whose_routes_depend_on_it(city: City
 def test_a_notice_marks_what_it_names_and_a_resync_everything(city: CityData) -> None:
     before = dict(city._changed)
     city.on_event("changes", {"type": "changes", "v": 1, "at": "x", "city": "morotai", "alarms": [{"alarm_id": 1}]})
-    assert {p for p, n in city._changed.items() if n != before[p]} == {"overview", "alarms", "alerts"}
+    assert {p for p, n in city._changed.items() if n != before[p]} == {
+        "overview",
+        "alarms",
+        "alerts",
+        "incidents",
+        "situations",
+    }
     city.on_event("resync", {})
     assert all(n > before[p] for p, n in city._changed.items())
 

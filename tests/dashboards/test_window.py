@@ -24,7 +24,7 @@ TZ = ZoneInfo("Asia/Jayapura")
 PANELS_FILLED = """
     var q = function (s) { return document.querySelector(s); };
     var map = q('#op-map .js-plotly-plot'), trends = q('#trends .js-plotly-plot');
-    return document.querySelectorAll('#kpi-tiles .kpi').length === 7
+    return document.querySelectorAll('#kpi-tiles .kpi').length === 8  // with the running incidents (issue 13)
         && map && map.data && map.data.some(function (t) { return t.name === 'sumber' || t.name === 'sources'; })
         && document.querySelectorAll('#alarm-list .alarm-row').length > 0
         && document.querySelectorAll('#feed .feed-item').length > 0
@@ -206,7 +206,7 @@ def test_only_an_operator_acknowledges(stack: Stack, browser: Callable[..., WebD
 def test_language_switch(stack: Stack, browser: Callable[..., WebDriver]) -> None:
     d = browser()
     open_window(d, stack, "viewer")
-    wait_js(d, "return document.querySelectorAll('#kpi-tiles .kpi').length === 7")
+    wait_js(d, "return document.querySelectorAll('#kpi-tiles .kpi').length === 8")
     assert "Bupati" in d.find_element(By.ID, "nav").text and "Sumber daring" in d.find_element(
         By.ID, "kpi-online"
     ).get_attribute("textContent")

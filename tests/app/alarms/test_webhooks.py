@@ -26,13 +26,14 @@ class Receiver:
     """An HTTP receiver answering each POST with the next planned status (then 200s)."""
 
     def __init__(self, plan: list[int]) -> None:
-        self.plan, self.got = list(plan), []
+        self.plan, self.got, self.paths = list(plan), [], []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.got.append((self.headers["X-SatuPintu-Delivery"], orjson.loads(body)))
+                outer.paths.append(self.path)
                 self.send_response(outer.plan.pop(0) if outer.plan else 200)
                 self.end_headers()
 

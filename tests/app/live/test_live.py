@@ -76,6 +76,7 @@ def test_a_write_result_becomes_one_notice_per_changed_city() -> None:
         "status": [{"source_id": "awlr-a", "online": True}],  # the batch's last word
         "quarantined": 1,  # a city this deployment does not serve is not told
         "alarms": [],
+        "incidents": [],
     }
     assert notices[1].as_dict()["readings"] == [{"source_id": "aqi-1", "points": 2}]
     assert notices[1].sources_new == ("aqi-1",)

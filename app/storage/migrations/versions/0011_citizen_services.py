@@ -1,7 +1,7 @@
 """citizen services: LAPOR! stages on tickets and events; Open311 requests with personal data kept apart
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 15:20:00
 
 tickets.stage/stage_since_ms/stage_due_ms and ticket_events.stage (issue 14
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
