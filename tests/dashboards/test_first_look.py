@@ -81,7 +81,7 @@ def _seed(stack: Stack) -> None:
             f"awlr-sungai-{r}": {"water_level_cm": 300.0, "rain_mm_h": 12.0}
             for r in ("pilowo", "wayabula", "sangowo", "bere-bere", "sopi")
         },
-        # a full bin and a low battery each (bed occupancy and PM2.5 raise only when they hold: alarm_duration_s)
+        # a full bin and a low battery each: enough alarms for the panel to overflow in the kiosk
         **{
             f"tps-{b}": {"bin_fill_pct": 90.0, "battery_v": 11.0}
             for b in ("pasar-daruba", "pelabuhan", "wayabula", "bere-bere")
