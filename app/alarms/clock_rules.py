@@ -129,6 +129,8 @@ def _sla(tick: Tick, rule: SlaRule) -> list[Change]:
             )
         )
     }
+    if rule.priorities is not None:
+        rows = {tid: r for tid, r in rows.items() if r.priority in rule.priorities}
     wanted = {tid: sla_severity(rule, r.priority) for tid, r in rows.items()}
     shelved = set(wanted) if tick.rules.shelved(rule.rule_id, None) else set()
 

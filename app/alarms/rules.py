@@ -117,6 +117,9 @@ class SlaRule(_Rule):
         default_factory=lambda: {"critical": "critical", "high": "major"},
         description="A ticket's priority decides its alarm's severity; others get `severity`",
     )
+    priorities: list[str] | None = Field(
+        None, description="Only tickets of these priorities raise an alarm when late; null: every ticket"
+    )
 
 
 class TicketCountRule(_Rule):

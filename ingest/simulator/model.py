@@ -22,6 +22,11 @@ from .physics import GENS, TAU, Source, diurnal, g_tide, generic
 from .tickets import TicketDesk
 
 Message = tuple[str, bytes, bool, bool]  # topic, payload, retain, is_bad
+# How often episodes come, in seconds of the wall clock (not compressed by TIME_SCALE): tuned so the demo's
+# alarm rates meet EEMUA 191 in steady weather (bench/alarm_rates.py; issue 17).
+STORM_GAP_S = 8 * HOUR
+SMOKE_GAP_S = 12 * HOUR
+OUTAGE_GAP_S = 5 * DAY
 _Episode = tuple[float, float, float, list[float], float]  # start, end (real s), peak, per-district factor, mean
 
 # Short names of the profile's source kinds, for synthetic ids (sim-awlr-0001).
@@ -325,10 +330,12 @@ class CityModel:
         r = self.rng
         keep = now - 6 * HOUR / self.scale  # water levels look back up to ~45 simulated minutes
         self._storms = [s for s in self._storms if s[1] > keep]
-        peak = r.uniform(65, 90) if first else min(150.0, r.lognormvariate(math.log(30), 0.6))
+        peak = r.uniform(85, 110) if first else min(150.0, r.lognormvariate(math.log(30), 0.6))
         storm = self._episode(now, peak, r.uniform(1.5, 3.0) if first else r.uniform(0.5, 3.0), 0.7 if first else 0.3)
         self._storms.append(storm)
-        self._at(now + r.expovariate(1.0) * DAY / 3 / self.scale, self._on_storm, False)  # ~3 a simulated day
+        # The next storm: every STORM_GAP_S of the wall clock on average (issue 17: at TIME_SCALE a simulated
+        # day's three storms would keep an operator in an alarm flood all day; a demo hour is mostly calm).
+        self._at(now + r.expovariate(1.0) * STORM_GAP_S, self._on_storm, False)
         span = storm[1] - now
         for di, mult in enumerate(storm[3]):  # heavy rain: people call for help
             heavy = peak * mult
@@ -343,13 +350,14 @@ class CityModel:
         r = self.rng
         self._smoke = [s for s in self._smoke if s[1] > now]
         self._smoke.append(self._episode(now, r.uniform(40, 200), r.uniform(1, 5)))
-        self._at(now + r.expovariate(1.0) * DAY / 0.6 / self.scale, self._on_smoke, None)
+        self._at(now + r.expovariate(1.0) * SMOKE_GAP_S, self._on_smoke, None)
 
     # ----------------------------------------------------------------- sources going offline
 
     def _outage_gap(self) -> float:
-        # Each source drops out about every three simulated days.
-        return 3 * DAY / self.scale / len(self.sources)
+        # Each source drops out about every OUTAGE_GAP_S of the wall clock (issue 17: a gauge failing every
+        # few simulated days would be one going silent every few minutes of a demo).
+        return OUTAGE_GAP_S / len(self.sources)
 
     def _on_outage(self, now: float, _: Any) -> Message | None:
         r = self.rng

@@ -81,7 +81,12 @@ def _seed(stack: Stack) -> None:
             f"awlr-sungai-{r}": {"water_level_cm": 300.0, "rain_mm_h": 12.0}
             for r in ("pilowo", "wayabula", "sangowo", "bere-bere", "sopi")
         },
-        **{f"tps-{b}": {"bin_fill_pct": 90.0} for b in ("pasar-daruba", "pelabuhan", "wayabula", "bere-bere")},
+        # a full bin and a low battery each: enough alarms for the panel to overflow in the kiosk
+        **{
+            f"tps-{b}": {"bin_fill_pct": 90.0, "battery_v": 11.0}
+            for b in ("pasar-daruba", "pelabuhan", "wayabula", "bere-bere")
+        },
+        **{f"buoy-{b}": {"battery_v": 11.0} for b in ("selat-rao", "tanjung-sopi")},
         **{h: {"bed_occupancy_pct": 97.0} for h in ("rsud-morotai", "puskesmas-daruba", "puskesmas-bere-bere")},
         "aqms-daruba": {"pm25_ugm3": 60.0},
         "aqms-pelabuhan": {"pm25_ugm3": 70.0},

@@ -1,5 +1,5 @@
 """The alarm panel under a storm, in a real headless Chromium fed by a real pipeline (Mosquitto, ingestor, web):
-15 rain breaches in one district within a minute show as one situation line and a flood banner, the Perhatian
+15 river-level breaches in one district within a minute show as one situation line and a flood banner, the Perhatian
 alarms raised meanwhile are hidden behind the banner (listed on demand), and acknowledging the situation from
 its line acknowledges its 15 alarms."""
 
@@ -18,7 +18,7 @@ from tests.dashboards.conftest import Stack, exact_viewport, start_stack, stop_s
 from tests.dashboards.test_window import open_window
 
 pytestmark = pytest.mark.slow
-STORM = [f"arg-badai-{i:02d}" for i in range(1, 16)]
+STORM = [f"awlr-banjir-{i:02d}" for i in range(1, 16)]
 LOW_BATTERY = ["tps-pasar-daruba", "tps-wayabula", "tps-bere-bere"]  # Perhatian: below the flood's floor
 # `SATUPINTU_SCREENSHOTS=docs/screenshots` keeps the storm's picture for the docs (alarm-storm-situation.png)
 SHOTS = os.environ.get("SATUPINTU_SCREENSHOTS")
@@ -54,7 +54,11 @@ def test_a_storm_is_one_situation_under_a_flood_banner_and_is_acknowledged_at_on
     for i, src in enumerate(STORM):  # within a minute; 4 of them Awas
         stack.publish(
             f"city/morotai/sensor/{src}",
-            {"ts": now - 50 + i * 3, "values": {"rain_mm_h": 130.0 if i < 4 else 65.0}, "district": "morotai-selatan"},
+            {
+                "ts": now - 50 + i * 3,
+                "values": {"water_level_cm": 260.0 if i < 4 else 200.0},
+                "district": "morotai-selatan",
+            },
         )
     wait_api(
         stack,
@@ -63,7 +67,7 @@ def test_a_storm_is_one_situation_under_a_flood_banner_and_is_acknowledged_at_on
     )
     body = stack.api("/api/v1/situations")
     (sit,) = body["situations"]  # the 3 battery alarms are on 3 sources: no situation of their own
-    assert (sit["title"], sit["alarm_count"], sit["severity"]) == ("Hujan lebat Morotai Selatan", 15, "critical")
+    assert (sit["title"], sit["alarm_count"], sit["severity"]) == ("Banjir sungai Morotai Selatan", 15, "critical")
     assert body["flood"]["active"] and len(body["flood"]["suppressed_ids"]) == 3
 
     line = f"#situation-{sit['id']}"
@@ -78,7 +82,7 @@ def test_a_storm_is_one_situation_under_a_flood_banner_and_is_acknowledged_at_on
         what="the flood banner",
     )
     head = d.find_element(By.CSS_SELECTOR, f"{line} > summary").text
-    assert "Hujan lebat Morotai Selatan: 15 alarm" in head and "4 Awas" in head and "11 Siaga" in head
+    assert "Banjir sungai Morotai Selatan: 15 alarm" in head and "4 Awas" in head and "11 Siaga" in head
     banner = d.find_element(By.ID, "flood-banner").text
     assert "Banjir alarm: 18 alarm" in banner and "3 alarm di bawah Siaga disembunyikan" in banner
     # one line for the storm, nothing else in the list: the Perhatian alarms wait behind the banner

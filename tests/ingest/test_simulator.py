@@ -273,7 +273,7 @@ def test_the_shared_tide_period_and_clamp() -> None:
 
 def test_sources_go_offline_and_come_back_online() -> None:
     model = CityModel(PROFILE, seed=6)
-    msgs = run(model, 40_000, 0.1)  # ~67 real minutes: more than a simulated two days
+    msgs = run(model, 40_000, 2.0)  # ~22 real hours: a source drops out every OUTAGE_GAP_S / sources (~4 h)
     seen = defaultdict(list)
     silent_while_offline = True
     for _, topic, payload, retain, _ in msgs:
@@ -283,7 +283,7 @@ def test_sources_go_offline_and_come_back_online() -> None:
             seen[sid].append(payload)
         elif kind == "sensor" and seen.get(sid, [b""])[-1] == b"offline":
             silent_while_offline = False
-    assert len(seen) >= 5
+    assert len(seen) >= 3
     for sid, states in seen.items():
         assert all(a != b for a, b in pairwise(states)), (sid, states)  # they alternate
         assert states[0] == b"offline"

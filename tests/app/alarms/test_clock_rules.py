@@ -35,7 +35,7 @@ def test_a_silent_source_goes_stale_then_offline_then_clears_when_it_reports(wri
     offline = clock(engine, NOW + 11 * interval)
     assert ("escalated", "active") in [(c.action, c.state) for c in offline if b'"awlr-sungai-pilowo"' in c.payload]
     rows = q(engine, "SELECT severity, state FROM alarms WHERE rule_id = 'silence.sources' AND subject = :s", s=RIVER)
-    assert rows == [("major", "active")]
+    assert rows == [("minor", "active")]  # the profile: stale is Perhatian, offline Waspada
     # Sources the profile lists but that never reported raise nothing (not started yet).
     assert q(engine, "SELECT count(*) FROM alarms WHERE rule_id = 'silence.sources'") == [(1,)]
     later = NOW + 12 * interval
@@ -49,7 +49,9 @@ def test_a_silent_source_goes_stale_then_offline_then_clears_when_it_reports(wri
 def test_an_overdue_ticket_raises_an_sla_alarm_until_it_is_resolved(writer: WritePath, engine: Engine) -> None:
     writer.write([ticket("T-1", "open", NOW - 10 * MIN, service="banjir", priority="critical", sla_minutes=5)])
     changes = clock(engine, NOW)
-    assert [(c.action, orjson.loads(c.payload)["severity"]) for c in changes] == [("raised", "critical")]
+    assert [(c.action, orjson.loads(c.payload)["severity"]) for c in changes] == [
+        ("raised", "major")
+    ]  # the profile: a late critical ticket is Siaga
     assert clock(engine, NOW + 1000) == []  # raised once
     writer.write([ticket("T-1", "resolved", NOW - MIN)])
     assert [c.action for c in clock(engine, NOW + 2000)] == ["cleared"]

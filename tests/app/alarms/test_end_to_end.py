@@ -127,7 +127,7 @@ def test_a_source_that_stops_publishing_raises_a_silence_alarm_that_clears_when_
         silent = watcher.wait(
             "the silence alarm", lambda m: m["rule"] == "silence.sources" and m["source_id"] == "pju-test-1", timeout=15
         )
-        assert silent["action"] == "raised" and silent["severity"] == "minor"
+        assert silent["action"] == "raised" and silent["severity"] == "warning"
         pub.publish("city/morotai/sensor/pju-test-1", orjson.dumps({"values": {"battery_v": 12.6}}))
         watcher.wait("cleared when it reported", lambda m: m["id"] == silent["id"] and m["action"] == "cleared")
     finally:

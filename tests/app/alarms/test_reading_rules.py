@@ -99,7 +99,7 @@ def test_a_minimum_duration_is_kept_between_batches_in_the_database(engine: Engi
 def test_a_fast_rise_raises_a_rate_alarm(writer: WritePath, engine: Engine) -> None:
     for i, level in enumerate([60, 70, 85, 110]):
         writer.write([reading(RIVER, NOW - (10 - i * 3) * MIN, water_level_cm=level)])
-    assert q(engine, "SELECT rule_id, severity, state FROM alarms") == [("rate.water_level_rise", "major", "active")]
+    assert q(engine, "SELECT rule_id, severity, state FROM alarms") == [("rate.water_level_rise", "minor", "active")]
     writer.write([reading(RIVER, NOW + 30 * MIN, water_level_cm=112)])  # the window moved on: no rise left
     assert q(engine, "SELECT state FROM alarms WHERE rule_id = 'rate.water_level_rise'") == [("cleared",)]
 

@@ -1,4 +1,4 @@
-"""Situation routes on both databases, alarms raised through the ingestor's own write path: a rain storm in one
+"""Situation routes on both databases, alarms raised through the ingestor's own write path: a flood in one
 district is one situation with a flood; acknowledging it acknowledges its members, each in its own history."""
 
 from __future__ import annotations
@@ -13,20 +13,20 @@ from ingest.messages import Point, Reading
 from ingest.writer import Item
 from tests.app.conftest import auth
 
-STORM = [f"arg-badai-{i:02d}" for i in range(1, 13)]  # 12 new rain gauges, all in Morotai Selatan
+STORM = [f"awlr-banjir-{i:02d}" for i in range(1, 13)]  # 12 new river gauges, all in Morotai Selatan
 
 
-def rain(writer: WritePath, source: str, mm_h: float, ts_ms: int, district: str = "morotai-selatan") -> None:
-    r = Reading("morotai", source, (Point("rain_mm_h", ts_ms, mm_h),), district, None, None)
+def river(writer: WritePath, source: str, cm: float, ts_ms: int, district: str = "morotai-selatan") -> None:
+    r = Reading("morotai", source, (Point("water_level_cm", ts_ms, cm),), district, None, None)
     writer.write([Item(f"city/morotai/sensor/{source}", b"{}", ts_ms, r)])
 
 
 @pytest.fixture
 def storm(writer: WritePath) -> list[str]:
     now = int(time.time() * 1000)
-    for i, src in enumerate(STORM):  # 12 breaches within a minute: 3 of them Awas (> 100 mm/h)
-        rain(writer, src, 120.0 if i < 3 else 60.0, now - 60_000 + i * 5000)
-    rain(writer, "arg-leo-leo", 70.0, now, district="pulau-rao")  # another district: an alarm of its own
+    for i, src in enumerate(STORM):  # 12 breaches within a minute: 3 of them Awas (> 250 cm)
+        river(writer, src, 260.0 if i < 3 else 200.0, now - 60_000 + i * 5000)
+    river(writer, "awlr-rao", 200.0, now, district="pulau-rao")  # another district: an alarm of its own
     return STORM
 
 
@@ -34,10 +34,10 @@ def test_a_storm_in_one_district_is_one_situation_and_a_flood(client: TestClient
     h = auth(tokens["viewer"])
     body = client.get("/api/v1/situations", headers=h).json()
     (sit,) = body["situations"]  # the lone Pulau Rao alarm is no situation
-    assert sit["title"] == "Hujan lebat Morotai Selatan"
+    assert sit["title"] == "Banjir sungai Morotai Selatan"
     assert (sit["cause"], sit["hazard"], sit["district"], sit["severity"], sit["state"]) == (
         "hazard",
-        "rain",
+        "river",
         "morotai-selatan",
         "critical",
         "active",
@@ -50,7 +50,7 @@ def test_a_storm_in_one_district_is_one_situation_and_a_flood(client: TestClient
     )
     assert sit["id"] == f"s-{sit['alarm_ids'][0]}" and len(set(sit["alarm_ids"])) == 12
     en = client.get("/api/v1/situations?lang=en", headers=h).json()["situations"][0]
-    assert en["title"] == "Heavy rain Morotai Selatan" and en["id"] == sit["id"]
+    assert en["title"] == "River flood Morotai Selatan" and en["id"] == sit["id"]
     flood = body["flood"]
     assert flood["active"] and flood["count"] == 13 and flood["threshold"] == 10 and flood["suppress_below"] == "major"
     assert flood["suppressed_ids"] == []  # every alarm is Siaga or Awas: nothing below the floor to hide
@@ -92,9 +92,9 @@ def test_unknown_and_malformed_situation_ids(client: TestClient, tokens, storm) 
 def test_all_includes_a_cleared_situation(client: TestClient, tokens, writer: WritePath) -> None:
     now = int(time.time() * 1000)
     for i, src in enumerate(STORM[:3]):
-        rain(writer, src, 60.0, now - 60_000 + i * 1000)
+        river(writer, src, 200.0, now - 60_000 + i * 1000)
     for i, src in enumerate(STORM[:3]):
-        rain(writer, src, 5.0, now - 30_000 + i * 1000)
+        river(writer, src, 100.0, now - 30_000 + i * 1000)
     h = auth(tokens["viewer"])
     assert client.get("/api/v1/situations", headers=h).json()["situations"] == []
     (sit,) = client.get("/api/v1/situations?state=all", headers=h).json()["situations"]
