@@ -142,17 +142,17 @@ def profile_check(path: Path) -> None:
     from app.incidents.sops import profile_sops
 
     for p, rota in zip(cities, rotas, strict=True):
-        typer.echo(
-            f"{p.city.name} ({p.city.id}, {p.city.kemendagri or 'no Kemendagri code'}, {p.city.timezone}): "
-            f"{len(p.districts)} districts, {len(p.agencies)} agencies, {len(p.services)} services, "
-            f"{len(p.metrics)} metrics, {len(p.sources)} sources, {len(rota.contacts)} duty contacts"
-        )
         try:
             sops = profile_sops(p)
         except ValueError as exc:
-            err.print(f"[red]profile {path}: sops: {exc}[/red]")
+            err.print(f"[red]profile {path}: {p.city.id}: sops: {exc}[/red]")
             raise typer.Exit(1) from exc
-        typer.echo(f"{len(sops)} SOPs: {', '.join(s.id for s in sops) or '-'}")
+        typer.echo(  # one line a city
+            f"{p.city.name} ({p.city.id}, {p.city.kemendagri or 'no Kemendagri code'}, {p.city.timezone}): "
+            f"{len(p.districts)} districts, {len(p.agencies)} agencies, {len(p.services)} services, "
+            f"{len(p.metrics)} metrics, {len(p.sources)} sources, {len(rota.contacts)} duty contacts; "
+            f"{len(sops)} SOPs: {', '.join(s.id for s in sops) or '-'}"
+        )
 
 
 def _say_when_no_admin(engine) -> None:  # noqa: ANN001

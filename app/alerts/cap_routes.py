@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from app.alarms.queries import AlarmFilter, get_alarm, history, list_alarms
+from app.alarms.routes import AlarmId
 from app.alerts.capout import alarm_cap, atom
 from app.auth.deps import _bearer, get_principal
 from app.http.deps import ConnDep, ProfileDep, SettingsDep
@@ -71,7 +72,7 @@ def cap_feed(*, request: Request, severities: ReadableDep, conn: ConnDep, profil
     summary="One alarm as a CAP 1.2 document (Alert, Update or Cancel)",
     responses={404: {"description": "No such alarm (or not public)"}},
 )
-def cap_alert(*, alarm_id: int, severities: ReadableDep, conn: ConnDep, profile: ProfileDep) -> CapResponse:
+def cap_alert(*, alarm_id: AlarmId, severities: ReadableDep, conn: ConnDep, profile: ProfileDep) -> CapResponse:
     row = get_alarm(conn=conn, city=profile.city.id, alarm_id=alarm_id)
     if row is None or (severities is not None and row["severity"] not in severities):
         raise HTTPException(404, detail=f"no alarm {alarm_id}")
