@@ -281,14 +281,19 @@ def _init_pdam(s: Source, m: CityModel) -> None:
     s.st.update(pbase=r.uniform(2.7, 3.4), drop_until=0.0, next_drop=None)
 
 
+# A main bursts about every PDAM_GAP_S of the wall clock per network (issue 17: on the compressed clock each
+# network burst every ~2 real hours, a Siaga alarm each); the repair still takes its hours on the episodes' clock.
+PDAM_GAP_S = 2 * DAY
+
+
 def _g_pressure(s: Source, m: CityModel, now: float, h: float) -> float:
     st = s.st
     nd = st["next_drop"]
     if nd is None:
-        st["next_drop"] = nd = now + m.rng.expovariate(1.0) * 5 * DAY / m.scale
+        st["next_drop"] = nd = now + m.rng.expovariate(1.0) * PDAM_GAP_S
     if now >= nd:  # a main bursts: pressure collapses until it is repaired
         st["drop_until"] = now + m.rng.uniform(1, 4) * HOUR / m.scale
-        st["next_drop"] = st["drop_until"] + m.rng.expovariate(1.0) * 5 * DAY / m.scale
+        st["next_drop"] = st["drop_until"] + m.rng.expovariate(1.0) * PDAM_GAP_S
         if m.rnd() < 0.7:
             m.spawn_ticket("air-mati", s.di, now + m.rng.uniform(0.2, 1.0) * HOUR / m.scale)
     if now < st["drop_until"]:
