@@ -239,20 +239,29 @@ def _init_beds(s: Source, m: CityModel) -> None:
     s.st.update(cap=cap, occ=round(cap * r.uniform(0.6, 0.85)), bt=None, acc=0.0)
 
 
+# A ward's admissions and discharges: a 20-bed puskesmas at ~70 % with stays of ~3 days sees about 4 of each a
+# day, so ~0.4 bed movements per bed and day. Paced by the wall clock, not the episodes' compressed clock (as
+# in a real ward, occupancy moves a bed every few hours), and pulled toward ~70 % (the Kemenkes BOR norm is
+# 60-85 %), so a full ward is an event of the day, not of the hour.
+BED_MOVES_PER_BED_DAY = 0.4
+
+
 def _beds_step(s: Source, m: CityModel, now: float) -> None:
-    # Admissions and discharges, one every ~30 simulated minutes, pulled toward ~72 %.
     st = s.st
     t0 = st["bt"]
     st["bt"] = now
     if t0 is None or now <= t0:
         return
-    st["acc"] += (now - t0) * m.scale / 1800.0
     cap, occ = st["cap"], st["occ"]
-    lo, hi = math.ceil(0.5 * cap), math.floor(0.95 * cap)
-    for _ in range(min(int(st["acc"]), 40)):
-        p_up = clamp(0.5 + (0.72 * cap - occ) / cap * 1.5, 0.1, 0.9)
-        occ = min(occ + 1, hi) if m.rnd() < p_up else max(occ - 1, lo)
-    st["acc"] -= int(st["acc"])
+    st["acc"] += (now - t0) * cap * BED_MOVES_PER_BED_DAY / DAY
+    moves = int(st["acc"])
+    if not moves:
+        return
+    st["acc"] -= moves
+    lo = math.ceil(0.5 * cap)
+    for _ in range(min(moves, 40)):
+        p_up = clamp(0.5 + (0.70 * cap - occ) / cap * 2.0, 0.1, 0.9)
+        occ = min(occ + 1, cap) if m.rnd() < p_up else max(occ - 1, lo)
     st["occ"] = occ
 
 
@@ -272,14 +281,19 @@ def _init_pdam(s: Source, m: CityModel) -> None:
     s.st.update(pbase=r.uniform(2.7, 3.4), drop_until=0.0, next_drop=None)
 
 
+# A main bursts about every PDAM_GAP_S of the wall clock per network (issue 17: on the compressed clock each
+# network burst every ~2 real hours, a Siaga alarm each); the repair still takes its hours on the episodes' clock.
+PDAM_GAP_S = 2 * DAY
+
+
 def _g_pressure(s: Source, m: CityModel, now: float, h: float) -> float:
     st = s.st
     nd = st["next_drop"]
     if nd is None:
-        st["next_drop"] = nd = now + m.rng.expovariate(1.0) * 5 * DAY / m.scale
+        st["next_drop"] = nd = now + m.rng.expovariate(1.0) * PDAM_GAP_S
     if now >= nd:  # a main bursts: pressure collapses until it is repaired
         st["drop_until"] = now + m.rng.uniform(1, 4) * HOUR / m.scale
-        st["next_drop"] = st["drop_until"] + m.rng.expovariate(1.0) * 5 * DAY / m.scale
+        st["next_drop"] = st["drop_until"] + m.rng.expovariate(1.0) * PDAM_GAP_S
         if m.rnd() < 0.7:
             m.spawn_ticket("air-mati", s.di, now + m.rng.uniform(0.2, 1.0) * HOUR / m.scale)
     if now < st["drop_until"]:

@@ -257,6 +257,31 @@ def test_diurnal_behaviour_follows_the_local_clock() -> None:
     assert sum(volts(noon)) / len(volts(noon)) > sum(volts(night)) / len(volts(night)) + 0.8
 
 
+def test_a_ward_fills_and_empties_a_few_beds_a_day_not_every_message() -> None:
+    # Issue 17: occupancy is a ward's, paced by the wall clock (admissions and discharges, ~0.4 per bed a day),
+    # not a random walk on the episodes' compressed clock, so a small puskesmas does not cross its levels hourly.
+    model = CityModel(PROFILE, seed=11)
+    wards = [s for s in model.sources if s.kind == "hospital"]
+    assert wards
+    days, report_s = 7, 600.0
+    moved = expected = 0.0
+    occupancy: list[float] = []
+    for s in wards:
+        gen = dict(s.gens)["bed_occupancy_pct"]
+        cap = s.st["cap"]
+        last = None
+        for i in range(int(days * 86_400 / report_s)):
+            pct = gen(s, model, T0 + i * report_s, 12.0)
+            occ = round(pct * cap / 100)
+            moved += abs(occ - last) if last is not None else 0
+            last = occ
+            occupancy.append(pct)
+        expected += 0.4 * cap * days
+    assert 0.5 * expected <= moved <= 1.2 * expected, (moved, expected)
+    assert all(50 <= p <= 100 for p in occupancy)
+    assert 60 <= sum(occupancy) / len(occupancy) <= 80
+
+
 def test_the_shared_daily_cycle_peaks_at_its_hour_and_repeats_daily() -> None:
     # The public curve the live generators and bench/api.py's history fill both shape their values on.
     assert diurnal(14.0, 14.0) == pytest.approx(1.0)
