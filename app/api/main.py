@@ -47,8 +47,11 @@ from app.incidents import routes as incidents, sop_routes as incident_sops
 from app.integrators import routes as integrators
 from app.live.hub import start_hub, stop_hub
 from app.live.notices import Dependencies
+from app.open311 import routes as open311  # citizen services (issue 14)
+from app.open311.formats import Open311Error, error_response
 from app.overview import routes as overview
 from app.profile import load_profile
+from app.public import routes as public
 from app.quarantine import routes as quarantine
 from app.readings import routes as readings
 from app.replay import routes as replay
@@ -62,11 +65,6 @@ from app.storage.engine import engine_from_settings
 from app.storage.maintenance import optimize
 from app.storage.migrate import upgrade
 from app.tickets import routes as tickets
-
-# citizen services (issue 14)
-from app.open311 import routes as open311  # isort: skip
-from app.open311.formats import Open311Error, error_response  # isort: skip
-from app.public import routes as public  # isort: skip
 
 # Every router of the API, in the order requests are matched against them.
 ROUTERS: tuple[APIRouter, ...] = (
