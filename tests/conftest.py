@@ -155,6 +155,10 @@ def wait_for_log(proc: subprocess.Popen, log: Path, text: str, timeout: float = 
         if proc.poll() is not None:
             raise AssertionError(f"process exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
         time.sleep(0.05)
+    # The test fails here, before its own clean-up holds the process: end it, or it outlives the run (a CI run once
+    # left an ingestor running for hours this way).
+    proc.kill()
+    proc.wait(10)
     raise AssertionError(f"{log.name} never said {text!r}:\n{log.read_text(errors='replace')[-3000:]}")
 
 
