@@ -442,8 +442,8 @@ def load_profile(name_or_path: str) -> Profile:
     """A shipped profile by name (`morotai`) or a profile file by path."""
     if (province := _is_province(name_or_path)) is not None:
         raise ProfileError(
-            f"{name_or_path} is a province profile ({province}): a deployment serving several cities is not "
-            "available yet; set SATUPINTU_PROFILE to one of its cities (docs/province.md)"
+            f"{name_or_path} is a province profile ({province}): it names several cities; load it with "
+            "load_deployment (one profile per city)"
         )
     if ID_RE.match(name_or_path) and (SHIPPED_DIR / f"{name_or_path}.yaml").exists():
         return load_profile_file(SHIPPED_DIR / f"{name_or_path}.yaml")
@@ -480,6 +480,24 @@ class Deployment(_Strict):
     province: Province | None = None
     cities: tuple[Profile, ...]
 
+    @property
+    def home(self) -> Profile:
+        """The first city: what a caller gets when it names none (and the only one of a one-city deployment)."""
+        return self.cities[0]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(p.city.id for p in self.cities)
+
+    @property
+    def multi(self) -> bool:
+        """Whether this deployment serves more than one city (a province user is then read-only by default)."""
+        return len(self.cities) > 1
+
+    def get(self, city_id: str) -> Profile | None:
+        """The profile of `city_id`, or None when this deployment does not serve it."""
+        return next((p for p in self.cities if p.city.id == city_id), None)
+
     @model_validator(mode="after")
     def _distinct(self) -> Deployment:
         ids = [p.city.id for p in self.cities]
@@ -507,6 +525,7 @@ def _is_province(name_or_path: str) -> Path | None:
     return path if isinstance(data, dict) and "province" in data and "cities" in data else None
 
 
+@lru_cache(maxsize=8)
 def load_deployment(spec: str) -> Deployment:
     """The cities of SATUPINTU_PROFILE: one city profile, a province profile, or a comma list of city profiles."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
