@@ -15,7 +15,7 @@ from app.alarms.queries import AlarmFilter, get_alarm, history, list_alarms
 from app.alarms.routes import AlarmId
 from app.alerts.capout import alarm_cap, atom
 from app.auth.deps import _bearer, get_principal
-from app.http.deps import ConnDep, ProfileDep, SettingsDep
+from app.http.deps import CityDep, ConnDep, ProfileDep, SettingsDep
 from app.http.timefmt import now_ms
 
 router = APIRouter(prefix="/api/v1/cap", tags=["alerts"])
@@ -33,10 +33,11 @@ async def readable(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: SettingsDep,
+    city: CityDep,
 ) -> tuple[str, ...] | None:
     """The severities the caller may read: None for all (a valid token), else the public ones; 401 when none."""
     try:
-        who = await get_principal(request, creds)
+        who = await get_principal(request, creds, city)
     except HTTPException:
         if settings.cap_out_public_severities:
             return tuple(settings.cap_out_public_severities)

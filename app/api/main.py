@@ -38,7 +38,7 @@ from app.api.docs import install_docs
 from app.api.metrics import IngestTotals, WebTotals
 from app.api.security import BodyLimit, OriginGuard, SecureHeaders, script_hashes
 from app.auth import routes as tokens, session_routes as sessions, user_routes as users
-from app.auth.deps import require
+from app.auth.deps import caller_city, require
 from app.auth.lookup import TokenCache
 from app.catalogue import routes as catalogue
 from app.cities import routes as cities  # Smart Province (issue 15)
@@ -50,7 +50,7 @@ from app.live.notices import Dependencies
 from app.open311 import routes as open311  # citizen services (issue 14)
 from app.open311.formats import Open311Error, error_response
 from app.overview import routes as overview
-from app.profile import load_profile
+from app.profile import load_deployment
 from app.public import routes as public
 from app.quarantine import routes as quarantine
 from app.readings import routes as readings
@@ -157,16 +157,20 @@ def create_app(
     )
     api.state.settings = settings
     api.state.csp_script_hashes = []  # inline scripts the Content-Security-Policy allows (docs, dashboard)
-    api.state.profile = load_profile(settings.profile)
+    # Smart Province: every city of SATUPINTU_PROFILE; a request names its own (app.http.deps.get_city).
+    api.state.deployment = load_deployment(settings.profile)
+    api.state.profile = api.state.deployment.home  # the home city, for the parts that serve one city
+    api.state.caller_city = caller_city  # get_city's default: the city of the caller's token
     api.state.engine = engine_from_settings(settings)
     if migrate:
         upgrade(api.state.engine)
-        # The profile's sources are listed (and show offline while silent) before the ingestor runs.
+        # The profiles' sources are listed (and show offline while silent) before the ingestor runs.
         with api.state.engine.begin() as conn:
-            sync_profile(conn=conn, profile=api.state.profile)
+            for profile in api.state.deployment.cities:
+                sync_profile(conn=conn, profile=profile)
     optimize(api.state.engine)  # planner statistics, so reads take the right index from the first request
     api.state.depends_on = DEPENDS_ON
-    api.state.token_cache = TokenCache(settings.api_token_cache_s, serves=api.state.profile.city.id)
+    api.state.token_cache = TokenCache(settings.api_token_cache_s, serves=api.state.deployment.ids)
     api.state.response_cache = (
         ResponseCache(api.state.profile.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s)
         if settings.api_cache_s > 0

@@ -7,16 +7,27 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.auth.lookup import TOKEN_COOKIE
-from app.auth.tokens import Principal, Role
+from app.auth.lookup import TOKEN_COOKIE, request_token
+from app.auth.tokens import RANK, Principal, Role
+from app.http.deps import CityDep
 
-__all__ = ["AdminDep", "IntegratorDep", "OperatorDep", "ViewerDep", "get_principal", "require"]
+__all__ = ["AdminDep", "IntegratorDep", "OperatorDep", "ViewerDep", "caller_city", "get_principal", "require"]
 _bearer = HTTPBearer(auto_error=False, description="An API token (`satupintu token create`)")
+
+
+async def caller_city(request: Request) -> str | None:
+    """The city the caller's token is scoped to, if any (app.http.deps.get_city's default; no 401 here)."""
+    token = request_token(request.headers)
+    if not token:
+        return None
+    who = await request.app.state.token_cache.alookup(request.app.state.engine, token, any_city=True)
+    return who.city if who is not None else None
 
 
 async def get_principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    city: CityDep,
 ) -> Principal:
     """The caller, from `Authorization: Bearer <token>` or the dashboard's session cookie; else 401.
 
@@ -27,11 +38,9 @@ async def get_principal(
     if token:
         who = await request.app.state.token_cache.alookup(request.app.state.engine, token, any_city=True)
         if who is not None:
-            city = request.app.state.profile.city.id
-            if not who.serves(city):  # Smart Province: a token scoped to another city sees nothing here
+            if not who.serves(city):  # Smart Province: a token scoped to another city sees nothing of this one
                 raise HTTPException(
-                    status.HTTP_403_FORBIDDEN,
-                    detail=f"this token is for city {who.city!r}; this deployment serves {city!r}",
+                    status.HTTP_403_FORBIDDEN, detail=f"this token is for city {who.city!r}, not {city!r}"
                 )
             return who
     raise HTTPException(
@@ -44,10 +53,16 @@ async def get_principal(
 def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
     """A dependency that lets through callers with at least `role`; else 403."""
 
-    async def check(who: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(request: Request, who: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not who.may(role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, detail=f"this needs the {role} role; your token is {who.role}"
+            )
+        if RANK[role] > RANK["viewer"] and who.read_only(multi=request.app.state.deployment.multi):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail="a province-wide token reads every city but acts on none: scope it to a city (--city ID), "
+                "or to every city with --city '*'",
             )
         return who
 

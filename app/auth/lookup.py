@@ -9,7 +9,7 @@ database read per `api_token_cache_s` however many parts of the process ask.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from cachetools import TTLCache
 from sqlalchemy import Engine
@@ -52,13 +52,13 @@ class TokenCache:
         clock: Callable[[], float] = time.monotonic,
         maxsize: int = MAX_ENTRIES,
         *,
-        serves: str | None = None,
+        serves: str | Collection[str] | None = None,
     ) -> None:
         self.ttl_s = ttl_s
-        # Smart Province: the deployment's city. A token scoped to another city is no caller here for the
-        # response cache, the live channel and the window (lookup gives None); the API's dependency asks with
-        # `any_city` to answer it 403 rather than 401.
-        self.serves = serves
+        # Smart Province: the deployment's cities. A token scoped to a city not among them is no caller here for
+        # the response cache, the live channel and the window (lookup gives None); the API's dependency asks with
+        # `any_city` to answer it 403 rather than 401. Which of the cities a caller may see is the caller's check.
+        self.serves = (serves,) if isinstance(serves, str) else tuple(serves) if serves is not None else None
         self._known: TTLCache[str, Principal] | None = (
             TTLCache(maxsize=maxsize, ttl=ttl_s, timer=clock) if ttl_s > 0 else None
         )
@@ -72,7 +72,7 @@ class TokenCache:
         who = None if fresh else self.cached(token)
         if who is None:
             who = self._read(engine, token)
-        return who if any_city or who is None or self.serves is None or who.serves(self.serves) else None
+        return who if any_city or who is None or self._here(who) else None
 
     def _read(self, engine: Engine, token: str) -> Principal | None:
         with engine.connect() as conn:
@@ -90,8 +90,11 @@ class TokenCache:
         """The same, on the event loop: a hit costs no thread hop, a miss reads in the threadpool."""
         hit = None if fresh else self.cached(token)
         if hit is not None:
-            return hit if any_city or self.serves is None or hit.serves(self.serves) else None
+            return hit if any_city or self._here(hit) else None
         return await run_in_threadpool(lambda: self.lookup(engine, token, fresh=fresh, any_city=any_city))
+
+    def _here(self, who: Principal) -> bool:
+        return self.serves is None or any(who.serves(city) for city in self.serves)
 
     def forget(self, token: str) -> None:
         if self._known is not None:

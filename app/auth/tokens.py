@@ -21,6 +21,7 @@ Role = Literal["reporter", "integrator", "viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("reporter", "integrator", "viewer", "operator", "admin")
 RANK = {r: i for i, r in enumerate(ROLES)}
 PREFIX = "sp_"
+ALL_CITIES = "*"  # Smart Province: a token or user scope for every city of the deployment, acting on each
 SESSION_PREFIX = "session:"  # a user's sign-in session is a token named `session:<username>`
 
 
@@ -33,11 +34,17 @@ class Principal:
     role: Role
     user_id: int | None = None  # set when the token is a user's sign-in session
     agency: str | None = None  # the agency it speaks for (an Open311 request's personal data); None: city-wide
-    city: str | None = None  # Smart Province: the one city it may see; None: every city
+    # Smart Province: the one city it may see and act on; None: every city, read-only when the deployment serves
+    # several (a province user); ALL_CITIES: every city, and it may act on each.
+    city: str | None = None
 
     def serves(self, city: str) -> bool:
-        """Whether this caller may see and act on `city`."""
-        return self.city is None or self.city == city
+        """Whether this caller may see `city`."""
+        return self.city is None or self.city in (city, ALL_CITIES)
+
+    def read_only(self, *, multi: bool) -> bool:
+        """Whether this caller may only read: a province-wide token (no city) of a deployment of several cities."""
+        return multi and self.city is None
 
     def may(self, role: Role) -> bool:
         return RANK[self.role] >= RANK[role]
@@ -69,8 +76,8 @@ def create_token(
         raise ValueError("a token needs a name (who or what uses it)")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise ValueError("a token name cannot contain control characters")
-    if city is not None and not ID_RE.match(city):
-        raise ValueError("a city id is lowercase letters, digits, '-' or '_' (at most 64)")
+    if city is not None and city != ALL_CITIES and not ID_RE.match(city):
+        raise ValueError(f"a city id is lowercase letters, digits, '-' or '_' (at most 64), or {ALL_CITIES!r}")
     token = PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         TokenRow.__table__.insert().values(

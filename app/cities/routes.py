@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.auth.deps import ViewerDep
-from app.http.deps import ProfileDep
+from app.http.deps import DeploymentDep
 from app.profile import Profile
 
 router = APIRouter(prefix="/api/v1", tags=["cities"])
@@ -55,6 +55,6 @@ def city_out(profile: Profile) -> CityOut:
 
 
 @router.get("/cities", response_model=CitiesOut, summary="The cities this deployment serves")
-def cities(_who: ViewerDep, profile: ProfileDep) -> CitiesOut:
-    """One deployment serves one city today (the profile's); a province deployment will list each of its cities."""
-    return CitiesOut(items=[city_out(profile)])
+def cities(who: ViewerDep, deployment: DeploymentDep) -> CitiesOut:
+    """Every city of the deployment the caller may see: a city's token sees its own, a province token all."""
+    return CitiesOut(items=[city_out(p) for p in deployment.cities if who.serves(p.city.id)])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.alarms.queries import open_counts
@@ -13,7 +12,6 @@ from app.auth.deps import ViewerDep
 from app.http.deps import ConnDep, ProfileDep
 from app.http.timefmt import from_ms, now_ms
 from app.overview import queries
-from app.profile import ID_PATTERN
 from app.sources.queries import HEALTH_RULE
 
 router = APIRouter(prefix="/api/v1", tags=["overview"])
@@ -61,13 +59,7 @@ def overview(
     _who: ViewerDep,
     conn: ConnDep,
     profile: ProfileDep,
-    city: Annotated[str | None, Query(pattern=ID_PATTERN, description="Default: the profile's city")] = None,
 ) -> OverviewOut:
-    if city is not None and city != profile.city.id:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            detail=f"city {city!r} is not served here (this deployment serves {profile.city.id!r})",
-        )
     o = queries.overview(conn=conn, profile=profile, city=profile.city.id, now_ms=now_ms())
     return OverviewOut(
         city=o.city,
