@@ -16,6 +16,10 @@ from starlette.websockets import WebSocketDisconnect
 from app.auth.passwords import hash_password
 from app.auth.tokens import create_token
 from app.auth.users import create_user
+from app.http.timefmt import now_ms
+from ingest.committer import WritePath
+from ingest.messages import Point, Reading, Rejected, TicketEvent
+from ingest.writer import Item
 from tests.app.conftest import auth
 
 SAMPLE = {"token_id": "1", "username": "sari", "name": "reading", "ticket_id": "112-1", "alarm_id": "1"}
@@ -105,3 +109,110 @@ def test_a_users_city_scope_holds_for_their_sessions_and_the_admin_api_sets_it(
         "/api/v1/tokens", json={"name": "x", "role": "viewer", "city": "Not A City"}, headers=auth(scoped["all"])
     )
     assert bad.status_code == 422
+
+
+# --- Two cities in one deployment (SATUPINTU_PROFILE=morotai,ternate) ------------------------------------------
+
+RIVERS = {"morotai": "awlr-sungai-pilowo", "ternate": "awlr-kali-toboko"}
+TICKETS = {"morotai": "mor-112-1", "ternate": "ter-112-1"}
+# Path parameters that name the other city's things: a Ternate token must not reach them.
+MOROTAI_SAMPLE = {**SAMPLE, "source_id": RIVERS["morotai"], "ticket_id": TICKETS["morotai"], "code": "ambulans"}
+
+
+def _seed(writers: dict[str, WritePath]) -> None:
+    """Per city: its river gauge over the major threshold (an alarm), an open ticket, a refused message."""
+    now = now_ms()
+    for city, river in RIVERS.items():
+        w = writers[city]
+        reading = Reading(city, river, (Point("water_level_cm", now - 1000, 200.0),))
+        w.write([Item(f"city/{city}/sensor/{river}", b"{}", now, reading)])
+        ev = TicketEvent(city, "layanan-112", TICKETS[city], "open", now - 60_000, service="ambulans")
+        w.write([Item(f"city/{city}/service/layanan-112", b"{}", now, ev)])
+        w.write([Item(f"city/{city}/sensor/x", b"{nope", now, Rejected("bad_json", "not JSON", city, "x"))])
+
+
+@pytest.fixture
+def province(two_cities: TestClient, city_writers: dict[str, WritePath]) -> tuple[TestClient, dict[str, str]]:
+    """The two-city app with data in both cities, and tokens: per city (admin), province-wide (None), '*'."""
+    _seed(city_writers)
+    with two_cities.app.state.engine.begin() as conn:
+        toks = {
+            key: create_token(conn=conn, name=f"admin-{key}", role="admin", city=city)
+            for key, city in (("ternate", "ternate"), ("morotai", "morotai"), ("province", None), ("all", "*"))
+        }
+    return two_cities, toks
+
+
+def test_two_cities_a_city_token_asking_for_the_other_city_gets_403_on_every_route(province) -> None:
+    client, toks = province
+    checked = 0
+    for method, path in _routes(client):
+        url = _concrete(path)
+        if client.request(method, url, json={}).status_code != 401:
+            continue
+        sep = "&" if "?" in url else "?"
+        r = client.request(method, f"{url}{sep}city=morotai", json={}, headers=auth(toks["ternate"]))
+        assert r.status_code == 403, (method, path, r.status_code, r.text[:200])
+        checked += 1
+    assert checked > 40
+
+
+def test_two_cities_a_city_token_without_city_sees_its_own_data_only(province) -> None:
+    client, toks = province
+    h = auth(toks["ternate"])
+    checked = 0
+    leaks = []
+    for method, path in _routes(client):
+        if method != "GET" or path == "/api/v1/live":  # the endless stream: tested below
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: MOROTAI_SAMPLE.get(m[1], "1"), path).replace("{fmt}", "json")
+        if client.get(url).status_code != 401:
+            continue
+        r = client.get(url, headers=h)
+        if r.status_code >= 500 or "morotai" in r.text.lower():
+            leaks.append((path, r.status_code, r.text[:300]))
+        checked += 1
+    assert not leaks, "\n".join(map(str, leaks))
+    assert checked > 30
+    # ... and it does see its own city's data, without naming it.
+    assert client.get("/api/v1/overview", headers=h).json()["city"] == "ternate"
+    sources = {s["source_id"] for s in client.get("/api/v1/sources", headers=h).json()["items"]}
+    assert RIVERS["ternate"] in sources
+    tickets = [t["ticket_id"] for t in client.get("/api/v1/tickets", headers=h).json()["items"]]
+    assert tickets == [TICKETS["ternate"]]
+    alarms = client.get("/api/v1/alarms", headers=h).json()
+    assert alarms["total"] >= 1 and {a["source_id"] for a in alarms["items"]} <= set(sources) | {None}
+    assert [c["id"] for c in client.get("/api/v1/cities", headers=h).json()["items"]] == ["ternate"]
+
+
+def test_two_cities_a_province_token_reads_both_and_writes_nothing_and_a_star_token_writes(province) -> None:
+    client, toks = province
+    for city in RIVERS:
+        for key in ("province", "all"):
+            h = auth(toks[key])
+            assert client.get(f"/api/v1/overview?city={city}", headers=h).json()["city"] == city
+            tickets = [t["ticket_id"] for t in client.get(f"/api/v1/tickets?city={city}", headers=h).json()["items"]]
+            assert tickets == [TICKETS[city]]
+    assert {c["id"] for c in client.get("/api/v1/cities", headers=auth(toks["province"])).json()["items"]} == {
+        "morotai",
+        "ternate",
+    }
+    writes = 0
+    for method, path in _routes(client):
+        url = _concrete(path)
+        if method == "GET" or path == "/api/v1/auth/logout":  # signing out is anybody's (their own session)
+            continue
+        if client.request(method, url, json={}).status_code != 401:
+            continue
+        r = client.request(method, f"{url}?city=ternate", json={}, headers=auth(toks["province"]))
+        assert r.status_code == 403, (method, path, r.status_code, r.text[:200])
+        writes += 1
+    assert writes > 15
+    for city in RIVERS:
+        alarm = client.get(f"/api/v1/alarms?city={city}", headers=auth(toks["all"])).json()["items"][0]
+        r = client.post(f"/api/v1/alarms/{alarm['id']}/ack?city={city}", json={}, headers=auth(toks["all"]))
+        assert r.status_code == 200, r.text
+        # The other city's alarm id is not found through this city.
+        other = "ternate" if city == "morotai" else "morotai"
+        r = client.get(f"/api/v1/alarms/{alarm['id']}?city={other}", headers=auth(toks["all"]))
+        assert r.status_code == 404 or r.json()["source_id"] == RIVERS[other]
