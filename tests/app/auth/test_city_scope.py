@@ -7,8 +7,10 @@ the live WebSocket (closed 4401), and a user's city scope holds for their sign-i
 
 from __future__ import annotations
 
+import contextlib
 import re
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -17,6 +19,7 @@ from app.auth.passwords import hash_password
 from app.auth.tokens import create_token
 from app.auth.users import create_user
 from app.http.timefmt import now_ms
+from app.live.events import Event
 from ingest.committer import WritePath
 from ingest.messages import Point, Reading, Rejected, TicketEvent
 from ingest.writer import Item
@@ -216,3 +219,67 @@ def test_two_cities_a_province_token_reads_both_and_writes_nothing_and_a_star_to
         other = "ternate" if city == "morotai" else "morotai"
         r = client.get(f"/api/v1/alarms/{alarm['id']}?city={other}", headers=auth(toks["all"]))
         assert r.status_code == 404 or r.json()["source_id"] == RIVERS[other]
+
+
+def _hello(ws) -> dict:  # noqa: ANN001 - a TestClient WebSocket session
+    hello = orjson.loads(ws.receive_text())
+    assert hello["type"] == "hello", hello
+    return hello
+
+
+def test_two_cities_the_live_websocket_streams_the_cities_the_token_may_see(province) -> None:
+    client, toks = province
+    with (
+        client.websocket_connect(f"/api/v1/live/ws?city=morotai&token={toks['ternate']}") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_text()
+    assert closed.value.code == 4403 and "ternate" in closed.value.reason
+    with client.websocket_connect(f"/api/v1/live/ws?city=nowhere&token={toks['all']}") as ws:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 4403 and "not served" in closed.value.reason
+
+    def notice(city: str) -> Event:
+        return Event.make("changes", {"city": city, "kinds": ["readings"], "marker": city}, city=city)
+
+    def heard(ws) -> str:  # noqa: ANN001
+        return orjson.loads(ws.receive_text())["marker"]
+
+    streams = {
+        "ternate": f"token={toks['ternate']}",  # its own city, not named
+        "province": f"token={toks['province']}",  # every city
+        "province-morotai": f"city=morotai&token={toks['province']}",  # the one it names
+        "all": f"token={toks['all']}",
+    }
+    hellos, sockets = {}, {}
+    with contextlib.ExitStack() as stack:
+        for key, query in streams.items():
+            sockets[key] = stack.enter_context(client.websocket_connect(f"/api/v1/live/ws?{query}"))
+            hellos[key] = _hello(sockets[key])
+        assert hellos["ternate"]["city"] == "ternate" and hellos["ternate"]["cities"] == ["ternate"]
+        assert hellos["province"]["cities"] == ["morotai", "ternate"] and hellos["province"]["city"] is None
+        assert hellos["province-morotai"]["city"] == "morotai"
+        assert hellos["all"]["cities"] == ["morotai", "ternate"]
+        hub = client.app.state.live_hub
+        for city in ("morotai", "ternate", "morotai"):
+            client.portal.call(hub._offer, notice(city))
+        assert heard(sockets["ternate"]) == "ternate"
+        assert [heard(sockets["province"]) for _ in range(3)] == ["morotai", "ternate", "morotai"]
+        assert [heard(sockets["province-morotai"]) for _ in range(2)] == ["morotai", "morotai"]
+        assert [heard(sockets["all"]) for _ in range(3)] == ["morotai", "ternate", "morotai"]
+        client.portal.call(hub._offer, notice("ternate"))  # the Ternate socket's next is this one, not Morotai's
+        assert heard(sockets["ternate"]) == "ternate"
+        client.portal.call(hub._close_all)  # the server ends the streams (as on shutdown): the sockets close
+        for ws in sockets.values():
+            with pytest.raises(WebSocketDisconnect):
+                while True:
+                    ws.receive_text()
+
+
+def test_two_cities_the_live_sse_route_checks_the_city_like_every_route(province) -> None:
+    client, toks = province
+    r = client.get("/api/v1/live?city=morotai", headers=auth(toks["ternate"]))
+    assert r.status_code == 403
+    r = client.get("/api/v1/live?city=nowhere", headers=auth(toks["all"]))
+    assert r.status_code == 404
