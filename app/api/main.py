@@ -172,7 +172,9 @@ def create_app(
     api.state.depends_on = DEPENDS_ON
     api.state.token_cache = TokenCache(settings.api_token_cache_s, serves=api.state.deployment.ids)
     api.state.response_cache = (
-        ResponseCache(api.state.profile.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s)
+        ResponseCache(
+            api.state.deployment.home.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s
+        )  # Smart Province: answers kept per city, staled by their own city's notices
         if settings.api_cache_s > 0
         else None
     )
@@ -206,7 +208,7 @@ def create_app(
 
     # A registry of the app's own: several apps in one process (tests) must not clash.
     registry = CollectorRegistry()
-    registry.register(IngestTotals(api.state.engine, api.state.profile.city.id))
+    registry.register(IngestTotals(api.state.engine, *api.state.deployment.ids))  # every city of the deployment
     registry.register(WebTotals(api.state.engine, api.state.response_cache))
     # /metrics takes any valid API token (a viewer one is enough): Prometheus sends it as a bearer token.
     Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from app.api.cache import Entry, ResponseCache
+from app.api.main import create_app
 from app.auth.passwords import hash_password
 from app.auth.tokens import create_token
 from app.auth.users import create_user
@@ -283,3 +286,60 @@ def test_two_cities_the_live_sse_route_checks_the_city_like_every_route(province
     assert r.status_code == 403
     r = client.get("/api/v1/live?city=nowhere", headers=auth(toks["all"]))
     assert r.status_code == 404
+
+
+def test_two_cities_the_response_cache_keeps_each_citys_answers_apart(
+    two_cities_settings, city_writers: dict[str, WritePath]
+) -> None:
+    _seed(city_writers)
+    settings = two_cities_settings.model_copy(update={"api_cache_s": 60.0})
+    with TestClient(create_app(settings)) as client:
+        with client.app.state.engine.begin() as conn:
+            toks = {
+                key: create_token(conn=conn, name=f"viewer-{key}", role="viewer", city=city)
+                for key, city in (("ternate", "ternate"), ("morotai", "morotai"), ("province", None))
+            }
+        cache = client.app.state.response_cache
+
+        def overview(key: str, query: str = "") -> tuple[str, str]:
+            r = client.get(f"/api/v1/overview{query}", headers=auth(toks[key]))
+            assert r.status_code == 200, r.text
+            return r.json()["city"], r.headers.get("x-cache", "miss")
+
+        # The same URL, the same role: each token's own city, each computed once and then kept.
+        assert overview("morotai") == ("morotai", "miss")
+        assert overview("ternate") == ("ternate", "miss")
+        assert overview("ternate") == ("ternate", "hit")
+        assert overview("morotai") == ("morotai", "hit")
+        assert overview("province") == ("morotai", "hit")  # no city named, none of its own: the home city
+        assert overview("province", "?city=ternate") == ("ternate", "miss")
+        # A kept answer about Morotai is no answer for a Ternate token asking for it.
+        assert overview("province", "?city=morotai") == ("morotai", "miss")
+        r = client.get("/api/v1/overview?city=morotai", headers=auth(toks["ternate"]))
+        assert r.status_code == 403 and "x-cache" not in r.headers
+        # A Ternate change notice stales Ternate's answers only.
+        notice = Event.make("changes", {"city": "ternate", "tickets": ["ter-112-1"]}, city="ternate")
+        before = cache.recomputed
+        client.portal.call(cache.on_event, notice)
+        client.portal.call(cache.refresh)
+        assert overview("morotai")[1] == "hit"
+        assert overview("ternate") == ("ternate", "hit")  # computed again before the notice was announced
+        assert cache.recomputed > before
+
+
+def test_the_cache_stales_a_citys_answers_by_its_own_notices_only() -> None:
+    cache = ResponseCache("morotai", 60)
+    kinds = frozenset({"tickets"})
+    for city in ("morotai", "ternate"):
+        assert cache.put(
+            ("/api/v1/tickets?", "viewer", city),
+            Entry(time.monotonic() + 60, [], b"{}"),
+            kinds,
+            cache.stamp(kinds, city),
+            city=city,
+        )
+    cache.invalidate(["tickets"], city="ternate")
+    assert cache.serve(("/api/v1/tickets?", "viewer", "morotai")) is not None
+    assert cache.serve(("/api/v1/tickets?", "viewer", "ternate")) is None
+    cache.invalidate(["tickets"])  # every city's (a write through the API)
+    assert cache.serve(("/api/v1/tickets?", "viewer", "morotai")) is None
