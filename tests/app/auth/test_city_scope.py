@@ -343,3 +343,47 @@ def test_the_cache_stales_a_citys_answers_by_its_own_notices_only() -> None:
     assert cache.serve(("/api/v1/tickets?", "viewer", "ternate")) is None
     cache.invalidate(["tickets"])  # every city's (a write through the API)
     assert cache.serve(("/api/v1/tickets?", "viewer", "morotai")) is None
+
+
+def test_two_cities_open311_takes_the_city_from_jurisdiction_id(province) -> None:
+    client, toks = province
+    with client.app.state.engine.begin() as conn:
+        reporter = create_token(conn=conn, name="reporter-ternate", role="reporter", city="ternate")
+    r = client.get("/open311/v2/services.json")
+    assert r.status_code == 400 and "jurisdiction_id is required" in r.text  # the spec: several jurisdictions
+    r = client.get("/open311/v2/services.json", params={"jurisdiction_id": "nowhere"})
+    assert r.status_code == 404 and "morotai, ternate" in r.text
+    codes = {
+        city: {s["service_code"] for s in client.get(f"/open311/v2/services.json?jurisdiction_id={city}").json()}
+        for city in RIVERS
+    }
+    assert codes["ternate"] and codes["morotai"] and codes["ternate"] != codes["morotai"]
+    assert client.get("/open311/v2/discovery.json").status_code == 200  # discovery: the home city's by default
+    # A Ternate key reads Ternate's requests and is refused Morotai's; it cannot post to Morotai.
+    read = client.get("/open311/v2/requests.json", params={"jurisdiction_id": "morotai", "api_key": reporter})
+    assert read.status_code == 403 and "ternate" in read.text
+    assert client.get(f"/open311/v2/requests.json?jurisdiction_id=ternate&api_key={reporter}").status_code == 200
+    form = {
+        "jurisdiction_id": "morotai",
+        "api_key": reporter,
+        "service_code": "ambulans",
+        "lat": "2.3",
+        "long": "128.4",
+    }
+    posted = client.post("/open311/v2/requests.json", data=form)
+    assert posted.status_code == 403 and "ternate" in posted.text, posted.text
+    form = {**form, "api_key": toks["province"]}
+    posted = client.post("/open311/v2/requests.json", data=form)
+    assert posted.status_code == 403 and "province-wide" in posted.text, posted.text
+
+
+def test_two_cities_the_public_page_is_each_citys_by_city(two_cities_settings) -> None:
+    settings = two_cities_settings.model_copy(update={"public_page": True})
+    with TestClient(create_app(settings)) as client:
+        home = client.get("/publik")
+        ternate = client.get("/publik?city=ternate")
+        assert home.status_code == 200 and ternate.status_code == 200
+        assert "Pulau Morotai" in home.text and "Kota Ternate" not in home.text
+        assert "Kota Ternate" in ternate.text and "Pulau Morotai" not in ternate.text
+        assert client.get("/publik?city=ternate").text == ternate.text  # kept per city
+        assert client.get("/publik?city=nowhere").status_code == 404
