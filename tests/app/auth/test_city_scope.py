@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from datetime import UTC, datetime
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -146,6 +148,12 @@ def province(two_cities: TestClient, city_writers: dict[str, WritePath]) -> tupl
             key: create_token(conn=conn, name=f"admin-{key}", role="admin", city=city)
             for key, city in (("ternate", "ternate"), ("morotai", "morotai"), ("province", None), ("all", "*"))
         }
+    opened = two_cities.post(
+        "/api/v1/incidents?city=morotai",
+        json={"type": "banjir", "title": "Banjir Pilowo", "severity": "major"},
+        headers=auth(toks["all"]),
+    )
+    assert opened.status_code == 201 and opened.json()["id"] == 1, opened.text  # '*' acts on any city
     return two_cities, toks
 
 
@@ -178,6 +186,19 @@ def test_two_cities_a_city_token_without_city_sees_its_own_data_only(province) -
         if r.status_code >= 500 or "morotai" in r.text.lower():
             leaks.append((path, r.status_code, r.text[:300]))
         checked += 1
+    # Routes that need parameters, given the other city's.
+    at = datetime.now(tz=UTC).isoformat()
+    for url in (
+        f"/api/v1/readings/series?metric=water_level_cm&source={RIVERS['morotai']}",
+        f"/api/v1/exports/series.csv?metric=water_level_cm&source={RIVERS['morotai']}",
+        f"/api/v1/replay/state?at={quote(at)}",
+        f"/api/v1/alarms?at={quote(at)}",
+        "/api/v1/incidents/1",
+        "/api/v1/reports/incidents/1",
+    ):
+        r = client.get(url, headers=h)
+        if r.status_code >= 500 or "morotai" in r.text.lower() or "Pilowo" in r.text:
+            leaks.append((url, r.status_code, r.text[:300]))
     assert not leaks, "\n".join(map(str, leaks))
     assert checked > 30
     # ... and it does see its own city's data, without naming it.
@@ -387,3 +408,43 @@ def test_two_cities_the_public_page_is_each_citys_by_city(two_cities_settings) -
         assert "Kota Ternate" in ternate.text and "Pulau Morotai" not in ternate.text
         assert client.get("/publik?city=ternate").text == ternate.text  # kept per city
         assert client.get("/publik?city=nowhere").status_code == 404
+
+
+def test_two_cities_an_admin_grants_only_the_cities_its_own_scope_covers(province) -> None:
+    client, toks = province
+    ternate, star = auth(toks["ternate"]), auth(toks["all"])
+
+    def token(h: dict[str, str], **body: object):  # noqa: ANN202
+        return client.post("/api/v1/tokens", json={"name": "t", "role": "viewer", **body}, headers=h)
+
+    for city in ("morotai", "*"):
+        r = token(ternate, city=city)
+        assert r.status_code == 403 and "ternate only" in r.json()["detail"], r.text
+    assert token(ternate).json()["city"] == "ternate"  # what a city admin makes is its city's
+    assert token(ternate, city="ternate").status_code == 201
+    r = token(star, city="tidore")
+    assert r.status_code == 422 and "morotai, ternate" in r.text
+    assert token(star, city="*").json()["city"] == "*"
+    assert token(star, city="morotai").json()["city"] == "morotai"
+    assert token(star).json()["city"] is None  # a province user's token: reads every city, acts on none
+    listed = {t["city"] for t in client.get("/api/v1/tokens", headers=ternate).json()}
+    assert listed == {"ternate"}
+    morotai_token = next(t for t in client.get("/api/v1/tokens", headers=star).json() if t["city"] == "morotai")
+    assert client.delete(f"/api/v1/tokens/{morotai_token['id']}", headers=ternate).status_code == 404
+    assert client.delete(f"/api/v1/tokens/{morotai_token['id']}", headers=star).status_code == 204
+
+    def user(h: dict[str, str], name: str, **body: object):  # noqa: ANN202
+        body = {"username": name, "role": "viewer", "password": "kata-sandi-panjang-1", **body}
+        return client.post("/api/v1/users", json=body, headers=h)
+
+    assert user(ternate, "budi", city="morotai").status_code == 403
+    assert user(ternate, "budi").json()["city"] == "ternate"
+    assert user(star, "sari", city="morotai").json()["city"] == "morotai"
+    assert [u["username"] for u in client.get("/api/v1/users", headers=ternate).json()] == ["budi"]
+    assert client.patch("/api/v1/users/sari", json={"role": "operator"}, headers=ternate).status_code == 404
+    assert client.patch("/api/v1/users/sari", json={"role": "operator"}, headers=star).status_code == 200
+    # A session carries its user's city: Sari (Morotai) signs in and is refused Ternate.
+    session = client.post("/api/v1/auth/login", json={"username": "sari", "password": "kata-sandi-panjang-1"})
+    h = auth(session.json()["token"])
+    assert client.get("/api/v1/overview", headers=h).json()["city"] == "morotai"
+    assert client.get("/api/v1/overview?city=ternate", headers=h).status_code == 403
