@@ -139,6 +139,7 @@ def delete_token(
 
 @router.get("/audit", response_model=Page[AuditOut], summary="The audit log of writes, newest first (admin)")
 def get_audit(
+    *,
     who: AdminDep,
     conn: ConnDep,
     deployment: DeploymentDep,

@@ -72,7 +72,9 @@ def city_problem(deployment: Deployment, city: str | None) -> str | None:
     """Why `city` cannot scope a token or user of this deployment, or None (None and '*' always may)."""
     if city is None or city == ALL_CITIES or deployment.get(city) is not None:
         return None
-    return f"city must be one of this deployment's cities ({', '.join(deployment.ids)}) or {ALL_CITIES!r}; {city!r} is not"
+    return (
+        f"city must be one of this deployment's cities ({', '.join(deployment.ids)}) or {ALL_CITIES!r}; {city!r} is not"
+    )
 
 
 def granted_city(who: Principal, city: str | None) -> str | None:

@@ -134,7 +134,7 @@ def post_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, deployment: Dep
     responses={404: {"description": "No such user"}, 409: {"description": "Disabling yourself"}},
 )
 def patch_user(
-    who: AdminDep, conn: ConnDep, profile: ProfileDep, deployment: DeploymentDep, username: Username, body: UserPatch
+    *, who: AdminDep, conn: ConnDep, profile: ProfileDep, deployment: DeploymentDep, username: Username, body: UserPatch
 ) -> UserOut:
     new_agency = "agency" in body.model_fields_set
     if new_agency:

@@ -74,7 +74,9 @@ def two_cities(two_cities_settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def city_writers(engine: Engine, two_cities_settings: Settings) -> Iterator[dict[str, WritePath]]:
     """city id -> the ingestor's write path for that city (its profile's rules evaluated after each batch)."""
-    paths = {city: WritePath(BatchWriter(engine, load_profile(city), two_cities_settings)) for city in ("morotai", "ternate")}
+    paths = {
+        city: WritePath(BatchWriter(engine, load_profile(city), two_cities_settings)) for city in ("morotai", "ternate")
+    }
     yield paths
     for w in paths.values():
         w.close()

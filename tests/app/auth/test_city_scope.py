@@ -245,7 +245,7 @@ def test_two_cities_a_province_token_reads_both_and_writes_nothing_and_a_star_to
         assert r.status_code == 404 or r.json()["source_id"] == RIVERS[other]
 
 
-def _hello(ws) -> dict:  # noqa: ANN001 - a TestClient WebSocket session
+def _hello(ws) -> dict:
     hello = orjson.loads(ws.receive_text())
     assert hello["type"] == "hello", hello
     return hello
@@ -259,15 +259,17 @@ def test_two_cities_the_live_websocket_streams_the_cities_the_token_may_see(prov
     ):
         ws.receive_text()
     assert closed.value.code == 4403 and "ternate" in closed.value.reason
-    with client.websocket_connect(f"/api/v1/live/ws?city=nowhere&token={toks['all']}") as ws:
-        with pytest.raises(WebSocketDisconnect) as closed:
-            ws.receive_text()
+    with (
+        client.websocket_connect(f"/api/v1/live/ws?city=nowhere&token={toks['all']}") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_text()
     assert closed.value.code == 4403 and "not served" in closed.value.reason
 
     def notice(city: str) -> Event:
         return Event.make("changes", {"city": city, "kinds": ["readings"], "marker": city}, city=city)
 
-    def heard(ws) -> str:  # noqa: ANN001
+    def heard(ws) -> str:
         return orjson.loads(ws.receive_text())["marker"]
 
     streams = {
@@ -414,7 +416,7 @@ def test_two_cities_an_admin_grants_only_the_cities_its_own_scope_covers(provinc
     client, toks = province
     ternate, star = auth(toks["ternate"]), auth(toks["all"])
 
-    def token(h: dict[str, str], **body: object):  # noqa: ANN202
+    def token(h: dict[str, str], **body: object):
         return client.post("/api/v1/tokens", json={"name": "t", "role": "viewer", **body}, headers=h)
 
     for city in ("morotai", "*"):
@@ -433,7 +435,7 @@ def test_two_cities_an_admin_grants_only_the_cities_its_own_scope_covers(provinc
     assert client.delete(f"/api/v1/tokens/{morotai_token['id']}", headers=ternate).status_code == 404
     assert client.delete(f"/api/v1/tokens/{morotai_token['id']}", headers=star).status_code == 204
 
-    def user(h: dict[str, str], name: str, **body: object):  # noqa: ANN202
+    def user(h: dict[str, str], name: str, **body: object):
         body = {"username": name, "role": "viewer", "password": "kata-sandi-panjang-1", **body}
         return client.post("/api/v1/users", json=body, headers=h)
 
