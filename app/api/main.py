@@ -38,7 +38,7 @@ from app.api.docs import install_docs
 from app.api.metrics import IngestTotals, WebTotals
 from app.api.security import BodyLimit, OriginGuard, SecureHeaders, script_hashes
 from app.auth import routes as tokens, session_routes as sessions, user_routes as users
-from app.auth.deps import caller_city, require
+from app.auth.deps import caller_city, every_city, require
 from app.auth.lookup import TokenCache
 from app.catalogue import routes as catalogue
 from app.cities import routes as cities  # Smart Province (issue 15)
@@ -212,7 +212,9 @@ def create_app(
     registry.register(WebTotals(api.state.engine, api.state.response_cache))
     # /metrics takes any valid API token (a viewer one is enough): Prometheus sends it as a bearer token.
     Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(
-        api, include_in_schema=False, dependencies=[Depends(require("viewer"))]
+        api,
+        include_in_schema=False,
+        dependencies=[Depends(require("viewer")), Depends(every_city)],  # Smart Province: every city's counts
     )
     for mount in mounts:  # the composition root's parts on this app (satupintu.web: the single window)
         mount(api)

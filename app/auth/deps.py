@@ -17,6 +17,7 @@ __all__ = [
     "OperatorDep",
     "ViewerDep",
     "caller_city",
+    "every_city",
     "every_city_or",
     "get_principal",
     "require",
@@ -94,3 +95,14 @@ def every_city_or(request: Request, who: Principal, city: str) -> str | None:
     if "city" in request.query_params or who.city not in (None, ALL_CITIES):
         return city
     return None
+
+
+async def every_city(request: Request, who: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """For what spans every city of the deployment (`/metrics`): a token of one city is refused (403) when the
+    deployment serves several; province-wide and '*' tokens pass, and every token of a one-city deployment."""
+    if request.app.state.deployment.multi and who.city not in (None, ALL_CITIES):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this covers every city of the deployment; your token is scoped to city {who.city}",
+        )
+    return who

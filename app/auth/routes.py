@@ -34,7 +34,9 @@ class TokenOut(BaseModel):
     expires_at: datetime | None = Field(None, description="Set on a user's sign-in session; API tokens do not expire")
     session_of: str | None = Field(None, description="The user whose sign-in session this is; None for an API token")
     agency: str | None = Field(None, description="The agency it speaks for; None: city-wide")
-    city: str | None = Field(None, description="The one city it may see; None: every city")
+    city: str | None = Field(
+        None, description="The one city it may see; '*': every city, acting on each; None: every city (read-only)"
+    )
 
 
 class TokenIn(BaseModel):

@@ -42,7 +42,9 @@ class UserOut(BaseModel):
     last_login_at: datetime | None
     disabled_at: datetime | None
     agency: str | None = Field(None, description="The agency the user works for; None: city-wide")
-    city: str | None = Field(None, description="The one city they may see; None: every city (a province user)")
+    city: str | None = Field(
+        None, description="The one city they may see; '*': every city, acting on each; None: a province user"
+    )
 
 
 AGENCY_FIELD = Field(

@@ -450,3 +450,11 @@ def test_two_cities_an_admin_grants_only_the_cities_its_own_scope_covers(provinc
     h = auth(session.json()["token"])
     assert client.get("/api/v1/overview", headers=h).json()["city"] == "morotai"
     assert client.get("/api/v1/overview?city=ternate", headers=h).status_code == 403
+
+
+def test_two_cities_metrics_count_every_city_for_a_token_of_every_city(province) -> None:
+    client, toks = province
+    assert client.get("/metrics", headers=auth(toks["ternate"])).status_code == 403
+    body = client.get("/metrics", headers=auth(toks["province"])).text
+    for city in RIVERS:
+        assert f'satupintu_messages_received_total{{city="{city}"}}' in body
