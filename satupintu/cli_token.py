@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from satupintu.clikit import AgencyOption, actor, agency_or_exit, err, examples, migrated_engine
+from satupintu.clikit import AgencyOption, actor, agency_or_exit, city_or_exit, err, examples, migrated_engine
 
 token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is_help=True)
 
@@ -20,6 +20,7 @@ token_cli = typer.Typer(help="API tokens (viewer, operator, admin).", no_args_is
         "satupintu token create --role admin --name admin",
         'satupintu token create --role admin --name "admin PUPR" --agency dinas-pupr',
         'satupintu token create --role operator --name "operator morotai" --city morotai',
+        "satupintu token create --role admin --name \"admin provinsi\" --city '*'",
     ),
 )
 def token_create(
@@ -27,7 +28,11 @@ def token_create(
     name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'wall display lt.2'")],
     agency: AgencyOption = None,
     city: Annotated[
-        str | None, typer.Option(help="Smart Province: the one city it may see and act on (default: every city)")
+        str | None,
+        typer.Option(
+            help="Smart Province: the one city (an id of the deployment) it may see and act on; '*': every city, acting on "
+            "each; default: every city, read-only when the deployment serves several (a province user)"
+        ),
     ] = None,
 ) -> None:
     """Create a token; prints the token alone on stdout (it is not shown again)."""
@@ -37,9 +42,12 @@ def token_create(
     if role not in ROLES:
         err.print(f"[red]role must be one of {', '.join(ROLES)}[/red]")
         raise typer.Exit(2)
-    agency = agency_or_exit(agency)
+    city = city_or_exit(city)
+    agency = agency_or_exit(agency, city=city)
     engine = migrated_engine()
     detail = f"{role}; agency {agency}" if agency else role
+    if city is not None:
+        detail += f"; city {city}"
     try:
         with engine.begin() as conn:
             token = create_token(conn=conn, name=name, role=role, agency=agency, city=city)
@@ -61,13 +69,14 @@ def token_list() -> None:
     engine = migrated_engine()
     with engine.connect() as conn:
         rows = list_tokens(conn=conn)
-    table = Table("id", "name", "role", "agency", "created (UTC)", "revoked (UTC)")
+    table = Table("id", "name", "role", "agency", "city", "created (UTC)", "revoked (UTC)")
     for r in rows:
         table.add_row(
             str(r.id),
             r.name,
             r.role,
             r.agency or "",
+            r.city or "",
             f"{from_ms(r.created_ms):%Y-%m-%d %H:%M}",
             f"{from_ms(r.revoked_ms):%Y-%m-%d %H:%M}" if r.revoked_ms else "",
         )

@@ -25,7 +25,7 @@ from app.auth.users import (
 )
 from app.http.timefmt import from_ms
 from app.storage.engine import writing
-from satupintu.clikit import AgencyOption, actor, agency_or_exit, examples, migrated_engine
+from satupintu.clikit import AgencyOption, actor, agency_or_exit, city_or_exit, examples, migrated_engine
 
 user_cli = typer.Typer(
     help="Users who sign in to the window and the API with a password, each with a role (viewer, operator, admin).",
@@ -68,6 +68,7 @@ def _password_hash(from_stdin: bool) -> str:
         'echo "$PASSWORD" | satupintu user add budi --role viewer --password-stdin',
         "satupintu user add rina --role admin --agency dinas-pupr",
         "satupintu user add rina --role operator --city morotai",
+        "satupintu user add gubernur --role viewer",
     ),
 )
 def user_add(
@@ -76,15 +77,22 @@ def user_add(
     password_stdin: StdinOption = False,
     agency: AgencyOption = None,
     city: Annotated[
-        str | None, typer.Option(help="Smart Province: the one city they may see and act on (default: every city)")
+        str | None,
+        typer.Option(
+            help="Smart Province: the one city (an id of the deployment) they may see and act on; '*': every city, acting on "
+            "each; default: every city, read-only when the deployment serves several (a province user)"
+        ),
     ] = None,
 ) -> None:
     """Create a user; the password is asked twice (or read from stdin with --password-stdin)."""
     _check_role(role)
-    agency = agency_or_exit(agency)
+    city = city_or_exit(city)
+    agency = agency_or_exit(agency, city=city)
     engine = migrated_engine()
     password_hash = _password_hash(password_stdin)
     detail = f"{role}; agency {agency}" if agency else role
+    if city is not None:
+        detail += f"; city {city}"
     try:
         with writing(engine) as conn:
             user = create_user(
@@ -104,12 +112,13 @@ def user_list() -> None:
     engine = migrated_engine()
     with engine.connect() as conn:
         rows = list_users(conn=conn)
-    table = Table("username", "role", "agency", "created (UTC)", "last sign-in (UTC)", "disabled (UTC)")
+    table = Table("username", "role", "agency", "city", "created (UTC)", "last sign-in (UTC)", "disabled (UTC)")
     for u in rows:
         table.add_row(
             u.username,
             u.role,
             u.agency or "",
+            u.city or "",
             f"{from_ms(u.created_ms):%Y-%m-%d %H:%M}",
             f"{from_ms(u.last_login_ms):%Y-%m-%d %H:%M}" if u.last_login_ms else "",
             f"{from_ms(u.disabled_ms):%Y-%m-%d %H:%M}" if u.disabled_ms else "",

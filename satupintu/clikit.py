@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from app.profile import Deployment, Profile, ProfileError, load_profile
+from app.profile import Deployment, Profile, ProfileError, load_deployment, load_profile
 from app.settings import Settings, get_settings
 from app.storage.engine import engine_from_settings
 from app.storage.migrate import upgrade
@@ -97,17 +97,6 @@ def profile_or_exit(settings: Settings) -> Profile:
         raise typer.Exit(2) from exc
 
 
-def deployment_or_exit(settings: Settings) -> Deployment:
-    """The configured deployment (one city, a province profile or a comma list), or exit 2 saying what is wrong."""
-    from app.profile import load_deployment
-
-    try:
-        return load_deployment(settings.profile)
-    except ProfileError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-
-
 def migrated_engine(settings: Settings | None = None) -> Engine:
     """An engine on the configured database, its schema brought up to date."""
     engine = engine_from_settings(settings or settings_or_exit())
@@ -120,14 +109,39 @@ def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def agency_or_exit(agency: str | None, settings: Settings | None = None) -> str | None:
-    """`agency` when it names one of the configured profile's agencies (or is None: city-wide); else exit 2."""
+def agency_or_exit(agency: str | None, settings: Settings | None = None, *, city: str | None = None) -> str | None:
+    """`agency` when it names one of the configured profile's agencies (or is None: city-wide); else exit 2.
+
+    Smart Province: the agencies of `city` when it names one of the deployment's cities, else of any of them.
+    """
     from app.auth.scope import agency_problem
 
     if agency is None:
         return None
-    problem = agency_problem(profile_or_exit(settings or settings_or_exit()), agency)
+    deployment = deployment_or_exit(settings or settings_or_exit())
+    one = deployment.get(city) if city is not None else None
+    problems = [agency_problem(p, agency) for p in ((one,) if one is not None else deployment.cities)]
+    if all(problems):
+        err.print(f"[red]{escape(str(problems[0]))}[/red]")
+        raise typer.Exit(2)
+    return agency
+
+
+def deployment_or_exit(settings: Settings) -> Deployment:
+    """The configured deployment (SATUPINTU_PROFILE: a city, a province or a comma list), or exit 2."""
+    try:
+        return load_deployment(settings.profile)
+    except ProfileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def city_or_exit(city: str | None, settings: Settings | None = None) -> str | None:
+    """A token's or user's city scope: one of the deployment's city ids, '*' (every city) or None; else exit 2."""
+    from app.auth.scope import city_problem
+
+    problem = city_problem(deployment_or_exit(settings or settings_or_exit()), city)
     if problem:
         err.print(f"[red]{escape(problem)}[/red]")
         raise typer.Exit(2)
-    return agency
+    return city

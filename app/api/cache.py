@@ -1,4 +1,4 @@
-"""The web process's short-lived cache of GET answers per (URL, role); token look-ups are app.auth.lookup's.
+"""The web process's short-lived cache of GET answers per (URL, role, city); token look-ups are app.auth.lookup's.
 
 The response cache is an ASGI middleware in front of the `/api/v1` routes. A
 GET with a valid token is answered from memory when the same URL (path and
@@ -6,13 +6,14 @@ query string, byte for byte) was answered for the same role less than
 `api_cache_s` ago; concurrent identical misses are computed once (the others
 wait for the first and get its answer). Only 200 JSON answers are kept; errors,
 writes, the live channel, `/metrics`, `/api/health` and the admin lists
-(tokens, audit, users) never are. One role's answer is never served to another role.
+(tokens, audit, users) never are. One role's answer is never served to another role, nor one
+city's answer for another city (Smart Province).
 
 An answer stops being current sooner than its time when something it depends
 on changes:
 
-- a change notice for the city reaches the live hub (`city/+/changes`): the
-  answers that depend on what the notice names (each router declares what its
+- a change notice for a city reaches the live hub (`city/+/changes`): that
+  city's answers that depend on what the notice names (each router declares what its
   answers depend on: app.live.notices.DependsOn) are computed again at
   once, by running their request again, when somebody read them since they were
   last computed (the rest go, and their next reader computes them). Until the
@@ -44,12 +45,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.lookup import request_token
+from app.auth.tokens import Principal
 from app.live.events import Event
 from app.live.notices import KINDS, Dependencies, changed_kinds
+from app.profile import Deployment
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,27 +102,50 @@ class Slot:
     version: int  # the cache's version then
     replay: Scope | None = None  # a pristine copy of the request that computed it (None: never recomputed here)
     used: bool = False  # served since it was computed: only answers somebody reads are recomputed ahead
+    city: str | None = None  # the city it is about (Smart Province): only that city's notices stale it
 
 
 Runner = Callable[[Scope], Awaitable["Entry | None"]]
+Key = tuple[str, ...]  # (URL, role, city): one role's answer about one city
+
+
+def request_city(scope: Scope, who: Principal, deployment: Deployment) -> str | None:
+    """The city a request is about, as app.http.deps.get_city picks it; None when the route refuses it (404, 403).
+
+    `?city=`, else the city the caller's token is scoped to (in a deployment of several), else the home city.
+    """
+    named = QueryParams(scope.get("query_string", b"")).getlist("city")
+    if len(named) > 1:
+        return None  # the route decides what several mean
+    if named:
+        city = named[0]
+    elif deployment.multi and who.city is not None and deployment.get(who.city) is not None:
+        city = who.city
+    else:
+        city = deployment.home.city.id
+    return city if deployment.get(city) is not None and who.serves(city) else None
 
 
 @dataclass(eq=False)  # one per app: compared (and hashed) by identity
 class ResponseCache:
-    """The answers of one app (one city), with per-kind generations so a slow miss never stores a stale answer.
+    """The answers of one app, with per-city, per-kind generations so a slow miss never stores a stale answer.
 
-    Every invalidation bumps the generation of each kind it names and the cache's
-    `version`. An answer is current while the generations of what it depends on
-    are those its computation started with.
+    Every invalidation bumps the generation of each kind it names, for the city it
+    names (or for every city), and the cache's `version`. An answer is current
+    while the generations of what it depends on, for its city and for every city,
+    are those its computation started with. Smart Province: the middleware keys an
+    answer by the city it is about too (a request's `?city=`, else the token's city,
+    else the home city `city`), so two cities' answers to one URL are never mixed.
     """
 
-    city: str
+    city: str  # the deployment's home city (its first)
     ttl_s: float
     clock: Callable[[], float] = time.monotonic
     refresh_wait_s: float = Settings.model_fields["api_cache_refresh_wait_s"].default  # the longest `refresh` waits
-    entries: dict[tuple[str, str], Slot] = field(default_factory=dict)
-    inflight: dict[tuple[str, str], asyncio.Future] = field(default_factory=dict)
-    generation: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    entries: dict[Key, Slot] = field(default_factory=dict)
+    inflight: dict[Key, asyncio.Future] = field(default_factory=dict)
+    # (city, kind) -> generation; city None: an invalidation of every city's answers
+    generation: dict[tuple[str | None, str], int] = field(default_factory=dict)
     version: int = 0
     runner: Runner | None = None  # computes an answer again from its request (set by the middleware)
     hits: int = 0
@@ -129,9 +155,9 @@ class ResponseCache:
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
     def current(self, slot: Slot) -> bool:
-        return self.stamp(slot.kinds) == slot.stamp
+        return self.stamp(slot.kinds, slot.city) == slot.stamp
 
-    def serve(self, key: tuple[str, str]) -> tuple[Entry, bool] | None:
+    def serve(self, key: Key) -> tuple[Entry, bool] | None:
         """What to answer `key` with without computing: (answer, stale?), or None (compute it).
 
         A current answer is served. One that a notice made stale is being computed
@@ -163,32 +189,37 @@ class ResponseCache:
         slot.used = True
         return slot.entry, True
 
-    def stamp(self, kinds: frozenset[str]) -> tuple[int, ...]:
-        return tuple(self.generation[k] for k in sorted(kinds))
+    def stamp(self, kinds: frozenset[str], city: str | None = None) -> tuple[int, ...]:
+        """The generations an answer about `city` that depends on `kinds` is current with."""
+        scopes = (None, city) if city is not None else (None,)
+        return tuple(self.generation.get((c, k), 0) for k in sorted(kinds) for c in scopes)
 
     def put(
         self,
-        key: tuple[str, str],
+        key: Key,
         entry: Entry,
         kinds: frozenset[str],
         stamp: tuple[int, ...],
         replay: Scope | None = None,
         *,
         version: int | None = None,
+        city: str | None = None,
     ) -> bool:
         """Keep `entry` unless what it depends on changed since `stamp` was taken (then it may be stale)."""
-        if self.stamp(kinds) != stamp:
+        if self.stamp(kinds, city) != stamp:
             return False
         if len(self.entries) >= MAX_ENTRIES and key not in self.entries:
             now = self.clock()
             self.entries = {k: v for k, v in self.entries.items() if v.entry.expires + self.ttl_s > now}
             if len(self.entries) >= MAX_ENTRIES:
                 self.entries.clear()
-        self.entries[key] = Slot(entry, kinds, stamp, self.version if version is None else version, replay)
+        self.entries[key] = Slot(entry, kinds, stamp, self.version if version is None else version, replay, city=city)
         return True
 
-    def invalidate(self, kinds: Iterable[str] | None = None, *, recompute: bool = False) -> None:
-        """The answers that depend on any of `kinds` (all when None) are no longer current.
+    def invalidate(
+        self, kinds: Iterable[str] | None = None, *, city: str | None = None, recompute: bool = False
+    ) -> None:
+        """The answers about `city` (every city's when None) that depend on any of `kinds` (all when None) go stale.
 
         With `recompute` (a change notice, on the event loop), those somebody read
         since they were computed (up to MAX_REFRESH) are computed again at once and
@@ -199,12 +230,12 @@ class ResponseCache:
             return
         self.version += 1
         for k in kinds:
-            self.generation[k] += 1
+            self.generation[city, k] = self.generation.get((city, k), 0) + 1
         budget = MAX_REFRESH if recompute and self.runner is not None else 0
-        out: dict[tuple[str, str], Slot] = {}
-        again: list[tuple[str, str]] = []
+        out: dict[Key, Slot] = {}
+        again: list[Key] = []
         for key, slot in self.entries.items():
-            if not slot.kinds & kinds:
+            if not slot.kinds & kinds or (city is not None and slot.city not in (None, city)):
                 out[key] = slot
             elif budget and (slot.used or key in self.inflight) and slot.replay is not None:
                 out[key] = slot
@@ -215,11 +246,11 @@ class ResponseCache:
             self._recompute(key)
 
     def on_event(self, ev: Event) -> None:
-        """A live-hub event: `changes` for this city stales what it names, `resync` drops all."""
+        """A live-hub event: `changes` stales what it names of its city's answers, `resync` drops all."""
         if ev.type == "resync":
             self.invalidate()
-        elif ev.type == "changes" and ev.city == self.city:
-            self.invalidate(changed_kinds(orjson.loads(ev.text)), recompute=True)
+        elif ev.type == "changes" and ev.city is not None:
+            self.invalidate(changed_kinds(orjson.loads(ev.text)), city=ev.city, recompute=True)
 
     async def refresh(self, timeout_s: float | None = None) -> None:
         """Wait until every kept answer reflects every invalidation so far (the hub awaits this before announcing).
@@ -235,7 +266,7 @@ class ResponseCache:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
 
-        def behind() -> list[tuple[str, str]]:
+        def behind() -> list[Key]:
             late = [k for k, s in self.entries.items() if s.version < target and not self.current(s)]
             for k in [k for k in late if self.entries[k].replay is None]:
                 del self.entries[k]
@@ -249,7 +280,7 @@ class ResponseCache:
             for k in keys:
                 del self.entries[k]
 
-    def _recompute(self, key: tuple[str, str]) -> asyncio.Future:
+    def _recompute(self, key: Key) -> asyncio.Future:
         """Compute `key` again from its request, once however often asked; the answer replaces the kept one."""
         fut = self.inflight.get(key)
         if fut is not None:
@@ -258,7 +289,7 @@ class ResponseCache:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self.inflight[key] = fut
-        stamp, version = self.stamp(slot.kinds), self.version
+        stamp, version = self.stamp(slot.kinds, slot.city), self.version
 
         async def run() -> None:
             entry = None
@@ -273,7 +304,9 @@ class ResponseCache:
                 else:
                     self.recomputed += 1
                     entry.expires = self.clock() + self.ttl_s
-                    self.entries[key] = Slot(entry, slot.kinds, stamp, version, slot.replay, used=now.used)
+                    self.entries[key] = Slot(
+                        entry, slot.kinds, stamp, version, slot.replay, used=now.used, city=slot.city
+                    )
             self.inflight.pop(key, None)
             fut.set_result(entry)
             fresh = self.entries.get(key)
@@ -340,7 +373,10 @@ class CacheMiddleware:
         who = await state.token_cache.alookup(state.engine, token) if token else None
         if who is None:
             return await self.app(scope, receive, send)  # the route answers 401 itself
-        key = (path + "?" + scope["query_string"].decode("latin-1"), who.role)
+        city = request_city(scope, who, state.deployment)
+        if city is None:
+            return await self.app(scope, receive, send)  # the route answers 404 or 403 itself
+        key = (path + "?" + scope["query_string"].decode("latin-1"), who.role, city)
         while True:
             served = cache.serve(key)
             if served is not None:
@@ -360,14 +396,14 @@ class CacheMiddleware:
         cache.inflight[key] = fut
         depends_on: Dependencies = state.depends_on
         kinds = depends_on(path)
-        stamp = cache.stamp(kinds)
+        stamp = cache.stamp(kinds, city)
         version = cache.version
         replay = dict(scope, state=dict(scope.get("state", {})))  # before the app adds to it
         entry = None
         try:
             entry = await _run_and_keep(self.app, scope, receive, send, cache.clock() + cache.ttl_s)
             if entry is not None:
-                cache.put(key, entry, kinds, stamp, replay, version=version)
+                cache.put(key, entry, kinds, stamp, replay, version=version, city=city)
         finally:
             cache.inflight.pop(key, None)
             fut.set_result(entry)

@@ -18,17 +18,27 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
 
 from app.api.security import origin_allowed, trusted_origins
-from app.auth.deps import ViewerDep
+from app.auth.deps import ViewerDep, every_city_or
 from app.auth.lookup import TOKEN_COOKIE
-from app.auth.tokens import Principal
+from app.auth.tokens import ALL_CITIES, Principal
+from app.http.deps import CityDep
 from app.live.events import SSE_RETRY
-from app.live.hub import start_hub
-from app.profile import ID_PATTERN
+from app.live.hub import Cities, start_hub
+from app.profile import ID_PATTERN, Deployment
 
 router = APIRouter(prefix="/api/v1/live", tags=["live"])
 
-CityQuery = Annotated[str | None, Query(pattern=ID_PATTERN, description="Only this city's changes (default: all)")]
 WS_UNAUTHORIZED = 4401  # 4000-4999 are the application's; 4401 mirrors HTTP 401
+
+
+def streamed(deployment: Deployment, city: str | None) -> Cities:
+    """What a client streams (Smart Province): `city`, or for None every city of a deployment of several.
+
+    A one-city deployment streams every notice to a caller of every city, as before cities.
+    """
+    if city is not None:
+        return city
+    return deployment.ids if deployment.multi else None
 
 
 @router.get(
@@ -37,13 +47,18 @@ WS_UNAUTHORIZED = 4401  # 4000-4999 are the application's; 4401 mirrors HTTP 401
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"}},
 )
-async def live_sse(request: Request, _who: ViewerDep, city: CityQuery = None) -> StreamingResponse:
-    """Events `hello`, `changes`, `resync` and `heartbeat` (every 15 s), each `data:` a JSON object with its `type`."""
+async def live_sse(request: Request, who: ViewerDep, city: CityDep) -> StreamingResponse:
+    """Events `hello`, `changes`, `resync` and `heartbeat` (every 15 s), each `data:` a JSON object with its `type`.
+
+    Smart Province: a token scoped to a city streams that city's changes; one of every city (province-wide or
+    '*') streams the city it names with `?city=`, or every city of the deployment when it names none.
+    """
     hub = start_hub(request.app)
+    cities = streamed(request.app.state.deployment, every_city_or(request, who, city))
 
     async def body() -> AsyncIterator[bytes]:
         yield SSE_RETRY
-        async with aclosing(hub.stream(city)) as stream:
+        async with aclosing(hub.stream(cities)) as stream:
             async for ev in stream:
                 yield ev.sse
 
@@ -63,6 +78,24 @@ async def _authenticate(ws: WebSocket, token: str | None) -> Principal | None:
     return who
 
 
+def _refusal(deployment: Deployment, who: Principal, city: str | None) -> str | None:
+    """Why `who` may not stream `city` (as get_principal answers HTTP 403 or get_city 404), or None."""
+    if city is None:
+        return None
+    if deployment.get(city) is None:
+        return f"city {city!r} is not served here (this deployment serves {', '.join(deployment.ids)})"
+    if not who.serves(city):
+        return f"this token is for city {who.city!r}, not {city!r}"
+    return None
+
+
+def _ws_city(deployment: Deployment, who: Principal, city: str | None) -> str | None:
+    """The WebSocket's city as the HTTP routes pick it: the one named, else the token's own, else every city."""
+    if city is not None:
+        return city
+    return who.city if who.city not in (None, ALL_CITIES) and deployment.get(who.city) is not None else None
+
+
 def _foreign(ws: WebSocket, token: str | None) -> bool:
     """A socket the session cookie would authorize, opened by a page of another origin (as writes are refused)."""
     if token or TOKEN_COOKIE not in ws.cookies:
@@ -74,7 +107,13 @@ def _foreign(ws: WebSocket, token: str | None) -> bool:
 @router.websocket("/ws")
 async def live_ws(
     ws: WebSocket,
-    city: CityQuery = None,
+    city: Annotated[
+        str | None,
+        Query(
+            pattern=ID_PATTERN,
+            description="Only this city's changes; default: the token's city, else every city the caller may see",
+        ),
+    ] = None,
     token: Annotated[str | None, Query(description="A token, for clients that cannot send the cookie")] = None,
 ) -> None:
     """The same events as `GET /api/v1/live`, one JSON text frame each; closes with 4401 without a valid token."""
@@ -89,10 +128,16 @@ async def live_ws(
         # without a reason, a close code it can read.
         await ws.close(WS_UNAUTHORIZED, "a valid API token is required (?token= or the session cookie)")
         return
+    deployment: Deployment = ws.app.state.deployment
+    refused = _refusal(deployment, who, city)
+    if refused:  # Smart Province: a token of another city, as the HTTP routes answer 403
+        await ws.close(WS_FORBIDDEN, refused[:120])  # a close reason is at most 123 bytes
+        return
+    cities = streamed(deployment, _ws_city(deployment, who, city))
     hub = start_hub(ws.app)
 
     async def pump() -> None:
-        async with aclosing(hub.stream(city)) as stream:
+        async with aclosing(hub.stream(cities)) as stream:
             async for ev in stream:
                 await ws.send_text(ev.text)
 

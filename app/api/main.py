@@ -38,7 +38,7 @@ from app.api.docs import install_docs
 from app.api.metrics import IngestTotals, WebTotals
 from app.api.security import BodyLimit, OriginGuard, SecureHeaders, script_hashes
 from app.auth import routes as tokens, session_routes as sessions, user_routes as users
-from app.auth.deps import caller_city, require
+from app.auth.deps import caller_city, every_city, require
 from app.auth.lookup import TokenCache
 from app.catalogue import routes as catalogue
 from app.cities import routes as cities  # Smart Province (issue 15)
@@ -172,7 +172,9 @@ def create_app(
     api.state.depends_on = DEPENDS_ON
     api.state.token_cache = TokenCache(settings.api_token_cache_s, serves=api.state.deployment.ids)
     api.state.response_cache = (
-        ResponseCache(api.state.profile.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s)
+        ResponseCache(
+            api.state.deployment.home.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s
+        )  # Smart Province: answers kept per city, staled by their own city's notices
         if settings.api_cache_s > 0
         else None
     )
@@ -206,11 +208,13 @@ def create_app(
 
     # A registry of the app's own: several apps in one process (tests) must not clash.
     registry = CollectorRegistry()
-    registry.register(IngestTotals(api.state.engine, api.state.profile.city.id))
+    registry.register(IngestTotals(api.state.engine, *api.state.deployment.ids))  # every city of the deployment
     registry.register(WebTotals(api.state.engine, api.state.response_cache))
     # /metrics takes any valid API token (a viewer one is enough): Prometheus sends it as a bearer token.
     Instrumentator(excluded_handlers=["/metrics", "/api/v1/live.*"], registry=registry).instrument(api).expose(
-        api, include_in_schema=False, dependencies=[Depends(require("viewer"))]
+        api,
+        include_in_schema=False,
+        dependencies=[Depends(require("viewer")), Depends(every_city)],  # Smart Province: every city's counts
     )
     for mount in mounts:  # the composition root's parts on this app (satupintu.web: the single window)
         mount(api)

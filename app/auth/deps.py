@@ -8,10 +8,20 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.lookup import TOKEN_COOKIE, request_token
-from app.auth.tokens import RANK, Principal, Role
+from app.auth.tokens import ALL_CITIES, RANK, Principal, Role
 from app.http.deps import CityDep
 
-__all__ = ["AdminDep", "IntegratorDep", "OperatorDep", "ViewerDep", "caller_city", "get_principal", "require"]
+__all__ = [
+    "AdminDep",
+    "IntegratorDep",
+    "OperatorDep",
+    "ViewerDep",
+    "caller_city",
+    "every_city",
+    "every_city_or",
+    "get_principal",
+    "require",
+]
 _bearer = HTTPBearer(auto_error=False, description="An API token (`satupintu token create`)")
 
 
@@ -73,3 +83,26 @@ IntegratorDep = Annotated[Principal, Depends(require("integrator"))]  # any vali
 ViewerDep = Annotated[Principal, Depends(require("viewer"))]
 OperatorDep = Annotated[Principal, Depends(require("operator"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]
+
+
+def every_city_or(request: Request, who: Principal, city: str) -> str | None:
+    """For the few answers that span cities (the live channel, the quarantine): None for "every city", else `city`.
+
+    A caller who sees every city (a province-wide or '*' token, or any token of a one-city deployment as before
+    cities) and names none with `?city=` gets every city; otherwise the request's city (its own, or the one it
+    named, which get_principal checked it may see).
+    """
+    if "city" in request.query_params or who.city not in (None, ALL_CITIES):
+        return city
+    return None
+
+
+async def every_city(request: Request, who: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """For what spans every city of the deployment (`/metrics`): a token of one city is refused (403) when the
+    deployment serves several; province-wide and '*' tokens pass, and every token of a one-city deployment."""
+    if request.app.state.deployment.multi and who.city not in (None, ALL_CITIES):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this covers every city of the deployment; your token is scoped to city {who.city}",
+        )
+    return who

@@ -13,14 +13,13 @@ from sqlalchemy import func, select
 
 from app.auth.audit import record
 from app.auth.deps import AdminDep
-from app.auth.scope import check_agency
+from app.auth.scope import CITY_SCOPE_PATTERN, check_agency, check_city, covers
 from app.auth.tokens import SESSION_PREFIX, Role, create_token, list_tokens, revoke_token
-from app.http.deps import ConnDep, ProfileDep
+from app.http.deps import ConnDep, DeploymentDep, ProfileDep
 from app.http.errors import unprocessable
 from app.http.fields import LABEL_PATTERN
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms
-from app.profile import ID_PATTERN
 from app.storage.models import AuditRow, TokenRow
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -35,7 +34,9 @@ class TokenOut(BaseModel):
     expires_at: datetime | None = Field(None, description="Set on a user's sign-in session; API tokens do not expire")
     session_of: str | None = Field(None, description="The user whose sign-in session this is; None for an API token")
     agency: str | None = Field(None, description="The agency it speaks for; None: city-wide")
-    city: str | None = Field(None, description="The one city it may see; None: every city")
+    city: str | None = Field(
+        None, description="The one city it may see; '*': every city, acting on each; None: every city (read-only)"
+    )
 
 
 class TokenIn(BaseModel):
@@ -52,9 +53,11 @@ class TokenIn(BaseModel):
     )
     city: str | None = Field(
         None,
-        pattern=ID_PATTERN,
+        pattern=CITY_SCOPE_PATTERN,
         description="Smart Province: the one city it may see and act on (every route, the live channel, the "
-        "window); none: every city of the deployment",
+        "window); '*': every city, acting on each; none: every city, read-only when the deployment serves several "
+        "(a province user). An admin scoped to a city grants that city only, and its tokens are of that city when "
+        "none is named",
     )
 
 
@@ -86,17 +89,23 @@ def _token_out(r: TokenRow) -> TokenOut:
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="API tokens, newest first (admin)")
-def get_tokens(_who: AdminDep, conn: ConnDep) -> list[TokenOut]:
-    return [_token_out(r) for r in list_tokens(conn=conn)]
+def get_tokens(who: AdminDep, conn: ConnDep, deployment: DeploymentDep) -> list[TokenOut]:
+    # Smart Province: an admin of one city lists that city's tokens only.
+    return [_token_out(r) for r in list_tokens(conn=conn) if covers(who, r.city, multi=deployment.multi)]
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (admin)")
-def post_token(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: TokenIn) -> TokenCreated:
+def post_token(
+    who: AdminDep, conn: ConnDep, profile: ProfileDep, deployment: DeploymentDep, body: TokenIn
+) -> TokenCreated:
     check_agency(who, profile, body.agency)
+    city = check_city(who, deployment, body.city)
     detail = f"{body.role}; agency {body.agency}" if body.agency else body.role
+    if city is not None:
+        detail += f"; city {city}"
     try:
         with conn.begin():
-            token = create_token(conn=conn, name=body.name, role=body.role, agency=body.agency, city=body.city)
+            token = create_token(conn=conn, name=body.name, role=body.role, agency=body.agency, city=city)
             record(conn=conn, actor=who.name, role=who.role, action="token.create", target=body.name, detail=detail)
     except ValueError as exc:
         raise unprocessable("body.name", str(exc)) from exc
@@ -110,10 +119,12 @@ def post_token(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: TokenIn)
     summary="Revoke a token (admin)",
     responses={404: {"description": "No live token with that id"}, 409: {"description": "It is the last admin token"}},
 )
-def delete_token(who: AdminDep, conn: ConnDep, token_id: Annotated[int, Path(ge=1, le=2**62)]) -> Response:
+def delete_token(
+    who: AdminDep, conn: ConnDep, deployment: DeploymentDep, token_id: Annotated[int, Path(ge=1, le=2**62)]
+) -> Response:
     with conn.begin():
         row = conn.execute(select(TokenRow).where(TokenRow.id == token_id, TokenRow.revoked_ms.is_(None))).first()
-        if row is None:
+        if row is None or not covers(who, row.city, multi=deployment.multi):  # another city's: not this admin's
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no live token with id {token_id}")
         if row.role == "admin" and row.user_id is None:  # sessions end anyway; they do not keep anyone in
             admins = conn.execute(
@@ -130,14 +141,22 @@ def delete_token(who: AdminDep, conn: ConnDep, token_id: Annotated[int, Path(ge=
 
 @router.get("/audit", response_model=Page[AuditOut], summary="The audit log of writes, newest first (admin)")
 def get_audit(
-    _who: AdminDep,
+    *,
+    who: AdminDep,
     conn: ConnDep,
+    deployment: DeploymentDep,
     action: Annotated[
         str | None, Query(pattern=r"^[a-z0-9_.]{1,64}$", description="e.g. token.create, open311.personal.read")
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AuditOut]:
+    if not covers(who, None, multi=deployment.multi):
+        # The log is the deployment's (its rows name no city): for an admin of every city, not of one.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"the audit log covers every city of this deployment; your token is scoped to city {who.city}",
+        )
     q = select(AuditRow)
     if action:
         q = q.where(AuditRow.action == action)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from fastapi import HTTPException, status
 
-from app.auth.tokens import Principal
+from app.auth.tokens import ALL_CITIES, Principal
 from app.http.errors import unprocessable
-from app.profile import Profile
+from app.profile import Deployment, Profile
 
 
 def agency_problem(profile: Profile, agency: str | None) -> str | None:
@@ -56,3 +56,58 @@ def check_agency(who: Principal, profile: Profile, agency: str | None) -> None:
     problem = grant_problem(who, agency)
     if problem:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=problem)
+
+
+# --- City scope (Smart Province, issue 15) ------------------------------------------------------------------------
+#
+# A token or user is scoped to one city of the deployment (it sees and acts on that city only), to every city with
+# ALL_CITIES ('*': sees and acts on each), or to none (None: every city, read-only when the deployment serves several:
+# a province user). Who may grant which: an admin whose own scope covers it. A Ternate admin grants Ternate only
+# (and what it creates without naming a city is Ternate's); a '*' admin grants any city, '*' or a province scope.
+
+CITY_SCOPE_PATTERN = rf"^(\{ALL_CITIES}|[a-z0-9_-]{{1,64}})$"  # a city id, or '*'
+
+
+def city_problem(deployment: Deployment, city: str | None) -> str | None:
+    """Why `city` cannot scope a token or user of this deployment, or None (None and '*' always may)."""
+    if city is None or city == ALL_CITIES or deployment.get(city) is not None:
+        return None
+    return (
+        f"city must be one of this deployment's cities ({', '.join(deployment.ids)}) or {ALL_CITIES!r}; {city!r} is not"
+    )
+
+
+def granted_city(who: Principal, city: str | None) -> str | None:
+    """The city scope a token or user made by `who` gets for the asked `city`: a city admin's own when none is asked."""
+    if city is None and who.city not in (None, ALL_CITIES):
+        return who.city
+    return city
+
+
+def city_grant_problem(who: Principal, city: str | None) -> str | None:
+    """Why the admin `who` may not give a token or user the city scope `city` (after granted_city), or None."""
+    if who.city in (None, ALL_CITIES) or city == who.city:
+        return None
+    wanted = "every city" if city in (None, ALL_CITIES) else city
+    return f"your token is scoped to city {who.city}: you may scope tokens and users to {who.city} only, not {wanted}"
+
+
+def check_city(who: Principal, deployment: Deployment, city: str | None) -> str | None:
+    """For the admin routes: the city scope to store; 422 for a city not served here, 403 for one `who` may not grant."""
+    problem = city_problem(deployment, city)
+    if problem:
+        raise unprocessable("body.city", problem)
+    city = granted_city(who, city)
+    problem = city_grant_problem(who, city)
+    if problem:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=problem)
+    return city
+
+
+def covers(who: Principal, city: str | None, *, multi: bool) -> bool:
+    """Whether the admin `who` manages a token or user scoped to `city` (lists it, revokes or changes it).
+
+    In a deployment of one city every admin manages every token (as before cities); in one of several, an admin
+    of one city manages that city's tokens and users only, a province-wide or '*' admin all.
+    """
+    return not multi or who.city in (None, ALL_CITIES) or city == who.city

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from app.auth.audit import record
 from app.auth.deps import AdminDep
 from app.auth.passwords import MAX_LENGTH, MIN_LENGTH
-from app.auth.scope import check_agency
+from app.auth.scope import CITY_SCOPE_PATTERN, check_agency, check_city, covers
 from app.auth.tokens import Role
 from app.auth.users import (
     USERNAME_PATTERN,
@@ -25,10 +25,9 @@ from app.auth.users import (
     set_password,
     set_role,
 )
-from app.http.deps import ConnDep, ProfileDep
+from app.http.deps import ConnDep, DeploymentDep, ProfileDep
 from app.http.errors import unprocessable
 from app.http.timefmt import from_ms
-from app.profile import ID_PATTERN
 from app.storage.models import UserRow
 
 router = APIRouter(prefix="/api/v1/users", tags=["admin"])
@@ -43,7 +42,9 @@ class UserOut(BaseModel):
     last_login_at: datetime | None
     disabled_at: datetime | None
     agency: str | None = Field(None, description="The agency the user works for; None: city-wide")
-    city: str | None = Field(None, description="The one city they may see; None: every city (a province user)")
+    city: str | None = Field(
+        None, description="The one city they may see; '*': every city, acting on each; None: a province user"
+    )
 
 
 AGENCY_FIELD = Field(
@@ -62,9 +63,11 @@ class UserIn(BaseModel):
     agency: str | None = AGENCY_FIELD
     city: str | None = Field(
         None,
-        pattern=ID_PATTERN,
+        pattern=CITY_SCOPE_PATTERN,
         description="Smart Province: the one city it may see and act on (every route, the live channel, the "
-        "window); none: every city of the deployment",
+        "window); '*': every city, acting on each; none: every city, read-only when the deployment serves several "
+        "(a province user). An admin scoped to a city grants that city only, and its users are of that city when "
+        "none is named",
     )
 
 
@@ -89,8 +92,9 @@ def _out(u: UserRow) -> UserOut:
 
 
 @router.get("", response_model=list[UserOut], summary="Users who sign in with a password, by name (admin)")
-def get_users(_who: AdminDep, conn: ConnDep) -> list[UserOut]:
-    return [_out(u) for u in list_users(conn=conn)]
+def get_users(who: AdminDep, conn: ConnDep, deployment: DeploymentDep) -> list[UserOut]:
+    # Smart Province: an admin of one city lists that city's users only.
+    return [_out(u) for u in list_users(conn=conn) if covers(who, u.city, multi=deployment.multi)]
 
 
 @router.post(
@@ -100,8 +104,9 @@ def get_users(_who: AdminDep, conn: ConnDep) -> list[UserOut]:
     summary="Create a user (admin)",
     responses={409: {"description": "The username is taken"}},
 )
-def post_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: UserIn) -> UserOut:
+def post_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, deployment: DeploymentDep, body: UserIn) -> UserOut:
     check_agency(who, profile, body.agency)
+    city = check_city(who, deployment, body.city)
     try:
         password_hash = new_password_hash(body.password)  # before the transaction: it takes a while
     except UserError as exc:
@@ -115,9 +120,11 @@ def post_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: UserIn) -
             role=body.role,
             password_hash=password_hash,
             agency=body.agency,
-            city=body.city,
+            city=city,
         )
         detail = f"{body.role}; agency {body.agency}" if body.agency else body.role
+        if city is not None:
+            detail += f"; city {city}"
         record(conn=conn, actor=who.name, role=who.role, action="user.create", target=user.username, detail=detail)
     return _out(user)
 
@@ -128,7 +135,9 @@ def post_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, body: UserIn) -
     summary="Change a user's role, agency or password, or disable or enable them (admin); ends their sessions",
     responses={404: {"description": "No such user"}, 409: {"description": "Disabling yourself"}},
 )
-def patch_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, username: Username, body: UserPatch) -> UserOut:
+def patch_user(
+    *, who: AdminDep, conn: ConnDep, profile: ProfileDep, deployment: DeploymentDep, username: Username, body: UserPatch
+) -> UserOut:
     new_agency = "agency" in body.model_fields_set
     if new_agency:
         check_agency(who, profile, body.agency)
@@ -138,7 +147,7 @@ def patch_user(who: AdminDep, conn: ConnDep, profile: ProfileDep, username: User
         raise unprocessable("body.password", str(exc)) from exc
     with conn.begin():
         user = get_user(conn=conn, username=username)
-        if user is None:
+        if user is None or not covers(who, user.city, multi=deployment.multi):  # another city's: not this admin's
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no user called {username!r}")
         if body.disabled and who.user_id == user.id:
             raise HTTPException(status.HTTP_409_CONFLICT, detail="refusing to disable the user you are signed in as")

@@ -14,7 +14,7 @@ import time
 from sqlalchemy import Connection, select, update
 
 from app.auth.passwords import hash_password, password_problem
-from app.auth.tokens import ROLES, Role, revoke_user_tokens
+from app.auth.tokens import ALL_CITIES, ROLES, Role, revoke_user_tokens
 from app.profile import ID_RE
 from app.storage.models import UserRow
 
@@ -77,8 +77,8 @@ def create_user(
     if problem:
         raise UserError(problem)
     _check_role(role)
-    if city is not None and not ID_RE.match(city):
-        raise UserError("a city id is lowercase letters, digits, '-' or '_' (at most 64)")
+    if city is not None and city != ALL_CITIES and not ID_RE.match(city):
+        raise UserError(f"a city id is lowercase letters, digits, '-' or '_' (at most 64), or {ALL_CITIES!r}")
     if get_user(conn=conn, username=username) is not None:
         raise UserError(f"the username {username!r} is taken")
     now = _now_ms()

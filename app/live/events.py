@@ -41,8 +41,10 @@ def changes(notice: dict[str, Any]) -> Event:
     return Event.make("changes", notice, city=notice["city"])
 
 
-def hello(*, live: bool, city: str | None, heartbeat_s: float) -> Event:
-    return Event.make("hello", {"at": _now(), "live": live, "city": city, "heartbeat_s": heartbeat_s})
+def hello(*, live: bool, city: str | None, heartbeat_s: float, cities: list[str] | None = None) -> Event:
+    """`city`: the one city streamed (None: several or all); `cities`: the cities streamed (None: all)."""
+    body = {"at": _now(), "live": live, "city": city, "cities": cities, "heartbeat_s": heartbeat_s}
+    return Event.make("hello", body)
 
 
 def heartbeat(*, live: bool) -> Event:

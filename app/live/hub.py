@@ -18,7 +18,7 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Sequence
 
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI
@@ -40,16 +40,23 @@ NOTICES = Counter("satupintu_live_notices", "Change notices received from the br
 RESYNCS = Counter("satupintu_live_resyncs", "Resync markers sent: a client fell behind, or the hub lost the broker")
 
 
-class Subscription:
-    """One client's place at the hub: a bounded queue of events for one city (or all)."""
+Cities = str | Collection[str] | None  # what a client streams: one city, some (a province user's), or all (None)
 
-    def __init__(self, city: str | None, size: int) -> None:
-        self.city = city
+
+def _cities(city: Cities) -> frozenset[str] | None:
+    return frozenset((city,)) if isinstance(city, str) else frozenset(city) if city is not None else None
+
+
+class Subscription:
+    """One client's place at the hub: a bounded queue of events for one city, some cities, or all (None)."""
+
+    def __init__(self, city: Cities, size: int) -> None:
+        self.cities = _cities(city)
         self._q: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=max(1, size))
 
     def offer(self, ev: Event) -> None:
         """Queue `ev` without waiting (on the event loop); a full queue becomes one resync."""
-        if ev.city is not None and self.city is not None and ev.city != self.city:
+        if ev.city is not None and self.cities is not None and ev.city not in self.cities:
             return
         try:
             self._q.put_nowait(ev)
@@ -149,13 +156,19 @@ class Hub:
         # it sees the stop, and shutdown need not wait for that.
         threading.Thread(target=self._client.loop_stop, name="live-hub-stop", daemon=True).start()
 
-    async def stream(self, city: str | None = None) -> AsyncGenerator[Event, None]:
-        """A client's events: hello, then notices for `city` (all when None), heartbeats when idle."""
+    async def stream(self, city: Cities = None) -> AsyncGenerator[Event, None]:
+        """A client's events: hello, then notices for `city` (a city, several, or all when None), heartbeats."""
         sub = Subscription(city, self._queue_size)
         self._subs.add(sub)
         CLIENTS.inc()
+        cities = sorted(sub.cities) if sub.cities is not None else None
         try:
-            yield events.hello(live=self.live, city=city, heartbeat_s=self.heartbeat_s)
+            yield events.hello(
+                live=self.live,
+                city=cities[0] if cities is not None and len(cities) == 1 else None,
+                heartbeat_s=self.heartbeat_s,
+                cities=cities,
+            )
             while True:
                 try:
                     ev = await asyncio.wait_for(sub.get(), self.heartbeat_s)

@@ -35,7 +35,7 @@ from app.http.timefmt import from_ms
 from app.open311 import service as svc, store
 from app.open311.formats import Format, Open311Error, answer
 from app.open311.publisher import Publisher, Unreachable
-from app.profile import Profile
+from app.profile import Deployment, Profile
 from app.tickets.routes import TICKET_ID_PATTERN
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -56,10 +56,33 @@ def _fmt(raw: str) -> Format:
     raise Open311Error(404, f"no format {raw[:16]!r}: ask for .xml or .json", "json")
 
 
-def _jurisdiction(request: Request, profile: Profile, fmt: Format) -> None:
-    j = request.query_params.get("jurisdiction_id")
-    if j is not None and j != profile.city.id:
-        raise Open311Error(404, f"jurisdiction_id {j[:64]!r} not found (this server is {profile.city.id!r})", fmt)
+def _jurisdiction(request: Request, fmt: Format, given: str | None = None, *, required: bool = True) -> Profile:
+    """The city a GeoReport v2 call is about: its `jurisdiction_id` (a city id, GET /api/v1/cities).
+
+    The spec's parameter for an endpoint that serves several jurisdictions, as a deployment of several cities does
+    (Smart Province): there it is required (400 without it, except for discovery, which is the home city's by
+    default); a one-city deployment needs none, as before. `given` is a POST form's, which the query's overrides.
+    """
+    deployment: Deployment = request.app.state.deployment
+    j = request.query_params.get("jurisdiction_id") or given
+    if j is None:
+        if deployment.multi and required:
+            raise Open311Error(
+                400, f"jurisdiction_id is required: this endpoint serves {', '.join(deployment.ids)}", fmt
+            )
+        return deployment.home
+    profile = deployment.get(j)
+    if profile is None:
+        raise Open311Error(
+            404, f"jurisdiction_id {j[:64]!r} not found (this endpoint serves {', '.join(deployment.ids)})", fmt
+        )
+    return profile
+
+
+def _may_see(who: Principal | None, profile: Profile, fmt: Format) -> None:
+    """A token scoped to another city is refused here as on every route (a key of every city may read each)."""
+    if who is not None and not who.serves(profile.city.id):
+        raise Open311Error(403, f"this api_key is for jurisdiction {who.city!r}, not {profile.city.id!r}", fmt)
 
 
 async def _caller(request: Request, api_key: str | None, fmt: Format) -> Principal | None:
@@ -74,11 +97,12 @@ async def _caller(request: Request, api_key: str | None, fmt: Format) -> Princip
     return who
 
 
-async def _reader(request: Request, fmt: Format) -> None:
+async def _reader(request: Request, profile: Profile, fmt: Format) -> None:
     """GET requests and tokens: public when `open311_public_read` is on, else any valid token (a reporter's too)."""
     who = await _caller(request, request.query_params.get("api_key"), fmt)
     if who is None and not request.app.state.settings.open311_public_read:
         raise Open311Error(401, "an api_key is required to read requests on this server", fmt)
+    _may_see(who, profile, fmt)
 
 
 def _publisher(request: Request) -> Publisher:
@@ -96,8 +120,9 @@ def close_publisher(app: Any) -> None:
 
 
 @router.get("/discovery.{fmt}", summary="Service discovery: where the GeoReport v2 endpoint is and what it speaks")
-def discovery(request: Request, profile: ProfileDep, fmt: _FMT) -> Response:
+def discovery(request: Request, fmt: _FMT) -> Response:
     f = _fmt(fmt)
+    profile = _jurisdiction(request, f, required=False)
     base = str(request.base_url).rstrip("/")
     return answer(
         f,
@@ -120,16 +145,16 @@ def discovery(request: Request, profile: ProfileDep, fmt: _FMT) -> Response:
 
 
 @router.get("/services.{fmt}", summary="The services a citizen may report to (from the city profile)")
-def services(request: Request, profile: ProfileDep, fmt: _FMT) -> Response:
+def services(request: Request, fmt: _FMT) -> Response:
     f = _fmt(fmt)
-    _jurisdiction(request, profile, f)
+    profile = _jurisdiction(request, f)
     return answer(f, "services", [svc.service_record(s, profile) for s in svc.open_services(profile)])
 
 
 @router.get("/services/{code}.{fmt}", summary="A service's definition: the attributes a request may carry")
-def service_definition(request: Request, profile: ProfileDep, code: str, fmt: _FMT) -> Response:
+def service_definition(request: Request, code: str, fmt: _FMT) -> Response:
     f = _fmt(fmt)
-    _jurisdiction(request, profile, f)
+    profile = _jurisdiction(request, f)
     s = next((s for s in svc.open_services(profile) if s.id == code), None)
     if s is None:
         raise Open311Error(404, f"service_code {code[:64]!r} not found", f)
@@ -155,10 +180,10 @@ def _list(request: Request, name: str) -> tuple[str, ...]:
 
 
 @router.get("/requests.{fmt}", summary="Service requests: by id, or by service, time and status (90 days at most)")
-async def list_requests(request: Request, profile: ProfileDep, fmt: _FMT) -> Response:
+async def list_requests(request: Request, fmt: _FMT) -> Response:
     f = _fmt(fmt)
-    _jurisdiction(request, profile, f)
-    await _reader(request, f)
+    profile = _jurisdiction(request, f)
+    await _reader(request, profile, f)
     end = _date(request, "end_date", f) or datetime.now(tz=UTC)
     start = _date(request, "start_date", f) or end - MAX_SPAN
     if start >= end:
@@ -187,10 +212,10 @@ def _read_requests(engine: Engine, filt: store.RequestFilter) -> list[Any]:
 
 
 @router.get("/requests/{request_id}.{fmt}", summary="One service request")
-async def get_request(request: Request, profile: ProfileDep, request_id: str, fmt: _FMT) -> Response:
+async def get_request(request: Request, request_id: str, fmt: _FMT) -> Response:
     f = _fmt(fmt)
-    _jurisdiction(request, profile, f)
-    await _reader(request, f)
+    profile = _jurisdiction(request, f)
+    await _reader(request, profile, f)
     filt = store.RequestFilter(
         city=profile.city.id,
         start_ms=0,
@@ -205,10 +230,10 @@ async def get_request(request: Request, profile: ProfileDep, request_id: str, fm
 
 
 @router.get("/tokens/{token}.{fmt}", summary="The service_request_id a POST's token became, once it is stored")
-async def get_token(request: Request, profile: ProfileDep, token: str, fmt: _FMT) -> Response:
+async def get_token(request: Request, token: str, fmt: _FMT) -> Response:
     f = _fmt(fmt)
-    _jurisdiction(request, profile, f)
-    await _reader(request, f)
+    profile = _jurisdiction(request, f)
+    await _reader(request, profile, f)
 
     def read() -> tuple[str, bool] | None:
         with request.app.state.engine.connect() as conn:
@@ -224,9 +249,8 @@ async def get_token(request: Request, profile: ProfileDep, token: str, fmt: _FMT
 
 
 @router.post("/requests.{fmt}", summary="Create a service request (api_key of a reporter token); answers a token")
-async def post_request(request: Request, profile: ProfileDep, fmt: _FMT) -> Response:
+async def post_request(request: Request, fmt: _FMT) -> Response:
     f = _fmt(fmt)
-    _jurisdiction(request, profile, f)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != FORM:
         raise Open311Error(415, f"send the request as {FORM} (the spec's POST)", f)
@@ -234,11 +258,15 @@ async def post_request(request: Request, profile: ProfileDep, fmt: _FMT) -> Resp
         form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:
         raise Open311Error(400, "the request body is not UTF-8", f) from None
+    profile = _jurisdiction(request, f, form.get("jurisdiction_id"))
     who = await _caller(request, form.get("api_key"), f)
     if who is None:
         raise Open311Error(403, "an api_key is required to create a request", f)
     if who.role != "reporter" and not who.may("operator"):
         raise Open311Error(403, f"this api_key ({who.role}) may not create requests: ask for a reporter key", f)
+    _may_see(who, profile, f)
+    if who.read_only(multi=request.app.state.deployment.multi):
+        raise Open311Error(403, "a province-wide api_key reads every jurisdiction but creates requests in none", f)
     new = svc.check_post(form, profile, datetime.now(tz=UTC), f)
     kept = {**new.kept, "api_token_id": who.token_id}
     await run_in_threadpool(_create, request.app.state.engine, _publisher(request), new, kept, f)

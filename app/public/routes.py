@@ -1,7 +1,7 @@
 """`GET /publik`: the public page of service performance, opt-in (`public_page`), with no sign-in.
 
-Cached: the page is computed at most once per `public_page_cache_s` per
-language, however many people open it (cachetools' TTLCache). Rate-limited per
+Cached: the page is computed at most once per `public_page_cache_s` per city
+and language (`?city=` picks one of the deployment's cities, default the first), however many people open it (cachetools' TTLCache). Rate-limited per
 client address (`public_page_rate_per_min`, a fixed one-minute window: a TTLCache
 of counters), answering 429 with Retry-After past it; the client address is the
 peer's, or the one a trusted proxy gave (`trusted_proxies`).
@@ -27,10 +27,10 @@ router = APIRouter(tags=["public"])
 _lock = threading.Lock()
 
 
-def _state(request: Request, ttl: float) -> tuple[TTLCache[str, str], TTLCache[str, int]]:
+def _state(request: Request, ttl: float) -> tuple[TTLCache[tuple[str, str], str], TTLCache[str, int]]:
     st = request.app.state
     if getattr(st, "public_page_cache", None) is None:
-        st.public_page_cache = TTLCache(maxsize=4, ttl=ttl)
+        st.public_page_cache = TTLCache(maxsize=2 * len(st.deployment.cities), ttl=ttl)  # per city and language
         st.public_page_hits = TTLCache(maxsize=100_000, ttl=60)
     return st.public_page_cache, st.public_page_hits
 
@@ -50,7 +50,7 @@ def public_page(
     with _lock:
         n = hits.get(who, 0) + 1
         hits[who] = n
-        page = pages.get(lang)
+        page = pages.get((profile.city.id, lang))
     if n > settings.public_page_rate_per_min:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS, detail=t("publik.busy", lang), headers={"Retry-After": "60"}
@@ -60,6 +60,6 @@ def public_page(
             fig = public_figures(conn=conn, profile=profile, now_ms=now_ms())
         page = render_public_page(profile, fig, lang, datetime.now(tz=UTC))
         with _lock:
-            pages[lang] = page
+            pages[profile.city.id, lang] = page
     max_age = int(settings.public_page_cache_s)
     return HTMLResponse(page, headers={"Cache-Control": f"public, max-age={max_age}"})

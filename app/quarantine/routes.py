@@ -6,11 +6,11 @@ import base64
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.auth.deps import ViewerDep
-from app.http.deps import ConnDep
+from app.auth.deps import ViewerDep, every_city_or
+from app.http.deps import CityDep, ConnDep
 from app.http.errors import unprocessable
 from app.http.paging import Limit, Offset, Page
 from app.http.timefmt import from_ms, now_ms, to_ms
@@ -62,10 +62,11 @@ QuarantinePage = Page[QuarantinedOut]
 @router.get("/quarantine", response_model=QuarantinePage, summary="Quarantined messages, newest first")
 def list_quarantine(
     *,
-    _who: ViewerDep,
+    request: Request,
+    who: ViewerDep,
     conn: ConnDep,
+    city: CityDep,
     reason: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$", description="Reason code")] = None,
-    city: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     target: Annotated[str | None, Query(pattern=ID_PATTERN, description="Source or agency id")] = None,
     since: Annotated[
         AwareDatetime | None, Query(description="With a time zone; default: 7 days before until (or now)")
@@ -88,7 +89,9 @@ def list_quarantine(
         offset=offset,
         until_ms=until_ms,
         reason=reason,
-        city=city,
+        # Smart Province: a city's token sees its city's refusals; one of every city all of them (those that named
+        # no valid city too) unless it names one with ?city=.
+        city=every_city_or(request, who, city),
         target=target,
     )
     return QuarantinePage(items=[QuarantinedOut.of(r) for r in items], total=total, limit=limit, offset=offset)

@@ -47,3 +47,36 @@ def writer(engine: Engine, settings: Settings) -> Iterator[WritePath]:
     w = WritePath(BatchWriter(engine, load_profile("morotai"), settings))
     yield w
     w.close()
+
+
+# --- Smart Province (issue 15): one web process serving two cities --------------------------------------------
+
+
+@pytest.fixture
+def two_cities_settings(db_url: str) -> Settings:
+    """A deployment of Morotai (home) and Ternate on the test's database; rules evaluated on every write."""
+    return Settings(
+        database_url=db_url,
+        mqtt_url="mqtt://127.0.0.1:1",
+        api_cache_s=0,
+        profile="morotai,ternate",
+        alarm_rules_refresh_s=0,
+    )
+
+
+@pytest.fixture
+def two_cities(two_cities_settings: Settings) -> Iterator[TestClient]:
+    """The real app of a two-city deployment (SATUPINTU_PROFILE=morotai,ternate)."""
+    with TestClient(create_app(two_cities_settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def city_writers(engine: Engine, two_cities_settings: Settings) -> Iterator[dict[str, WritePath]]:
+    """city id -> the ingestor's write path for that city (its profile's rules evaluated after each batch)."""
+    paths = {
+        city: WritePath(BatchWriter(engine, load_profile(city), two_cities_settings)) for city in ("morotai", "ternate")
+    }
+    yield paths
+    for w in paths.values():
+        w.close()
