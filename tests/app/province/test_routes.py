@@ -285,3 +285,20 @@ def _ms(iso: str) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def test_the_response_cache_keeps_each_scopes_answer_apart(db_url: str) -> None:
+    settings = Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=5, profile="maluku-utara")
+    with TestClient(create_app(settings)) as client:
+        with client.app.state.engine.begin() as conn:
+            wide = create_token(conn=conn, name="province", role="viewer")
+            ternate = create_token(conn=conn, name="ternate", role="viewer", city="ternate")
+        first = client.get("/api/v1/province", headers=auth(wide))
+        again = client.get("/api/v1/province", headers=auth(wide))
+        assert again.headers.get("x-cache") == "hit" and again.json() == first.json()
+        assert len(first.json()["cities"]) == 3
+        # Same URL, same role, another city scope: its own answer, never the province-wide one.
+        mine = client.get("/api/v1/province", headers=auth(ternate))
+        assert mine.headers.get("x-cache") is None
+        assert [c["id"] for c in mine.json()["cities"]] == ["ternate"]
+        assert client.get("/api/v1/province", headers=auth(ternate)).headers.get("x-cache") == "hit"
