@@ -21,6 +21,7 @@ from app.api.main import create_app
 from app.auth.tokens import create_token
 from app.http.timefmt import now_ms
 from app.profile import SHIPPED_DIR, load_profile
+from app.services.queries import service_status
 from app.settings import Settings
 from ingest.committer import WritePath
 from ingest.messages import Point, Reading, TicketEvent
@@ -199,6 +200,22 @@ def test_every_citys_figures_the_league_and_the_pillars(
     l112 = league["layanan-112"]
     assert (l112["overall_pct"], l112["tickets"], l112["opened"]) == (50.0, 2, 4)
     assert l112["cities"]["morotai"] == {"sla_pct": 50.0, "tickets": 2, "opened": 4}
+    # The same figures as the regent view's service status (app.services.queries) of each city over the window.
+    at = _ms(body["computed_at"])
+    with client.app.state.engine.connect() as conn:
+        for c in body["cities"]:
+            st = service_status(
+                conn=conn, profile=load_profile(c["id"]), start_ms=at - 30 * 24 * HOUR, end_ms=at, now_ms=at
+            )
+            assert c["sla_pct_30d"] == st.overall.sla_pct
+            assert (c["tickets"]["open"], c["tickets"]["overdue"]) == (st.overall.open, st.overall.overdue)
+            for block in st.agencies:
+                mine = league[block.agency]["cities"][c["id"]]
+                assert (mine["sla_pct"], mine["tickets"], mine["opened"]) == (
+                    block.tally.sla_pct,
+                    block.tally.resolved_with_due,
+                    block.tally.opened,
+                )
     # Best pooled SLA first, agencies without one last.
     pcts = [row["overall_pct"] for row in body["league"]]
     rated = [p for p in pcts if p is not None]
