@@ -72,6 +72,8 @@ _NEVER = (
     "/api/v1/integrators",
     "/api/v1/open311",  # citizen services: personal data, each read audited
 )
+# Smart Province (issue 15): answers about every city the caller may see differ with the token's city scope too.
+_BY_SCOPE = ("/api/v1/province",)
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The window's callbacks are POSTs that write nothing themselves: the ones that do (acknowledge) call the API,
 # whose write clears the cache. Counting each callback as a write would clear it a few times a second per window.
@@ -191,8 +193,9 @@ class ResponseCache:
 
     def stamp(self, kinds: frozenset[str], city: str | None = None) -> tuple[int, ...]:
         """The generations an answer about `city` that depends on `kinds` is current with."""
-        scopes = (None, city) if city is not None else (None,)
-        return tuple(self.generation.get((c, k), 0) for k in sorted(kinds) for c in scopes)
+        if city is None:  # an answer about every city: any city's invalidation of a kind makes it stale
+            return tuple(sum(g for (_, kind), g in self.generation.items() if kind == k) for k in sorted(kinds))
+        return tuple(self.generation.get((c, k), 0) for k in sorted(kinds) for c in (None, city))
 
     def put(
         self,
@@ -373,10 +376,15 @@ class CacheMiddleware:
         who = await state.token_cache.alookup(state.engine, token) if token else None
         if who is None:
             return await self.app(scope, receive, send)  # the route answers 401 itself
-        city = request_city(scope, who, state.deployment)
-        if city is None:
-            return await self.app(scope, receive, send)  # the route answers 404 or 403 itself
-        key = (path + "?" + scope["query_string"].decode("latin-1"), who.role, city)
+        query = path + "?" + scope["query_string"].decode("latin-1")
+        city: str | None
+        if path.startswith(_BY_SCOPE):  # Smart Province: about every city the caller may see, stale on any's notice
+            city, key = None, (query, who.role, f"@{who.city or ''}")
+        else:
+            city = request_city(scope, who, state.deployment)
+            if city is None:
+                return await self.app(scope, receive, send)  # the route answers 404 or 403 itself
+            key = (query, who.role, city)
         while True:
             served = cache.serve(key)
             if served is not None:
