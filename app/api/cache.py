@@ -69,6 +69,8 @@ _NEVER = (
     "/api/v1/integrators",
     "/api/v1/open311",  # citizen services: personal data, each read audited
 )
+# Smart Province (issue 15): answers about every city the caller may see differ with the token's city scope too.
+_BY_SCOPE = ("/api/v1/province",)
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The window's callbacks are POSTs that write nothing themselves: the ones that do (acknowledge) call the API,
 # whose write clears the cache. Counting each callback as a write would clear it a few times a second per window.
@@ -341,6 +343,8 @@ class CacheMiddleware:
         if who is None:
             return await self.app(scope, receive, send)  # the route answers 401 itself
         key = (path + "?" + scope["query_string"].decode("latin-1"), who.role)
+        if path.startswith(_BY_SCOPE):  # Smart Province (issue 15): an answer about every city the caller may see
+            key = (key[0], f"{who.role}@{who.city or ''}")
         while True:
             served = cache.serve(key)
             if served is not None:

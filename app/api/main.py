@@ -51,6 +51,7 @@ from app.open311 import routes as open311  # citizen services (issue 14)
 from app.open311.formats import Open311Error, error_response
 from app.overview import routes as overview
 from app.profile import load_deployment
+from app.province import routes as province  # Smart Province (issue 15): the province view
 from app.public import routes as public
 from app.quarantine import routes as quarantine
 from app.readings import routes as readings
@@ -96,6 +97,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     open311.personal_router,
     public.router,
     cities.router,  # Smart Province (issue 15)
+    province.router,  # Smart Province (issue 15): the province view
     # Incidents with SOPs (issue 13).
     incidents.router,
     incident_sops.router,
@@ -117,6 +119,7 @@ DEPENDS_ON = Dependencies(
         incidents.depends_on,  # incidents (issue 13)
         # alarm management (issue 17)
         alarm_situations.depends_on,
+        province.depends_on,  # Smart Province (issue 15): the province view
     )
 )
 

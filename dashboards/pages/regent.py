@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 
 from app.i18n import t
 from app.profile import PILLARS
+from app.reports.pillars import pillar_scores
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
@@ -27,7 +28,6 @@ from dashboards.figures import LIGHT, agency_bars, graph_config, pillar_figure, 
 from dashboards.fmt import number, to_ms, when
 from dashboards.layout import choice
 from dashboards.panels import panel
-from dashboards.pillars import pillar_scores
 
 PERIODS = (7, 30, 90)
 DEFAULT_DAYS = 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.profile import PILLARS, load_profile
-from dashboards.pillars import pillar_scores
+from app.reports.pillars import pillar_scores
 
 PROFILE = load_profile("morotai")
 

@@ -43,21 +43,21 @@ def pillar_scores(
         with_due[svc.pillar] += int(it.get("resolved_with_due") or 0)
         on_time[svc.pillar] += int(it.get("resolved_within_sla") or 0)
 
-    metric_pillar = {m.id: m.pillar for m in profile.metrics}
+    metric_pillar: dict[str, str] = {m.id: m.pillar for m in profile.metrics}
     status = {s["source_id"]: s.get("status") for s in sources}
     alarmed = {(a.get("source_id"), a.get("metric")) for a in alarms if a.get("state") in ("active", "acknowledged")}
     reporting: dict[str, set[str]] = {p: set() for p in PILLARS}
     troubled: dict[str, set[str]] = {p: set() for p in PILLARS}
     for r in latest:
-        p = metric_pillar.get(r.get("metric"))
+        pillar = metric_pillar.get(r.get("metric") or "")
         sid = r.get("source_id")
-        if p is None or sid is None:
+        if pillar is None or sid is None:
             continue
-        reporting[p].add(sid)
+        reporting[pillar].add(sid)
         if status.get(sid) != "online" or (sid, r.get("metric")) in alarmed:
-            troubled[p].add(sid)
+            troubled[pillar].add(sid)
 
-    out = {}
+    out: dict[str, PillarScore] = {}
     for p in PILLARS:
         svc_pct = 100.0 * on_time[p] / with_due[p] if with_due[p] else None
         n = len(reporting[p])
