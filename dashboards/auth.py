@@ -168,7 +168,12 @@ def refused_page(lang: str, status: int, *, asked: str, name: str, own: tuple[st
         if own
         else f'<p><a href="/" id="city-own">{e("ui.city.go_home")}</a></p>'
     )
-    return _page(lang, "ui.city.refused_title", f'<p class="err" id="city-refused">{e(key, city=name or asked)}</p>{back}', status)
+    return _page(
+        lang,
+        "ui.city.refused_title",
+        f'<p class="err" id="city-refused">{e(key, city=name or asked)}</p>{back}',
+        status,
+    )
 
 
 def install(

@@ -128,7 +128,9 @@ def test_callbacks_follow_the_city_header_and_refuse_another_citys(province) -> 
     route = next(d for d in deps if d["output"].startswith("..header.children"))
     body = {
         "output": route["output"],
-        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in route["output"].strip(".").split("...")],
+        "outputs": [
+            {"id": o.split(".")[0], "property": o.split(".")[1]} for o in route["output"].strip(".").split("...")
+        ],
         "inputs": [{"id": "url", "property": "pathname", "value": "/"}],
         "state": [
             {"id": "url", "property": "search", "value": "?city=morotai"},
