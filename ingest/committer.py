@@ -37,9 +37,9 @@ from sqlalchemy import Engine
 
 from app.alarms.reading_rules import Observed, evaluate_readings
 from app.alarms.rulebook import RuleBook
-from app.alarms.store import Change, Lifecycle
+from app.alarms.store import Change
 from app.open311.store import erase_past_retention
-from app.profile import load_profile
+from app.profile import load_deployment
 from app.settings import Settings
 from app.storage.engine import engine_from_settings
 from app.storage.maintenance import optimize
@@ -77,14 +77,13 @@ class ReadingAlarms:
     def __init__(self, writer: BatchWriter) -> None:
         self._writer = writer
         self._book = RuleBook(writer.settings.alarm_rules_refresh_s)
-        self._life = Lifecycle(writer.profile, writer.settings.alarm_webhooks)  # severity -> URL
 
     def __call__(self, items: Sequence[Item]) -> list[Change]:
         """The alarm transitions the batch's readings caused, committed; [] when none or on failure."""
         try:
             conn = self._writer.connection()
             now_ms = int(time.time() * 1000)
-            observed: list[Observed] = []
+            observed: dict[str, list[Observed]] = {}  # city -> its messages' points
             cities: dict[str, bool] = {}  # city -> has reading rules
             with conn.begin():
                 for it in items:
@@ -96,10 +95,12 @@ class ReadingAlarms:
                         rules = self._book.get(conn, p.city, now_ms)
                         ruled = cities[p.city] = bool(rules.threshold or rules.rate)
                     if ruled:
-                        observed.append((p.city, p.source_id, p.points))
-                if not observed:
-                    return []
-                return evaluate_readings(conn, book=self._book, life=self._life, observed=observed, now_ms=now_ms)
+                        observed.setdefault(p.city, []).append((p.city, p.source_id, p.points))
+                changes: list[Change] = []
+                for city, obs in observed.items():  # each city's alarms told with its own profile
+                    life = self._writer.life_of(city)
+                    changes += evaluate_readings(conn, book=self._book, life=life, observed=obs, now_ms=now_ms)
+                return changes
         except Exception as exc:
             self._writer.drop_connection()
             log.error(
@@ -249,9 +250,9 @@ def _serve(conn: Pipe, give_up: MpEvent, settings_data: dict[str, Any], log_leve
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = Settings(**settings_data)
-    profile = load_profile(settings.profile)
-    path = WritePath(BatchWriter(engine_from_settings(settings), profile, settings))
-    rules = ParseRules.from_profile(profile, settings)
+    deployment = load_deployment(settings.profile)  # every city of the deployment, each with its own profile
+    path = WritePath(BatchWriter(engine_from_settings(settings), deployment, settings))
+    rules = ParseRules.from_deployment(deployment, settings)
     try:
         while True:
             try:

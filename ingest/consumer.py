@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from app.catalogue.service import catalogue
-from app.profile import load_profile
+from app.profile import load_deployment
 from app.settings import Settings
 from ingest import metrics, sandbox
 from ingest.committer import Committer
@@ -65,9 +65,10 @@ class Ingestor:
         self.totals = {"messages": 0, "points": 0, "duplicates": 0, "quarantined": 0}
         ep = settings.mqtt
         self.unreachable = Unreachable(f"{ep.host}:{ep.port}", settings.mqtt_unreachable_log_s)
-        profile = load_profile(settings.profile)
-        self._rules = ParseRules.from_profile(profile, settings)  # the sandbox's
-        self._catalogue = (f"city/{profile.city.id}/catalogue", orjson.dumps(catalogue(profile)))
+        deployment = load_deployment(settings.profile)
+        self._rules = ParseRules.from_deployment(deployment, settings)  # the sandbox's
+        # What each city accepts, retained on its own topic (its own catalogue).
+        self._catalogues = [(f"city/{p.city.id}/catalogue", orjson.dumps(catalogue(p))) for p in deployment.cities]
         self._warnings = WarningLimit(settings.feedback_warning_interval_s)
         self._client = self._make_client(client_factory)
 
@@ -120,7 +121,8 @@ class Ingestor:
         client.subscribe(subs)
         client.unsubscribe([f"$share/{group}/{f}" if group else f for f in sandbox.LEGACY_FILTERS])
         # What the city accepts, retained, for integrators who have only MQTT credentials (app.catalogue).
-        client.publish(*self._catalogue, qos=1, retain=True)
+        for topic, body in self._catalogues:
+            client.publish(topic, body, qos=1, retain=True)
         self.connected.set()
         log.info(
             "connected to %s:%s (session present: %s)",

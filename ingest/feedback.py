@@ -280,15 +280,24 @@ class Received(Protocol):
     def parsed(self) -> Parsed: ...
 
 
+def book_of(rules: object, city: str | None) -> Book | None:
+    """The names `city`'s messages are compared with: its own profile's in a deployment of several cities."""
+    by_city = getattr(rules, "by_city", None)
+    if by_city is not None and city is not None:
+        rules = by_city.get(city, rules)
+    return getattr(rules, "book", None)
+
+
 def advise(items: Sequence[Received], result: object, rules: object) -> list[Advice]:
     """The live path's warnings of a committed batch: per source or agency, and a source's first sight.
 
     `items` are the writer's Items (topic, received_ms, parsed); `result` its
     WriteResult (for `sources_new`); `rules` the ParseRules (for the book).
     """
-    book: Book | None = getattr(rules, "book", None)
-    if book is None:
+    home: Book | None = getattr(rules, "book", None)
+    if home is None:
         return []
+    several = getattr(rules, "by_city", None) is not None
     new = {(c, s) for c, s in getattr(result, "sources_new", ())}
     found: dict[tuple[str, str], Advice] = {}
     counts: dict[tuple[str, str], int] = {}
@@ -301,6 +310,9 @@ def advise(items: Sequence[Received], result: object, rules: object) -> list[Adv
         else:
             continue
         key = (p.city, target)
+        book = book_of(rules, p.city) if several else home
+        if book is None:
+            continue
         fresh = type(p) is Reading and key in new and target not in book.sources
         if not fresh and not _suspect(p, it.received_ms, book):
             continue

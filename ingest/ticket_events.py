@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Connection, RowMapping, select, tuple_, update
 
@@ -14,9 +15,12 @@ from ingest.messages import TicketEvent
 
 
 def apply_ticket_events(
-    conn: Connection, events: list[TicketEvent], deadlines: Deadlines
+    conn: Connection, events: list[TicketEvent], deadlines_of: Callable[[str], Deadlines]
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Store new events (keyed by ticket, status, ts) and update their tickets; returns (stored, changed tickets)."""
+    """Store new events (keyed by ticket, status, ts) and update their tickets; returns (stored, changed tickets).
+
+    `deadlines_of(city)` is the city's profile: each ticket's due times follow its own city's SLAs and calendar.
+    """
     tt, et = TicketRow.__table__, TicketEventRow.__table__
     first: dict[tuple[str, str], TicketEvent] = {}
     for e in events:
@@ -74,7 +78,7 @@ def apply_ticket_events(
         history[ev["ticket_pk"]].append(ev)
     rollup = Delta()
     for pk, key in dirty.items():
-        row = derive_ticket(history[pk], deadlines)
+        row = derive_ticket(history[pk], deadlines_of(key[0]))
         conn.execute(update(TicketRow).where(TicketRow.id == pk).values(**row))
         rollup.add(before.get(key), -1)
         rollup.add({"city": key[0], "service": None, **row})

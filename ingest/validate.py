@@ -134,7 +134,7 @@ def check(
     """
     received_ms = time.time_ns() // 1_000_000 if received_ms is None else received_ms
     parsed, faults = parse_all(topic, payload, received_ms, rules)
-    book = rules.book
+    book = rules.for_city(getattr(parsed, "city", None)).book
     warns = warnings_of(parsed, received_ms, book) if book is not None else []
     if (
         known_source is not None

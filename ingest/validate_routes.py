@@ -50,7 +50,12 @@ def _rules(request: Request) -> ParseRules:
     state = request.app.state
     rules = getattr(state, "dry_run_rules", None)
     if rules is None:
-        rules = state.dry_run_rules = ParseRules.from_profile(state.profile, state.settings)
+        deployment = getattr(state, "deployment", None)  # every city of the deployment (issue 15), when set
+        rules = state.dry_run_rules = (
+            ParseRules.from_deployment(deployment, state.settings)
+            if deployment is not None
+            else ParseRules.from_profile(state.profile, state.settings)
+        )
     return rules
 
 

@@ -26,7 +26,7 @@ from app.alarms.store import Change, Lifecycle
 from app.alerts.relevance import assess
 from app.alerts.store import Incoming, reconcile_warnings, store_alert
 from app.overview.store import Counts, add_ingest_counts
-from app.profile import Profile
+from app.profile import Deployment, Profile
 from app.quarantine.store import Refused, quarantine
 from app.seed import sync_profile
 from app.settings import Settings
@@ -106,17 +106,31 @@ POISON = (sa_exc.IntegrityError, sa_exc.DataError)
 
 
 class BatchWriter:
-    """Writes batches for one ingestor; owns one database connection and the id registry."""
+    """Writes batches for one ingestor; owns one database connection and the id registry.
 
-    def __init__(self, engine: Engine, profile: Profile, settings: Settings) -> None:
+    It serves every city of its deployment (a profile, or a Deployment of several): each message is
+    judged with its own city's profile (SLAs, calendar, outline, alarm texts).
+    """
+
+    def __init__(self, engine: Engine, profile: Profile | Deployment, settings: Settings) -> None:
         self.engine = engine
-        self.profile = profile
+        self.deployment = profile if isinstance(profile, Deployment) else Deployment(cities=(profile,))
+        self.profile = self.deployment.home
         self.settings = settings
         self._bulk = bulk_for(engine.dialect.name)
         self._conn: Connection | None = None
         self._ids = Registry()
-        self._life = Lifecycle(profile, settings.alarm_webhooks)  # warning alarms, raised with their alert
+        # warning alarms, raised with their alert: each city's transitions speak of its own profile
+        self._lives = {p.city.id: Lifecycle(p, settings.alarm_webhooks) for p in self.deployment.cities}
         self.on_retry: Callable[[Exception, float], None] | None = None
+
+    def profile_of(self, city: str) -> Profile:
+        """The profile of `city`; the home city's for one the deployment does not serve (the parser refuses those)."""
+        return self.deployment.get(city) or self.profile
+
+    def life_of(self, city: str) -> Lifecycle:
+        """The alarm transitions of `city`, told with its own profile."""
+        return self._lives.get(city) or self._lives[self.profile.city.id]
 
     # --- connection -------------------------------------------------------
 
@@ -128,7 +142,8 @@ class BatchWriter:
             if conn.dialect.name == "sqlite":
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
-                sync_profile(conn=conn, profile=self.profile)
+                for profile in self.deployment.cities:
+                    sync_profile(conn=conn, profile=profile)
             self._conn = conn
         return self._conn
 
@@ -213,7 +228,7 @@ class BatchWriter:
             if statuses:
                 self._apply_statuses(conn, statuses, pending, result)
             if tickets:
-                stored, changed = apply_ticket_events(conn, tickets, self.profile)
+                stored, changed = apply_ticket_events(conn, tickets, self.profile_of)
                 result.ticket_events_stored += stored
                 result.tickets_changed += changed
             if alerts:
@@ -299,7 +314,9 @@ class BatchWriter:
         The alarm commits with its alert or not at all: a warning is never stored without its alarm.
         """
         for a in alerts:
-            incoming = Incoming(a.city, a.publisher, a.doc, a.xml, a.received_ms, assess(a.doc, self.profile))
+            incoming = Incoming(
+                a.city, a.publisher, a.doc, a.xml, a.received_ms, assess(a.doc, self.profile_of(a.city))
+            )
             alert_id = store_alert(conn=conn, alert=incoming)
             if alert_id is not None:
                 result.alerts_stored.append((a.city, alert_id))
@@ -308,7 +325,7 @@ class BatchWriter:
             for city in sorted({c for c, _ in result.alerts_stored}):
                 result.alarm_changes += reconcile_warnings(
                     conn=conn,
-                    life=self._life,
+                    life=self.life_of(city),
                     city=city,
                     now_ms=now_ms,
                     quake_hold_ms=self.settings.alert_quake_hold_s * 1000,

@@ -24,6 +24,7 @@ from satupintu.cli_token import create_first_admin, token_cli
 from satupintu.cli_user import user_cli
 from satupintu.clikit import (
     OPTIONS,
+    deployment_or_exit,
     err,
     examples,
     migrated_engine,
@@ -252,7 +253,7 @@ def ingest(
 
     setup_logging(log_level)
     s = settings_or_exit()
-    profile = profile_or_exit(s)
+    deployment = deployment_or_exit(s)  # every city of the deployment, each with its own profile
     engine = migrated_engine(s)
     if s.ingest_metrics_port:
         from prometheus_client import start_http_server
@@ -262,15 +263,15 @@ def ingest(
         engine.dispose()  # the writer process opens its own; this one serves the alarm clock
         committer = ProcessCommitter(s)
     else:
-        committer = InlineCommitter(BatchWriter(engine, profile, s), ParseRules.from_profile(profile, s))
+        committer = InlineCommitter(BatchWriter(engine, deployment, s), ParseRules.from_deployment(deployment, s))
     ingestor = Ingestor(s, committer)
     ingestor.on_committed.append(NoticePublisher(ingestor.publish))  # alarms and city/{city}/changes after each commit
-    clock = AlarmClock(engine, profile, s, ingestor.publish)  # time rules and webhooks
+    clock = AlarmClock(engine, deployment, s, ingestor.publish)  # time rules and webhooks, every city
     clock.start()
     _stop_on_signals(ingestor.stop)
     log.info(  # the broker as host:port: its URL may hold a password
         "ingesting for %s into %s from %s:%s",
-        profile.city.id,
+        ", ".join(deployment.ids),
         engine.url.render_as_string(hide_password=True),
         s.mqtt.host,
         s.mqtt.port,
@@ -299,15 +300,18 @@ def simulate(
     extra_sources: Annotated[int, typer.Option(help="Synthetic sources added to the profile's own.")] = 0,
     seed: Annotated[int | None, typer.Option(help="Random seed for a repeatable run.")] = None,
 ) -> None:
-    """Publish realistic demo traffic for the city profile (the demo data and the benchmark load)."""
+    """Publish realistic demo traffic for the city profile (the demo data and the benchmark load).
+
+    A deployment of several cities (a province profile, a comma list) publishes every city's traffic, the rate
+    shared between them and --extra-sources added to each."""
     from ingest.simulator import run_simulator
 
     setup_logging()
     s = settings_or_exit()
-    profile = profile_or_exit(s)
+    deployment = deployment_or_exit(s)
     run_simulator(
         s,
-        profile,
+        deployment,
         rate=rate,
         bad_share=bad_share,
         duration=duration,
@@ -331,8 +335,7 @@ def feeds(
 
     setup_logging(log_level)
     s = settings_or_exit()
-    profile = profile_or_exit(s)
-    run_feeds(s, profile.city.id)
+    run_feeds(s, deployment_or_exit(s).ids)  # each city judges an alert against its own outline
 
 
 @cli.command(
@@ -344,7 +347,9 @@ def feeds(
 )
 def up(
     *,
-    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Also run the Morotai demo simulator.")] = True,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Also run the demo simulator (every city of the profile).")
+    ] = True,
     feeds: Annotated[
         bool, typer.Option("--feeds/--no-feeds", help="Also poll BMKG and the CAP feeds (`satupintu feeds`).")
     ] = True,
@@ -383,7 +388,7 @@ def up(
 
     setup_logging()
     s = settings_or_exit()
-    profile = profile_or_exit(s)
+    home = deployment_or_exit(s).home  # the children load the whole deployment themselves
     t0 = time.monotonic()
     probe = _refuse_taken_port(host, port)
     engine = migrated_engine(s)
@@ -399,7 +404,7 @@ def up(
         auth_dir=auth_dir,
         ready_timeout=ready_timeout,
         secure=secure,
-        city=profile.city.id,
+        city=home.city.id,
         feeds=feeds,
     )
     ok = supervise(s, plan, admin_token, t0)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from app.profile import Profile, ProfileError, load_profile
+from app.profile import Deployment, Profile, ProfileError, load_profile
 from app.settings import Settings, get_settings
 from app.storage.engine import engine_from_settings
 from app.storage.migrate import upgrade
@@ -92,6 +92,17 @@ def profile_or_exit(settings: Settings) -> Profile:
     """The configured city profile, or exit 2 saying what is wrong with it."""
     try:
         return load_profile(settings.profile)
+    except ProfileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def deployment_or_exit(settings: Settings) -> Deployment:
+    """The configured deployment (one city, a province profile or a comma list), or exit 2 saying what is wrong."""
+    from app.profile import load_deployment
+
+    try:
+        return load_deployment(settings.profile)
     except ProfileError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

@@ -55,7 +55,11 @@ class _State:
 
 
 class Poller:
-    """Polls `feeds` and publishes for one city; `poll_due()` is one turn, `run()` turns until stopped."""
+    """Polls `feeds` and publishes for the deployment's cities; `poll_due()` is one turn, `run()` turns until stopped.
+
+    `city` is one city or the tuple of a deployment's: every document goes to each city's alert topic, so
+    each judges its relevance against its own outline (the ingestor keeps it once per city and identifier).
+    """
 
     def __init__(
         self,
@@ -63,12 +67,13 @@ class Poller:
         fetcher: Fetcher,
         publish: Publish,
         *,
-        city: str,
+        city: str | tuple[str, ...],
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.feeds, self._fetch, self._publish = feeds, fetcher, publish
-        self._city, self._s, self._clock = city, settings, clock
+        self._cities = (city,) if isinstance(city, str) else city
+        self._s, self._clock = settings, clock
         self._state = {f.source_id: _State() for f in feeds}
         self._seen: OrderedDict[str, None] = OrderedDict()  # digests of documents already published
         self.health: dict[str, str] = {}  # source_id -> online | offline, as last published
@@ -145,10 +150,13 @@ class Poller:
         digest = hashlib.sha256(doc).hexdigest()
         if digest in self._seen:
             return
-        topic = f"city/{self._city}/alert/{self._s.feed_publisher}"
-        if not self._publish(topic, doc, False):
-            raise FetchError(f"the broker did not take the document for {topic}")
-        self.published += 1
+        # Remembered once every city has it; a city the broker did not take it for gets it again next poll
+        # (the cities that had it keep one copy: the ingestor stores an alert once per city and identifier).
+        for city in self._cities:
+            topic = f"city/{city}/alert/{self._s.feed_publisher}"
+            if not self._publish(topic, doc, False):
+                raise FetchError(f"the broker did not take the document for {topic}")
+            self.published += 1
         self._remember(digest)
 
     def _remember(self, key: str) -> None:
@@ -164,7 +172,8 @@ class Poller:
         if last is not None and last[0] == word and now - last[1] < self._s.feed_heartbeat_s:
             return
         self.health[feed.source_id] = word
-        if self._publish(f"city/{self._city}/status/{feed.source_id}", word.encode(), True):
+        said = [self._publish(f"city/{c}/status/{feed.source_id}", word.encode(), True) for c in self._cities]
+        if all(said):
             self._said[feed.source_id] = (word, now)
 
     def run(self, stop: threading.Event) -> None:
@@ -174,7 +183,7 @@ class Poller:
             stop.wait(max(wait, 0.05))
 
 
-def run_feeds(s: Settings, city: str) -> None:
+def run_feeds(s: Settings, city: str | tuple[str, ...]) -> None:
     """`satupintu feeds`: connect to the broker and poll until interrupted."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per poll says nothing; failures are logged here
     stop = threading.Event()

@@ -89,6 +89,8 @@ def _parse(topic: str, payload: bytes, received_ms: int, rules: ParseRules, faul
     city, handler, ident = t  # type: ignore[misc]
     if city not in rules.cities:
         return Rejected("unknown_city", f"city {city!r} is not served by this deployment", city, ident)
+    if rules.by_city is not None:  # several cities: each has its own catalogue and limits
+        rules = rules.by_city[city]
     if type(payload) is not bytes:
         if isinstance(payload, (bytearray, memoryview)):
             payload = bytes(payload)

@@ -30,7 +30,8 @@ Two clocks:
 Every time stamp is the real time of sending (ms resolution, strictly
 increasing per source, so (source, metric, ts) never repeats).
 
-Modules: `model` (CityModel), `physics` (sources and their metrics),
+Modules: `model` (CityModel), `cities` (CitiesModel: a deployment's cities as one
+stream), `physics` (sources and their metrics),
 `tickets` (service desks), `bad` (deliberately bad messages), `publisher`
 (run_simulator, SimStats), `clock` (TIME_SCALE and time units). The names
 exported here are the public API (bench/api.py builds its backfilled city
@@ -38,6 +39,7 @@ from the same sources and ticket draws, and its values on the same daily
 cycle, tide period and clamp); the rest is private.
 """
 
+from .cities import CitiesModel
 from .clock import TIME_SCALE
 from .model import CityModel, SyntheticSource, synthetic_sources
 from .physics import M2_PERIOD_S, TAU, clamp, diurnal
@@ -48,6 +50,7 @@ __all__ = [
     "M2_PERIOD_S",
     "TAU",
     "TIME_SCALE",
+    "CitiesModel",
     "CityModel",
     "Publisher",
     "SimStats",

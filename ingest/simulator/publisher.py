@@ -14,9 +14,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from app.profile import Profile
+from app.profile import Deployment, Profile
 from app.settings import Settings
 
+from .cities import CitiesModel
 from .model import CityModel
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def _install_signals(stop: threading.Event) -> dict[int, Any]:
 
 def run_simulator(
     settings: Settings,
-    profile: Profile,
+    profile: Profile | Deployment,
     *,
     rate: float,
     bad_share: float = 0.0,
@@ -170,19 +171,36 @@ def run_simulator(
 ) -> SimStats:
     """Publish the city's traffic at `rate` messages/s until `duration` s or `count` messages, or a signal.
 
+    A Deployment of several cities publishes all of theirs (ingest.simulator.cities), `rate` shared between
+    them and `extra_sources` added to each.
+
     Each source's `online` status is published (retained) first; those are not
     counted in `count`. Returns after every message is acknowledged (or a
     drain timeout), with the stats also logged.
     """
     if rate <= 0:
         raise ValueError("rate must be positive")
-    model = CityModel(
-        profile,
-        seed=seed,
-        extra_sources=extra_sources,
-        bad_share=bad_share,
-        unknown_metric=settings.ingest_unknown_metric,
-    )
+    if isinstance(profile, Deployment) and not profile.multi:
+        profile = profile.home
+    model: CityModel | CitiesModel
+    if isinstance(profile, Deployment):
+        model = CitiesModel(
+            profile.cities,
+            seed=seed,
+            extra_sources=extra_sources,
+            bad_share=bad_share,
+            unknown_metric=settings.ingest_unknown_metric,
+        )
+        who = ", ".join(profile.ids)
+    else:
+        model = CityModel(
+            profile,
+            seed=seed,
+            extra_sources=extra_sources,
+            bad_share=bad_share,
+            unknown_metric=settings.ingest_unknown_metric,
+        )
+        who = profile.city.id
     stats = SimStats()
     stop = threading.Event()
     pub = Publisher(settings, stats, stop, max_outstanding)
@@ -196,7 +214,7 @@ def run_simulator(
             stats.statuses += 1
         log.info(
             "simulating %s: %d sources at %g msg/s%s (bad share %g) to %s",
-            profile.city.id,
+            who,
             len(model.sources),
             rate,
             f", {count} messages" if count else "",
@@ -232,7 +250,7 @@ def run_simulator(
 
 def _pace(
     *,
-    model: CityModel,
+    model: CityModel | CitiesModel,
     pub: Publisher,
     stats: SimStats,
     stop: threading.Event,

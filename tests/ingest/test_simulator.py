@@ -20,12 +20,12 @@ import pytest
 from paho.mqtt import publish
 from paho.mqtt.enums import CallbackAPIVersion
 
-from app.profile import load_profile
+from app.profile import load_deployment, load_profile
 from app.settings import Settings
 from app.tickets.lifecycle import RANK
 from ingest.messages import Reading, Rejected, SourceStatus, TicketEvent
 from ingest.parser import ParseRules, parse
-from ingest.simulator import M2_PERIOD_S, TIME_SCALE, CityModel, clamp, diurnal, run_simulator
+from ingest.simulator import M2_PERIOD_S, TIME_SCALE, CitiesModel, CityModel, clamp, diurnal, run_simulator
 from ingest.simulator.bad import BAD_KINDS
 from ingest.simulator.tickets import sla_as_minutes
 from tests.mqtt_helpers import wait_until
@@ -431,3 +431,43 @@ def test_the_simulator_drives_the_other_maluku_utara_cities_with_messages_their_
     assert not [(topic, p) for _t, topic, _pl, _r, _b, p in results if type(p) is Rejected]
     sources = {p.source_id for *_, p in results if type(p) is Reading}
     assert {s.id for s in profile.sources} <= sources
+
+
+def test_a_province_deployment_is_one_stream_of_every_city_each_from_its_own_profile() -> None:
+    """Issue 15: `satupintu simulate` with SATUPINTU_PROFILE=maluku-utara drives all three cities."""
+    province = load_deployment("maluku-utara")
+    rules = ParseRules.from_deployment(province, Settings(database_url="sqlite:///:memory:"))
+    model = CitiesModel(province.cities, seed=5)
+    results = parsed(run(model, 6_000, 0.02), rules)
+    assert not [(topic, p) for _t, topic, _pl, _r, _b, p in results if type(p) is Rejected]
+    by_city = Counter(topic.split("/")[1] for _t, topic, *_ in results)
+    assert set(by_city) == set(province.ids)
+    # Each city's share follows its own sources' natural rate (Morotai lists the most, most often).
+    natural = {m.city: sum(1 / s.interval for s in m.sources) for m in model.models}
+    for city, n in by_city.items():
+        assert abs(n / len(results) - natural[city] / sum(natural.values())) < 0.05, (city, by_city)
+    # Every city's own sources report under their own city, and each city's desks open tickets.
+    for p in province.cities:
+        seen = {r.source_id for *_, r in results if type(r) is Reading and r.city == p.city.id}
+        assert {s.id for s in p.sources} <= seen, p.city.id
+    assert {r.city for *_, r in results if type(r) is TicketEvent} == set(province.ids)
+    assert {t.split("/")[1] for t, *_ in model.initial_statuses()} == set(province.ids)
+    assert len(model.sources) == sum(len(p.sources) for p in province.cities)
+    # Repeatable for a seed, as one city's stream is.
+    again = run(CitiesModel(province.cities, seed=5), 6_000, 0.02)
+    assert [m[1:] for m in again] == [m[1:5] for m in results]
+
+
+@pytest.mark.slow  # a real broker, end to end
+def test_run_simulator_with_a_deployment_publishes_every_city(broker) -> None:
+    two = load_deployment("morotai,ternate")
+    settings = Settings(mqtt_url=broker.url, database_url="sqlite:///:memory:")
+    sub = Subscriber(broker.port)
+    try:
+        stats = run_simulator(settings, two, rate=500, count=400, seed=3)
+        n_sources = sum(len(p.sources) for p in two.cities)
+        assert stats.sent == 400 and stats.statuses == n_sources and stats.undelivered == 0
+        assert sub.wait_for(400 + n_sources) == 400 + n_sources
+        assert {m.topic.split("/")[1] for m in sub.msgs} == {"morotai", "ternate"}
+    finally:
+        sub.close()

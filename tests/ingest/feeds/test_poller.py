@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
-from app.profile import load_profile
+from app.profile import load_deployment, load_profile
 from app.settings import Settings
 from ingest.feeds.fetch import Fetcher
 from ingest.feeds.poller import Feed, Poller
@@ -169,3 +170,50 @@ def test_bad_feeds_leave_the_loop_running_logged_and_offline(site: DocServer, bo
     p.poll_due()
     if body is not None:
         assert site.hits["/bad.xml"] == hits["/bad.xml"] + 1
+
+
+FAR_NORTH_QUAKE = b"""{"Infogempa": {"gempa": {"DateTime": "%s", "Coordinates": "3.90,129.50",
+ "Magnitude": "5.3", "Kedalaman": "10 km", "Wilayah": "170 km TimurLaut Morotai",
+ "Potensi": "Tidak berpotensi tsunami", "Dirasakan": "III Daruba"}}}"""
+
+
+def test_every_city_of_the_deployment_gets_each_alert_and_judges_it_against_its_own_outline(
+    site: DocServer, engine: Engine, db_url: str
+) -> None:
+    """Issue 15: one feeds process for a province; a quake north of Morotai concerns Morotai, not Ternate."""
+    two = load_deployment("morotai,ternate")
+    just_now = datetime.now(UTC).replace(microsecond=0).isoformat().encode()
+    site.docs["/autogempa.json"] = FAR_NORTH_QUAKE % just_now  # its alarm holds for an hour after the quake
+    s = Settings(feed_poll_s=5, feed_timeout_s=2)
+    sent: list = []
+    clock = Clock()
+    p = Poller(
+        [Feed("feed-bmkg-gempa-1", f"{site.base}/autogempa.json", "quake")],
+        Fetcher(timeout_s=2, max_bytes=s.feed_max_bytes, per_minute=60),
+        lambda t, b, r: sent.append((t, b, r)) or True,
+        city=two.ids,
+        settings=s,
+        clock=clock,
+    )
+    p.poll_due()
+    assert sorted(t for t, _, _ in sent) == [
+        "city/morotai/alert/bmkg",
+        "city/morotai/status/feed-bmkg-gempa-1",
+        "city/ternate/alert/bmkg",
+        "city/ternate/status/feed-bmkg-gempa-1",
+    ]
+    rules = ParseRules.from_deployment(two, Settings())
+    w = BatchWriter(engine, two, Settings(database_url=db_url))
+    now = int(time.time() * 1000)
+    w.write([Item(t, b, now, parse(t, b, now, rules)) for t, b, _ in sent])
+    # The same alert id in both cities: stored once per city, each judged by its own outline and rules.
+    rows = q(engine, "SELECT city, relevant, alarm_severity, round(distance_km) FROM alerts ORDER BY city")
+    assert rows == [("morotai", True, "major", 173), ("ternate", False, None, 410)]
+    assert q(engine, "SELECT city, severity FROM alarms") == [("morotai", "major")]
+    # Published again (a restarted feeds process): each city keeps its one copy.
+    w.write([Item(t, b, now, parse(t, b, now, rules)) for t, b, _ in sent])
+    w.close()
+    assert q(engine, "SELECT city, count(*) FROM alerts GROUP BY city ORDER BY city") == [
+        ("morotai", 1),
+        ("ternate", 1),
+    ]
