@@ -253,7 +253,7 @@ async def _render_city(
         role=who.role,
         name=who.name,
         city=(dep.province.name if dep.province else t("dash.prov.title", lang)) if whole else profile.city.name,
-        city_id="" if whole else profile.city.id,
+        city_id="" if whole and may_switch(dep, who) else profile.city.id,  # the live channel of every city
         tz=profile.city.timezone,
         path=path,
         kiosk=kiosk,

@@ -109,7 +109,7 @@ def province_map(
                 "y": [c["centre"]["lat"] for c in named],
                 "mode": "markers+text",
                 "marker": {
-                    "size": 16,
+                    "size": 11,
                     "color": [STATE_FILL.get(c.get("state") or "no_data", STATE_FILL["no_data"]) for c in named],
                     "line": {"color": th.text, "width": 1},
                     "symbol": "circle",
@@ -199,7 +199,7 @@ def regency_rows(cities: Sequence[Mapping[str, Any]], lang: str, now_ms: int) ->
         alarms = [
             html.Span(
                 [html.Span(STATE_GLYPHS[s], **{"aria-hidden": "true"}), f" {number(al.get(s, 0), lang)}"],
-                className=f"prov-sev sev-{s}" + (" zero" if not al.get(s) else ""),
+                className=f"prov-sev psev-{s}" + (" zero" if not al.get(s) else ""),
                 title=t(f"dash.sev.{s}", lang),
             )
             for s in SEVERITIES

@@ -28,7 +28,6 @@ from satupintu.clikit import (
     err,
     examples,
     migrated_engine,
-    profile_or_exit,
     report_database_failure,
     settings_or_exit,
     setup_logging,
@@ -193,7 +192,7 @@ def web(
 
     setup_logging()
     s = settings_or_exit()
-    profile_or_exit(s)
+    deployment_or_exit(s)  # one city, a province profile or a comma list (Smart Province: one window per city)
     _refuse_taken_port(host, port)
     engine = migrated_engine(s)
     _say_when_no_admin(engine)

@@ -19,6 +19,7 @@ from dashboards.province_parts import (
     totals,
 )
 
+
 def _j(component: object) -> str:
     """A component tree as the browser gets it (JSON)."""
     return json.dumps(json.loads(to_json(component)), ensure_ascii=False)
