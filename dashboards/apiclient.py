@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from dashboards.current import current
+
 # Every panel refresh is a handful of in-process requests: not worth a log line each.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -38,14 +40,22 @@ class ApiClient:
         )
 
     async def get(self, path: str, token: str, **params: Any) -> Any:
-        """GET `path` as the holder of `token`; the JSON body, or ApiError."""
+        """GET `path` as the holder of `token`; the JSON body, or ApiError.
+
+        About the request's city (dashboards.current) unless `city=` is given: every in-process read of a window
+        is about that window's city.
+        """
+        params.setdefault("city", current())
         clean = {k: v for k, v in params.items() if v is not None}
         r = await self._client.get(path, params=clean, headers=_auth(token))
         return _body(r)
 
-    async def post(self, path: str, token: str, json: Any = None) -> Any:
-        """POST `json` to `path` as the holder of `token`; the JSON body, or ApiError."""
-        r = await self._client.post(path, json=json, headers=_auth(token))
+    async def post(self, path: str, token: str, json: Any = None, *, city: str | None = None) -> Any:
+        """POST `json` to `path` as the holder of `token` about `city` (default: the request's); the JSON body, or
+        ApiError."""
+        city = city or current()
+        params = {"city": city} if city else None
+        r = await self._client.post(path, json=json, params=params, headers=_auth(token))
         return _body(r)
 
     async def get_all(self, path: str, token: str, *, page: int = 1000, cap: int = 10_000, **params: Any) -> list:

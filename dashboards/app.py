@@ -24,15 +24,17 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 
 from app.i18n import DEFAULT_LANG, t
+from app.profile import Deployment
 from dashboards import ids
 from dashboards.apiclient import ApiClient
-from dashboards.auth import LANG_COOKIE, Sessions, install
+from dashboards.auth import LANG_COOKIE, Sessions, install, lang_of, refused_page
 from dashboards.context import Ctx
+from dashboards.current import about, city_of_search, may_switch, resolve
 from dashboards.data import CityData, Pace
 from dashboards.figures import Tiles
 from dashboards.guard import AssetCaching, DashGuard, on_callback_error
 from dashboards.layout import shell
-from dashboards.pages import alarm_kpis, incidents, integrators, operator, regent, replay
+from dashboards.pages import alarm_kpis, incidents, integrators, operator, province, regent, replay
 
 ASSETS = Path(__file__).parent / "assets"
 # Versioned by content, so browsers keep it a year (AssetCaching) and fetch it again only when it changes.
@@ -44,25 +46,33 @@ BASIC_PLOTLY = (
 FULL_PLOTLY = "/_plotly/plotly.min.js"
 PAGES = {"/": operator, "/regent": regent, "/replay": replay, "/integrators": integrators, "/alarm-kpis": alarm_kpis}
 PAGES["/incidents"] = incidents  # incidents with SOPs (issue 13)
+PAGES["/province"] = province  # Smart Province (issue 15): every regency at a glance
 
 
 def build(api: FastAPI) -> Dash:
-    """The Dash app of `api`'s city, on `api` itself."""
-    profile = api.state.profile
+    """The Dash app of `api`'s cities (one window per city of its deployment), on `api` itself."""
+    deployment = getattr(api.state, "deployment", None) or Deployment(cities=(api.state.profile,))
     client = ApiClient(api)
     sessions = Sessions(api)
     settings = getattr(api.state, "settings", None)
     tile_url = getattr(settings, "map_tile_url", None)
     tiles = Tiles(tile_url, getattr(settings, "map_tile_attribution", "") or "") if tile_url else None
-    city = CityData(client, profile, api.state.depends_on, Pace.of(api.state.settings))
-    c = Ctx(api=api, client=client, sessions=sessions, city=city, profile=profile, tiles=tiles)
+    pace = Pace.of(api.state.settings)
+    cities = {p.city.id: CityData(client, p, api.state.depends_on, pace) for p in deployment.cities}
+    c = Ctx(api=api, client=client, sessions=sessions, deployment=deployment, cities=cities, tiles=tiles)
     if tiles is not None:
         _serve_full_plotly(api)
 
     holder: dict[str, Dash] = {}
     # Our page routes first: FastAPI matches in order, so they gate Dash's index behind the session.
     firsts = FirstLayouts()
-    install(api, sessions, lambda request: _index(holder["dash"], c, firsts, request), tuple(PAGES))
+    install(
+        api,
+        sessions,
+        lambda request: _index(holder["dash"], c, firsts, request),
+        tuple(PAGES),
+        gate=lambda request, who: _gate(c, request, who),
+    )
     api.add_api_route("/_dash-layout", _first_layout(c, firsts), methods=["GET"], include_in_schema=False)
 
     dash_app = Dash(
@@ -101,6 +111,7 @@ def build(api: FastAPI) -> Dash:
             integrators.layout(lang="id"),
             alarm_kpis.layout(lang="id"),
             incidents.layout(lang="id"),
+            province.layout(lang="id"),
         ]
     )
     _routing(dash_app, c)
@@ -111,7 +122,26 @@ def build(api: FastAPI) -> Dash:
     integrators.register(dash_app, c)
     alarm_kpis.register(dash_app, c)
     incidents.register(dash_app, c)
+    province.register(dash_app, c)
     return dash_app
+
+
+def _gate(c: Ctx, request: Request, who: Any) -> Response | None:
+    """A window's page for a city not served here (404) or not the signed-in user's (403): a page that says so."""
+    if not c.deployment.multi and "city" not in request.query_params:
+        return None
+    asked = request.query_params.get("city")
+    city, status = resolve(c.deployment, who, asked)
+    if status == 200:
+        return None
+    own = c.deployment.get(who.city) if who is not None and who.city else None
+    return refused_page(
+        lang_of(request),
+        status,
+        asked=asked or "",
+        name=(p.city.name if (p := c.deployment.get(city)) else asked or ""),
+        own=(own.city.id, own.city.name) if own is not None else None,
+    )
 
 
 def _index(dash_app: Dash, c: Ctx, firsts: FirstLayouts, request: Any) -> str:
@@ -189,7 +219,16 @@ def _rendered_key(path: str | None, search: str | None) -> str:
 
 
 async def _render(c: Ctx, who: Any, token: str, cookies: dict, *, path: str | None, search: str | None) -> tuple:
-    """(header, page, session store, root class, freshness stamps) of `path`; the operator window comes with its data."""
+    """(header, page, session store, root class, freshness stamps) of `path`, about the city its `?city=` names
+    (else the user's own, else the home city); the operator window comes with its data."""
+    city, status = resolve(c.deployment, who, city_of_search(search))
+    with about(city if c.deployment.multi else None):
+        return await _render_city(c, who, token, cookies, path=path, search=search, status=status)
+
+
+async def _render_city(
+    c: Ctx, who: Any, token: str, cookies: dict, *, path: str | None, search: str | None, status: int
+) -> tuple:
     profile = c.profile
     lang = cookies.get(LANG_COOKIE, "id")
     lang = lang if lang in ("id", "en") else "id"
@@ -199,21 +238,27 @@ async def _render(c: Ctx, who: Any, token: str, cookies: dict, *, path: str | No
     path = path if path in PAGES else "/"
     page = PAGES[path]
     fresh = None
-    if page is operator:
+    if status != 200:  # the page itself answered 403/404 already (_gate); a callback asking anyway gets the same
+        body = html.Div(t(f"ui.city.refused_{status}", lang, city=city_of_search(search) or ""), className="empty")
+    elif page is operator:
         body, fresh = await operator.filled_layout(
             c, token=token, lang=lang, role=who.role, kiosk=kiosk, rotate_s=_rotate_s(search)
         )
     else:
         body = page.layout(lang=lang)
+    dep = c.deployment
+    whole = page is province  # about every city: the province's name, the live channel of all
     head = shell.header(
         lang=lang,
         role=who.role,
         name=who.name,
-        city=profile.city.name,
-        city_id=profile.city.id,
+        city=(dep.province.name if dep.province else t("dash.prov.title", lang)) if whole else profile.city.name,
+        city_id="" if whole and may_switch(dep, who) else profile.city.id,  # the live channel of every city
         tz=profile.city.timezone,
         path=path,
         kiosk=kiosk,
+        keep=f"?city={profile.city.id}" if dep.multi and not whole else "",
+        switch=[(p.city.id, p.city.name) for p in dep.cities if who.serves(p.city.id)] if may_switch(dep, who) else [],
     )
     session = {
         "role": who.role,

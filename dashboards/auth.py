@@ -158,8 +158,35 @@ def login_page(
     return HTMLResponse(body, status_code=status_code or (401 if error else 200))
 
 
-def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], pages: tuple[str, ...]) -> None:
-    """The page routes (gated by the session), `/login` and `/logout`; registered before Dash's own."""
+def refused_page(lang: str, status: int, *, asked: str, name: str, own: tuple[str, str] | None) -> HTMLResponse:
+    """A window asked for a city not served here (404) or not the signed-in user's (403), saying which and where to
+    go instead (`own`: the user's city, (id, name))."""
+    e = lambda key, **v: html.escape(t(key, lang, **v))  # noqa: E731
+    key = "ui.city.forbidden" if status == 403 else "ui.city.unknown"
+    back = (
+        f'<p><a href="/?city={html.escape(own[0])}" id="city-own">{e("ui.city.go_own", city=own[1])}</a></p>'
+        if own
+        else f'<p><a href="/" id="city-own">{e("ui.city.go_home")}</a></p>'
+    )
+    return _page(
+        lang,
+        "ui.city.refused_title",
+        f'<p class="err" id="city-refused">{e(key, city=name or asked)}</p>{back}',
+        status,
+    )
+
+
+def install(
+    api: FastAPI,
+    sessions: Sessions,
+    index: Callable[[Request], str],
+    pages: tuple[str, ...],
+    gate: Callable[[Request, Principal], Response | None] | None = None,
+) -> None:
+    """The page routes (gated by the session), `/login` and `/logout`; registered before Dash's own.
+
+    `gate`: a page the signed-in user may not have (Smart Province: another city's window), else None.
+    """
 
     token_cookie_s = api.state.settings.token_cookie_days * 86_400
 
@@ -180,8 +207,12 @@ def install(api: FastAPI, sessions: Sessions, index: Callable[[Request], str], p
             resp = RedirectResponse(_without(request, "token"), status_code=303)
             set_session(resp, request, token, token_cookie_s)
             return resp
-        if await sessions.principal(current) is None:
+        who = await sessions.principal(current)
+        if who is None:
             return login_page(lang, next_path=_without(request, "token"), first_run=await first_run())
+        refused = gate(request, who) if gate is not None else None
+        if refused is not None:
+            return refused
         resp = HTMLResponse(index(request))
         resp.headers["Cache-Control"] = "no-store"
         if request.query_params.get("lang") in LANGS:  # the language switch: `?lang=en` on any page

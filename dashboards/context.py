@@ -1,4 +1,9 @@
-"""What every panel's callbacks share in one process: the API client, the shared picture, sessions, the profile."""
+"""What every panel's callbacks share in one process: the API client, the shared pictures, sessions, the profiles.
+
+Smart Province: one process serves every city of the deployment, one window per
+city. `city` and `profile` are those of the request being served
+(dashboards.current), so a callback reads its own window's city.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from dash.exceptions import PreventUpdate
 
 from app.auth.lookup import TOKEN_COOKIE
 from app.auth.tokens import Principal
-from app.profile import Profile
+from app.profile import Deployment, Profile
 from dashboards.apiclient import ApiClient
 from dashboards.auth import Sessions
+from dashboards.current import current
 from dashboards.data import CityData
 from dashboards.figures import Tiles
 
@@ -21,9 +27,25 @@ class Ctx:
     api: Any  # the FastAPI app
     client: ApiClient
     sessions: Sessions
-    city: CityData
-    profile: Profile
+    deployment: Deployment
+    cities: dict[str, CityData]  # the shared picture of each city, by id
     tiles: Tiles | None = None  # map tiles, when a URL is configured
+
+    @property
+    def city_id(self) -> str:
+        """The id of the city the request being served is about (the home city when none was set)."""
+        city = current()
+        return city if city in self.cities else self.deployment.home.city.id
+
+    @property
+    def city(self) -> CityData:
+        """The shared picture of the request's city."""
+        return self.cities[self.city_id]
+
+    @property
+    def profile(self) -> Profile:
+        """The profile of the request's city (its time zone, catalogue, districts)."""
+        return self.cities[self.city_id].profile
 
     def token(self, cookies: dict) -> str | None:
         return cookies.get(TOKEN_COOKIE)

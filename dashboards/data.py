@@ -232,44 +232,45 @@ class CityData:
         return self._changed[part] != old.seq and age_s >= self.pace.gap_s[part]
 
     async def _fetch(self, part: str, token: str, lang: str) -> Any:
+        # Always about this picture's own city (not the request's that happened to start the read).
         c = self.client
         path = PATHS[part]
         if part == "overview":
-            return await c.get(path, token)
+            return await c.get(path, token, city=self.city)
         if part in ("sources", "latest"):
-            return await c.get_all(path, token)
+            return await c.get_all(path, token, city=self.city)
         if part == "tickets":
-            return await c.get_all(path, token, cap=2000, status="active")
+            return await c.get_all(path, token, city=self.city, cap=2000, status="active")
         if part == "recent_tickets":
-            return (await c.get(path, token, limit=FEED_EVENTS))["items"]
+            return (await c.get(path, token, city=self.city, limit=FEED_EVENTS))["items"]
         if part == "alarms":
             try:
-                return await c.get_all(path, token, cap=2000, state="open", lang=lang, page=500)
+                return await c.get_all(path, token, city=self.city, cap=2000, state="open", lang=lang, page=500)
             except ApiError as exc:
                 if exc.status == 404:
                     return []  # an API without alarms yet
                 raise
         if part == "situations":
             try:
-                return await c.get(path, token, lang=lang)
+                return await c.get(path, token, city=self.city, lang=lang)
             except ApiError as exc:
                 if exc.status == 404:
                     return None  # an API without situations: the plain alarm list
                 raise
         if part == "services":
             end = now_ms()
-            return await c.get(path, token, start=iso(end - 86_400_000), end=iso(end))
+            return await c.get(path, token, city=self.city, start=iso(end - 86_400_000), end=iso(end))
         if part == "trends":
             return await self._trends(token)
         if part == "alerts":
             try:
-                return await c.get_all(path, token, cap=200, page=200, state="active", relevant="true")
+                return await c.get_all(path, token, city=self.city, cap=200, page=200, state="active", relevant="true")
             except ApiError as exc:
                 if exc.status == 404:
                     return []  # an API without regional warnings
                 raise
         if part == "incidents":
-            return await c.get_all(path, token, cap=500, state="active", page=500)
+            return await c.get_all(path, token, city=self.city, cap=500, state="active", page=500)
         raise ValueError(part)
 
     async def _trends(self, token: str) -> dict[str, Any]:
@@ -285,6 +286,7 @@ async def read_trends(client: ApiClient, profile: Profile, token: str, *, end: d
             client.get(
                 PATHS["trends"],
                 token,
+                city=profile.city.id,
                 metric=m.id,
                 bucket="5m",
                 agg=trend_agg(m),

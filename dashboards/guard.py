@@ -13,6 +13,9 @@ answers those itself:
   it reads a dict: TypeError, ValueError, ...; `on_callback_error`, Dash's
   `on_error`, notes it) answers 400 instead of Dash's 500 (logged in one
   line); any other failure is logged with its traceback (Dash logs none).
+  Smart Province: the callback is about the city its `X-SatuPintu-City` header names (assets/city.js sends
+  the page's `?city=`; default the user's own city, else the home city): 400 for a city not served here, 403
+  for one the user may not see; the callback runs with it set (dashboards.current).
 - `GET /_dash-component-suites/<package>/<path>`: 404 unless it is a file
   Dash registered for the page (Dash serves nothing else either, but with 500).
 """
@@ -30,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.lookup import request_token
 from app.http.errors import problem
+from dashboards.current import HEADER, about, resolve
 
 UPDATE = "/_dash-update-component"
 SUITES = "/_dash-component-suites/"
@@ -123,10 +127,20 @@ class DashGuard:
     async def _update(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             return await _answer(send, 405, "method", "callbacks are POSTed")
-        token = request_token(Headers(scope=scope))
+        headers = Headers(scope=scope)
+        token = request_token(headers)
         state = self.api.state
-        if not token or await state.token_cache.alookup(state.engine, token) is None:
+        who = await state.token_cache.alookup(state.engine, token) if token else None
+        if who is None:
             return await _answer(send, 401, "cookie", "sign in first")
+        city = None
+        deployment = getattr(state, "deployment", None)
+        if deployment is not None and deployment.multi:
+            city, status = resolve(deployment, who, headers.get(HEADER) or None)
+            if status == 404:
+                return await _answer(send, 400, HEADER, "not a city this deployment serves")
+            if status == 403:
+                return await _answer(send, 403, HEADER, f"this session is for city {who.city!r}, not {city!r}")
         chunks: list[bytes] = []
         while True:
             message = await receive()  # bounded by the body limit outside (app.api.security.BodyLimit)
@@ -171,7 +185,8 @@ class DashGuard:
 
         token_ = _failures.set(failures)
         try:
-            await self.app(scope, replay, answer)
+            with about(city):
+                await self.app(scope, replay, answer)
         finally:
             _failures.reset(token_)
 

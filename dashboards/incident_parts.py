@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from app.i18n import t
 from dashboards import ids
+from dashboards.current import query as city_query
 from dashboards.fmt import clock, to_ms, when
 from dashboards.panels import glyph
 
@@ -176,7 +177,7 @@ def incident_view(
             ),
             html.A(
                 t("dash.inc.report", lang),
-                href=f"/api/v1/reports/incidents/{inc['id']}?lang={lang}",
+                href=f"/api/v1/reports/incidents/{inc['id']}?lang={lang}{city_query()}",
                 target="_blank",
                 className="btn",
                 id=ids.INC_REPORT,

@@ -7,6 +7,7 @@ from the cookie and the page (and kiosk mode) from the address.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dash import ALL, Input, Output, dcc, html
@@ -58,10 +59,30 @@ def skeleton(
     )
 
 
-def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str, path: str, kiosk: bool) -> list:
-    """The header's children: brand, navigation, clock, language, sound, who is signed in."""
+def header(
+    *,
+    lang: str,
+    role: str,
+    name: str,
+    city: str,
+    city_id: str,
+    tz: str,
+    path: str,
+    kiosk: bool,
+    keep: str = "",
+    switch: Sequence[tuple[str, str]] = (),
+) -> list:
+    """The header's children: brand, navigation, clock, language, sound, who is signed in.
+
+    Smart Province: `keep` ('?city=ID') goes with every link, so the window stays on its city; `switch` (the
+    cities a province user may see, (id, name)) adds a city switcher and the province view to the navigation.
+    """
     nav = [
-        dcc.Link(t(f"ui.nav.{key}", lang), href=href, className="nav-link" + (" active" if path == href else ""))
+        dcc.Link(
+            t(f"ui.nav.{key}", lang),
+            href=href + ("" if href == "/province" else keep),
+            className="nav-link" + (" active" if path == href else ""),
+        )
         for key, href in (
             ("operator", "/"),
             ("regent", "/regent"),
@@ -69,15 +90,18 @@ def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str,
             ("alarm_kpis", "/alarm-kpis"),
             ("incidents", "/incidents"),  # incidents with SOPs (issue 13)
             *((("integrators", "/integrators"),) if role in ("operator", "admin") else ()),
+            *((("province", "/province"),) if switch else ()),  # Smart Province (issue 15)
         )
     ]
     other = "en" if lang == "id" else "id"
+    lang_href = f"{keep}&lang={other}" if keep else f"?lang={other}"
     controls = (
         []
         if kiosk
         else [
             html.Nav(nav, id=ids.NAV, className="nav"),
-            html.A(other.upper(), href=f"?lang={other}", id=ids.LANG, className="lang", title="Bahasa / Language"),
+            *([city_switch(switch, city_id, path, lang)] if switch else []),
+            html.A(other.upper(), href=lang_href, id=ids.LANG, className="lang", title="Bahasa / Language"),
             html.Button(
                 "♪ " + t("ui.sound", lang), id=ids.SOUND, className="sound", title=t("ui.sound", lang), n_clicks=0
             ),
@@ -97,6 +121,32 @@ def header(*, lang: str, role: str, name: str, city: str, city_id: str, tz: str,
             **{"data-tz": tz, "data-tzlabel": TZ_LABELS.get(tz, tz), "data-city": city_id, **banner_text(lang)},
         ),
     ]
+
+
+def city_switch(cities: Sequence[tuple[str, str]], current: str, path: str, lang: str) -> html.Details:
+    """The city switcher of a province user: each city's window (a full load: the live channel follows the city)."""
+    here = path if path != "/province" else "/"
+    return html.Details(
+        [
+            html.Summary(t("ui.city.switch", lang), className="city-switch-label"),
+            html.Ul(
+                [
+                    html.Li(
+                        html.A(
+                            name,
+                            href=f"{here}?city={cid}",
+                            id=f"city-link-{cid}",
+                            className="city-link" + (" active" if cid == current else ""),
+                        )
+                    )
+                    for cid, name in cities
+                ],
+                className="city-menu",
+            ),
+        ],
+        id="city-switch",
+        className="city-switch",
+    )
 
 
 def banner_text(lang: str) -> dict:

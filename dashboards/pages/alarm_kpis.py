@@ -21,6 +21,7 @@ from app.i18n import t
 from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.context import Ctx
+from dashboards.current import query as city_query
 from dashboards.fmt import number, to_ms, when
 from dashboards.layout import choice
 from dashboards.pages import regent
@@ -118,7 +119,6 @@ def top_table(top: list[dict], lang: str) -> html.Table | html.Div:
 
 def register(app: Any, c: Ctx) -> None:
     """The page's callbacks on `app`."""
-    tz = c.profile.tz
     choice.register(app, ids.AKPI_PERIOD, _periods, _lang)
 
     @app.callback(
@@ -136,6 +136,7 @@ def register(app: Any, c: Ctx) -> None:
         token = await c.signed_in(cookies)
         lang = _lang(cookies)
         days = days if days in PERIODS else DEFAULT_DAYS
+        tz = c.profile.tz  # the window's city's (dashboards.current)
         end = datetime.now(tz)
         start = (end - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
         span = {"start": start.astimezone(UTC).isoformat(), "end": end.astimezone(UTC).isoformat()}
@@ -152,7 +153,7 @@ def register(app: Any, c: Ctx) -> None:
         )
         export = html.A(
             t("dash.regent.export_csv", lang),
-            href=f"/api/v1/alarm-kpis.csv?{urlencode(span)}",
+            href=f"/api/v1/alarm-kpis.csv?{urlencode(span)}{city_query()}",
             className="btn",
             id=ids.AKPI_CSV,
         )

@@ -111,8 +111,6 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
 
 def register(app: Any, c: Ctx) -> None:
     """The page's callbacks on `app`."""
-    tz = c.profile.tz
-
     for group in (ids.INC_ALARM, ids.INC_TYPE, ids.INC_STATE, ids.INC_TICKET):
         choice.register_dynamic(app, group)
     choice.register(app, ids.INC_SEVERITY, severities, _lang)
@@ -171,7 +169,7 @@ def register(app: Any, c: Ctx) -> None:
                 id="inc-kpi-late",
             ),
         ]
-        rows = incident_rows(items + recent["items"], selected, lang, tz, labels=labels(sops, lang))
+        rows = incident_rows(items + recent["items"], selected, lang, c.profile.tz, labels=labels(sops, lang))
         stamps = dict.fromkeys(PANELS, int(time.time() * 1000))
         # The choices are drawn again with what is chosen (a live tick must not undo an operator's pick); the
         # type is only drawn when nothing is picked yet, so a pick there is not undone either.
@@ -279,7 +277,7 @@ def register(app: Any, c: Ctx) -> None:
             # A live tick, and this incident did not change: the checklist stays as it is (nothing typed is lost);
             # only the tickets to link are drawn again.
             return no_update, not working, no_update, ticket_buttons, no_update, picked_ticket, version
-        view = incident_view(inc, operator, lang, tz, notes=kept, labels=labels(sops, lang))
+        view = incident_view(inc, operator, lang, c.profile.tz, notes=kept, labels=labels(sops, lang))
         return view, not working, states, ticket_buttons, picked_state, picked_ticket, version
 
     async def _post(path: str, body: dict, bump: int | None) -> tuple:

@@ -51,7 +51,6 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
 
 def register(app: Any, c: Ctx) -> None:
     """The page's callback on `app`."""
-    tz = c.profile.tz
 
     @app.callback(
         Output(ids.INTEGRATORS_SUMMARY, "children"),
@@ -70,6 +69,7 @@ def register(app: Any, c: Ctx) -> None:
             if exc.status == 403:
                 return [], html.Div(t("dash.integrators.forbidden", lang), className="empty"), {}
             raise PreventUpdate from exc
+        tz = c.profile.tz  # the window's city's (dashboards.current)
         summary = [_integrator(u, lang, tz) for u in data["integrators"]]
         return summary, _table(data["targets"], lang, tz), {"integrators": int(time.time() * 1000)}
 

@@ -122,8 +122,7 @@ def _kiosk(search: str | None) -> bool:
 
 
 def register(app: Any, c: Ctx) -> None:
-    """The operator window's callbacks on `app`."""
-    profile = c.profile
+    """The operator window's callbacks on `app` (each reads the window's city when it runs: dashboards.current)."""
 
     async def session(cookies: dict) -> tuple[str, str, str]:
         token = c.token(cookies)
@@ -178,7 +177,7 @@ def register(app: Any, c: Ctx) -> None:
     )
     def set_view(relayout: dict | None, n: int | None, view: dict | None) -> tuple:
         if dash_ctx.triggered_id == ids.ROTATE:
-            return rotation_view(n or 0, profile)
+            return rotation_view(n or 0, c.profile)
         r = relayout or {}
         corners = (r.get("map._derived") or {}).get("coordinates")  # the tile map: its four corners, [lon, lat]
         if corners:

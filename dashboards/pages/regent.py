@@ -23,6 +23,7 @@ from dashboards import ids
 from dashboards.apiclient import ApiError
 from dashboards.auth import LANG_COOKIE
 from dashboards.context import Ctx
+from dashboards.current import query as city_query
 from dashboards.figures import LIGHT, agency_bars, graph_config, pillar_figure, sla_colour
 from dashboards.fmt import number, to_ms, when
 from dashboards.layout import choice
@@ -96,15 +97,14 @@ def _iso(dt: datetime) -> str:
 
 
 def register(app: Any, c: Ctx) -> None:
-    """The regent view's callback on `app`."""
-    profile = c.profile
-    tz = profile.tz
+    """The regent view's callback on `app` (about the window's city when it runs: dashboards.current)."""
     cache: dict[tuple, tuple[float, dict]] = {}
     lock = asyncio.Lock()
     choice.register(app, ids.REGENT_PERIOD, _periods, _lang)
 
     async def load(token: str, days: int, lang: str) -> dict:
-        key = (days, lang)
+        tz = c.profile.tz
+        key = (c.city_id, days, lang)
         async with lock:
             hit = cache.get(key)
             if hit and time.monotonic() - hit[0] < CACHE_S:
@@ -158,6 +158,8 @@ def register(app: Any, c: Ctx) -> None:
         token = await c.signed_in(cookies)
         lang = _lang(cookies)
         days = days if days in PERIODS else DEFAULT_DAYS
+        profile = c.profile
+        tz = profile.tz
         try:
             d = await load(token, days, lang)
         except ApiError as exc:
@@ -223,7 +225,8 @@ def register(app: Any, c: Ctx) -> None:
             )
             for tk in d["overdue"][:16]
         ] or [html.Li(t("dash.regent.none", lang), className="empty")]
-        q = urlencode({"start": _iso(d["start"]), "end": _iso(d["end"])})
+        span = {"start": _iso(d["start"]), "end": _iso(d["end"])}
+        q = urlencode(span) + city_query()
         exports = [
             html.A(
                 t("dash.regent.export_csv", lang),

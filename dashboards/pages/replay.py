@@ -111,8 +111,7 @@ def layout(*, lang: str, kiosk: bool = False) -> html.Div:
 
 def register(app: Any, c: Ctx) -> None:
     """The replay page's callbacks on `app`."""
-    profile = c.profile
-    tz = profile.tz
+    # The window's city is the request's (dashboards.current): read in each callback, never here.
     trend_cache: dict[tuple, tuple[float, dict]] = {}
     choice.register(app, ids.REPLAY_SPEED, _speeds, _lang)
 
@@ -128,6 +127,7 @@ def register(app: Any, c: Ctx) -> None:
         State(ids.REPLAY_CLOCK, "data"),
     )
     def tick(at_text: str | None, speed: int | None, _play: int, _n: Any, clock_: dict | None) -> tuple:
+        tz = c.profile.tz
         lang = _lang(dash_ctx.cookies)
         now = int(time.time() * 1000)
         trig = dash_ctx.triggered_id
@@ -170,6 +170,8 @@ def register(app: Any, c: Ctx) -> None:
         cookies = dash_ctx.cookies
         token = await c.signed_in(cookies)
         lang = _lang(cookies)
+        profile = c.profile
+        tz = profile.tz
         at_ms = int(clock_["at_ms"])
         at_iso = datetime.fromtimestamp(at_ms / 1000, tz=UTC).isoformat()
         try:
@@ -232,7 +234,8 @@ def register(app: Any, c: Ctx) -> None:
 
     async def trends_at(token: str, at_ms: int) -> dict:
         # One read per five minutes of history: the 5-minute buckets do not move in between.
-        key = (at_ms // 300_000,)
+        profile = c.profile
+        key = (profile.city.id, at_ms // 300_000)
         hit = trend_cache.get(key)
         if hit:
             return hit[1]
