@@ -387,7 +387,7 @@ def up(
 
     setup_logging()
     s = settings_or_exit()
-    home = deployment_or_exit(s).home  # the children load the whole deployment themselves
+    cities = deployment_or_exit(s).ids  # the children load the whole deployment themselves
     t0 = time.monotonic()
     probe = _refuse_taken_port(host, port)
     engine = migrated_engine(s)
@@ -403,7 +403,7 @@ def up(
         auth_dir=auth_dir,
         ready_timeout=ready_timeout,
         secure=secure,
-        city=home.city.id,
+        city=cities,
         feeds=feeds,
     )
     ok = supervise(s, plan, admin_token, t0)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from app.profile import ProfileError, load_profile
+from app.profile import ProfileError, load_deployment
 from app.settings import get_settings
 from ingest.parser import ParseRules
 from ingest.validate import check as dry_run
@@ -43,11 +43,11 @@ def check(
         raise typer.Exit(2) from exc
     settings = get_settings()
     try:
-        profile = load_profile(settings.profile)
+        deployment = load_deployment(settings.profile)  # a topic of any of its cities, by that city's own rules
     except ProfileError as exc:
         out.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
-    answer = dry_run(topic, payload, ParseRules.from_profile(profile, settings))
+    answer = dry_run(topic, payload, ParseRules.from_deployment(deployment, settings))
     if as_json:
         sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -91,7 +91,7 @@ def _url(user: str, password: str, host: str, port: int) -> str:
     return f"mqtt://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}"
 
 
-def _secure_logins(auth_dir: Path, city: str, host: str, port: int) -> tuple[str, str]:
+def _secure_logins(auth_dir: Path, city: str | tuple[str, ...], host: str, port: int) -> tuple[str, str]:
     """For `up --secure`: the password file and ACL (created when missing, with the platform users and a
     `simulator` integrator that may publish for every source and agency of the city), and fresh passwords for
     the two logins `up` itself uses. They are set anew at each start, so they never rest in a file in plain text;
@@ -100,13 +100,16 @@ def _secure_logins(auth_dir: Path, city: str, host: str, port: int) -> tuple[str
 
     store = CredentialStore(auth_dir)
     store.init_platform()
-    store.add_integrator("simulator", city=city, sources=[ALL], agencies=[ALL])
+    for c in (city,) if isinstance(city, str) else city:  # a province: the simulator publishes for each city
+        store.add_integrator("simulator", city=c, sources=[ALL], agencies=[ALL])
     ingest = store.reset_password(INGEST_USER)
     demo = store.reset_password("simulator")
     return _url(INGEST_USER, ingest, host, port), _url("simulator", demo, host, port)
 
 
-def start_or_find_broker(s: Settings, auth_dir: Path, *, secure: bool = False, city: str = "") -> BrokerPlan:
+def start_or_find_broker(
+    s: Settings, auth_dir: Path, *, secure: bool = False, city: str | tuple[str, ...] = ""
+) -> BrokerPlan:
     """The broker at SATUPINTU_MQTT_URL if one answers; else a private mosquitto on that local port
     (with login and ACL from auth_dir when those files exist, or with `secure`)."""
     from satupintu.bridge import bridge_file
@@ -220,7 +223,7 @@ class Plan:
     auth_dir: Path
     ready_timeout: float
     secure: bool = False
-    city: str = ""
+    city: str | tuple[str, ...] = ""  # the deployment's cities (the simulator's login publishes for each)
     feeds: bool = True  # regional warnings: `satupintu feeds` polls BMKG and the CAP feeds
 
 

@@ -74,3 +74,29 @@ def test_the_docs_show_every_example_verbatim() -> None:
     for name in INDEX:
         if name.endswith(".json"):
             assert (EXAMPLES / name).read_text().strip() in docs, name
+
+
+def test_check_with_a_province_profile_judges_each_city_by_its_own_catalogue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: SATUPINTU_PROFILE=maluku-utara; a PDAM pressure reading is Morotai's metric, not Ternate's."""
+    from app.settings import get_settings
+
+    f = tmp_path / "payload"
+    f.write_bytes(b'{"values": {"water_pressure_bar": 2.5}}')
+    monkeypatch.setenv("SATUPINTU_PROFILE", "maluku-utara")
+    monkeypatch.setenv("SATUPINTU_INGEST_UNKNOWN_METRIC", "quarantine")
+    get_settings.cache_clear()
+    answers = {}
+    try:
+        for city in ("morotai", "ternate", "halmahera-utara", "jakarta"):
+            r = runner.invoke(cli, ["check", "--topic", f"city/{city}/sensor/pdam-1", "--json", str(f)])
+            answers[city] = (r.exit_code, [e["reason"] for e in orjson.loads(r.stdout)["errors"]])
+    finally:
+        get_settings.cache_clear()
+    assert answers == {
+        "morotai": (0, []),
+        "ternate": (1, ["unknown_metric"]),
+        "halmahera-utara": (1, ["unknown_metric"]),
+        "jakarta": (1, ["unknown_city"]),
+    }
