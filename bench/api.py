@@ -541,7 +541,6 @@ def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tupl
                 break
         opened_all.append(int(t))
     opened_all.sort()
-    sla_of = {s.id: s.sla_minutes for s in services}
     for pk, opened in enumerate(opened_all, start=1):
         svc = services[bisect.bisect(svc_cum, rng.random() * svc_cum[-1])]
         d = districts[bisect.bisect(dist_cum, rng.random() * dist_cum[-1])]
@@ -555,7 +554,7 @@ def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tupl
         title = draw_title(rng, svc, place)
         lat = round(d.center.lat + rng.gauss(0, 0.02), 5)
         lon = round(d.center.lon + rng.gauss(0, 0.02), 5)
-        sla_ms = svc.sla_minutes * 60_000
+        sla_ms = (PROFILE.due_ms(svc.id, opened) or opened + DAY_MS) - opened  # minutes, or working days (issue 14)
         resolve = int(sla_ms * rng.lognormvariate(-0.55, 0.55))
         open311 = not is_emergency(agency.id) and rng.random() < 0.3
         steps: list[tuple[int, str]] = [(0, "open")]
@@ -600,7 +599,7 @@ def make_tickets(n: int, start_ms: int, end_ms: int, seed: int) -> Iterator[tupl
                     ev.update(description=title, due_ms=opened + sla_ms)
             events.append(ev)
         row = dict.fromkeys(_TICKET_COLS)
-        row.update(derive_ticket(events, sla_of.get))
+        row.update(derive_ticket(events, PROFILE))  # the profile's SLAs and working-day calendar set the due times
         row.update(id=pk, city=CITY, ticket_id=tid)
         yield row, events
 
@@ -786,8 +785,13 @@ def sizes(url: str) -> tuple[int, dict[str, int]]:
 
 
 @contextmanager
-def serving(url: str, workdir: Path, mqtt_url: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The app (bench/_api_app.py) under uvicorn, one worker, in a child process; ended however the block exits."""
+def serving(
+    url: str, workdir: Path, mqtt_url: str | None = None, *, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The app (bench/_api_app.py) under uvicorn, one worker, in a child process; ended however the block exits.
+
+    `extra_env`: settings of the server's own (bench/province.py: the deployment's profiles, the cache's time).
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATUPINTU_")}
     env.update(SATUPINTU_DATABASE_URL=url, PYTHONUNBUFFERED="1")
@@ -795,6 +799,7 @@ def serving(url: str, workdir: Path, mqtt_url: str | None = None) -> Iterator[tu
         env["SATUPINTU_MQTT_URL"] = mqtt_url
     if os.environ.get("SATUPINTU_API_CACHE_S") is not None:  # --cache-s: what the server's response cache keeps
         env["SATUPINTU_API_CACHE_S"] = os.environ["SATUPINTU_API_CACHE_S"]
+    env.update(extra_env or {})
     log = workdir / "uvicorn.log"
     cmd = [
         sys.executable,
