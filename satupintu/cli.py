@@ -192,7 +192,7 @@ def web(
 
     setup_logging()
     s = settings_or_exit()
-    deployment_or_exit(s)  # one city, a province profile or a comma list (Smart Province: one window per city)
+    deployment_or_exit(s)  # one city, a province profile or a comma list: every city is served (?city=)
     _refuse_taken_port(host, port)
     engine = migrated_engine(s)
     _say_when_no_admin(engine)

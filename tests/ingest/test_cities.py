@@ -176,6 +176,38 @@ def test_one_alarm_clock_ticks_every_city_with_its_own_rule_book(engine: Engine,
         w.close()
 
 
+def test_one_city_failing_tick_does_not_stop_the_other_cities_clock(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ingest import alarm_clock
+
+    settings = Settings(database_url=db_url, alarm_rules_refresh_s=0)
+    w = WritePath(BatchWriter(engine, TWO, settings))
+    try:
+        for city, source in (("morotai", "awlr-sungai-pilowo"), ("ternate", "awlr-kali-toboko")):
+            r = Reading(city, source, (Point("water_level_cm", NOW, 50.0),))
+            w.write([Item(f"city/{city}/sensor/{source}", b"{}", NOW, r)])
+    finally:
+        w.close()
+    real = alarm_clock.evaluate_clock
+
+    def broken_in_morotai(conn, *, city: str, **kw):
+        if city == "morotai":
+            raise RuntimeError("morotai's rule book is broken")
+        return real(conn, city=city, **kw)
+
+    monkeypatch.setattr(alarm_clock, "evaluate_clock", broken_in_morotai)
+    clock = AlarmClock(engine, TWO, settings, lambda t, p: True)
+    stale = clock.tick(NOW + 3 * MIN)
+    assert [(c.city, c.action) for c in stale] == [("ternate", "raised")]  # Ternate's clock went on
+    assert "alarm clock tick of morotai failed: morotai's rule book is broken" in caplog.text
+    assert clock.ticks == 1
+    # One city alone: the failure is the tick's, as it always was (the thread logs it and tries again).
+    single = AlarmClock(engine, MOROTAI, settings, lambda t, p: True)
+    with pytest.raises(RuntimeError, match="broken"):
+        single.tick(NOW + 3 * MIN)
+
+
 # --- one broker, one ingestor, two cities --------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import Broker, fresh_pg_database, spawn_satupintu, wait_for_log
-from tests.mqtt_helpers import Db, Publisher, stream, wait_until
+from tests.mqtt_helpers import Db, Publisher, reading_payload, stream, wait_until
 from tests.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -226,6 +226,44 @@ def test_d_sigterm_drains_commits_acks_and_exits_cleanly(broker: Broker, db_url:
         assert_each_stored_once(db, pub, n)
         # Every message the first ingestor processed was acknowledged: none came back a second time.
         assert db.one(f"SELECT sum(received) FROM ingest_minute WHERE city <> '{FENCE_CITY}'") == n
+    finally:
+        pub.close()
+        db.close()
+        stop(ing)
+
+
+def test_a_sigkill_mid_stream_of_two_cities_then_restart_stores_every_message_once_in_its_city(
+    broker: Broker, db_url: str, tmp_path: Path
+) -> None:
+    """Issue 15: the promise holds for a deployment of several cities (one ingestor, each city's profile)."""
+    n = 10_000
+    settings = ingest_settings(db_url, broker, "fault-kill-cities", profile="morotai,ternate")
+    ing, _ = start_ingestor(tmp_path, "first", settings)
+    db, pub = Db(db_url), Publisher(broker.port)
+    base = time.time() - 3600
+
+    def two_cities() -> None:
+        for i in range(n):
+            city = ("morotai", "ternate")[i % 2]
+            pub.publish(f"city/{city}/sensor/src-{i % 50}", reading_payload(i, base))
+
+    try:
+        sender = threading.Thread(target=two_cities)
+        sender.start()
+        wait_until(lambda: db.readings() >= 2000, 60, "the first 2000 readings")
+        ing.send_signal(signal.SIGKILL)
+        ing.wait(10)
+        killed_at = db.readings()
+        sender.join()
+        pub.wait_all(n)
+        ing, _ = start_ingestor(tmp_path, "second", settings)
+        assert_each_stored_once(db, pub, n)
+        assert killed_at < n, "the kill must land mid-stream"
+        per_city = db.all(
+            "SELECT s.city, count(*) FROM readings r JOIN series x ON x.id = r.series_id "
+            "JOIN sources s ON s.id = x.source_pk GROUP BY s.city ORDER BY s.city"
+        )
+        assert per_city == [("morotai", n // 2), ("ternate", n // 2)]
     finally:
         pub.close()
         db.close()
