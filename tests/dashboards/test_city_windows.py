@@ -202,3 +202,13 @@ def test_the_api_client_asks_about_the_requests_city_unless_told(province) -> No
     assert "awlr-kali-toboko" in ternate and "awlr-sungai-wayabula" not in ternate
     assert "awlr-sungai-wayabula" in portal.call(sources, None)  # nothing set: the home city (Morotai)
     assert "awlr-sungai-tiabo" in portal.call(lambda: sources("ternate", city="halmahera-utara"))
+
+
+def test_a_province_wide_operator_acts_as_a_viewer_in_the_window(province) -> None:
+    from app.auth.tokens import Principal
+
+    c = province[0].app.state.dashboard  # type: ignore[attr-defined]
+    assert c.acting_role(Principal(1, "p", "operator")) == "viewer"  # every city, read-only: the API refuses writes
+    assert c.acting_role(Principal(2, "a", "admin", city="*")) == "admin"  # '*' acts on each city
+    assert c.acting_role(Principal(3, "t", "operator", city="ternate")) == "operator"
+    assert c.acting_role(Principal(4, "v", "viewer")) == "viewer"
