@@ -242,7 +242,7 @@ async def _render_city(
         body = html.Div(t(f"ui.city.refused_{status}", lang, city=city_of_search(search) or ""), className="empty")
     elif page is operator:
         body, fresh = await operator.filled_layout(
-            c, token=token, lang=lang, role=who.role, kiosk=kiosk, rotate_s=_rotate_s(search)
+            c, token=token, lang=lang, role=c.acting_role(who), kiosk=kiosk, rotate_s=_rotate_s(search)
         )
     else:
         body = page.layout(lang=lang)

@@ -60,6 +60,13 @@ class Ctx:
             raise PreventUpdate
         return token
 
+    def acting_role(self, who: Principal) -> str:
+        """The role the window lets `who` act with: a province-wide token of a deployment of several cities reads
+        only (the API refuses its writes), so its window shows what a viewer's does."""
+        if who.read_only(multi=self.deployment.multi) and who.may("operator"):
+            return "viewer"
+        return who.role
+
     def district_names(self) -> dict[str, str]:
         return {d.id: d.name for d in self.profile.districts}
 

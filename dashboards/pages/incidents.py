@@ -136,7 +136,7 @@ def register(app: Any, c: Ctx) -> None:
         token = await c.signed_in(cookies)
         lang = _lang(cookies)
         who = await c.who(cookies)
-        operator = who is not None and who.may("operator")
+        operator = who is not None and c.acting_role(who) in ("operator", "admin")
         try:
             running = await c.client.get("/api/v1/incidents", token, state="active", limit=100, lang=lang)
             recent = await c.client.get("/api/v1/incidents", token, state=["closed", "cancelled"], limit=10, lang=lang)
@@ -236,7 +236,7 @@ def register(app: Any, c: Ctx) -> None:
         if not selected:
             return html.Div(t("dash.inc.pick", lang), className="empty"), True, [], [], None, None, None
         who = await c.who(cookies)
-        operator = who is not None and who.may("operator")
+        operator = who is not None and c.acting_role(who) in ("operator", "admin")
         try:
             inc = await c.client.get(f"/api/v1/incidents/{int(selected)}", token, lang=lang)
             sops = await c.client.get("/api/v1/incident-sops", token)

@@ -130,7 +130,7 @@ def register(app: Any, c: Ctx) -> None:
         if who is None or token is None:
             raise PreventUpdate
         lang = cookies.get(LANG_COOKIE, "id")
-        return token, lang if lang in ("id", "en") else "id", who.role
+        return token, lang if lang in ("id", "en") else "id", c.acting_role(who)
 
     @app.callback(
         Output(ids.KPI, "children"),

@@ -186,3 +186,29 @@ def test_resolve_and_search() -> None:
     assert city_of_search("?lang=en&city=ternate") == "ternate"
     assert city_of_search("?lang=en") is None and city_of_search(None) is None
     assert json.dumps(resolve(dep, Principal(3, "a", "admin", city="*"), None)) == '["morotai", 200]'
+
+
+def test_the_api_client_asks_about_the_requests_city_unless_told(province) -> None:
+    client, tokens = province
+    c = client.app.state.dashboard  # type: ignore[attr-defined]
+
+    async def sources(window: str | None, **kw: object) -> set[str]:
+        with about(window):
+            items = await c.client.get_all("/api/v1/sources", tokens["province"], **kw)
+        return {s["source_id"] for s in items}
+
+    portal = client.portal  # type: ignore[attr-defined]
+    ternate = portal.call(sources, "ternate")
+    assert "awlr-kali-toboko" in ternate and "awlr-sungai-wayabula" not in ternate
+    assert "awlr-sungai-wayabula" in portal.call(sources, None)  # nothing set: the home city (Morotai)
+    assert "awlr-sungai-tiabo" in portal.call(lambda: sources("ternate", city="halmahera-utara"))
+
+
+def test_a_province_wide_operator_acts_as_a_viewer_in_the_window(province) -> None:
+    from app.auth.tokens import Principal
+
+    c = province[0].app.state.dashboard  # type: ignore[attr-defined]
+    assert c.acting_role(Principal(1, "p", "operator")) == "viewer"  # every city, read-only: the API refuses writes
+    assert c.acting_role(Principal(2, "a", "admin", city="*")) == "admin"  # '*' acts on each city
+    assert c.acting_role(Principal(3, "t", "operator", city="ternate")) == "operator"
+    assert c.acting_role(Principal(4, "v", "viewer")) == "viewer"

@@ -26,6 +26,7 @@ from app.auth.tokens import create_token
 from app.profile import load_deployment
 from app.storage.engine import make_engine
 from tests.dashboards.conftest import Stack, exact_viewport, start_stack, stop_stack, wait_js
+from tests.dashboards.test_a11y import assert_no_violations
 
 pytestmark = pytest.mark.slow
 SHOTS = os.environ.get("SATUPINTU_SCREENSHOTS")
@@ -156,6 +157,7 @@ def test_province_view_shows_every_regency_and_drills_into_one(
     assert d.execute_script("return document.documentElement.scrollHeight <= window.innerHeight"), "no scrolling"
     time.sleep(1.0)  # plotly's last paint
     d.save_screenshot(str(Path(SHOTS or tmp_path) / "province.png"))
+    assert_no_violations(d, "the province view")
 
     # Drill-down from the map: a click on Halmahera Utara (as plotly reports it) opens its window.
     d.execute_script(
@@ -184,6 +186,7 @@ def test_province_view_shows_every_regency_and_drills_into_one(
     assert d.find_element(By.ID, "city-link-morotai").get_attribute("href").endswith("/?city=morotai")
     regent = d.find_element(By.CSS_SELECTOR, "#nav a[href='/regent?city=ternate']")
     assert regent is not None
+    assert_no_violations(d, "Ternate's window with the city switcher")
     # Live: the callbacks of this window are about Ternate (X-SatuPintu-City), not the province user's home city.
     stack.publish(
         "city/ternate/service/dinas-pupr",
