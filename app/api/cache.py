@@ -49,7 +49,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.lookup import request_token
-from app.auth.tokens import Principal
+from app.auth.tokens import ALL_CITIES, Principal
 from app.live.events import Event
 from app.live.notices import KINDS, Dependencies, changed_kinds
 from app.profile import Deployment
@@ -109,16 +109,21 @@ class Slot:
 
 Runner = Callable[[Scope], Awaitable["Entry | None"]]
 Key = tuple[str, ...]  # (URL, role, city): one role's answer about one city
+EVERY_CITY = "*"  # a key's city for a caller of every city that named none (its slot: staled by any city's notice)
 
 
 def request_city(scope: Scope, who: Principal, deployment: Deployment) -> str | None:
     """The city a request is about, as app.http.deps.get_city picks it; None when the route refuses it (404, 403).
 
     `?city=`, else the city the caller's token is scoped to (in a deployment of several), else the home city.
+    EVERY_CITY for a caller of every city that names none: the few answers that span cities then
+    (app.auth.deps.every_city_or: the quarantine) are theirs, never a city token's, and any city's notice stales them.
     """
     named = QueryParams(scope.get("query_string", b"")).getlist("city")
     if len(named) > 1:
         return None  # the route decides what several mean
+    if not named and who.city in (None, ALL_CITIES):
+        return EVERY_CITY
     if named:
         city = named[0]
     elif deployment.multi and who.city is not None and deployment.get(who.city) is not None:
@@ -404,14 +409,15 @@ class CacheMiddleware:
         cache.inflight[key] = fut
         depends_on: Dependencies = state.depends_on
         kinds = depends_on(path)
-        stamp = cache.stamp(kinds, city)
+        slot_city = None if city == EVERY_CITY else city
+        stamp = cache.stamp(kinds, slot_city)
         version = cache.version
         replay = dict(scope, state=dict(scope.get("state", {})))  # before the app adds to it
         entry = None
         try:
             entry = await _run_and_keep(self.app, scope, receive, send, cache.clock() + cache.ttl_s)
             if entry is not None:
-                cache.put(key, entry, kinds, stamp, replay, version=version, city=city)
+                cache.put(key, entry, kinds, stamp, replay, version=version, city=slot_city)
         finally:
             cache.inflight.pop(key, None)
             fut.set_result(entry)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter
 
 from app.auth.deps import IntegratorDep
 from app.catalogue.payloads import schema
@@ -15,14 +15,10 @@ router = APIRouter(prefix="/api/v1", tags=["integrators"])
 
 
 @router.get("/catalogue", summary="What the city accepts: metrics, districts, agencies, services, payload schemas")
-def get_catalogue(
-    profile: ProfileDep,
-    _who: IntegratorDep,
-    city: Annotated[str | None, Query(max_length=64, description="The city id (default: the deployment's)")] = None,
-) -> dict[str, Any]:
-    """The same document is published retained on `city/{city}/catalogue` for integrators with MQTT only."""
-    if city is not None and city != profile.city.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"city {city!r} is not served here")
+def get_catalogue(profile: ProfileDep, _who: IntegratorDep) -> dict[str, Any]:
+    """The same document is published retained on `city/{city}/catalogue` for integrators with MQTT only.
+
+    The city is the request's (`?city=`, default the token's city, else the home city; 404 for one not served)."""
     return catalogue(profile)
 
 

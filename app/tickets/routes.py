@@ -126,12 +126,11 @@ def ticket_filters(
     ] = None,
     opened_from: Annotated[AwareDatetime | None, Query(description="Opened at or after (with offset)")] = None,
     opened_to: Annotated[AwareDatetime | None, Query(description="Opened before (with offset)")] = None,
-    city: Annotated[str | None, Query(pattern=ID_PATTERN, description="Default: the profile's city")] = None,
 ) -> q.TicketFilter:
-    """The ticket filters of a request, checked: unknown ids and empty time ranges are a 422."""
-    city = city or profile.city.id
-    if city != profile.city.id:
-        raise unprocessable("query.city", f"unknown city {city!r} (this deployment serves {profile.city.id!r})")
+    """The ticket filters of a request, checked: unknown ids and empty time ranges are a 422.
+
+    The city is the request's (`?city=`, app.http.deps.get_city: 404 for one not served here)."""
+    city = profile.city.id
     in_profile = {
         "agency": profile.has_agency,
         "service": lambda v: profile.service(v) is not None,
@@ -200,9 +199,8 @@ def get_ticket(
     ticket_id: Annotated[str, Path(pattern=TICKET_ID_PATTERN, description="As the agency publishes it")],
     conn: ConnDep,
     profile: ProfileDep,
-    city: Annotated[str | None, Query(pattern=ID_PATTERN, description="Default: the profile's city")] = None,
 ) -> TicketDetail:
-    city = city or profile.city.id
+    city = profile.city.id  # the request's (`?city=`)
     row = q.get_ticket(conn=conn, city=city, ticket_id=ticket_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no ticket {ticket_id!r} in city {city!r}")

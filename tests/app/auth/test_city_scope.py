@@ -334,7 +334,12 @@ def test_two_cities_the_response_cache_keeps_each_citys_answers_apart(
         assert overview("ternate") == ("ternate", "miss")
         assert overview("ternate") == ("ternate", "hit")
         assert overview("morotai") == ("morotai", "hit")
-        assert overview("province") == ("morotai", "hit")  # no city named, none of its own: the home city
+        assert overview("province") == ("morotai", "miss")  # no city named, none of its own: the home city
+        # The quarantine spans cities for a caller of every city: its answer is never a city token's.
+        for key, cities in (("province", {"morotai", "ternate"}), ("morotai", {"morotai"}), ("province", None)):
+            r = client.get("/api/v1/quarantine", headers=auth(toks[key]))
+            assert {i["city"] for i in r.json()["items"]} == (cities or {"morotai", "ternate"}), (key, r.text)
+        assert r.headers["x-cache"] == "hit"
         assert overview("province", "?city=ternate") == ("ternate", "miss")
         # A kept answer about Morotai is no answer for a Ternate token asking for it.
         assert overview("province", "?city=morotai") == ("morotai", "miss")
