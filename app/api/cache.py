@@ -109,6 +109,7 @@ class Slot:
 
 Runner = Callable[[Scope], Awaitable["Entry | None"]]
 Key = tuple[str, ...]  # (URL, role, city): one role's answer about one city
+_ANY_CITY = ""  # generations bumped by any one city's invalidation (no city id is empty)
 EVERY_CITY = "*"  # a key's city for a caller of every city that named none (its slot: staled by any city's notice)
 
 
@@ -153,6 +154,7 @@ class ResponseCache:
     inflight: dict[Key, asyncio.Future] = field(default_factory=dict)
     # (city, kind) -> generation; city None: an invalidation of every city's answers
     generation: dict[tuple[str | None, str], int] = field(default_factory=dict)
+    cities: tuple[str, ...] = ()  # the deployment's cities, whose notices count (default: `city` alone)
     version: int = 0
     runner: Runner | None = None  # computes an answer again from its request (set by the middleware)
     hits: int = 0
@@ -198,9 +200,8 @@ class ResponseCache:
 
     def stamp(self, kinds: frozenset[str], city: str | None = None) -> tuple[int, ...]:
         """The generations an answer about `city` that depends on `kinds` is current with."""
-        if city is None:  # an answer about every city: any city's invalidation of a kind makes it stale
-            return tuple(sum(g for (_, kind), g in self.generation.items() if kind == k) for k in sorted(kinds))
-        return tuple(self.generation.get((c, k), 0) for k in sorted(kinds) for c in (None, city))
+        scopes = (None, city if city is not None else _ANY_CITY)
+        return tuple(self.generation.get((c, k), 0) for k in sorted(kinds) for c in scopes)
 
     def put(
         self,
@@ -239,6 +240,8 @@ class ResponseCache:
         self.version += 1
         for k in kinds:
             self.generation[city, k] = self.generation.get((city, k), 0) + 1
+            if city is not None:  # and the answers that span cities (their city None) depend on every city's
+                self.generation[_ANY_CITY, k] = self.generation.get((_ANY_CITY, k), 0) + 1
         budget = MAX_REFRESH if recompute and self.runner is not None else 0
         out: dict[Key, Slot] = {}
         again: list[Key] = []
@@ -257,7 +260,7 @@ class ResponseCache:
         """A live-hub event: `changes` stales what it names of its city's answers, `resync` drops all."""
         if ev.type == "resync":
             self.invalidate()
-        elif ev.type == "changes" and ev.city is not None:
+        elif ev.type == "changes" and ev.city in (self.cities or (self.city,)):  # another deployment's: nothing
             self.invalidate(changed_kinds(orjson.loads(ev.text)), city=ev.city, recompute=True)
 
     async def refresh(self, timeout_s: float | None = None) -> None:

@@ -176,7 +176,10 @@ def create_app(
     api.state.token_cache = TokenCache(settings.api_token_cache_s, serves=api.state.deployment.ids)
     api.state.response_cache = (
         ResponseCache(
-            api.state.deployment.home.city.id, settings.api_cache_s, refresh_wait_s=settings.api_cache_refresh_wait_s
+            api.state.deployment.home.city.id,
+            settings.api_cache_s,
+            refresh_wait_s=settings.api_cache_refresh_wait_s,
+            cities=api.state.deployment.ids,
         )  # Smart Province: answers kept per city, staled by their own city's notices
         if settings.api_cache_s > 0
         else None

@@ -97,10 +97,17 @@ def test_passwd_role_and_disable_end_sessions_and_enable_lets_in_again(run, db_u
     )
 
 
-def test_a_user_and_a_token_take_a_city_scope(run, db_url: str) -> None:
+def test_a_user_and_a_token_take_a_city_scope(run, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Smart Province (issue 15): `--city` scopes a user (and each of their sessions) and a token."""
     from app.storage.models import UserRow
 
+    # The city is one of the deployment's: on a Morotai-only deployment Ternate is refused, naming what is served.
+    refused = run(
+        "add", "rina", "--role", "operator", "--city", "ternate", "--password-stdin", input="sandi-rina-123\n"
+    )
+    assert refused.exit_code == 2 and "(morotai)" in refused.output
+    monkeypatch.setenv("SATUPINTU_PROFILE", "morotai,ternate")
+    get_settings.cache_clear()
     assert (
         run(
             "add", "rina", "--role", "operator", "--city", "ternate", "--password-stdin", input="sandi-rina-123\n"

@@ -356,19 +356,22 @@ def test_two_cities_the_response_cache_keeps_each_citys_answers_apart(
 
 
 def test_the_cache_stales_a_citys_answers_by_its_own_notices_only() -> None:
-    cache = ResponseCache("morotai", 60)
+    cache = ResponseCache("morotai", 60, cities=("morotai", "ternate"))
     kinds = frozenset({"tickets"})
-    for city in ("morotai", "ternate"):
+    for city in ("morotai", "ternate", None):  # None: an answer spanning cities (a province caller's quarantine)
         assert cache.put(
-            ("/api/v1/tickets?", "viewer", city),
+            ("/api/v1/tickets?", "viewer", city or "*"),
             Entry(time.monotonic() + 60, [], b"{}"),
             kinds,
             cache.stamp(kinds, city),
             city=city,
         )
+    cache.on_event(Event.make("changes", {"city": "halmahera-utara", "tickets": ["x"]}, city="halmahera-utara"))
+    assert all(cache.serve(("/api/v1/tickets?", "viewer", c)) is not None for c in ("morotai", "ternate", "*"))
     cache.invalidate(["tickets"], city="ternate")
     assert cache.serve(("/api/v1/tickets?", "viewer", "morotai")) is not None
     assert cache.serve(("/api/v1/tickets?", "viewer", "ternate")) is None
+    assert cache.serve(("/api/v1/tickets?", "viewer", "*")) is None
     cache.invalidate(["tickets"])  # every city's (a write through the API)
     assert cache.serve(("/api/v1/tickets?", "viewer", "morotai")) is None
 
