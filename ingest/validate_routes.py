@@ -81,11 +81,14 @@ async def _body(request: Request, limit: int) -> bytes:
 )
 async def validate(
     request: Request,
-    _who: IntegratorDep,
+    who: IntegratorDep,
     conn: ConnDep,
     topic: Annotated[str, Query(max_length=512, description="The topic, e.g. city/morotai/sensor/awlr-x")],
 ) -> dict[str, Any]:
     """The raw payload is the body (any content type): JSON reading, SenML, NGSI, ticket event, Open311, status."""
+    parts = topic.split("/", 2)
+    if len(parts) > 1 and parts[0] == "city" and not who.serves(parts[1]):  # Smart Province: not another city's
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this token is for city {who.city!r}, not {parts[1]!r}")
     rules = _rules(request)
     payload = await _body(request, rules.max_payload_bytes)
     return check(

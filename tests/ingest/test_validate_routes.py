@@ -91,3 +91,17 @@ def test_an_integrator_token_reads_nothing_else(client: TestClient, tokens: dict
     h = {"Authorization": f"Bearer {tokens['integrator']}"}
     for path in ("/api/v1/overview", "/api/v1/sources", "/api/v1/tickets", "/api/v1/quarantine", "/api/v1/tokens"):
         assert client.get(path, headers=h).status_code == 403, path
+
+
+def test_a_city_token_dry_runs_its_own_city_only(db_url: str) -> None:
+    """Smart Province: a Ternate integrator cannot learn through the dry run which sources Morotai knows."""
+    s = Settings(database_url=db_url, mqtt_url="mqtt://127.0.0.1:1", api_cache_s=0, profile="morotai,ternate")
+    with TestClient(create_app(s)) as c:
+        with c.app.state.engine.begin() as conn:
+            ternate = create_token(conn=conn, name="tte-int", role="integrator", city="ternate")
+        body = orjson.dumps({"values": {"water_level_cm": 120}})
+        refused = post(c, ternate, "city/morotai/sensor/awlr-x", body)
+        assert refused.status_code == 403 and "ternate" in refused.json()["detail"]
+        own = post(c, ternate, "city/ternate/sensor/awlr-x", body)
+        assert own.status_code == 200, own.text
+        assert own.json()["ok"] is True
