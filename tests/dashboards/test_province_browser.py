@@ -125,6 +125,13 @@ def click(driver: WebDriver, css: str) -> None:
     raise AssertionError(f"{css} kept being redrawn")
 
 
+def text_of(driver: WebDriver, element_id: str) -> str:
+    """An element's text read in one script, so a live redraw between finding and reading cannot make it stale."""
+    return str(
+        driver.execute_script("var e = document.getElementById(arguments[0]); return e ? e.innerText : ''", element_id)
+    )
+
+
 def header_city(driver: WebDriver) -> str:
     return str(driver.execute_script("var c = document.querySelector('#header .city'); return c && c.textContent"))
 
@@ -136,10 +143,14 @@ def test_province_view_shows_every_regency_and_drills_into_one(
     exact_viewport(d)
     sign_in(d, stack, "viewer", "/province")  # a province-wide token: every city, read-only
     wait_js(d, "return document.querySelectorAll('#prov-table .prov-row').length === 3", what="three regencies")
-    rows = d.find_elements(By.CSS_SELECTOR, "#prov-table .prov-row")
-    assert [r.get_attribute("data-city") for r in rows] == list(CITIES)
+    # Read in one script: a live refresh may redraw the table between two WebDriver calls (stale elements).
+    rows = d.execute_script(
+        "return Array.from(document.querySelectorAll('#prov-table .prov-row')).map(function (r) {"
+        " return r.getAttribute('data-city'); })"
+    )
+    assert rows == list(CITIES)
     assert "Provinsi Maluku Utara" in header_city(d)
-    ternate = d.find_element(By.ID, "prov-row-ternate").text
+    ternate = text_of(d, "prov-row-ternate")
     assert "Kota Ternate" in ternate and "Awas" in ternate  # its worst state: the critical flood level
     # The map: every regency's outline, Ternate's filled in the critical colour; the names on it.
     wait_js(
@@ -181,7 +192,7 @@ def test_province_view_shows_every_regency_and_drills_into_one(
         "return l && f && l.innerText.indexOf('Ternate Selatan') >= 0 && f.innerText.indexOf('AWLR Kali Toboko') >= 0",
         what="Ternate's alarm in Ternate's window",
     )
-    assert "Kecelakaan di Daruba" not in d.find_element(By.ID, "feed").text  # Morotai's ticket is not here
+    assert "Kecelakaan di Daruba" not in text_of(d, "feed")  # Morotai's ticket is not here
     # A province user switches city from the header, and the navigation keeps the city.
     assert d.find_element(By.ID, "city-link-morotai").get_attribute("href").endswith("/?city=morotai")
     regent = d.find_element(By.CSS_SELECTOR, "#nav a[href='/regent?city=ternate']")
@@ -223,11 +234,13 @@ def test_a_ternate_user_gets_ternates_window_and_cannot_open_morotais(
                && document.querySelectorAll('#feed .feed-item').length > 0 && m && m.data && m.data.length > 2;""",
         what="Ternate's window filled",
     )
-    assert "AWLR Kali Toboko" in d.find_element(By.ID, "feed").text
+    assert "AWLR Kali Toboko" in text_of(d, "feed")
     assert not d.find_elements(By.ID, "city-switch")  # one city: no switcher, no province view in the navigation
     assert not d.find_elements(By.CSS_SELECTOR, "#nav a[href='/province']")
     # Ternate's own operator may acknowledge Ternate's alarm (not read-only like a province user).
-    assert any(b.is_enabled() for b in d.find_elements(By.CSS_SELECTOR, "#alarm-list button"))
+    assert d.execute_script(
+        "return Array.from(document.querySelectorAll('#alarm-list button')).some(function (b) { return !b.disabled; })"
+    )
     time.sleep(1.0)
     d.save_screenshot(str(Path(SHOTS or tmp_path) / "ternate.png"))
 

@@ -80,8 +80,10 @@ def test_overview_counts(client: TestClient, tokens: dict[str, str], writer: Bat
     minute = as_of // MIN * MIN
     last_minute = [stored for ms, stored in received if ms >= minute - MIN]
     last_hour_refused = [ms for ms, stored in received if not stored and ms >= minute - 60 * MIN]
-    assert body["messages_last_minute"] == len(last_minute) >= 3
-    assert body["readings_last_minute"] == sum(last_minute) == len(last_minute) - 1
+    assert body["messages_last_minute"] == len(last_minute)
+    assert body["readings_last_minute"] == sum(last_minute)
+    if minute == now // MIN * MIN:  # the answer's minute is the test's (on a slow machine it may be the next one)
+        assert len(last_minute) >= 3 and sum(last_minute) == len(last_minute) - 1
     assert body["quarantined_last_hour"] == len(last_hour_refused) == 3
 
     assert client.get("/api/v1/overview", params={"city": CITY}, headers=auth(tokens["viewer"])).json()["city"] == CITY
