@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import parse_qs
 
 from app.profile import ID_RE
 
@@ -40,11 +41,8 @@ def city_of_search(search: str | None) -> str | None:
 
     A value that is not an id comes back as it is, so the caller answers it as an unknown city.
     """
-    for part in (search or "").lstrip("?").split("&"):
-        key, _, value = part.partition("=")
-        if key == "city" and value:
-            return value
-    return None
+    values = parse_qs((search or "").lstrip("?")).get("city")
+    return values[0] if values else None
 
 
 def resolve(deployment: Any, who: Any, asked: str | None) -> tuple[str, int]:

@@ -77,15 +77,22 @@ def start_stack(tmp: Path, **settings: str) -> Stack:
     stack = Stack(f"http://127.0.0.1:{wport}", tokens, names, None, db_url, time.time(), [web, ing, broker])  # type: ignore[arg-type]
     try:
         wait_for_log(ing, tmp / "ingest.log", "subscribed", timeout=60)
-        deadline = time.monotonic() + 60
+        deadline, tries = time.monotonic() + 60, 1
         while True:
             try:
                 if httpx.get(stack.base + "/api/health", timeout=2).status_code in (200, 503):
                     break
             except httpx.HTTPError:
                 pass
+            log = (tmp / "web.log").read_text(errors="replace")
+            if web.poll() is not None and "address already in use" in log and tries < 3:
+                # free_port() is free when asked, not when uvicorn binds: another test worker may take it between.
+                wport, tries = free_port(), tries + 1
+                web = spawn_satupintu(["web", "--port", str(wport)], tmp / "web.log", **env)
+                stack.base, stack.procs[0] = f"http://127.0.0.1:{wport}", web
+                continue
             if web.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((tmp / "web.log").read_text(errors="replace")[-3000:])
+                raise AssertionError(log[-3000:])
             time.sleep(0.2)
         stack.pub = Publisher(mport, client_id=f"t-ui-{uuid.uuid4().hex[:8]}")
     except BaseException:
