@@ -141,6 +141,41 @@ def spawn_satupintu(args: list[str], log: Path, **settings: str) -> subprocess.P
     )
 
 
+def spawn_web(
+    log: Path, *, ok: tuple[int, ...] = (200,), timeout: float = 90, **settings: str
+) -> tuple[subprocess.Popen, str]:
+    """`satupintu web` on a free port, answering `/api/health` with a status in `ok`: (process, base URL).
+
+    free_port() is free when asked, not when uvicorn binds it seconds later (after imports and migrations): another
+    test worker may take it in between. A web process that exits saying so is started again on another port.
+    """
+    import time
+
+    import httpx
+
+    for _ in range(3):
+        port, start = free_port(), log.stat().st_size if log.exists() else 0
+        proc = spawn_satupintu(["web", "--port", str(port)], log, **settings)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout  # a bound against a hang, not a speed check
+        while True:
+            try:
+                if httpx.get(base + "/api/health", timeout=2).status_code in ok:
+                    return proc, base
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        said = log.read_bytes()[start:].decode(errors="replace")
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if "address already in use" not in said and " is taken (" not in said:  # uvicorn's bind, or web's check
+            raise AssertionError(said[-3000:])
+    raise AssertionError(f"three free ports were taken before the web process bound them:\n{said[-3000:]}")
+
+
 def wait_for_log(proc: subprocess.Popen, log: Path, text: str, timeout: float = 90) -> None:
     """Wait until a child's log says `text` (e.g. the ingestor's 'subscribed'); fail if it dies first.
 

@@ -30,7 +30,7 @@ from app.auth.tokens import create_token
 from app.storage.engine import make_engine
 from app.storage.migrate import upgrade
 from satupintu.broker import free_port, start_broker
-from tests.conftest import spawn_satupintu, wait_for_log
+from tests.conftest import spawn_satupintu, spawn_web, wait_for_log
 from tests.mqtt_helpers import Publisher
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -69,31 +69,15 @@ def start_stack(tmp: Path, **settings: str) -> Stack:
     with eng.begin() as conn:
         tokens = {role: create_token(conn=conn, name=name, role=role) for role, name in names.items()}
     eng.dispose()
-    mport, wport = free_port(), free_port()
+    mport = free_port()
     broker = start_broker(port=mport, data_dir=tmp / "mosquitto")
     env = {"database_url": db_url, "mqtt_url": f"mqtt://127.0.0.1:{mport}", **settings}
     ing = spawn_satupintu(["ingest"], tmp / "ingest.log", **env)
-    web = spawn_satupintu(["web", "--port", str(wport)], tmp / "web.log", **env)
-    stack = Stack(f"http://127.0.0.1:{wport}", tokens, names, None, db_url, time.time(), [web, ing, broker])  # type: ignore[arg-type]
+    stack = Stack("", tokens, names, None, db_url, time.time(), [ing, broker])  # type: ignore[arg-type]
     try:
+        web, stack.base = spawn_web(tmp / "web.log", ok=(200, 503), timeout=60, **env)
+        stack.procs.insert(0, web)
         wait_for_log(ing, tmp / "ingest.log", "subscribed", timeout=60)
-        deadline, tries = time.monotonic() + 60, 1
-        while True:
-            try:
-                if httpx.get(stack.base + "/api/health", timeout=2).status_code in (200, 503):
-                    break
-            except httpx.HTTPError:
-                pass
-            log = (tmp / "web.log").read_text(errors="replace")
-            if web.poll() is not None and "address already in use" in log and tries < 3:
-                # free_port() is free when asked, not when uvicorn binds: another test worker may take it between.
-                wport, tries = free_port(), tries + 1
-                web = spawn_satupintu(["web", "--port", str(wport)], tmp / "web.log", **env)
-                stack.base, stack.procs[0] = f"http://127.0.0.1:{wport}", web
-                continue
-            if web.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(log[-3000:])
-            time.sleep(0.2)
         stack.pub = Publisher(mport, client_id=f"t-ui-{uuid.uuid4().hex[:8]}")
     except BaseException:
         stop_stack(stack)

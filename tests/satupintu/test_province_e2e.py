@@ -8,7 +8,6 @@ mixing one city's sources into the other's.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -20,9 +19,8 @@ from app.settings import Settings
 from app.storage.engine import make_engine
 from app.storage.migrate import upgrade
 from ingest.simulator import run_simulator
-from satupintu.broker import free_port
 from satupintu.cli_token import create_first_admin
-from tests.conftest import Broker, spawn_satupintu, wait_for_log
+from tests.conftest import Broker, spawn_satupintu, spawn_web, wait_for_log
 from tests.mqtt_helpers import Db, Publisher, wait_until
 
 pytestmark = pytest.mark.slow
@@ -35,20 +33,6 @@ province:
   center: {lat: 1.45, lon: 127.75}
 cities: [morotai, ternate]
 """
-
-
-def _wait_for_web(base: str, web, log: Path) -> None:
-    deadline = time.monotonic() + 90  # a bound against a hang, not a speed check
-    while True:
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if web.poll() is not None or time.monotonic() > deadline:
-            web.kill()
-            raise AssertionError(log.read_text(errors="replace")[-3000:])
-        time.sleep(0.2)
 
 
 def test_two_cities_of_a_province_through_one_broker_one_ingestor_and_one_web_process(
@@ -64,12 +48,15 @@ def test_two_cities_of_a_province_through_one_broker_one_ingestor_and_one_web_pr
     engine.dispose()
     assert token
     common = {"database_url": db_url, "mqtt_url": broker.url, "profile": str(province)}
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     ing = spawn_satupintu(
         ["ingest"], tmp_path / "ingest.log", mqtt_client_id="t-province", ingest_batch_max_age_ms="20", **common
     )
-    web = spawn_satupintu(["web", "--port", str(port)], tmp_path / "web.log", **common)
+    try:
+        web, base = spawn_web(tmp_path / "web.log", **common)
+    except BaseException:
+        ing.kill()
+        ing.wait(15)
+        raise
     pub = Publisher(broker.port)
     db = Db(db_url)
     auth = {"Authorization": f"Bearer {token}"}
@@ -80,7 +67,6 @@ def test_two_cities_of_a_province_through_one_broker_one_ingestor_and_one_web_pr
     try:
         wait_for_log(ing, tmp_path / "ingest.log", "subscribed")
         assert "ingesting for morotai, ternate" in (tmp_path / "ingest.log").read_text()
-        _wait_for_web(base, web, tmp_path / "web.log")
         # The demo traffic of both cities, from the province profile, through the one broker.
         stats = run_simulator(
             Settings(mqtt_url=broker.url, database_url=db_url), deployment, rate=400, count=300, seed=2
