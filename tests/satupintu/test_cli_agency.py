@@ -20,15 +20,20 @@ from satupintu.cli import cli
 Run = Callable[..., Result]
 
 
-@pytest.fixture
-def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+def cli_runs(db_url: str, monkeypatch: pytest.MonkeyPatch, profile: str) -> Iterator[Run]:
+    """The CLI in process on `db_url` and `profile` (SATUPINTU_PROFILE), with cheap password hashing."""
     monkeypatch.setenv("SATUPINTU_DATABASE_URL", db_url)
-    monkeypatch.setenv("SATUPINTU_PROFILE", "morotai")
+    monkeypatch.setenv("SATUPINTU_PROFILE", profile)
     monkeypatch.setattr(passwords, "DEFAULT_COST", passwords.Cost(n=2**4, r=8, p=1))
     get_settings.cache_clear()
     runner = CliRunner()
     yield lambda *args, input=None: runner.invoke(cli, list(args), input=input)  # noqa: A006
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    yield from cli_runs(db_url, monkeypatch, "morotai")
 
 
 def rows(db_url: str, *columns: Any) -> list[Any]:

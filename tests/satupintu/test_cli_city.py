@@ -6,26 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from typer.testing import CliRunner
 
-from app.auth import passwords
 from app.auth.tokens import authenticate
-from app.settings import get_settings
 from app.storage.engine import make_engine
 from app.storage.models import AuditRow, TokenRow, UserRow
-from satupintu.cli import cli
-from tests.satupintu.test_cli_agency import Run, rows
+from tests.satupintu.test_cli_agency import Run, cli_runs, rows
 
 
 @pytest.fixture
 def run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    monkeypatch.setenv("SATUPINTU_DATABASE_URL", db_url)
-    monkeypatch.setenv("SATUPINTU_PROFILE", "morotai,ternate")
-    monkeypatch.setattr(passwords, "DEFAULT_COST", passwords.Cost(n=2**4, r=8, p=1))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args, input=None: runner.invoke(cli, list(args), input=input)  # noqa: A006
-    get_settings.cache_clear()
+    yield from cli_runs(db_url, monkeypatch, "morotai,ternate")
 
 
 def test_token_create_scopes_a_token_to_a_city_of_the_deployment_or_every_city(run: Run, db_url: str) -> None:
